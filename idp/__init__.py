@@ -1,0 +1,1 @@
+"""Library IdP: OpenID Connect provider for a city public library."""
