@@ -1,1 +1,97 @@
 """Library IdP: OpenID Connect provider for a city public library."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp import config as idp_config
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, extensions, services and blueprints.
+
+    :param test_config: options that override defaults and the environment.
+    :raises idp.config.ConfigError: when the configuration is unsafe or invalid.
+    """
+    import os
+
+    import idp.models  # noqa: F401 - registers every table with the metadata
+    from idp.context import IdpServices
+    from idp.extensions import babel
+    from idp.extensions import csrf
+    from idp.extensions import db
+    from idp.extensions import migrate
+    from idp.i18n import init_app as init_i18n
+    from idp.i18n import select_locale
+    from idp.oauth.keys import KeyStore
+    from idp.oauth.server import configure_oauth
+    from idp.services.passwords import Argon2Settings
+    from idp.services.passwords import Passwords
+    from idp.sessions import ServerSessionInterface
+    from idp.views import register_blueprints
+
+    app = Flask(__name__)
+    app.config.from_mapping(idp_config.DEFAULTS)
+    app.config.update(idp_config.from_environment(os.environ))
+    if test_config:
+        app.config.update(test_config)
+
+    instance_dir = Path(app.config["IDP_INSTANCE_DIR"])
+    if not app.config.get("IDP_DATABASE_URL"):
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        app.config["IDP_DATABASE_URL"] = f"sqlite:///{instance_dir / 'idp.sqlite3'}"
+    secret = app.config.get("IDP_SECRET_KEY") or idp_config.ensure_secret_key(instance_dir)
+    app.config.update(
+        SECRET_KEY=secret,
+        SQLALCHEMY_DATABASE_URI=app.config["IDP_DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config["IDP_DATABASE_URL"]),
+        BABEL_DEFAULT_LOCALE="ja",
+        BABEL_DEFAULT_TIMEZONE=app.config["IDP_TIMEZONE"],
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.setdefault("IDP_MAIL_FROM", "library@example.org")
+    app.config.setdefault("IDP_SMTP_URL", None)
+    idp_config.validate(app.config)
+
+    if app.config["IDP_TRUST_PROXY"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    init_i18n(app)
+    app.session_interface = ServerSessionInterface()
+
+    keys = KeyStore(Path(app.config["IDP_KEYS_DIR"]))
+    keys.ensure()
+    server, protector = configure_oauth(app)
+    app.extensions["idp"] = IdpServices(
+        config=app.config,
+        passwords=Passwords(
+            Argon2Settings(
+                time_cost=app.config["IDP_ARGON2_TIME_COST"],
+                memory_cost=app.config["IDP_ARGON2_MEMORY_COST"],
+                parallelism=app.config["IDP_ARGON2_PARALLELISM"],
+            )
+        ),
+        keys=keys,
+        authorization=server,
+        require_oauth=protector,
+    )
+    register_blueprints(app)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # One file, many threads: wait for the write lock instead of failing at once.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}

@@ -1,0 +1,44 @@
+# Library IdP — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint format install translations db demo bench portal clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) translations
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d idp/translations -f -q
+
+db: install
+	$(BIN)/idp init
+
+## make run: install, create database/secret/keys, load demo data into a new database, serve.
+run: db
+	$(BIN)/idp demo --if-empty
+	$(BIN)/idp run --host $(HOST) --port $(PORT)
+
+## make test: every test (embedded SQLite by default; IDP_TEST_DATABASE_URL/IDP_TEST_REDIS_URL for PostgreSQL/Redis).
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,44 @@
+"""``idp keys``: list, rotate and retire the signing keys."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from idp.context import services
+from idp.oauth.keys import KeyStoreError
+
+
+@click.group("keys")
+def keys() -> None:
+    """Signing keys (JWKS)."""
+
+
+@keys.command("list")
+@with_appcontext
+def list_keys() -> None:
+    """Show the active key and the published ones."""
+    state = services().keys.describe()
+    for kid in state["published"]:
+        mark = "active" if kid == state["active"] else "published"
+        click.echo(f"{kid}  {mark}")
+
+
+@keys.command("rotate")
+@with_appcontext
+def rotate() -> None:
+    """Make a new key active; the previous public key stays in the JWKS."""
+    kid = services().keys.rotate()
+    click.echo(f"New active key: {kid}")
+
+
+@keys.command("retire")
+@click.argument("kid")
+@with_appcontext
+def retire(kid: str) -> None:
+    """Stop publishing an old key (after its tokens have expired)."""
+    try:
+        services().keys.retire(kid)
+    except KeyStoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Retired {kid}")

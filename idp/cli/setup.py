@@ -1,0 +1,20 @@
+"""``idp init``: schema (through the migrations), keys and secret."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from idp.context import services
+
+
+@click.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Create or upgrade the database schema; create the secret and keys if missing."""
+    upgrade()
+    state = services().keys.describe()
+    click.echo(f"Database ready: {current_app.config['IDP_DATABASE_URL'].split('@')[-1]}")
+    click.echo(f"Signing key: {state['active']}")

@@ -1,0 +1,149 @@
+"""Configuration: documented defaults, ``IDP_*`` environment variables, start-up checks.
+
+Every option lives in :data:`DEFAULTS` with a comment saying what it does. The README's
+configuration table is written from this file. Values are layered: defaults, then the
+environment, then the mapping passed to :func:`idp.create_app` (tests use it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+#: Folder that holds ``idp/`` — relative defaults (``keys/``, ``clients/``) are resolved here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    # Issuer identifier: the public base URL of this provider, without a trailing slash.
+    # Must be https:// in production (only localhost may use http://).
+    "IDP_ISSUER": "http://127.0.0.1:5000",
+    # SQLAlchemy URL. Default: a SQLite file under the instance folder.
+    # PostgreSQL: postgresql+psycopg://user:pass@host/dbname
+    "IDP_DATABASE_URL": None,
+    # Secret for cookies, signed links and derived keys. Generated into
+    # ``instance/secret_key`` on first start when unset. At least 32 characters.
+    "IDP_SECRET_KEY": None,
+    # Folder with the private signing keys (JWK files) and their state file.
+    "IDP_KEYS_DIR": str(PROJECT_ROOT / "keys"),
+    # Folder with the client registration files (``*.toml``) for ``idp clients sync``.
+    "IDP_CLIENTS_DIR": str(PROJECT_ROOT / "clients"),
+    # Instance folder (database, secret, mail outbox). Default: ``instance/`` beside ``idp/``.
+    "IDP_INSTANCE_DIR": str(PROJECT_ROOT / "instance"),
+    # Redis URL (rate limits, replay caches shared by all nodes). Optional.
+    "IDP_REDIS_URL": None,
+    # Library name shown on pages and on the printed notice.
+    "IDP_LIBRARY_NAME": "市立中央図書館",
+    # English library name, shown when the page is in English.
+    "IDP_LIBRARY_NAME_EN": "City Central Library",
+    # Time zone of the library: a card is valid until the end of its expiry day there.
+    "IDP_TIMEZONE": "Asia/Tokyo",
+    # Regular expression a (normalised) card number must match in full.
+    "IDP_CARD_NUMBER_PATTERN": r"\d{10}",
+    # Length of generated temporary passwords (digits).
+    "IDP_TEMPORARY_PASSWORD_LENGTH": 8,
+    # Argon2id cost. The defaults are OWASP's minimum for Argon2id (19 MiB, t=2, p=1).
+    "IDP_ARGON2_TIME_COST": 2,
+    "IDP_ARGON2_MEMORY_COST": 19456,
+    "IDP_ARGON2_PARALLELISM": 1,
+    # Lifetime of authorization codes, in seconds (at most 60).
+    "IDP_CODE_TTL": 60,
+    # Lifetime of access tokens and ID tokens, in seconds.
+    "IDP_ACCESS_TOKEN_TTL": 900,
+    "IDP_ID_TOKEN_TTL": 900,
+    # Lifetime of a refresh token (issued only under ``offline_access``), in seconds.
+    "IDP_REFRESH_TOKEN_TTL": 30 * 24 * 3600,
+    # Login sessions: absolute lifetime and idle timeout, in seconds.
+    "IDP_SESSION_LIFETIME": 12 * 3600,
+    "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
+    # Name of the login-session cookie.
+    "IDP_SESSION_COOKIE": "idp_session",
+    # Trust ``X-Forwarded-Proto``/``-For``/``-Host`` from one reverse proxy (0 or 1).
+    "IDP_TRUST_PROXY": False,
+    # Languages of the hosted pages; the first is the default.
+    "IDP_LANGUAGES": "ja,en",
+}
+
+#: Known development secrets that must never reach production.
+_WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "test", "development"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read every known ``IDP_*`` option present in ``environ``.
+
+    :param environ: usually :data:`os.environ`.
+    :return: the options found, converted to the type of their default.
+    :raises ConfigError: when a number is not a number.
+    """
+    found: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        if key in environ:
+            try:
+                found[key] = _coerce(default, environ[key])
+            except ValueError as exc:
+                raise ConfigError(f"{key} must be a whole number") from exc
+    for key in ("IDP_SMTP_URL", "IDP_MAIL_FROM"):
+        if key in environ:
+            found[key] = environ[key]
+    return found
+
+
+def ensure_secret_key(instance_dir: Path) -> str:
+    """Return the secret kept in ``instance/secret_key``, creating it when missing.
+
+    The file is created with mode 0600 and exclusively, so that several workers starting
+    together agree on one secret.
+    """
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def is_local_host(url: str) -> bool:
+    """True when ``url`` points at this machine (http:// is tolerated there)."""
+    host = urlsplit(url).hostname or ""
+    return host in {"localhost", "127.0.0.1", "::1"}
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Refuse settings that are unsafe outside development.
+
+    :raises ConfigError: with the setting's name and what to do about it.
+    """
+    issuer = str(config["IDP_ISSUER"])
+    parts = urlsplit(issuer)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError("IDP_ISSUER must be an absolute http(s) URL")
+    if parts.query or parts.fragment or issuer.endswith("/"):
+        raise ConfigError("IDP_ISSUER must have no query, fragment or trailing slash")
+    relaxed = bool(config.get("TESTING") or config.get("DEBUG"))
+    if relaxed:
+        return
+    if parts.scheme != "https" and not is_local_host(issuer):
+        raise ConfigError("IDP_ISSUER must use https:// (http:// only for localhost)")
+    secret = str(config.get("SECRET_KEY") or "")
+    if len(secret) < 32 or secret.lower() in _WEAK_SECRETS:
+        raise ConfigError("IDP_SECRET_KEY must be a random value of at least 32 characters")

@@ -1,0 +1,23 @@
+"""Database models, one module per artifact."""
+
+from __future__ import annotations
+
+from idp.models.audit import AuditEvent
+from idp.models.authorization_code import AuthorizationCode
+from idp.models.client import Client
+from idp.models.consent import Consent
+from idp.models.patron import Patron
+from idp.models.patron import PatronStatus
+from idp.models.session import LoginSession
+from idp.models.token import Token
+
+__all__ = [
+    "AuditEvent",
+    "AuthorizationCode",
+    "Client",
+    "Consent",
+    "LoginSession",
+    "Patron",
+    "PatronStatus",
+    "Token",
+]

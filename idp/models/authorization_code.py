@@ -1,0 +1,56 @@
+"""Authorization code: single-use, short-lived, stored only as a hash (RFC 6749 §4.1.2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from authlib.oidc.core import AuthorizationCodeMixin
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from idp.extensions import db
+from idp.models.types import UTCDateTime
+
+
+class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-defined,misc]
+    """One authorization code. ``used_at`` makes redemption single-use."""
+
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(16))
+    auth_time: Mapped[int] = mapped_column(Integer)
+    #: Public id of the login session, for the ``sid`` claim (Back-Channel Logout §2.4).
+    sid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> str | None:
+        return None
+
+    def get_amr(self) -> list[str]:
+        return ["pwd"]

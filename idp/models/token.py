@@ -1,0 +1,82 @@
+"""Token: an access token and, under ``offline_access``, its refresh token (hashes only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from authlib.oauth2.rfc6749 import TokenMixin
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from idp.extensions import db
+from idp.models.types import UTCDateTime
+from idp.models.types import utcnow
+
+if TYPE_CHECKING:
+    from idp.models.client import Client
+    from idp.models.patron import Patron
+
+
+class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
+    """One issued token pair. All tokens from one code share a ``family_id``."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    patron_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patrons.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(Text, default="")
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: Grant family: the code redemption and every rotation that follows it.
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    sid: Mapped[str | None] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    access_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    refresh_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Set when the refresh token was exchanged; using it again is reuse (RFC 9700 §4.14.2).
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    patron: Mapped[Patron | None] = relationship(lazy="joined")
+
+    # --- Authlib TokenMixin ----------------------------------------------------------
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.access_expires_at - self.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.access_expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def get_user(self) -> Patron | None:
+        return self.patron
+
+    def get_client(self) -> Client:
+        return self.client
+
+    def is_refresh_usable(self, now: dt.datetime) -> bool:
+        """The refresh token is neither revoked, rotated nor expired."""
+        return (
+            self.refresh_token_hash is not None
+            and self.revoked_at is None
+            and self.rotated_at is None
+            and self.refresh_expires_at is not None
+            and now < self.refresh_expires_at
+        )

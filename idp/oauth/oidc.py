@@ -1,0 +1,122 @@
+"""OpenID Connect: the ID token (OIDC Core §2, §3.1.3.6) and claims per scope (§5.4)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from typing import ClassVar
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import scope_to_list
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import UserInfo
+from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
+from flask import g
+from joserfc.jwk import RSAKey
+from sqlalchemy import exists
+from sqlalchemy import select
+
+from idp.context import services
+from idp.extensions import db
+from idp.models.authorization_code import AuthorizationCode
+from idp.models.client import Client
+from idp.models.patron import Patron
+from idp.oauth.keys import SIGNING_ALG
+from idp.services.subjects import subject_for
+
+#: Scopes this provider understands; a client may be allowed a subset.
+SCOPES_SUPPORTED = ["openid", "profile", "email", "library_card", "offline_access"]
+
+#: Claims released under each scope (data minimisation: nothing else, ever).
+CLAIMS_BY_SCOPE = {
+    "profile": ["name"],
+    "email": ["email", "email_verified"],
+    "library_card": ["card_number", "card_expires_on"],
+}
+
+
+def claims_for(patron: Patron, client: Client, scope: str) -> dict[str, Any]:
+    """The userinfo claims ``client`` may see for ``patron`` under ``scope``."""
+    scopes = set(scope_to_list(scope or ""))
+    claims: dict[str, Any] = {"sub": subject_for(patron, client, services().config["SECRET_KEY"])}
+    if "profile" in scopes and patron.name:
+        claims["name"] = patron.name
+    if "email" in scopes and patron.email:
+        claims["email"] = patron.email
+        claims["email_verified"] = bool(patron.is_email_verified)
+    if "library_card" in scopes:
+        claims["card_number"] = patron.card_number
+        claims["card_expires_on"] = patron.expires_on.isoformat()
+    return claims
+
+
+class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 only: ``plain`` is refused (RFC 9700 §2.1.1)."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        # SPEC §3 and RFC 9700 §2.1.1: PKCE for every client, confidential ones too.
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge'.")
+        if data.get("code_challenge_method", "plain") != "S256":
+            raise InvalidRequestError("Unsupported 'code_challenge_method': use S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str:
+        return authorization_code.code_challenge or ""
+
+    def get_authorization_code_challenge_method(
+        self, authorization_code: AuthorizationCode
+    ) -> str | None:
+        return authorization_code.code_challenge_method
+
+
+class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
+    """Adds the ID token to the code grant's token response."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # A nonce seen before with the same client is a replayed authentication request.
+        query = select(
+            exists().where(
+                AuthorizationCode.client_id == request.payload.client_id,
+                AuthorizationCode.nonce == nonce,
+            )
+        )
+        return bool(db.session.scalar(query))
+
+    def resolve_client_private_key(self, client: Client) -> RSAKey:
+        return services().keys.active_key()
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return SIGNING_ALG
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        return {"alg": SIGNING_ALG, "kid": str(services().keys.active_key().kid)}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        config = services().config
+        now = int(time.time())
+        return {
+            "iss": config["IDP_ISSUER"],
+            "aud": [client.client_id],
+            "iat": now,
+            "exp": now + int(config["IDP_ID_TOKEN_TTL"]),
+        }
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> Any:
+        claims = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.sid:
+            claims["sid"] = authorization_code.sid
+        return claims
+
+    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+        g.idp_token_client = request.client
+        return str(super().encode_id_token(token, request))
+
+    def generate_user_info(self, user: Patron, scope: str) -> UserInfo:
+        # The ID token carries the subject only; scoped claims come from userinfo, so
+        # that they never sit in browser-visible tokens longer than needed.
+        return UserInfo(sub=subject_for(user, g.idp_token_client, services().config["SECRET_KEY"]))

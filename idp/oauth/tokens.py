@@ -1,0 +1,94 @@
+"""Token values and their storage: random bearer strings, kept only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from authlib.oauth2.rfc6749 import scope_to_list
+from sqlalchemy import select
+from sqlalchemy import update
+
+from idp.context import services
+from idp.extensions import db
+from idp.models.client import Client
+from idp.models.token import Token
+
+
+def token_hash(value: str) -> str:
+    """SHA-256 of a token or code: what the database keeps instead of the value."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def generate_bearer_token(
+    grant_type: str,
+    client: Client,
+    user: Any = None,
+    scope: str | None = None,
+    expires_in: int | None = None,
+    include_refresh_token: bool = True,
+) -> dict[str, Any]:
+    """Authlib token generator: an access token, and a refresh token only when the
+    patron granted ``offline_access`` to a client allowed the refresh grant."""
+    config = services().config
+    token: dict[str, Any] = {
+        "token_type": "Bearer",
+        "access_token": secrets.token_urlsafe(32),
+        "expires_in": expires_in or int(config["IDP_ACCESS_TOKEN_TTL"]),
+    }
+    if scope:
+        token["scope"] = scope
+    if (
+        include_refresh_token
+        and user is not None
+        and "offline_access" in scope_to_list(scope or "")
+        and client.check_grant_type("refresh_token")
+    ):
+        token["refresh_token"] = secrets.token_urlsafe(48)
+    return token
+
+
+def find_access_token(value: str) -> Token | None:
+    """The token row whose access token is ``value``."""
+    row: Token | None = db.session.scalar(
+        select(Token).where(Token.access_token_hash == token_hash(value))
+    )
+    return row
+
+
+def find_token(value: str, hint: str | None = None) -> Token | None:
+    """The token row whose access or refresh token is ``value``."""
+    digest = token_hash(value)
+    columns = [Token.access_token_hash, Token.refresh_token_hash]
+    if hint == "refresh_token":
+        columns.reverse()
+    for column in columns:
+        row: Token | None = db.session.scalar(select(Token).where(column == digest))
+        if row is not None:
+            return row
+    return None
+
+
+def revoke_family(family_id: str, now: dt.datetime) -> int:
+    """Revoke every token of a grant family (reuse detected, or revocation).
+
+    :return: the number of token rows revoked now.
+    """
+    result = db.session.execute(
+        update(Token)
+        .where(Token.family_id == family_id, Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def revoke_patron_tokens(patron_id: int, now: dt.datetime) -> int:
+    """Revoke every live token of a patron (password change, counter reset)."""
+    result = db.session.execute(
+        update(Token)
+        .where(Token.patron_id == patron_id, Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

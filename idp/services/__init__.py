@@ -1,0 +1,1 @@
+"""Services: product logic with no knowledge of the HTTP request."""

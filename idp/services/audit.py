@@ -1,0 +1,46 @@
+"""Audit log writer: security events with who, what, where — never a secret (SPEC §6)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from idp.extensions import db
+from idp.models.audit import AuditEvent
+
+log = logging.getLogger("idp.audit")
+
+#: Keys that must never be stored, whatever a caller passes.
+_FORBIDDEN = {"password", "new_password", "code", "access_token", "refresh_token", "token"}
+
+
+def record(
+    event: str,
+    *,
+    patron_id: int | None = None,
+    client_id: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    commit: bool = False,
+    **detail: Any,
+) -> AuditEvent:
+    """Add an audit event to the current database session.
+
+    :param event: dotted event name, e.g. ``login.failed``.
+    :param commit: commit at once (for events recorded on a path that rolls back).
+    :return: the new row.
+    """
+    clean = {k: v for k, v in detail.items() if k not in _FORBIDDEN}
+    row = AuditEvent(
+        event=event,
+        patron_id=patron_id,
+        client_id=client_id,
+        ip=ip,
+        user_agent=(user_agent or "")[:300] or None,
+        detail=clean,
+    )
+    db.session.add(row)
+    if commit:
+        db.session.commit()
+    log.info("%s patron=%s client=%s ip=%s", event, patron_id, client_id, ip)
+    return row

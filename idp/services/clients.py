@@ -1,0 +1,239 @@
+"""Client registrations: read ``clients/*.toml``, validate, and sync into the database.
+
+A file never holds a secret in clear: it names an environment variable
+(``client_secret_env``) or carries a hash (``client_secret_hash = "sha256:…"``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from idp.config import is_local_host
+from idp.extensions import db
+from idp.models.client import SECRET_HASH_PREFIX
+from idp.models.client import Client
+from idp.models.client import hash_client_secret
+from idp.oauth.oidc import SCOPES_SUPPORTED
+
+#: Scopes for machine clients (client-credentials grant), besides the OpenID ones.
+API_SCOPES = ["card:verify", "patron:authenticate"]
+AUTH_METHODS = {"client_secret_basic", "client_secret_post", "none"}
+GRANT_TYPES = {"authorization_code", "refresh_token", "client_credentials"}
+MIN_SECRET_LENGTH = 32
+_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class ClientFileError(ValueError):
+    """A client file is invalid; the message names the file and the key."""
+
+
+@dataclass
+class ClientSpec:
+    """A validated client registration."""
+
+    client_id: str
+    name: str
+    secret_hash: str | None
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    scopes: list[str]
+    grant_types: list[str]
+    token_endpoint_auth_method: str
+    temporary_password_policy: str
+    subject_type: str
+    is_first_party: bool
+    backchannel_logout_uri: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _uri(value: Any, where: str, *, redirect: bool = True) -> str:
+    if not isinstance(value, str) or len(value) > 1000:
+        raise ClientFileError(f"{where}: must be a URL")
+    parts = urlsplit(value)
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise ClientFileError(f"{where}: {value!r} must be an absolute http(s) URL")
+    if parts.scheme == "http" and not is_local_host(value):
+        raise ClientFileError(f"{where}: {value!r} must use https (http only for localhost)")
+    if redirect and parts.fragment:
+        raise ClientFileError(f"{where}: {value!r} must not have a fragment")
+    return value
+
+
+def _string_list(data: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ClientFileError(f"{where}: {key} must be a list of strings")
+    return list(value)
+
+
+def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -> ClientSpec:
+    """Validate one client registration.
+
+    :param where: the file name, for error messages.
+    :param env: where ``client_secret_env`` is looked up.
+    :raises ClientFileError: naming the file and the offending key.
+    """
+    client_id = data.get("client_id")
+    if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
+        raise ClientFileError(f"{where}: client_id must be 1-64 letters, digits, '.', '_', '-'")
+    name = data.get("name", client_id)
+    if not isinstance(name, str) or not name.strip():
+        raise ClientFileError(f"{where}: name must be a non-empty string")
+    method = data.get("token_endpoint_auth_method", "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise ClientFileError(f"{where}: token_endpoint_auth_method must be one of {AUTH_METHODS}")
+    secret_hash = _secret_hash(data, where, env, public=method == "none")
+    scopes = _string_list(data, "scopes", where)
+    unknown = set(scopes) - set(SCOPES_SUPPORTED) - set(API_SCOPES)
+    if unknown:
+        raise ClientFileError(f"{where}: unknown scopes {sorted(unknown)}")
+    grant_types = _string_list(data, "grant_types", where) or _default_grants(scopes)
+    if set(grant_types) - GRANT_TYPES:
+        raise ClientFileError(f"{where}: grant_types must be among {sorted(GRANT_TYPES)}")
+    if method == "none" and "client_credentials" in grant_types:
+        raise ClientFileError(f"{where}: a public client cannot use client_credentials")
+    redirect_uris = [
+        _uri(u, f"{where}: redirect_uris") for u in _string_list(data, "redirect_uris", where)
+    ]
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise ClientFileError(f"{where}: redirect_uris is required for the code flow")
+    post_logout = [
+        _uri(u, f"{where}: post_logout_redirect_uris")
+        for u in _string_list(data, "post_logout_redirect_uris", where)
+    ]
+    policy = data.get("temporary_password", "deny")
+    if policy not in {"change", "deny"}:
+        raise ClientFileError(f"{where}: temporary_password must be 'change' or 'deny'")
+    subject_type = data.get("subject_type", "public")
+    if subject_type not in {"public", "pairwise"}:
+        raise ClientFileError(f"{where}: subject_type must be 'public' or 'pairwise'")
+    first_party = data.get("first_party", False)
+    if not isinstance(first_party, bool):
+        raise ClientFileError(f"{where}: first_party must be true or false")
+    backchannel = data.get("backchannel_logout_uri")
+    if backchannel is not None:
+        backchannel = _uri(backchannel, f"{where}: backchannel_logout_uri")
+    known = {
+        "client_id",
+        "name",
+        "client_secret_env",
+        "client_secret_hash",
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "scopes",
+        "grant_types",
+        "token_endpoint_auth_method",
+        "temporary_password",
+        "subject_type",
+        "first_party",
+        "backchannel_logout_uri",
+    }
+    return ClientSpec(
+        client_id=client_id,
+        name=name.strip(),
+        secret_hash=secret_hash,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout,
+        scopes=scopes,
+        grant_types=grant_types,
+        token_endpoint_auth_method=method,
+        temporary_password_policy=policy,
+        subject_type=subject_type,
+        is_first_party=first_party,
+        backchannel_logout_uri=backchannel,
+        extra={k: v for k, v in data.items() if k not in known},
+    )
+
+
+def _default_grants(scopes: list[str]) -> list[str]:
+    if set(scopes) & set(API_SCOPES) and "openid" not in scopes:
+        return ["client_credentials"]
+    grants = ["authorization_code"]
+    if "offline_access" in scopes:
+        grants.append("refresh_token")
+    return grants
+
+
+def _secret_hash(
+    data: Mapping[str, Any], where: str, env: Mapping[str, str], *, public: bool
+) -> str | None:
+    env_name = data.get("client_secret_env")
+    stored = data.get("client_secret_hash")
+    if public:
+        if env_name or stored:
+            raise ClientFileError(f"{where}: a public client (auth method none) has no secret")
+        return None
+    if stored is not None:
+        if not isinstance(stored, str) or not re.fullmatch(
+            re.escape(SECRET_HASH_PREFIX) + "[0-9a-f]{64}", stored
+        ):
+            raise ClientFileError(f"{where}: client_secret_hash must be 'sha256:' + 64 hex digits")
+        return stored
+    if not isinstance(env_name, str) or not env_name:
+        raise ClientFileError(f"{where}: set client_secret_env or client_secret_hash")
+    secret = env.get(env_name)
+    if not secret:
+        raise ClientFileError(f"{where}: environment variable {env_name} is not set")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ClientFileError(f"{where}: the secret in {env_name} is shorter than 32 characters")
+    return hash_client_secret(secret)
+
+
+def load_client_files(folder: Path, env: Mapping[str, str] | None = None) -> list[ClientSpec]:
+    """Read and validate every ``*.toml`` in ``folder``.
+
+    :raises ClientFileError: on the first invalid file.
+    """
+    env = os.environ if env is None else env
+    specs = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ClientFileError(f"{path.name}: {exc}") from exc
+        specs.append(parse_client(data, path.name, env))
+    ids = [spec.client_id for spec in specs]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ClientFileError(f"client_id used by more than one file: {sorted(duplicates)}")
+    return specs
+
+
+def sync_clients(specs: list[ClientSpec]) -> tuple[list[str], list[str]]:
+    """Create or update clients from ``specs`` (clients not in ``specs`` are kept).
+
+    :return: the client ids created and updated.
+    """
+    created, updated = [], []
+    for spec in specs:
+        client = db.session.scalar(select(Client).where(Client.client_id == spec.client_id))
+        if client is None:
+            client = Client(client_id=spec.client_id)
+            db.session.add(client)
+            created.append(spec.client_id)
+        else:
+            updated.append(spec.client_id)
+        client.name = spec.name
+        client.client_secret_hash = spec.secret_hash
+        client.redirect_uris = spec.redirect_uris
+        client.post_logout_redirect_uris = spec.post_logout_redirect_uris
+        client.scopes = spec.scopes
+        client.grant_types = spec.grant_types
+        client.token_endpoint_auth_method = spec.token_endpoint_auth_method
+        client.temporary_password_policy = spec.temporary_password_policy
+        client.subject_type = spec.subject_type
+        client.is_first_party = spec.is_first_party
+        client.backchannel_logout_uri = spec.backchannel_logout_uri
+        client.is_enabled = True
+    db.session.commit()
+    return created, updated

@@ -1,0 +1,60 @@
+"""Password hashing with Argon2id (argon2-cffi), and temporary-password generation."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2 import Type
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
+
+
+@dataclass(frozen=True)
+class Argon2Settings:
+    """Argon2id cost parameters (OWASP minimum by default)."""
+
+    time_cost: int = 2
+    memory_cost: int = 19456
+    parallelism: int = 1
+
+
+class Passwords:
+    """Hash, verify and re-hash patron passwords."""
+
+    def __init__(self, settings: Argon2Settings) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=settings.time_cost,
+            memory_cost=settings.memory_cost,
+            parallelism=settings.parallelism,
+            type=Type.ID,
+        )
+        # Verified when the card number is unknown, so that an unknown card costs the
+        # same time as a wrong password (SPEC §4: same message, same timing).
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+
+    def hash(self, password: str) -> str:
+        """Return the Argon2id hash of ``password``."""
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Check ``password`` against ``password_hash`` in constant time.
+
+        With ``password_hash=None`` a dummy hash is verified and ``False`` returned.
+        """
+        try:
+            return self._hasher.verify(password_hash or self._dummy_hash, password) and (
+                password_hash is not None
+            )
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """True when the hash was made with other parameters than the current ones."""
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+def generate_temporary_password(length: int = 8) -> str:
+    """A random temporary password of ``length`` digits (SPEC §1)."""
+    return "".join(secrets.choice("0123456789") for _ in range(length))

@@ -1,0 +1,149 @@
+"""Patron sign-in and issuing: the credential rules of SPEC §1 in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from idp.context import services
+from idp.extensions import db
+from idp.models.patron import Patron
+from idp.models.patron import PatronStatus
+from idp.services.card_numbers import normalize_card_number
+from idp.services.passwords import generate_temporary_password
+
+#: Longest password we accept as input at all (new passwords are at most 20).
+MAX_PASSWORD_INPUT = 256
+
+
+class SignInOutcome(enum.StrEnum):
+    """Why a sign-in succeeded or was refused."""
+
+    OK = "ok"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    TEMPORARY_PASSWORD = "temporary_password"  # noqa: S105 - a reason code
+    TEMPORARY_PASSWORD_EXPIRED = "temporary_password_expired"  # noqa: S105 - a reason code
+    CARD_EXPIRED = "card_expired"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """The outcome of checking a card number and password."""
+
+    outcome: SignInOutcome
+    patron: Patron | None = None
+
+
+class PatronError(ValueError):
+    """A staff or import request about a patron cannot be carried out."""
+
+
+def normalize_password(raw: str) -> str:
+    """NFKC-normalise a typed password, so that full-width input is the same password."""
+    return unicodedata.normalize("NFKC", raw)
+
+
+def find_patron(card_number: str) -> Patron | None:
+    """The patron with this (normalised) card number, or None."""
+    found: Patron | None = db.session.scalar(
+        select(Patron).where(Patron.card_number == card_number)
+    )
+    return found
+
+
+def refusal_reason(patron: Patron, now: dt.datetime) -> SignInOutcome | None:
+    """Why ``patron`` may not receive codes or tokens now, or None when they may.
+
+    This is the invariant of SPEC §1: while the password is temporary, the card has
+    expired or the status is not active, nothing is issued to any client by any path.
+    """
+    if patron.status != PatronStatus.ACTIVE:
+        return SignInOutcome.INACTIVE
+    if patron.is_card_expired(now, services().config["IDP_TIMEZONE"]):
+        return SignInOutcome.CARD_EXPIRED
+    if patron.is_temporary_password:
+        if patron.is_temporary_password_expired(now):
+            return SignInOutcome.TEMPORARY_PASSWORD_EXPIRED
+        return SignInOutcome.TEMPORARY_PASSWORD
+    return None
+
+
+def authenticate(card_number: str, password: str) -> SignInResult:
+    """Check a card number and password as typed by a patron.
+
+    An unknown card number costs one Argon2 verification, like a wrong password, and
+    gives the same outcome. The card's status is only told once the password is right,
+    so that it never helps someone guessing.
+    """
+    svc = services()
+    card = normalize_card_number(card_number)
+    secret = normalize_password(password)
+    patron = find_patron(card) if card and len(secret) <= MAX_PASSWORD_INPUT else None
+    if not svc.passwords.verify(patron.password_hash if patron else None, secret):
+        if patron is not None:
+            patron.failed_login_count += 1
+            db.session.commit()
+        return SignInResult(SignInOutcome.INVALID_CREDENTIALS, patron)
+    assert patron is not None  # noqa: S101 - verify() is False without a hash
+    now = svc.now()
+    if svc.passwords.needs_rehash(patron.password_hash):
+        patron.password_hash = svc.passwords.hash(secret)
+    patron.failed_login_count = 0
+    reason = refusal_reason(patron, now)
+    if reason is None:
+        patron.last_login_at = now
+    db.session.commit()
+    return SignInResult(reason or SignInOutcome.OK, patron)
+
+
+def issue_patron(
+    card_number: str,
+    expires_on: dt.date,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+) -> tuple[Patron, str | None]:
+    """Create a patron. Without ``password`` a temporary one is generated.
+
+    :return: the new patron (added to the session, not committed) and the generated
+        temporary password, which is never stored in clear and cannot be recovered.
+    :raises PatronError: for a malformed or already used card number.
+    """
+    svc = services()
+    card = normalize_card_number(card_number)
+    if not is_valid_card_number(card):
+        raise PatronError("card number does not match the configured pattern")
+    if find_patron(card) is not None:
+        raise PatronError("card number already issued")
+    temporary = None
+    if password is None:
+        temporary = generate_temporary_password(svc.config["IDP_TEMPORARY_PASSWORD_LENGTH"])
+    patron = Patron(
+        card_number=card,
+        password_hash=svc.passwords.hash(temporary or password or ""),
+        is_temporary_password=temporary is not None,
+        temporary_password_expires_at=temporary_expiry(svc.now()) if temporary else None,
+        expires_on=expires_on,
+        name=name or None,
+        email=email or None,
+    )
+    db.session.add(patron)
+    return patron, temporary
+
+
+def temporary_expiry(now: dt.datetime) -> dt.datetime | None:
+    """When a temporary password issued now stops working (None: never)."""
+    days = int(services().config.get("IDP_TEMPORARY_PASSWORD_DAYS", 0) or 0)
+    return now + dt.timedelta(days=days) if days > 0 else None
+
+
+def is_valid_card_number(card_number: str) -> bool:
+    """True when the normalised card number matches ``IDP_CARD_NUMBER_PATTERN``."""
+    return re.fullmatch(services().config["IDP_CARD_NUMBER_PATTERN"], card_number) is not None

@@ -1,0 +1,35 @@
+"""HTTP views, one blueprint per module; :func:`register_blueprints` wires them all."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register every blueprint, the error pages and the security headers."""
+    from idp.views import authorize
+    from idp.views import consent
+    from idp.views import discovery
+    from idp.views import errors
+    from idp.views import headers
+    from idp.views import health
+    from idp.views import home
+    from idp.views import login
+    from idp.views import logout
+    from idp.views import token
+    from idp.views import userinfo
+
+    for module in (
+        authorize,
+        consent,
+        discovery,
+        health,
+        home,
+        login,
+        logout,
+        token,
+        userinfo,
+    ):
+        app.register_blueprint(module.bp)
+    errors.init_app(app)
+    headers.init_app(app)

@@ -1,0 +1,121 @@
+"""The hosted login page: card number and password (SPEC §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from idp.context import services
+from idp.extensions import db
+from idp.models.client import Client
+from idp.services import audit
+from idp.services.patrons import SignInOutcome
+from idp.services.patrons import authenticate
+from idp.views import pending
+from idp.views.forms import LoginForm
+
+bp = Blueprint("login", __name__)
+
+
+#: What the patron is told when the card number and password were right but the card
+#: still cannot sign in (the outcome is only told after a correct password).
+REFUSALS = {
+    SignInOutcome.TEMPORARY_PASSWORD: _l(
+        "You cannot log in with a temporary password. "
+        "Please change it in MyLibrary before using this service."
+    ),
+    SignInOutcome.TEMPORARY_PASSWORD_EXPIRED: _l(
+        "The temporary password has expired. Please ask at the library counter for a new one."
+    ),
+    SignInOutcome.CARD_EXPIRED: _l(
+        "Your library card has expired. Please renew it at the library counter."
+    ),
+    SignInOutcome.INACTIVE: _l(
+        "This library card cannot be used at the moment. Please ask at the library counter."
+    ),
+}
+INVALID = _l("The library card number or password is incorrect.")
+MUST_CHANGE = _l("Your password is temporary. Please change it before you continue.")
+
+
+def refusal_message(outcome: SignInOutcome, policy: str = "deny") -> str:
+    """The message for a refused sign-in, by outcome and the client's policy."""
+    if outcome is SignInOutcome.TEMPORARY_PASSWORD and policy == "change":
+        return str(MUST_CHANGE)
+    return str(REFUSALS.get(outcome, INVALID))
+
+
+def _client_for(params: dict[str, str] | None) -> Client | None:
+    if not params or "client_id" not in params:
+        return None
+    client: Client | None = db.session.scalar(
+        select(Client).where(Client.client_id == params["client_id"])
+    )
+    return client
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an absolute or scheme-relative URL would be an open redirect.
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Show the login form, and sign the patron in."""
+    form = LoginForm()
+    rid = request.values.get("rid") or form.rid.data or None
+    params = pending.recall(rid)
+    client = _client_for(params)
+    if request.method == "GET":
+        form.rid.data = rid if params else ""
+    message = None
+    status = 200
+    if form.validate_on_submit():
+        result = authenticate(form.card_number.data or "", form.password.data or "")
+        patron = result.patron
+        meta = {"ip": request.remote_addr, "user_agent": request.user_agent.string}
+        client_id = client.client_id if client else None
+        if result.outcome is SignInOutcome.OK and patron is not None:
+            session.sign_in(patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
+            audit.record("login.ok", patron_id=patron.id, client_id=client_id, commit=True, **meta)
+            if params is not None and rid:
+                pending.forget(rid)
+                pending.mark("login", params)
+                return redirect(pending.authorize_url(params))
+            return redirect(_safe_next(request.args.get("next")))
+        if result.outcome is SignInOutcome.INVALID_CREDENTIALS:
+            audit.record(
+                "login.failed",
+                patron_id=patron.id if patron else None,
+                client_id=client_id,
+                commit=True,
+                **meta,
+            )
+            status = 401
+        else:
+            audit.record(
+                "login.refused",
+                patron_id=patron.id if patron else None,
+                client_id=client_id,
+                commit=True,
+                reason=result.outcome.value,
+                **meta,
+            )
+            status = 403
+        policy = client.temporary_password_policy if client else "change"
+        message = refusal_message(result.outcome, policy)
+    elif request.method == "POST":
+        status = 400
+    form.password.data = ""
+    body = render_template("login/login.html", form=form, client=client, message=message)
+    return body, status

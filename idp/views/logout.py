@@ -1,0 +1,43 @@
+"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) and the logout button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint
+from flask import render_template
+from flask import request
+from flask_babel import gettext as _
+
+from idp.context import services
+from idp.extensions import csrf
+from idp.extensions import csrf_exempt
+from idp.views.errors import error_page
+from idp.views.forms import DecisionForm
+
+bp = Blueprint("logout", __name__)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+@csrf_exempt  # RPs send GET/POST here; the confirmation form is checked below
+def logout() -> Any:
+    """End the browser's session; redirect only to a registered post-logout URI."""
+    server = services().authorization
+    try:
+        end_request = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        # RP-Initiated Logout §4: on errors the OP MUST NOT redirect.
+        return error_page(400, _("This logout request cannot be processed."), error.error)
+    if end_request.needs_confirmation:
+        # §6: without a valid id_token_hint, ask the patron first (logout CSRF).
+        form = DecisionForm()
+        if not (request.method == "POST" and "confirm" in request.form):
+            return render_template(
+                "logout/confirm.html", form=form, client=end_request.client, query=request.args
+            )
+        csrf.protect()
+    response = server.create_endpoint_response("end_session", end_request)
+    if response is not None:
+        return response
+    return render_template("logout/done.html")

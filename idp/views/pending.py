@@ -1,0 +1,71 @@
+"""Authorization requests waiting for the patron: kept in the session while they log in.
+
+A request is stored under a random id (``rid``) that the login and consent pages carry;
+a browser may have a few in flight at once (several tabs or clients).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import session
+from flask import url_for
+
+#: How many requests one browser may have waiting at once; the oldest is dropped.
+MAX_PENDING = 5
+#: Upper bound for one stored request, in characters of its encoded form.
+MAX_REQUEST_SIZE = 8192
+
+
+def request_digest(params: dict[str, str]) -> str:
+    """A stable digest of an authorization request's parameters."""
+    body = json.dumps(sorted(params.items()), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def remember(params: dict[str, str]) -> str:
+    """Store an authorization request and return its id."""
+    pending: dict[str, Any] = dict(session.get("pending", {}))
+    while len(pending) >= MAX_PENDING:
+        pending.pop(next(iter(pending)))
+    rid = secrets.token_urlsafe(12)
+    pending[rid] = params
+    session["pending"] = pending
+    return rid
+
+
+def recall(rid: str | None) -> dict[str, str] | None:
+    """The stored request with this id, or None."""
+    if not rid:
+        return None
+    found = session.get("pending", {}).get(rid)
+    return dict(found) if isinstance(found, dict) else None
+
+
+def forget(rid: str) -> None:
+    """Drop a stored request."""
+    pending = dict(session.get("pending", {}))
+    if pending.pop(rid, None) is not None:
+        session["pending"] = pending
+
+
+def authorize_url(params: dict[str, str]) -> str:
+    """The authorization endpoint URL that replays ``params``."""
+    return url_for("authorize.authorize") + "?" + urlencode(params)
+
+
+def mark(kind: str, params: dict[str, str]) -> None:
+    """Note that ``kind`` (login, consent, deny) just happened for this request."""
+    session[f"done_{kind}"] = request_digest(params)
+
+
+def take_mark(kind: str, params: dict[str, str]) -> bool:
+    """True, once, when ``kind`` happened for exactly this request."""
+    key = f"done_{kind}"
+    if key not in session:
+        return False
+    return bool(session.pop(key) == request_digest(params))

@@ -1,0 +1,157 @@
+"""Shared fixtures: an application per test on a migrated database, clients, patrons.
+
+The database is SQLite by default (a migrated template copied per test). With
+``IDP_TEST_DATABASE_URL`` set (``postgresql+psycopg://…``) the suite runs on a fresh
+PostgreSQL database that it creates and drops itself, emptied after each test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.ctx import _cv_app  # type: ignore[attr-defined]
+from flask.testing import FlaskClient
+from flask.testing import FlaskCliRunner
+from sqlalchemy import create_engine
+from sqlalchemy import make_url
+from sqlalchemy import text
+
+from idp import create_app
+from idp.context import services
+from idp.extensions import db
+from idp.oauth.keys import KeyStore
+
+ISSUER = "http://localhost"
+SECRET = "test-secret-key-that-is-long-enough-for-the-checks-0123"
+
+
+class Clock:
+    """A clock tests can move; starts at the real time."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+def _base_config(tmp: Path, database_url: str, keys_dir: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "IDP_ISSUER": ISSUER,
+        "IDP_SECRET_KEY": SECRET,
+        "IDP_DATABASE_URL": database_url,
+        "IDP_KEYS_DIR": str(keys_dir),
+        "IDP_INSTANCE_DIR": str(tmp),
+        # Cheap Argon2 in tests; production defaults are OWASP's minimum.
+        "IDP_ARGON2_TIME_COST": 1,
+        "IDP_ARGON2_MEMORY_COST": 256,
+        "IDP_ARGON2_PARALLELISM": 1,
+    }
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Dedicated test signing keys, generated once per run (never the real ones)."""
+    folder = tmp_path_factory.mktemp("keys")
+    KeyStore(folder).ensure()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory, keys_dir: Path) -> Iterator[str]:
+    """A database migrated to head once per run: a SQLite file or a PostgreSQL database."""
+    from flask_migrate import upgrade
+
+    tmp = tmp_path_factory.mktemp("db")
+    admin_url = os.environ.get("IDP_TEST_DATABASE_URL")
+    if admin_url:
+        name = f"idp_test_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{tmp / 'template.sqlite3'}"
+    app = create_app(_base_config(tmp, url, keys_dir))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    if admin_url:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> str:
+    """This test's own database URL."""
+    if database_template.startswith("sqlite:///"):
+        copy = tmp_path / "idp.sqlite3"
+        shutil.copyfile(database_template.removeprefix("sqlite:///"), copy)
+        return f"sqlite:///{copy}"
+    return database_template
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, database_url: str, keys_dir: Path) -> dict[str, Any]:
+    """Configuration for :func:`app`; a test may change it before using ``app``."""
+    return _base_config(tmp_path, database_url, keys_dir)
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], clock: Clock) -> Iterator[Flask]:
+    app = create_app(app_config)
+    app.extensions["idp"].clock = clock
+    with app.app_context():
+        yield app
+        db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_app_context() -> Iterator[None]:
+    """Fail a test that leaves an application context pushed (flask's leak detector)."""
+    yield
+    leaked = []
+    while _cv_app.get(None) is not None:
+        ctx = _cv_app.get()
+        leaked.append(ctx)
+        ctx.pop()
+    assert not leaked, f"leaked app contexts: {leaked}"
+
+
+@pytest.fixture
+def now(app: Flask) -> dt.datetime:
+    return services().now()
