@@ -155,3 +155,56 @@ def _no_leaked_app_context() -> Iterator[None]:
 @pytest.fixture
 def now(app: Flask) -> dt.datetime:
     return services().now()
+
+
+PORTAL_SECRET = "portal-secret-0123456789-abcdefghijklmnop"
+VENDOR_SECRET = "vendor-secret-0123456789-abcdefghijklmnop"
+
+
+@pytest.fixture
+def portal(app: Flask) -> Any:
+    """A first-party confidential client with policy ``change`` (like MyLibrary)."""
+    from tests.factories import make_client
+
+    return make_client("portal", secret=PORTAL_SECRET)
+
+
+@pytest.fixture
+def vendor(app: Flask) -> Any:
+    """A third-party client with policy ``deny`` and pairwise subjects (like d-library)."""
+    from tests.factories import make_client
+
+    return make_client(
+        "vendor",
+        secret=VENDOR_SECRET,
+        first_party=False,
+        policy="deny",
+        subject_type="pairwise",
+        auth_method="client_secret_post",
+        scopes=["openid", "library_card"],
+        grant_types=["authorization_code"],
+    )
+
+
+@pytest.fixture
+def rp(client: FlaskClient, portal: Any) -> Any:
+    """The portal's relying-party helper, using the test browser."""
+    from tests.oidc import RelyingParty
+
+    return RelyingParty.for_client(client, portal, PORTAL_SECRET)
+
+
+@pytest.fixture
+def vendor_rp(client: FlaskClient, vendor: Any) -> Any:
+    from tests.oidc import RelyingParty
+
+    party = RelyingParty.for_client(client, vendor, VENDOR_SECRET)
+    return party
+
+
+@pytest.fixture
+def patron(app: Flask) -> Any:
+    """An active patron with a chosen password (``tests.factories.DEFAULT_PASSWORD``)."""
+    from tests.factories import make_patron
+
+    return make_patron("0300000001", name="図書館 太郎", email="taro@example.org")

@@ -42,13 +42,22 @@ class RelyingParty:
     verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     nonce: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     state: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    auth_method: str = "client_secret_basic"
 
     @classmethod
     def for_client(cls, browser: FlaskClient, client: Client, secret: str | None) -> RelyingParty:
-        return cls(browser, client.client_id, secret, client.redirect_uris[0])
+        return cls(
+            browser,
+            client.client_id,
+            secret,
+            client.redirect_uris[0],
+            auth_method=client.token_endpoint_auth_method,
+        )
 
-    def authorize_params(self, scope: str = "openid profile", **extra: str) -> dict[str, str]:
-        params = {
+    def authorize_params(
+        self, scope: str = "openid profile", **extra: str | None
+    ) -> dict[str, str]:
+        params: dict[str, str | None] = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
@@ -61,7 +70,11 @@ class RelyingParty:
         params.update(extra)
         return {k: v for k, v in params.items() if v is not None}
 
-    def authorize(self, scope: str = "openid profile", **extra: str) -> TestResponse:
+    def authorize(self, scope: str = "openid profile", **extra: str | None) -> TestResponse:
+        """Start a new authorization request (fresh state, nonce and PKCE verifier)."""
+        self.verifier = secrets.token_urlsafe(48)
+        self.nonce = secrets.token_urlsafe(12)
+        self.state = secrets.token_urlsafe(12)
         return self.browser.get("/authorize", query_string=self.authorize_params(scope, **extra))
 
     def login(self, response: TestResponse, card_number: str, password: str) -> TestResponse:
@@ -97,27 +110,30 @@ class RelyingParty:
         """The whole front channel: authorize, log in, return the code."""
         return self.code_from(self.login(self.authorize(scope), card_number, password))
 
-    def token_request(self, data: dict[str, str], *, basic: bool = True) -> TestResponse:
+    def token_request(self, data: dict[str, str], *, secret: str | None = None) -> TestResponse:
         headers = {}
         data = dict(data)
-        if self.secret is not None and basic:
-            raw = f"{self.client_id}:{self.secret}".encode()
+        secret = secret or self.secret
+        if secret is not None and self.auth_method == "client_secret_basic":
+            raw = f"{self.client_id}:{secret}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
-        elif self.secret is not None:
-            data.update(client_id=self.client_id, client_secret=self.secret)
+        elif secret is not None:
+            data.update(client_id=self.client_id, client_secret=secret)
         else:
             data["client_id"] = self.client_id
         return self.browser.post("/token", data=data, headers=headers)
 
-    def exchange(self, code: str, **overrides: str) -> TestResponse:
-        data = {
+    def exchange(self, authorization_code: str, **overrides: str | None) -> TestResponse:
+        data: dict[str, str | None] = {
             "grant_type": "authorization_code",
-            "code": code,
+            "code": authorization_code,
             "redirect_uri": self.redirect_uri,
             "code_verifier": self.verifier,
         }
         data.update(overrides)
-        return self.token_request({k: v for k, v in data.items() if v is not None})
+        secret = data.pop("client_secret", None)
+        clean = {k: v for k, v in data.items() if v is not None}
+        return self.token_request(clean, secret=secret)
 
     def refresh(self, refresh_token: str) -> TestResponse:
         return self.token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})

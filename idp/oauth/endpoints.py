@@ -81,6 +81,12 @@ class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
     def get_server_jwks(self) -> KeySet:
         return services().keys.public_keyset()
 
+    def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Any:
+        aud = id_token_claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        return self.server.query_client(aud) if isinstance(aud, str) else None
+
     def end_session(self, end_session_request: Any) -> None:
         end_browser_session(session)
 

@@ -145,7 +145,7 @@ class KeyStore:
             keys[state["active"]] = self._read_key(state["active"])
         public = [keys[kid].as_dict(private=False) for kid in state["published"]]
         body = json.dumps({"keys": public}, separators=(",", ":")).encode()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        etag = hashlib.sha256(body).hexdigest()[:32]
         return _Loaded(
             mtime_ns=mtime_ns,
             active=keys[state["active"]],

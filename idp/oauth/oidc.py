@@ -101,7 +101,7 @@ class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
         now = int(time.time())
         return {
             "iss": config["IDP_ISSUER"],
-            "aud": [client.client_id],
+            "aud": client.client_id,
             "iat": now,
             "exp": now + int(config["IDP_ID_TOKEN_TTL"]),
         }

@@ -79,16 +79,16 @@ def _cached_json(key: str, build: Any) -> tuple[bytes, str]:
     cache: dict[str, tuple[bytes, str]] = current_app.extensions.setdefault("idp_static", {})
     if key not in cache:
         body = json.dumps(build(), separators=(",", ":")).encode()
-        cache[key] = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        cache[key] = (body, hashlib.sha256(body).hexdigest()[:32])
     return cache[key]
 
 
 def _json_document(body: bytes, etag: str, max_age: int) -> Response:
-    if etag in request.if_none_match:
+    if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
         response = Response(body, mimetype="application/json")
-    response.headers["ETag"] = etag
+    response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response

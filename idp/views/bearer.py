@@ -1,0 +1,63 @@
+"""Bearer-token protection for JSON APIs, with RFC 6750 §3 error answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6750 import InsufficientScopeError
+from flask import Response
+from flask import jsonify
+from flask import request
+
+from idp.context import services
+from idp.models.token import Token
+
+
+class BearerError(Exception):
+    """The request carries no usable token; :attr:`response` says why (RFC 6750 §3)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _challenge(status: int, error: str | None, description: str | None) -> Response:
+    realm = services().config["IDP_ISSUER"]
+    parts = [f'realm="{realm}"']
+    body: dict[str, Any] = {}
+    if error:
+        parts.append(f'error="{error}"')
+        body["error"] = error
+        if description:
+            parts.append(f'error_description="{description}"')
+            body["error_description"] = description
+    else:
+        body["error"] = "invalid_token"
+        body["error_description"] = "An access token is required."
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(parts)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def require_token(*scopes: str) -> Token:
+    """The valid access token of this request, carrying every scope in ``scopes``.
+
+    :raises BearerError: with a 401 (no or bad token) or 403 (scope missing) answer.
+    """
+    if not request.headers.get("Authorization"):
+        # §3.1: a request without credentials gets a challenge with no error code.
+        raise BearerError(_challenge(401, None, None))
+    try:
+        token: Token = services().require_oauth.acquire_token(list(scopes))
+    except InsufficientScopeError:
+        raise BearerError(
+            _challenge(403, "insufficient_scope", "The token lacks a required scope.")
+        ) from None
+    except OAuth2Error:
+        raise BearerError(
+            _challenge(401, "invalid_token", "The access token is invalid or expired.")
+        ) from None
+    return token
