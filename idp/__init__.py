@@ -21,6 +21,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     import os
 
     import idp.models  # noqa: F401 - registers every table with the metadata
+    from idp.cli import register_commands
     from idp.context import IdpServices
     from idp.extensions import babel
     from idp.extensions import csrf
@@ -87,6 +88,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         require_oauth=protector,
     )
     register_blueprints(app)
+    register_commands(app)
     return app
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask import g
 from flask.ctx import _cv_app  # type: ignore[attr-defined]
 from flask.testing import FlaskClient
 from flask.testing import FlaskCliRunner
@@ -120,14 +121,28 @@ def app_config(tmp_path: Path, database_url: str, keys_dir: Path) -> dict[str, A
 def app(app_config: dict[str, Any], clock: Clock) -> Iterator[Flask]:
     app = create_app(app_config)
     app.extensions["idp"].clock = clock
+
+    @app.before_request
+    def _fresh_g() -> None:
+        # The test keeps one app context pushed for the whole test, so requests would
+        # share ``g`` (Flask-WTF caches the CSRF token there); in production every
+        # request has its own.
+        for key in list(g):
+            g.pop(key)
+
     with app.app_context():
         yield app
-        db.session.remove()
-        if db.engine.dialect.name == "postgresql":
-            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-            with db.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        db.engine.dispose()
+        empty_database()
+
+
+def empty_database() -> None:
+    """End the test's database use: PostgreSQL is shared by the run, so empty it."""
+    db.session.remove()
+    if db.engine.dialect.name == "postgresql":
+        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.engine.dispose()
 
 
 @pytest.fixture

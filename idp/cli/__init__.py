@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
-from idp import create_app
+
+def _create_app() -> Flask:
+    from idp import create_app
+
+    return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
 def main() -> None:
     """Library IdP: staff and operator commands."""
 
 
-def _register() -> None:
+def register_commands(app: Flask) -> None:
+    """Attach the ``idp`` commands to ``app.cli`` (so ``flask`` and tests see them too)."""
     from idp.cli import clients
     from idp.cli import demo
     from idp.cli import keys
     from idp.cli import patrons
     from idp.cli import setup
 
-    main.add_command(setup.init_command)
-    main.add_command(patrons.patrons)
-    main.add_command(clients.clients)
-    main.add_command(keys.keys)
-    main.add_command(demo.demo_command)
-
-
-_register()
+    app.cli.add_command(setup.init_command)
+    app.cli.add_command(patrons.patrons)
+    app.cli.add_command(clients.clients)
+    app.cli.add_command(keys.keys)
+    app.cli.add_command(demo.demo_command)

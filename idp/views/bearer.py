@@ -47,6 +47,11 @@ def require_token(*scopes: str) -> Token:
 
     :raises BearerError: with a 401 (no or bad token) or 403 (scope missing) answer.
     """
+    body_token = request.form.get("access_token") if request.method == "POST" else None
+    if not request.headers.get("Authorization") and body_token:
+        # RFC 6750 §2.2: the token may come as a form-encoded body parameter; hand it to
+        # Authlib's validator as the header it reads.
+        request.environ["HTTP_AUTHORIZATION"] = f"Bearer {body_token}"
     if not request.headers.get("Authorization"):
         # §3.1: a request without credentials gets a challenge with no error code.
         raise BearerError(_challenge(401, None, None))
