@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) translations
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -d idp/translations -f -q
+	$(BIN)/pybabel -q compile -d idp/translations
 
 db: install
 	$(BIN)/idp init
