@@ -30,6 +30,10 @@ class SignInOutcome(enum.StrEnum):
     TEMPORARY_PASSWORD_EXPIRED = "temporary_password_expired"  # noqa: S105 - a reason code
     CARD_EXPIRED = "card_expired"
     INACTIVE = "inactive"
+    #: Too many recent attempts for this card or source; try again later.
+    THROTTLED = "throttled"
+    #: Too many consecutive failures: locked until staff unlock or a password re-issue.
+    LOCKED = "locked"
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,20 @@ def refusal_reason(patron: Patron, now: dt.datetime) -> SignInOutcome | None:
     return None
 
 
-def authenticate(card_number: str, password: str) -> SignInResult:
+def authenticate(
+    card_number: str,
+    password: str,
+    *,
+    source_ip: str | None = None,
+    channel: str = "web",
+) -> SignInResult:
     """Check a card number and password as typed by a patron.
+
+    Every way in — the hosted login page, the credential-check API, SIP2 — goes through
+    here, so that the same rules (and the same counters) apply to all of them.
+
+    :param source_ip: the client address, for per-source throttling and the audit log.
+    :param channel: ``web``, ``api`` or ``sip2``, for the audit log.
 
     An unknown card number costs one Argon2 verification, like a wrong password, and
     gives the same outcome. The card's status is only told once the password is right,

@@ -81,7 +81,9 @@ def login() -> Any:
     message = None
     status = 200
     if form.validate_on_submit():
-        result = authenticate(form.card_number.data or "", form.password.data or "")
+        result = authenticate(
+            form.card_number.data or "", form.password.data or "", source_ip=request.remote_addr
+        )
         patron = result.patron
         meta = {"ip": request.remote_addr, "user_agent": request.user_agent.string}
         client_id = client.client_id if client else None
