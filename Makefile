@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format install translations db demo bench portal clean
+.PHONY: run test lint format install translations db demo bench portal clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,19 @@ run: db
 	$(BIN)/idp run --host $(HOST) --port $(PORT)
 
 ## make test: every test (embedded SQLite by default; IDP_TEST_DATABASE_URL/IDP_TEST_REDIS_URL for PostgreSQL/Redis).
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+## The browser tests use Debian's Chromium (never a downloaded one) and a Japanese font.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi ipagothic; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; \
+	  else \
+	    echo "The browser tests need Debian's chromium and fonts-ipafont-gothic:"; \
+	    echo "  sudo apt-get install chromium fonts-ipafont-gothic"; exit 1; \
+	  fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,65 @@
+"""Real-browser helpers: Debian's Chromium driven by Playwright, screenshots, axe checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser
+from playwright.sync_api import Page
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+#: The closed network here refuses Chromium's own background connections; keep it quiet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORTS = {
+    "mobile": {"width": 390, "height": 844},
+    "desktop": {"width": 1280, "height": 900},
+}
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Launch Debian's Chromium headless (Playwright never downloads a browser here)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot under tests/artifacts/ (git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def accessibility_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2 A/AA violations on the current page (labels, lang, contrast…)."""
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]},
+            "resultTypes": ["violations"],
+        },
+    )
+    violations: list[dict[str, Any]] = results.response["violations"]
+    return violations

@@ -1,0 +1,101 @@
+"""The patron's journey in a real browser (headless Chromium), on phone and desktop sizes.
+
+Every screen is screenshotted into tests/artifacts/ and checked with axe-core for WCAG 2
+A/AA problems (form labels, the page language, colour contrast, …).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page
+from playwright.sync_api import Route
+
+from tests.e2e.browser import VIEWPORTS
+from tests.e2e.browser import accessibility_violations
+from tests.e2e.browser import chromium
+from tests.e2e.browser import screenshot
+from tests.e2e.conftest import LiveServer
+from tests.factories import make_client
+from tests.factories import make_patron
+
+pytestmark = pytest.mark.e2e
+
+VENDOR_CALLBACK = "https://d-library.example.jp/callback"
+
+
+def _check(page: Page, name: str) -> None:
+    screenshot(page, name)
+    violations = accessibility_violations(page)
+    assert not violations, [(v["id"], v["help"], len(v["nodes"])) for v in violations]
+    assert page.locator("html").get_attribute("lang") in {"ja", "en"}
+
+
+def _authorize_url(server: LiveServer, client_id: str, redirect_uri: str) -> str:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "openid library_card",
+        "state": "s-" + secrets.token_urlsafe(8),
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    return f"{server.url}/authorize?{urlencode(params)}"
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_login_page_is_accessible_in_both_languages(live_server: LiveServer, viewport: str) -> None:
+    with chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORTS[viewport], locale="ja-JP")
+        page.goto(f"{live_server.url}/login")
+        assert page.get_by_label("貸出カードの番号").is_visible()
+        _check(page, f"login-ja-{viewport}")
+        page.get_by_role("link", name="English").click()
+        assert page.get_by_label("Library card number").is_visible()
+        _check(page, f"login-en-{viewport}")
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_e_library_refuses_the_temporary_password(live_server: LiveServer, viewport: str) -> None:
+    make_patron("0300000000", password="12345678", temporary=True)
+    make_client(
+        "d-library",
+        redirect_uris=[VENDOR_CALLBACK],
+        first_party=False,
+        policy="deny",
+        subject_type="pairwise",
+        scopes=["openid", "library_card"],
+    )
+    reached: list[str] = []
+
+    def vendor(route: Route) -> None:
+        reached.append(route.request.url)
+        route.fulfill(status=200, body="vendor")
+
+    with chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORTS[viewport], locale="ja-JP")
+        page.route(f"{VENDOR_CALLBACK}**", vendor)
+        page.goto(_authorize_url(live_server, "d-library", VENDOR_CALLBACK))
+        page.get_by_label("貸出カードの番号").fill("０３００ ０００ ０００")
+        page.get_by_label("パスワード").fill("12345678")
+        page.get_by_role("button", name="ログイン").click()
+        alert = page.get_by_role("alert")
+        assert "仮パスワードではログインできません。" in alert.inner_text()
+        assert "Myライブラリで仮パスワードを変更してからご利用ください。" in alert.inner_text()
+        _check(page, f"e-library-refusal-{viewport}")
+    assert not [url for url in reached if "code=" in url]
+
+
+def _query(url: str) -> dict[str, Any]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
