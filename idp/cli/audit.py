@@ -69,9 +69,8 @@ def audit_command(
     events = list(db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
     events.reverse()
     ids = {e.patron_id for e in events if e.patron_id is not None}
-    cards = dict(
-        db.session.execute(select(Patron.id, Patron.card_number).where(Patron.id.in_(ids))).tuples()
-    )
+    rows = db.session.execute(select(Patron.id, Patron.card_number).where(Patron.id.in_(ids)))
+    cards = {patron_id: card_number for patron_id, card_number in rows}
     for event in events:
         row = _row(event, cards)
         if as_json:

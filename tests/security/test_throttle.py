@@ -86,9 +86,7 @@ def test_card_locks_after_twenty_consecutive_failures(patron: Any, clock: Any) -
     assert clock.now - start == dt.timedelta(minutes=63 + 9 * 60)
 
 
-def test_locked_card_refuses_the_right_password_without_saying_so(
-    patron: Any, clock: Any
-) -> None:
+def test_locked_card_refuses_the_right_password_without_saying_so(patron: Any, clock: Any) -> None:
     _fail_through_delays(patron.card_number, clock, 20)
     clock.advance(days=3)
     right = authenticate(patron.card_number, DEFAULT_PASSWORD)
