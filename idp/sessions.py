@@ -106,9 +106,7 @@ class ServerSessionInterface(SessionInterface):
             if session.row is not None:
                 db.session.delete(session.row)
                 db.session.commit()
-            response.delete_cookie(
-                name, path="/", secure=is_tls(), httponly=True, samesite="Lax"
-            )
+            response.delete_cookie(name, path="/", secure=is_tls(), httponly=True, samesite="Lax")
             return
         row = session.row
         if session.rotate or row is None:
