@@ -18,7 +18,6 @@ from schemathesis.checks import response_schema_conformance
 from schemathesis.checks import status_code_conformance
 from schemathesis.generation.modes import GenerationMode
 
-
 OPERATIONS = [
     ("/token", "POST"),
     ("/revoke", "POST"),
