@@ -153,5 +153,6 @@ def test_https_issuer_always_marks_the_cookie_secure(
         make_patron("0300000055")
         response = post_login(secure_app.test_client(), "0300000055", DEFAULT_PASSWORD)
         db.session.remove()
+        db.engine.dispose()
     assert "Secure" in _session_cookie_header(response)
     assert "Strict-Transport-Security" in response.headers

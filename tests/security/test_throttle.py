@@ -171,11 +171,15 @@ def test_counters_survive_a_restart(
     from idp import create_app
 
     _fail(patron.card_number, 5)
+    # Read before the other app's context: inside it, this test's session would borrow
+    # a connection from the other app's engine.
+    card = patron.card_number
     restarted = create_app(app_config)
     restarted.extensions["idp"].clock = clock
     with restarted.app_context():
-        result = authenticate(patron.card_number, DEFAULT_PASSWORD)
+        result = authenticate(card, DEFAULT_PASSWORD)
         db.session.remove()
+        db.engine.dispose()
     assert result.outcome is SignInOutcome.THROTTLED
 
 

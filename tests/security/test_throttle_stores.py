@@ -69,11 +69,15 @@ def test_redis_counters_are_shared_by_every_node(
     on_redis: dict[str, Any], app: Flask, patron: Any, clock: Any
 ) -> None:
     _ = [authenticate(patron.card_number, WRONG) for _ in range(5)]
+    # Read before the other app's context: inside it, this test's session would borrow
+    # a connection from the other app's engine.
+    card = patron.card_number
     other_node = create_app(on_redis)
     other_node.extensions["idp"].clock = clock
     with other_node.app_context():
-        result = authenticate(patron.card_number, DEFAULT_PASSWORD)
+        result = authenticate(card, DEFAULT_PASSWORD)
         db.session.remove()
+        db.engine.dispose()
     assert result.outcome is SignInOutcome.THROTTLED
     assert result.retry_after == 60
 
