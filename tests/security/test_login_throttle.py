@@ -148,3 +148,22 @@ def test_audit_command_rejects_a_bad_date_and_an_unknown_card(
     assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.output
     unknown = runner.invoke(args=["audit", "--card", "0399999999"])
     assert unknown.exit_code == 1 and "no patron" in unknown.output
+
+
+def test_revocation_is_audited_with_address_and_user_agent(rp: Any, patron: Any) -> None:
+    tokens = rp.exchange(rp.sign_in(patron.card_number, DEFAULT_PASSWORD)).get_json()
+    rp.browser.post(
+        "/revoke",
+        data={"token": tokens["access_token"]},
+        auth=(rp.client_id, rp.secret),
+        headers={"User-Agent": "portal-backend/2"},
+        environ_base={"REMOTE_ADDR": "10.0.0.5"},
+    )
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "token.revoked"))
+    assert event is not None
+    assert (event.ip, event.user_agent, event.client_id) == (
+        "10.0.0.5",
+        "portal-backend/2",
+        "portal",
+    )
+    assert tokens["access_token"] not in repr(event.detail)
