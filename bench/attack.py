@@ -28,6 +28,7 @@ import http.client
 import ipaddress
 import re
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
@@ -245,7 +246,15 @@ def start_in_process(clock: Clock) -> tuple[str, int, Callable[[], None], str]:
     server = make_server("127.0.0.1", 0, app, threaded=False)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    return "127.0.0.1", server.server_port, server.shutdown, pin
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return "127.0.0.1", server.server_port, stop, pin
 
 
 # --------------------------------------------------------------------------- the report
