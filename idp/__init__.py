@@ -54,6 +54,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="ja",
         BABEL_DEFAULT_TIMEZONE=app.config["IDP_TIMEZONE"],
         WTF_CSRF_TIME_LIMIT=None,
+        # Our pages send ``Referrer-Policy: no-referrer`` (RFC 9700 §4.2.4), so browsers
+        # post forms without a Referer (and with ``Origin: null``); Flask-WTF's https
+        # Referer check would refuse every login behind TLS. The session-bound CSRF
+        # token and the SameSite=Lax cookie protect the forms.
+        WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_SORT_KEYS=False,
     )

@@ -65,6 +65,31 @@ DEFAULTS: dict[str, Any] = {
     "IDP_TRUST_PROXY": False,
     # Languages of the hosted pages; the first is the default.
     "IDP_LANGUAGES": "ja,en",
+    # Throttling and lockout against password guessing (SPEC §7; numbers and the guessing
+    # rate they allow: docs/security.md). A limit of 0 switches that limit off.
+    # Per card: this many consecutive failures are free; then each attempt must wait
+    # IDP_THROTTLE_CARD_DELAY seconds after the last failure, doubling with every further
+    # failure, at most IDP_THROTTLE_CARD_MAX_DELAY.
+    "IDP_THROTTLE_CARD_FREE_FAILURES": 5,
+    "IDP_THROTTLE_CARD_DELAY": 60,
+    "IDP_THROTTLE_CARD_MAX_DELAY": 3600,
+    # Consecutive failures that lock a card until staff unlock it (`idp patrons unlock`)
+    # or the patron re-issues the password by mail. NIST SP 800-63B allows at most 100.
+    "IDP_THROTTLE_CARD_LOCK_AFTER": 20,
+    # Seconds after its last failure when a card's delay counter is forgotten (a known
+    # card's count toward the lock stays in the patron row until a correct login).
+    "IDP_THROTTLE_CARD_FORGET": 30 * 24 * 3600,
+    # Password checks per minute from one client address, and from one network (/24 for
+    # IPv4, /64 for IPv6): one source cannot spray many cards.
+    "IDP_THROTTLE_IP_PER_MINUTE": 10,
+    "IDP_THROTTLE_NET_PER_MINUTE": 30,
+    # Failed sign-ins per day (UTC) from one client address, and from one network.
+    "IDP_THROTTLE_IP_FAILURES_PER_DAY": 100,
+    "IDP_THROTTLE_NET_FAILURES_PER_DAY": 300,
+    # Prefix of the throttle keys in Redis (several installations may share one Redis).
+    "IDP_THROTTLE_REDIS_PREFIX": "idp:throttle:",
+    # Milliseconds to wait for Redis before counting in the database instead.
+    "IDP_THROTTLE_REDIS_TIMEOUT_MS": 250,
 }
 
 #: Known development secrets that must never reach production.

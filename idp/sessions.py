@@ -25,6 +25,7 @@ from werkzeug.datastructures import CallbackDict
 from idp.context import services
 from idp.extensions import db
 from idp.models.session import LoginSession
+from idp.views.headers import is_tls
 
 #: Write ``last_seen_at`` at most this often (seconds), not on every request.
 _TOUCH_INTERVAL = 60
@@ -105,7 +106,7 @@ class ServerSessionInterface(SessionInterface):
             if session.row is not None:
                 db.session.delete(session.row)
                 db.session.commit()
-            response.delete_cookie(name, path="/", httponly=True, samesite="Lax")
+            response.delete_cookie(name, path="/", secure=is_tls(), httponly=True, samesite="Lax")
             return
         row = session.row
         if session.rotate or row is None:
@@ -144,7 +145,8 @@ class ServerSessionInterface(SessionInterface):
             token,
             max_age=int(app.config["IDP_SESSION_LIFETIME"]),
             path="/",
-            secure=str(app.config["IDP_ISSUER"]).startswith("https://"),
+            # The actual scheme (X-Forwarded-Proto only behind a trusted proxy).
+            secure=is_tls(),
             httponly=True,
             samesite="Lax",
         )

@@ -20,6 +20,7 @@ def main() -> None:
 
 def register_commands(app: Flask) -> None:
     """Attach the ``idp`` commands to ``app.cli`` (so ``flask`` and tests see them too)."""
+    from idp.cli import audit
     from idp.cli import clients
     from idp.cli import demo
     from idp.cli import keys
@@ -31,3 +32,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(clients.clients)
     app.cli.add_command(keys.keys)
     app.cli.add_command(demo.demo_command)
+    app.cli.add_command(audit.audit_command)

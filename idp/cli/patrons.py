@@ -1,4 +1,4 @@
-"""``idp patrons``: staff commands for issuing cards and importing patrons."""
+"""``idp patrons``: staff commands for issuing cards, importing patrons, unlocking cards."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from flask.cli import with_appcontext
 
 from idp.extensions import db
 from idp.services import audit
+from idp.services.card_numbers import normalize_card_number
 from idp.services.patron_import import import_patrons
 from idp.services.patrons import PatronError
+from idp.services.patrons import find_patron
 from idp.services.patrons import issue_patron
+from idp.services.patrons import unlock_patron
 
 
 @click.group("patrons")
@@ -93,3 +96,19 @@ def import_command(file: Path) -> None:
         click.echo(f"{card}\t{password}")
     if report.errors:
         sys.exit(1 if not report.created and not report.unchanged else 0)
+
+
+@patrons.command("unlock")
+@click.argument("card")
+@with_appcontext
+def unlock(card: str) -> None:
+    """Unlock a card locked after too many wrong passwords, and clear its delays."""
+    patron = find_patron(normalize_card_number(card))
+    if patron is None:
+        raise click.ClickException(f"no patron with card number {card!r}")
+    was_locked = patron.locked_at is not None
+    unlock_patron(patron)
+    audit.record("patron.unlocked", patron_id=patron.id, channel="cli", was_locked=was_locked)
+    db.session.commit()
+    state = "unlocked" if was_locked else "was not locked; failure counters cleared"
+    click.echo(f"Card {patron.card_number}: {state}.")

@@ -9,6 +9,7 @@ from idp.models.consent import Consent
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.models.session import LoginSession
+from idp.models.throttle import ThrottleCounter
 from idp.models.token import Token
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "LoginSession",
     "Patron",
     "PatronStatus",
+    "ThrottleCounter",
     "Token",
 ]

@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
+from flask import request as flask_request
 from flask import session
 from joserfc.jwk import KeySet
 
@@ -40,7 +41,13 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
 
     def revoke_token(self, token: Token, request: Any) -> None:
         revoke_family(token.family_id, services().now())
-        audit.record("token.revoked", patron_id=token.patron_id, client_id=token.client_id)
+        audit.record(
+            "token.revoked",
+            patron_id=token.patron_id,
+            client_id=token.client_id,
+            ip=flask_request.remote_addr,
+            user_agent=flask_request.user_agent.string,
+        )
         db.session.commit()
 
 

@@ -6,11 +6,14 @@ grants on the server object) and stores it in ``app.extensions["idp"]``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
 from sqlalchemy import select
@@ -70,8 +73,29 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     )
 
 
+def _is_readable_basic(header: str | None) -> bool:
+    """False for an HTTP Basic header whose credentials are not base64 of UTF-8 text."""
+    if not header or " " not in header:
+        return True
+    scheme, credentials = header.split(None, 1)
+    if scheme.lower() != "basic":
+        return True
+    try:
+        base64.b64decode(credentials).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return True
+
+
 class LibraryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """Authlib's Flask server, bound to our models."""
+
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        # Authlib decodes Basic credentials as UTF-8 without catching the error: answer
+        # bytes that are not text as a failed client authentication, not a 500.
+        if not _is_readable_basic(request.headers.get("Authorization")):
+            raise InvalidClientError(status_code=401)
+        return super().authenticate_client(request, methods, endpoint)
 
 
 class IssuerInResponse(IssuerParameter):  # type: ignore[misc]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 
@@ -32,6 +33,8 @@ def record(
     """
     clean = {k: v for k, v in detail.items() if k not in _FORBIDDEN}
     row = AuditEvent(
+        # The application's clock, like every other timestamp (tests move it).
+        created_at=services().now(),
         event=event,
         patron_id=patron_id,
         client_id=client_id,

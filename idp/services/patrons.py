@@ -7,6 +7,7 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -14,8 +15,11 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
+from idp.services import audit
 from idp.services.card_numbers import normalize_card_number
 from idp.services.passwords import generate_temporary_password
+from idp.services.throttle import Throttle
+from idp.services.throttle import throttle
 
 #: Longest password we accept as input at all (new passwords are at most 20).
 MAX_PASSWORD_INPUT = 256
@@ -42,6 +46,8 @@ class SignInResult:
 
     outcome: SignInOutcome
     patron: Patron | None = None
+    #: For THROTTLED: seconds until the next attempt is allowed.
+    retry_after: int = 0
 
 
 class PatronError(ValueError):
@@ -84,6 +90,7 @@ def authenticate(
     *,
     source_ip: str | None = None,
     channel: str = "web",
+    user_agent: str | None = None,
 ) -> SignInResult:
     """Check a card number and password as typed by a patron.
 
@@ -92,30 +99,96 @@ def authenticate(
 
     :param source_ip: the client address, for per-source throttling and the audit log.
     :param channel: ``web``, ``api`` or ``sip2``, for the audit log.
+    :param user_agent: for the audit log.
+
+    Order of the checks (docs/security.md): a locked card is refused; then a throttled
+    card or source is refused *without* checking the password and without counting
+    toward the lock (so that locking someone out takes the attacker as long as guessing);
+    then the password is checked and a failure counted. THROTTLED and LOCKED never tell
+    whether the password was right; they are audited here, for every channel.
 
     An unknown card number costs one Argon2 verification, like a wrong password, and
-    gives the same outcome. The card's status is only told once the password is right,
-    so that it never helps someone guessing.
+    gives the same outcome; its counters grow and lock like a real card's. The card's
+    status is only told once the password is right, so that it never helps someone
+    guessing.
     """
     svc = services()
+    gate = throttle()
     card = normalize_card_number(card_number)
     secret = normalize_password(password)
     patron = find_patron(card) if card and len(secret) <= MAX_PASSWORD_INPUT else None
+    context = _Attempt(patron, source_ip, channel, user_agent)
+    if (patron is not None and patron.locked_at is not None) or gate.card_rule.is_locking(
+        gate.count("card", card)
+    ):
+        context.audit("login.locked")
+        return SignInResult(SignInOutcome.LOCKED, patron)
+    wait = max(gate.check("card", card), gate.check_source(source_ip))
+    if wait:
+        context.audit("login.throttled", retry_after=wait)
+        return SignInResult(SignInOutcome.THROTTLED, patron, retry_after=wait)
+    gate.hit_source(source_ip)
     if not svc.passwords.verify(patron.password_hash if patron else None, secret):
-        if patron is not None:
-            patron.failed_login_count += 1
-            db.session.commit()
-        return SignInResult(SignInOutcome.INVALID_CREDENTIALS, patron)
+        return _count_failure(gate, card, context)
     assert patron is not None  # noqa: S101 - verify() is False without a hash
     now = svc.now()
     if svc.passwords.needs_rehash(patron.password_hash):
         patron.password_hash = svc.passwords.hash(secret)
     patron.failed_login_count = 0
+    gate.reset("card", card)
     reason = refusal_reason(patron, now)
     if reason is None:
         patron.last_login_at = now
     db.session.commit()
     return SignInResult(reason or SignInOutcome.OK, patron)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """Who is signing in, from where: for the audit events of throttling."""
+
+    patron: Patron | None
+    source_ip: str | None
+    channel: str
+    user_agent: str | None
+
+    def audit(self, event: str, **detail: Any) -> None:
+        audit.record(
+            event,
+            patron_id=self.patron.id if self.patron else None,
+            ip=self.source_ip,
+            user_agent=self.user_agent,
+            channel=self.channel,
+            commit=True,
+            **detail,
+        )
+
+
+def _count_failure(gate: Throttle, card: str, attempt: _Attempt) -> SignInResult:
+    """Count a wrong password for the card and the source; lock at the hard cap."""
+    patron = attempt.patron
+    failures = gate.hit("card", card)
+    gate.hit_source(attempt.source_ip, failed=True)
+    if patron is not None:
+        patron.failed_login_count += 1
+        failures = max(failures, patron.failed_login_count)
+    if gate.card_rule.is_locking(failures):
+        if patron is not None and patron.locked_at is None:
+            patron.locked_at = services().now()
+        attempt.audit("patron.locked", failures=failures)
+        return SignInResult(SignInOutcome.LOCKED, patron)
+    db.session.commit()
+    return SignInResult(SignInOutcome.INVALID_CREDENTIALS, patron)
+
+
+def unlock_patron(patron: Patron) -> None:
+    """Clear a card's lock and failure counters (staff unlock, password re-issue).
+
+    The caller records the audit event and commits.
+    """
+    patron.locked_at = None
+    patron.failed_login_count = 0
+    throttle().reset("card", patron.card_number)
 
 
 def issue_patron(

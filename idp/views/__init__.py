@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import home
     from idp.views import login
     from idp.views import logout
+    from idp.views import openapi
     from idp.views import token
     from idp.views import userinfo
 
@@ -27,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
         home,
         login,
         logout,
+        openapi,
         token,
         userinfo,
     ):

@@ -67,6 +67,7 @@ def consent() -> Any:
                 patron_id=patron.id,
                 client_id=client.client_id,
                 ip=request.remote_addr,
+                user_agent=request.user_agent.string,
                 scope=row.scope,
             )
             db.session.commit()

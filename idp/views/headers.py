@@ -1,29 +1,58 @@
-"""Security headers on every response (SPEC §7, RFC 9700 §4.16)."""
+"""Security headers on every response (SPEC §7; RFC 9700 §4.16 clickjacking, §4.2.4
+referrer leakage; RFC 6749 §5.1 no caching of token responses).
+
+Hosted pages get a strict CSP (no inline script or style, nothing from other origins,
+no framing), every other response a CSP that allows nothing at all. Responses that
+carry or depend on secrets — pages, and the token, introspection, revocation, userinfo
+and card APIs — are ``no-store``; discovery and JWKS set their own public caching.
+HSTS is sent when the request came over TLS (as seen through a trusted proxy) or the
+issuer is ``https://``.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 from flask import Response
 from flask import current_app
+from flask import request
 
-#: No inline script or style anywhere; nothing from other origins.
+#: No inline script or style anywhere; nothing from other origins; never framed.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: For JSON and everything that is not a page: nothing may load, nothing may frame it.
+CSP_NONE = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+#: JSON endpoints whose answers carry tokens or personal data: never cached.
+NO_STORE_PREFIXES = ("/token", "/revoke", "/introspect", "/userinfo", "/api/")
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def is_tls() -> bool:
+    """True when this request arrived over TLS, or the provider is only served so.
+
+    ``request.is_secure`` honours ``X-Forwarded-Proto`` only when ``IDP_TRUST_PROXY`` is
+    set (ProxyFix in :func:`idp.create_app`); an ``https://`` issuer means the browser
+    only ever talks TLS to us, whatever a misconfigured proxy reports.
+    """
+    return request.is_secure or str(current_app.config["IDP_ISSUER"]).startswith("https://")
 
 
 def add_security_headers(response: Response) -> Response:
-    """Set CSP, framing, sniffing, referrer and (behind TLS) HSTS headers."""
+    """Set CSP, framing, sniffing, referrer, caching and (behind TLS) HSTS headers."""
     headers = response.headers
-    if response.mimetype == "text/html":
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Cache-Control", "no-store")
+    is_page = response.mimetype == "text/html"
+    headers.setdefault("Content-Security-Policy", CSP if is_page else CSP_NONE)
+    headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
-    if str(current_app.config["IDP_ISSUER"]).startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if is_page:
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if is_page or request.path.startswith(NO_STORE_PREFIXES):
+        headers.setdefault("Cache-Control", "no-store")
+        headers.setdefault("Pragma", "no-cache")
+    if is_tls():
+        headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

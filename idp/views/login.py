@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint
@@ -41,15 +42,23 @@ REFUSALS = {
     SignInOutcome.INACTIVE: _l(
         "This library card cannot be used at the moment. Please ask at the library counter."
     ),
+    # Throttled and locked attempts are told without checking the password (SPEC §7).
+    SignInOutcome.LOCKED: _l(
+        "This library card has been locked because the password was entered incorrectly "
+        "too many times. Please ask at the library counter, or have your password reissued."
+    ),
 }
+THROTTLED = _l("Too many login attempts. Please wait %(minutes)s minutes and try again.")
 INVALID = _l("The library card number or password is incorrect.")
 MUST_CHANGE = _l("Your password is temporary. Please change it before you continue.")
 
 
-def refusal_message(outcome: SignInOutcome, policy: str = "deny") -> str:
+def refusal_message(outcome: SignInOutcome, policy: str = "deny", retry_after: int = 0) -> str:
     """The message for a refused sign-in, by outcome and the client's policy."""
     if outcome is SignInOutcome.TEMPORARY_PASSWORD and policy == "change":
         return str(MUST_CHANGE)
+    if outcome is SignInOutcome.THROTTLED:
+        return str(THROTTLED % {"minutes": max(1, math.ceil(retry_after / 60))})
     return str(REFUSALS.get(outcome, INVALID))
 
 
@@ -80,9 +89,14 @@ def login() -> Any:
         form.rid.data = rid if params else ""
     message = None
     status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
         result = authenticate(
-            form.card_number.data or "", form.password.data or "", source_ip=request.remote_addr
+            form.card_number.data or "",
+            form.password.data or "",
+            source_ip=request.remote_addr,
+            channel="web",
+            user_agent=request.user_agent.string,
         )
         patron = result.patron
         meta = {"ip": request.remote_addr, "user_agent": request.user_agent.string}
@@ -104,6 +118,12 @@ def login() -> Any:
                 **meta,
             )
             status = 401
+        elif result.outcome is SignInOutcome.THROTTLED:
+            # Throttled and locked attempts are audited by authenticate(), for every channel.
+            status = 429
+            headers["Retry-After"] = str(result.retry_after)
+        elif result.outcome is SignInOutcome.LOCKED:
+            status = 403
         else:
             audit.record(
                 "login.refused",
@@ -115,9 +135,9 @@ def login() -> Any:
             )
             status = 403
         policy = client.temporary_password_policy if client else "change"
-        message = refusal_message(result.outcome, policy)
+        message = refusal_message(result.outcome, policy, result.retry_after)
     elif request.method == "POST":
         status = 400
     form.password.data = ""
     body = render_template("login/login.html", form=form, client=client, message=message)
-    return body, status
+    return body, status, headers

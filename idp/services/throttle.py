@@ -1,0 +1,411 @@
+"""Attempt counters shared by every node: throttling and lockout (SPEC §7).
+
+One small API for every endpoint that must resist guessing (the login, the credential
+check, the desk's card verification, the password re-issue form)::
+
+    gate = throttle()
+    wait = max(gate.check("card", card), gate.check_source(ip))  # 0: go ahead
+    if wait:
+        ...refuse without checking anything, "try again in {wait} seconds"
+    gate.hit_source(ip)                    # one more attempt from this source
+    ...check the secret...
+    if failed:
+        gate.hit("card", card)             # one more consecutive failure
+        gate.hit_source(ip, failed=True)   # one more failure today from this source
+    else:
+        gate.reset("card", card)
+
+Kinds of counter (limits from ``IDP_THROTTLE_*``, see :mod:`idp.config`):
+
+``card``
+    consecutive failures for one card number: the first few are free, then a delay that
+    doubles with each failure (capped); at ``IDP_THROTTLE_CARD_LOCK_AFTER`` the caller
+    locks the card.
+``ip`` / ``net``
+    attempts per minute from one address / one network (/24, /64).
+``ip_day`` / ``net_day``
+    failures per UTC day from one address / one network.
+
+Counters live in Redis when ``IDP_REDIS_URL`` is set, in the ``throttle_counters`` table
+otherwise. When Redis does not answer within a short timeout the database counters are
+used instead (logged, retried after :data:`REDIS_RETRY_SECONDS`): never fail open.
+Keys are HMACs of kind and value, so neither store holds card numbers or addresses.
+Database writes commit the current session: call the counters before or after your own
+writes, not in the middle of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from typing import Protocol
+from typing import TypeVar
+
+import redis
+from sqlalchemy import case
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from idp.context import services
+from idp.extensions import db
+from idp.models.throttle import ThrottleCounter
+
+log = logging.getLogger(__name__)
+
+#: After Redis failed, use the database for this long before trying Redis again.
+REDIS_RETRY_SECONDS = 30.0
+#: Key of the service in ``services().extra``.
+EXTRA_KEY = "throttle"
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class WindowRule:
+    """At most ``limit`` hits per fixed window of ``window`` seconds (0: no limit)."""
+
+    limit: int
+    window: int
+
+    def bucket(self, now: dt.datetime) -> int:
+        """The number of the window ``now`` falls in (windows start at the Unix epoch)."""
+        return int(now.timestamp()) // self.window
+
+    def wait(self, count: int, now: dt.datetime) -> int:
+        """Seconds until another hit is allowed, after ``count`` hits in this window."""
+        if self.limit <= 0 or count < self.limit:
+            return 0
+        end = (self.bucket(now) + 1) * self.window
+        return max(1, math.ceil(end - now.timestamp()))
+
+
+@dataclass(frozen=True)
+class BackoffRule:
+    """Growing delays after consecutive failures, and the count that locks."""
+
+    free: int
+    delay: int
+    max_delay: int
+    lock_after: int
+    forget: int
+
+    def delay_after(self, failures: int) -> int:
+        """Seconds to wait after the last of ``failures`` consecutive failures."""
+        if failures < self.free or failures <= 0:
+            return 0
+        return int(min(self.delay * 2 ** min(failures - self.free, 32), self.max_delay))
+
+    def wait(self, failures: int, last: dt.datetime | None, now: dt.datetime) -> int:
+        """Seconds from ``now`` until the next attempt is allowed."""
+        if last is None:
+            return 0
+        remaining = (last + dt.timedelta(seconds=self.delay_after(failures)) - now).total_seconds()
+        return max(0, math.ceil(remaining))
+
+    def is_locking(self, failures: int) -> bool:
+        """True when ``failures`` consecutive failures lock the card."""
+        return 0 < self.lock_after <= failures
+
+
+Rule = WindowRule | BackoffRule
+
+
+def rules_from_config(config: dict[str, Any]) -> dict[str, Rule]:
+    """The rule of every counter kind, from the ``IDP_THROTTLE_*`` options."""
+    return {
+        "card": BackoffRule(
+            free=int(config["IDP_THROTTLE_CARD_FREE_FAILURES"]),
+            delay=int(config["IDP_THROTTLE_CARD_DELAY"]),
+            max_delay=int(config["IDP_THROTTLE_CARD_MAX_DELAY"]),
+            lock_after=int(config["IDP_THROTTLE_CARD_LOCK_AFTER"]),
+            forget=int(config["IDP_THROTTLE_CARD_FORGET"]),
+        ),
+        "ip": WindowRule(int(config["IDP_THROTTLE_IP_PER_MINUTE"]), 60),
+        "net": WindowRule(int(config["IDP_THROTTLE_NET_PER_MINUTE"]), 60),
+        "ip_day": WindowRule(int(config["IDP_THROTTLE_IP_FAILURES_PER_DAY"]), 86400),
+        "net_day": WindowRule(int(config["IDP_THROTTLE_NET_FAILURES_PER_DAY"]), 86400),
+    }
+
+
+def network_of(address: str) -> str:
+    """The network an address belongs to for throttling: /24 for IPv4, /64 for IPv6.
+
+    Anything that is not an IP address is its own network.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+class CounterStore(Protocol):
+    """Where counters are kept: a counter is (count, time of last hit, expiry)."""
+
+    def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+        """The count and last hit of a live counter; ``(0, None)`` when none."""
+
+    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+        """Add one (starting again from 1 once expired); return the new count."""
+
+    def delete(self, key: str) -> None:
+        """Forget a counter."""
+
+
+class DatabaseStore:
+    """Counters in the ``throttle_counters`` table (atomic upserts, committed at once)."""
+
+    name = "database"
+
+    def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+        row = db.session.execute(
+            select(ThrottleCounter.count, ThrottleCounter.last_at).where(
+                ThrottleCounter.key == key, ThrottleCounter.expires_at > now
+            )
+        ).first()
+        return (int(row[0]), row[1]) if row is not None else (0, None)
+
+    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+        dialect = db.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        expires = now + dt.timedelta(seconds=ttl)
+        stmt = insert(ThrottleCounter).values(key=key, count=1, last_at=now, expires_at=expires)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[ThrottleCounter.key],
+            set_={
+                # An expired counter starts again; a live one counts on (atomically).
+                "count": case(
+                    (ThrottleCounter.expires_at <= now, 1), else_=ThrottleCounter.count + 1
+                ),
+                "last_at": now,
+                "expires_at": expires,
+            },
+        ).returning(ThrottleCounter.count)
+        count = int(db.session.execute(upsert).scalar_one())
+        if secrets.randbelow(200) == 0:
+            # Now and then, drop long-expired counters so the table stays small.
+            db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.expires_at <= now))
+        db.session.commit()
+        return count
+
+    def delete(self, key: str) -> None:
+        db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
+        db.session.commit()
+
+
+#: Atomic "count on, or start again when expired" (expiry in the application's clock, so
+#: that both stores agree; Redis's own TTL only collects garbage).
+_INCREMENT = """
+local expires = tonumber(redis.call('HGET', KEYS[1], 'expires') or '0')
+local count
+if expires <= tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'count', 1)
+  count = 1
+else
+  count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+end
+redis.call('HSET', KEYS[1], 'last', ARGV[1], 'expires', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return count
+"""
+
+
+class RedisStore:
+    """Counters in Redis hashes ``{count, last, expires}``."""
+
+    name = "redis"
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._increment = client.register_script(_INCREMENT)
+
+    def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+        count, last, expires = self.client.hmget(self.prefix + key, ["count", "last", "expires"])
+        if count is None or last is None or float(expires or 0) <= now.timestamp():
+            return 0, None
+        return int(count), dt.datetime.fromtimestamp(float(last), dt.UTC)
+
+    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+        stamp = now.timestamp()
+        # Redis expires by the real clock; keep the key a day longer than our own expiry.
+        return int(
+            self._increment(
+                keys=[self.prefix + key], args=[stamp, stamp + ttl, max(ttl, 1) + 86400]
+            )
+        )
+
+    def delete(self, key: str) -> None:
+        self.client.delete(self.prefix + key)
+
+
+def redis_client(url: str, timeout_ms: int) -> redis.Redis:
+    """A Redis client with short timeouts: a slow Redis must not stall sign-ins."""
+    seconds = max(timeout_ms, 1) / 1000
+    client: redis.Redis = redis.Redis.from_url(
+        url, socket_timeout=seconds, socket_connect_timeout=seconds, retry_on_timeout=False
+    )
+    return client
+
+
+class FallbackStore:
+    """Redis first; the database while Redis is unreachable (never fail open)."""
+
+    def __init__(self, primary: RedisStore, fallback: DatabaseStore) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.down_until = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.fallback.name if self._is_down() else self.primary.name
+
+    def _is_down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+    def _run(self, primary: Callable[[], _T], fallback: Callable[[], _T]) -> _T:
+        if not self._is_down():
+            try:
+                return primary()
+            except redis.RedisError as exc:
+                log.warning(
+                    "Redis unreachable for throttling (%s); counting in the database for %ds",
+                    type(exc).__name__,
+                    REDIS_RETRY_SECONDS,
+                )
+                self.down_until = time.monotonic() + REDIS_RETRY_SECONDS
+        return fallback()
+
+    def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+        return self._run(lambda: self.primary.read(key, now), lambda: self.fallback.read(key, now))
+
+    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+        return self._run(
+            lambda: self.primary.increment(key, now, ttl),
+            lambda: self.fallback.increment(key, now, ttl),
+        )
+
+    def delete(self, key: str) -> None:
+        # Forget in both: a reset must not come back when Redis returns.
+        self._run(lambda: self.primary.delete(key), lambda: None)
+        self.fallback.delete(key)
+
+
+class Throttle:
+    """The counters of one application; reach it with :func:`throttle`."""
+
+    def __init__(self, store: CounterStore, rules: dict[str, Rule], secret: str) -> None:
+        self.store = store
+        self.rules = rules
+        self._secret = secret.encode()
+
+    def _key(self, kind: str, value: str, now: dt.datetime) -> tuple[str, Rule]:
+        rule = self.rules[kind]
+        digest = hmac.new(self._secret, f"{kind}\0{value}".encode(), hashlib.sha256)
+        key = f"{kind}:{digest.hexdigest()[:48]}"
+        if isinstance(rule, WindowRule):
+            key += f":{rule.bucket(now)}"
+        return key, rule
+
+    def count(self, kind: str, key: str) -> int:
+        """The current count (consecutive failures for ``card``; hits in this window)."""
+        now = services().now()
+        store_key, _rule = self._key(kind, key, now)
+        return self.store.read(store_key, now)[0]
+
+    def check(self, kind: str, key: str) -> int:
+        """Seconds to wait before the next attempt for ``key``; 0 means go ahead.
+
+        :param kind: ``card``, ``ip``, ``net``, ``ip_day`` or ``net_day``.
+        :raises KeyError: for an unknown kind.
+        """
+        now = services().now()
+        store_key, rule = self._key(kind, key, now)
+        count, last = self.store.read(store_key, now)
+        if isinstance(rule, BackoffRule):
+            return rule.wait(count, last, now)
+        return rule.wait(count, now)
+
+    def hit(self, kind: str, key: str) -> int:
+        """Count one attempt (or failure) for ``key``; return the new count."""
+        now = services().now()
+        store_key, rule = self._key(kind, key, now)
+        if isinstance(rule, BackoffRule):
+            ttl = rule.forget
+        elif rule.limit <= 0:
+            return 0
+        else:
+            ttl = rule.window
+        return self.store.increment(store_key, now, ttl)
+
+    def reset(self, kind: str, key: str) -> None:
+        """Forget the counter of ``key`` (a correct login, a staff unlock)."""
+        now = services().now()
+        self.store.delete(self._key(kind, key, now)[0])
+
+    def check_source(self, ip: str | None) -> int:
+        """Seconds the source ``ip`` must wait (per-address and per-network limits)."""
+        if not ip:
+            return 0
+        net = network_of(ip)
+        return max(
+            self.check("ip", ip),
+            self.check("net", net),
+            self.check("ip_day", ip),
+            self.check("net_day", net),
+        )
+
+    def hit_source(self, ip: str | None, *, failed: bool = False) -> None:
+        """Count an attempt from ``ip`` (``failed=True``: count a failure for the day)."""
+        if not ip:
+            return
+        net = network_of(ip)
+        if failed:
+            self.hit("ip_day", ip)
+            self.hit("net_day", net)
+        else:
+            self.hit("ip", ip)
+            self.hit("net", net)
+
+    @property
+    def card_rule(self) -> BackoffRule:
+        """The per-card rule (delays and the lock count)."""
+        rule = self.rules["card"]
+        assert isinstance(rule, BackoffRule)  # noqa: S101 - built by rules_from_config
+        return rule
+
+
+def build_throttle(config: dict[str, Any]) -> Throttle:
+    """A :class:`Throttle` on Redis (with database fallback) or on the database."""
+    store: CounterStore = DatabaseStore()
+    url = config.get("IDP_REDIS_URL")
+    if url:
+        client = redis_client(str(url), int(config["IDP_THROTTLE_REDIS_TIMEOUT_MS"]))
+        store = FallbackStore(
+            RedisStore(client, str(config["IDP_THROTTLE_REDIS_PREFIX"])), DatabaseStore()
+        )
+    return Throttle(store, rules_from_config(config), str(config["SECRET_KEY"]))
+
+
+def throttle() -> Throttle:
+    """The throttle of the current application (built on first use)."""
+    extra = services().extra
+    found = extra.get(EXTRA_KEY)
+    if found is None:
+        found = extra[EXTRA_KEY] = build_throttle(services().config)
+    assert isinstance(found, Throttle)  # noqa: S101 - only this module sets it
+    return found
