@@ -50,7 +50,10 @@ class Mailer(Protocol):
 
 
 def build_message(*, to: str, subject: str, body: str, from_addr: str) -> EmailMessage:
-    """A plain-text UTF-8 message with ``Date`` and ``Message-ID``."""
+    """A plain-text UTF-8 message with ``Date`` and ``Message-ID``.
+
+    Headers are encoded (RFC 2047) and the body is base64, so it passes any relay.
+    """
     message = EmailMessage(policy=SMTP)
     message["From"] = from_addr
     message["To"] = to
@@ -58,7 +61,8 @@ def build_message(*, to: str, subject: str, body: str, from_addr: str) -> EmailM
     message["Date"] = email.utils.formatdate(usegmt=True)
     domain = from_addr.rpartition("@")[2].strip("> ") or "localhost"
     message["Message-ID"] = email.utils.make_msgid(domain=domain)
-    message.set_content(body, charset="utf-8")
+    # base64 keeps the message 7-bit clean for any relay (Japanese text is not ASCII).
+    message.set_content(body, charset="utf-8", cte="base64")
     return message
 
 
