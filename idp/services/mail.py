@@ -9,6 +9,7 @@ the SMTP password.
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import logging
 import os
@@ -16,6 +17,7 @@ import secrets
 import smtplib
 import ssl
 import tempfile
+import time
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait
@@ -73,11 +75,19 @@ class OutboxMailer:
         self.folder = Path(folder)
 
     def send(self, message: EmailMessage) -> None:
-        """Write ``message`` atomically: a reader never sees half a file."""
+        """Write ``message`` atomically: a reader never sees half a file.
+
+        A plain-text body is written as 8-bit UTF-8, so that the file can be read (and
+        its links copied) in a text editor as well as opened in a mail program.
+        """
+        if not message.is_multipart():
+            readable = copy.deepcopy(message)
+            readable.set_content(message.get_content(), charset="utf-8", cte="8bit")
+            message = readable
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            name = f"{email.utils.formatdate(usegmt=True)[5:25]}-{secrets.token_hex(6)}"
-            name = name.replace(" ", "-").replace(":", "")
+            # Sortable by time, unique without coordination between processes.
+            name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(6)}"
             fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(message.as_bytes())

@@ -75,6 +75,7 @@ def write_notices(path: Path, entries: Iterable[NoticeEntry], *, lang: str = "ja
     html = render_notices(entries, lang=lang)
     folder = path.resolve().parent
     folder.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file with mode 0600; os.replace keeps it.
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".notice-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -167,7 +167,11 @@ def test_outbox_writes_whole_eml_files(tmp_path: Path) -> None:
     mailer.send(_message())  # type: ignore[arg-type]
     files = sorted((tmp_path / "outbox").iterdir())
     assert [f.suffix for f in files] == [".eml", ".eml"]
-    assert b"Subject: =?utf-8?" in files[0].read_bytes()
+    raw = files[0].read_bytes()
+    assert b"Subject: =?utf-8?" in raw
+    # Readable in a text editor: the body is 8-bit UTF-8, links intact.
+    assert "メールアドレスの確認をお願いします。".encode() in raw
+    assert b"https://idp.example.org/x" in raw
 
 
 def test_outbox_failure_is_a_mail_error(tmp_path: Path) -> None:

@@ -218,6 +218,7 @@ def test_issue_writes_the_notice(runner: FlaskCliRunner, tmp_path: Path) -> None
         in html
     )
     assert "@page { size: A4" in html
+    assert notice.stat().st_mode & 0o077 == 0  # it holds a password: owner only
     assert "まで利用できます" in html
 
 
