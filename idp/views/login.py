@@ -83,7 +83,9 @@ def login() -> Any:
     if request.method == "GET":
         form.rid.data = rid if params else ""
     message = None
-    notice = CHANGED_LOGIN_AGAIN if session.pop("login_notice", None) else None
+    notice = None
+    if "login_notice" in session:  # set once by a successful forced password change
+        notice = CHANGED_LOGIN_AGAIN if session.pop("login_notice") else None
     temporary_denied = False
     status = 200
     if form.validate_on_submit():
