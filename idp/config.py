@@ -45,6 +45,12 @@ DEFAULTS: dict[str, Any] = {
     "IDP_CARD_NUMBER_PATTERN": r"\d{10}",
     # Length of generated temporary passwords (digits).
     "IDP_TEMPORARY_PASSWORD_LENGTH": 8,
+    # Days a temporary password stays usable (printed on the notice; OWASP ASVS: temporary
+    # credentials expire). After that only a counter reset helps. 0: never expires.
+    "IDP_TEMPORARY_PASSWORD_DAYS": 30,
+    # Where patrons manage their account (MyLibrary), printed on the notice.
+    # Empty: this provider's own account page, ``IDP_ISSUER`` + ``/account``.
+    "IDP_MYLIBRARY_URL": "",
     # Argon2id cost. The defaults are OWASP's minimum for Argon2id (19 MiB, t=2, p=1).
     "IDP_ARGON2_TIME_COST": 2,
     "IDP_ARGON2_MEMORY_COST": 19456,

@@ -1,4 +1,4 @@
-"""``idp patrons``: staff commands for issuing cards, importing patrons, unlocking cards."""
+"""``idp patrons``: staff commands — issue, import, counter reset, renew, status, show."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from flask.cli import with_appcontext
 
 from idp.extensions import db
 from idp.services import audit
+from idp.services import counter
 from idp.services.card_numbers import normalize_card_number
+from idp.services.notice import NoticeEntry
+from idp.services.notice import write_notices
 from idp.services.patron_import import import_patrons
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
 from idp.services.patrons import issue_patron
 from idp.services.patrons import unlock_patron
+
+_NOTICE_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 
 
 @click.group("patrons")
@@ -40,9 +45,15 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 @click.option("--name", default=None, help="Display name.")
 @click.option("--email", default=None, help="E-mail address (unverified).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--notice", type=_NOTICE_FILE, help="Write the printable notice (HTML) here.")
 @with_appcontext
 def issue(
-    card_number: str, expires: dt.date, name: str | None, email: str | None, as_json: bool
+    card_number: str,
+    expires: dt.date,
+    name: str | None,
+    email: str | None,
+    as_json: bool,
+    notice: Path | None,
 ) -> None:
     """Issue a card with a random temporary password, printed once."""
     try:
@@ -58,6 +69,8 @@ def issue(
         "temporary_password": temporary,
         "expires_on": patron.expires_on.isoformat(),
     }
+    if notice is not None and temporary is not None:
+        write_notices(notice, [NoticeEntry.for_patron(patron, temporary)])
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -65,12 +78,19 @@ def issue(
     click.echo(f"Temporary password: {result['temporary_password']}")
     click.echo(f"Card expires on:    {result['expires_on']}")
     click.echo("The temporary password is shown only now; it cannot be recovered.")
+    if notice is not None:
+        click.echo(f"Notice written to {notice}")
 
 
 @patrons.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--notices",
+    type=_NOTICE_FILE,
+    help="Write one printable notice file, a page per generated temporary password.",
+)
 @with_appcontext
-def import_command(file: Path) -> None:
+def import_command(file: Path, notices: Path | None) -> None:
     """Import patrons from a CSV file (card_number,password,temporary,expires_on,name,email)."""
     text = file.read_text(encoding="utf-8-sig")
     lines = text.splitlines(keepends=True)
@@ -94,6 +114,14 @@ def import_command(file: Path) -> None:
     )
     for card, password in report.temporary_passwords:
         click.echo(f"{card}\t{password}")
+    if notices is not None and report.temporary_passwords:
+        entries = []
+        for card, password in report.temporary_passwords:
+            patron = find_patron(card)
+            if patron is not None:
+                entries.append(NoticeEntry.for_patron(patron, password))
+        write_notices(notices, entries)
+        click.echo(f"Notices ({len(entries)} pages) written to {notices}")
     if report.errors:
         sys.exit(1 if not report.created and not report.unchanged else 0)
 
@@ -112,3 +140,85 @@ def unlock(card: str) -> None:
     db.session.commit()
     state = "unlocked" if was_locked else "was not locked; failure counters cleared"
     click.echo(f"Card {patron.card_number}: {state}.")
+
+
+@patrons.command("reset-password")
+@click.argument("card_number")
+@click.option("--notice", type=_NOTICE_FILE, help="Write the printable notice (HTML) here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_appcontext
+def reset_password(card_number: str, notice: Path | None, as_json: bool) -> None:
+    """Counter reset: a new temporary password; ends the patron's sign-ins, clears a lock."""
+    try:
+        patron, temporary = counter.reset_password(card_number)
+    except PatronError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if notice is not None:
+        write_notices(notice, [NoticeEntry.for_patron(patron, temporary)])
+    until = patron.temporary_password_expires_at
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "card_number": patron.card_number,
+                    "temporary_password": temporary,
+                    "temporary_password_expires_at": until.isoformat() if until else None,
+                }
+            )
+        )
+        return
+    click.echo(f"Card number:        {patron.card_number}")
+    click.echo(f"Temporary password: {temporary}")
+    if until is not None:
+        click.echo(f"Usable until:       {until.isoformat(timespec='minutes')}")
+    click.echo("Every session and token of this card has ended; any lock is cleared.")
+    click.echo("The temporary password is shown only now; it cannot be recovered.")
+    if notice is not None:
+        click.echo(f"Notice written to {notice}")
+
+
+@patrons.command("renew")
+@click.argument("card_number")
+@click.option("--expires", required=True, callback=_date, help="New expiry date, YYYY-MM-DD.")
+@with_appcontext
+def renew(card_number: str, expires: dt.date) -> None:
+    """Renew a card: set its new expiry date."""
+    try:
+        patron = counter.renew(card_number, expires)
+    except PatronError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Card {patron.card_number} now expires on {patron.expires_on.isoformat()}.")
+
+
+@patrons.command("set-status")
+@click.argument("card_number")
+@click.argument("status")
+@with_appcontext
+def set_status(card_number: str, status: str) -> None:
+    """Set a card's status: active, suspended, lost or withdrawn."""
+    try:
+        patron = counter.set_status(card_number, status)
+    except PatronError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Card {patron.card_number} is now {patron.status}.")
+    if patron.status != "active":
+        click.echo("Every session and token of this card has ended.")
+
+
+@patrons.command("show")
+@click.argument("card_number")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_appcontext
+def show(card_number: str, as_json: bool) -> None:
+    """Show a card's status, expiry, e-mail, lock and last login (never a secret)."""
+    try:
+        facts = counter.describe(card_number)
+    except PatronError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(facts, ensure_ascii=False))
+        return
+    width = max(len(key) for key in facts)
+    for key, value in facts.items():
+        shown = "yes" if value is True else "no" if value is False else value
+        click.echo(f"{key.replace('_', ' '):<{width}}  {'-' if shown is None else shown}")

@@ -7,6 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint, the error pages and the security headers."""
+    from idp.views import account
     from idp.views import authorize
     from idp.views import consent
     from idp.views import discovery
@@ -17,10 +18,12 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import login
     from idp.views import logout
     from idp.views import openapi
+    from idp.views import password
     from idp.views import token
     from idp.views import userinfo
 
     for module in (
+        account,
         authorize,
         consent,
         discovery,
@@ -29,6 +32,7 @@ def register_blueprints(app: Flask) -> None:
         login,
         logout,
         openapi,
+        password,
         token,
         userinfo,
     ):

@@ -57,14 +57,16 @@ def authorize() -> Any:
         redirect_uri = grant.redirect_uri
         _refuse_unsupported(params, redirect_uri)
         prompts = set(params.get("prompt", "").split())
+        client: Client = grant.client
+        # The patron gave up (consent denied, or "back to the service" at the login
+        # page, where nobody is signed in): access_denied goes back to the client.
+        if pending.take_mark("deny", params):
+            return _respond(server, grant, None, client)
         just_logged_in = pending.take_mark("login", params)
         if patron is None or _needs_fresh_login(params, prompts, just_logged_in):
             if "none" in prompts:
                 raise LoginRequiredError(redirect_uri=redirect_uri)
             return redirect(url_for("login.login", rid=pending.remember(params)))
-        client: Client = grant.client
-        if pending.take_mark("deny", params):
-            return _respond(server, grant, None, client)
         if _needs_consent(patron, client, grant.request.scope, prompts, params):
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=redirect_uri)

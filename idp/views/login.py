@@ -21,7 +21,11 @@ from idp.services import audit
 from idp.services.patrons import SignInOutcome
 from idp.services.patrons import authenticate
 from idp.views import pending
+from idp.views.account_forms import CancelForm
+from idp.views.errors import error_page
 from idp.views.forms import LoginForm
+from idp.views.password import CHANGED_LOGIN_AGAIN
+from idp.views.password import start_forced_change
 
 bp = Blueprint("login", __name__)
 
@@ -88,6 +92,10 @@ def login() -> Any:
     if request.method == "GET":
         form.rid.data = rid if params else ""
     message = None
+    notice = None
+    if "login_notice" in session:  # set once by a successful forced password change
+        notice = CHANGED_LOGIN_AGAIN if session.pop("login_notice") else None
+    temporary_denied = False
     status = 200
     headers: dict[str, str] = {}
     if form.validate_on_submit():
@@ -135,9 +143,39 @@ def login() -> Any:
             )
             status = 403
         policy = client.temporary_password_policy if client else "change"
+        if result.outcome is SignInOutcome.TEMPORARY_PASSWORD and patron is not None:
+            if policy == "change":
+                # Not signed in: the temporary password only reaches the change form.
+                return start_forced_change(patron.id, rid if params else None, _next_arg())
+            temporary_denied = True
         message = refusal_message(result.outcome, policy, result.retry_after)
     elif request.method == "POST":
         status = 400
     form.password.data = ""
-    body = render_template("login/login.html", form=form, client=client, message=message)
+    body = render_template(
+        "login/login.html",
+        form=form,
+        client=client,
+        message=message,
+        notice=notice,
+        temporary_denied=temporary_denied,
+        cancel_form=CancelForm(rid=form.rid.data) if client else None,
+    )
     return body, status, headers
+
+
+def _next_arg() -> str | None:
+    target = request.args.get("next")
+    return _safe_next(target) if target else None
+
+
+@bp.route("/login/cancel", methods=["POST"])
+def cancel() -> Any:
+    """Give up a sign-in request: the client gets ``access_denied`` (with ``iss``, ``state``)."""
+    form = CancelForm()
+    params = pending.recall(form.rid.data) if form.validate_on_submit() else None
+    if params is None:
+        return error_page(400, str(_l("This sign-in request has expired. Please start again.")))
+    pending.forget(form.rid.data)
+    pending.mark("deny", params)
+    return redirect(pending.authorize_url(params))

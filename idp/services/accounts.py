@@ -1,0 +1,273 @@
+"""The patron's own account: password change, e-mail addresses and their confirmation.
+
+SPEC §1 (password rules, the temporary flag cleared only by the patron's own choice)
+and §4 (account page, the mail "利用者情報登録完了のお知らせ" with a signed link). Mail
+for the patron is written in their language (``patron.locale``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from dataclasses import field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from flask import render_template
+from flask import url_for
+from flask_babel import LazyString
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from idp.context import services
+from idp.extensions import db
+from idp.models.patron import Patron
+from idp.services import audit
+from idp.services.logout import end_all_sessions
+from idp.services.mail import BackgroundMailer
+from idp.services.mail import Mailer
+from idp.services.mail import MailError
+from idp.services.mail import build_message
+from idp.services.mail import create_mailer
+from idp.services.password_rules import RULE_MESSAGES
+from idp.services.password_rules import PasswordRule
+from idp.services.password_rules import check_new_password
+from idp.services.patrons import normalize_password
+from idp.services.signing import TokenError
+from idp.services.signing import TokenService
+
+log = logging.getLogger(__name__)
+
+EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}")
+#: How long an e-mail confirmation link stays valid, in seconds.
+EMAIL_VERIFY_MAX_AGE = 7 * 24 * 3600
+WRONG_CURRENT = _l("The current password is incorrect.")
+TEMPORARY_EXPIRED = _l(
+    "The temporary password has expired. Please ask at the library counter for a new one."
+)
+
+
+class PasswordChangeError(ValueError):
+    """The password was not changed; ``message`` tells the patron why."""
+
+    def __init__(self, message: LazyString, rule: PasswordRule | None = None) -> None:
+        super().__init__(str(rule or "refused"))
+        self.message = message
+        self.rule = rule
+
+
+def mailer() -> Mailer:
+    """The application's mailer (``IDP_SMTP_URL``, else ``instance/outbox/``)."""
+    svc = services()
+    found: Mailer | None = svc.extra.get("mailer")
+    if found is None:
+        outbox = Path(svc.config["IDP_INSTANCE_DIR"]) / "outbox"
+        found = create_mailer(svc.config.get("IDP_SMTP_URL"), outbox)
+        svc.extra["mailer"] = found
+    return found
+
+
+def background_mailer() -> BackgroundMailer:
+    """Sends without making the request wait (used where timing must not tell anything)."""
+    svc = services()
+    found: BackgroundMailer | None = svc.extra.get("background_mailer")
+    if found is None:
+        found = BackgroundMailer(mailer())
+        svc.extra["background_mailer"] = found
+    return found
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on this provider, built from ``IDP_ISSUER``.
+
+    Never from the request's Host header: a forged Host must not end up in a mailed link.
+    """
+    return str(services().config["IDP_ISSUER"]) + url_for(endpoint, **values)
+
+
+def patron_message(
+    patron: Patron, to: str, subject: LazyString, template: str, **ctx: str
+) -> EmailMessage:
+    """A mail to ``patron`` in their language, from ``IDP_MAIL_FROM``."""
+    config = services().config
+    locale = patron.locale if patron.locale in {"ja", "en"} else "ja"
+    with force_locale(locale):
+        library = config["IDP_LIBRARY_NAME" if locale == "ja" else "IDP_LIBRARY_NAME_EN"]
+        body = render_template(template, patron=patron, library=library, **ctx)
+        title = str(subject)
+    return build_message(to=to, subject=title, body=body, from_addr=config["IDP_MAIL_FROM"])
+
+
+def set_password(patron: Patron, new_password: str) -> None:
+    """Store a password the patron chose: no longer temporary; older links stop working."""
+    svc = services()
+    patron.password_hash = svc.passwords.hash(normalize_password(new_password))
+    patron.is_temporary_password = False
+    patron.temporary_password_expires_at = None
+    patron.password_changed_at = svc.now()
+    patron.password_version = (patron.password_version or 1) + 1
+
+
+def change_password(
+    patron: Patron,
+    current_password: str,
+    new_password: str,
+    confirmation: str,
+    *,
+    keep_sid: str | None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> None:
+    """Change a patron's password after checking the current one and the rules.
+
+    Every other session and every refresh token of the patron ends (a stolen session
+    does not survive the change). Commits.
+
+    :param keep_sid: the session that made the change (stays signed in), if any.
+    :raises PasswordChangeError: with the message for the patron.
+    """
+    svc = services()
+    if not svc.passwords.verify(patron.password_hash, normalize_password(current_password)):
+        audit.record("password.change_failed", patron_id=patron.id, ip=ip, commit=True)
+        raise PasswordChangeError(WRONG_CURRENT)
+    if patron.is_temporary_password_expired(svc.now()):
+        raise PasswordChangeError(TEMPORARY_EXPIRED)
+    rule = check_new_password(
+        new_password,
+        confirmation,
+        card_number=patron.card_number,
+        current_password=current_password,
+    )
+    if rule is not None:
+        raise PasswordChangeError(RULE_MESSAGES[rule], rule)
+    was_temporary = patron.is_temporary_password
+    set_password(patron, new_password)
+    end_all_sessions(patron.id, keep_sid=keep_sid, reason="password.changed")
+    audit.record(
+        "password.changed",
+        patron_id=patron.id,
+        ip=ip,
+        user_agent=user_agent,
+        was_temporary=was_temporary,
+    )
+    db.session.commit()
+
+
+# --- e-mail addresses ---------------------------------------------------------------
+
+
+def email_tokens() -> TokenService:
+    """Signed tokens of e-mail confirmation links."""
+    svc = services()
+    return TokenService(
+        svc.config["SECRET_KEY"], "email.verify", EMAIL_VERIFY_MAX_AGE, clock=svc.now
+    )
+
+
+def clean_email(raw: str | None) -> str | None:
+    """A trimmed address, or None when empty.
+
+    :raises ValueError: when it does not look like an e-mail address.
+    """
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if len(value) > 254 or not EMAIL_PATTERN.fullmatch(value):
+        raise ValueError(value)
+    return value
+
+
+@dataclass
+class AccountUpdate:
+    """What saving the account form did."""
+
+    #: Addresses a confirmation mail was sent to.
+    mailed: list[str] = field(default_factory=list)
+    #: True when a confirmation mail could not be sent (the rest is saved).
+    mail_failed: bool = False
+
+
+def update_account(
+    patron: Patron,
+    *,
+    email: str | None,
+    email2: str | None,
+    notify_due_date: bool,
+    notify_reservation: bool,
+    locale: str,
+    send_confirmation: bool,
+    ip: str | None = None,
+) -> AccountUpdate:
+    """Save the account form; a new or changed address must be confirmed again.
+
+    With ``send_confirmation``, every set but unconfirmed address gets the mail
+    "利用者情報登録完了のお知らせ" with its confirmation link. The changes are committed
+    before any mail is sent, so a mail failure loses nothing.
+    """
+    changed = []
+    if email != patron.email:
+        patron.email, patron.is_email_verified = email, False
+        changed.append("email")
+    if email2 != patron.email2:
+        patron.email2, patron.is_email2_verified = email2, False
+        changed.append("email2")
+    patron.notify_due_date = notify_due_date
+    patron.notify_reservation = notify_reservation
+    if locale in {"ja", "en"}:
+        patron.locale = locale
+    audit.record("account.updated", patron_id=patron.id, ip=ip, changed=changed)
+    db.session.commit()
+    result = AccountUpdate()
+    if not send_confirmation:
+        return result
+    slots = [
+        (1, patron.email, patron.is_email_verified),
+        (2, patron.email2, patron.is_email2_verified),
+    ]
+    for slot, address, verified in slots:
+        if address is None or verified:
+            continue
+        token = email_tokens().dumps({"p": patron.id, "s": slot, "e": address})
+        message = patron_message(
+            patron,
+            address,
+            _l("Your patron information has been registered"),
+            "mail/verify_email.txt",
+            link=external_url("account.verify_email_link", token=token),
+        )
+        try:
+            mailer().send(message)
+        except MailError as exc:
+            log.warning("confirmation mail for patron %s not sent: %s", patron.id, exc)
+            result.mail_failed = True
+        else:
+            result.mailed.append(address)
+    return result
+
+
+def verify_email(token: str | None) -> Patron:
+    """Mark the address named by a confirmation link as confirmed. Commits.
+
+    :raises TokenError: for a bad or expired link, or one for an address since changed.
+    """
+    data = email_tokens().loads(token)
+    patron = db.session.get(Patron, data.get("p")) if isinstance(data.get("p"), int) else None
+    if patron is None:
+        raise TokenError("email.verify")
+    if data.get("s") == 1 and patron.email == data.get("e"):
+        patron.is_email_verified = True
+    elif data.get("s") == 2 and patron.email2 == data.get("e"):
+        patron.is_email2_verified = True
+    else:
+        raise TokenError("email.verify")
+    audit.record("email.verified", patron_id=patron.id, slot=data["s"])
+    db.session.commit()
+    return patron
+
+
+def mail_failed_message() -> str:
+    """What the patron is told when a mail could not be sent."""
+    return str(_("The mail could not be sent. Please try again later."))

@@ -1,0 +1,140 @@
+"""The library counter's actions on a patron (SPEC §6): reset, renew, status, look-up.
+
+Each function finds the card first and raises :class:`PatronError` for an unknown card
+or a bad value before changing anything; each action is audited (never a secret).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from idp.context import services
+from idp.extensions import db
+from idp.models.patron import Patron
+from idp.models.patron import PatronStatus
+from idp.services import audit
+from idp.services.card_numbers import normalize_card_number
+from idp.services.logout import end_all_sessions
+from idp.services.passwords import generate_temporary_password
+from idp.services.patrons import PatronError
+from idp.services.patrons import find_patron
+from idp.services.patrons import temporary_expiry
+
+#: Who did it, in the audit log, for actions from the ``idp`` command.
+STAFF_ACTOR = "staff-cli"
+
+
+def patron_by_card(card_number: str) -> Patron:
+    """The patron with this card number.
+
+    :raises PatronError: when there is none.
+    """
+    card = normalize_card_number(card_number)
+    patron = find_patron(card) if card else None
+    if patron is None:
+        raise PatronError(f"no patron has the card number {card or card_number!r}")
+    return patron
+
+
+def reset_password(card_number: str) -> tuple[Patron, str]:
+    """A new temporary password at the counter; ends every session and refresh token.
+
+    Also clears the lock and the failure count. Commits.
+
+    :return: the patron and the new temporary password (shown once, never stored).
+    """
+    patron = patron_by_card(card_number)
+    svc = services()
+    temporary = generate_temporary_password(svc.config["IDP_TEMPORARY_PASSWORD_LENGTH"])
+    now = svc.now()
+    patron.password_hash = svc.passwords.hash(temporary)
+    patron.is_temporary_password = True
+    patron.temporary_password_expires_at = temporary_expiry(now)
+    patron.password_changed_at = now
+    patron.password_version = (patron.password_version or 1) + 1
+    patron.failed_login_count = 0
+    patron.locked_at = None
+    end_all_sessions(patron.id, reason="password.reset")
+    audit.record("password.reset", patron_id=patron.id, actor=STAFF_ACTOR)
+    audit.record("password.temporary_issued", patron_id=patron.id, actor=STAFF_ACTOR)
+    db.session.commit()
+    return patron, temporary
+
+
+def renew(card_number: str, expires_on: dt.date) -> Patron:
+    """Set a new card expiry date (today or later, in the library's time zone). Commits."""
+    patron = patron_by_card(card_number)
+    today = services().now().astimezone(ZoneInfo(services().config["IDP_TIMEZONE"])).date()
+    if expires_on < today:
+        raise PatronError(f"the new expiry date {expires_on.isoformat()} is in the past")
+    previous = patron.expires_on
+    patron.expires_on = expires_on
+    audit.record(
+        "patron.renewed",
+        patron_id=patron.id,
+        actor=STAFF_ACTOR,
+        previous=previous.isoformat(),
+        expires_on=expires_on.isoformat(),
+    )
+    db.session.commit()
+    return patron
+
+
+def set_status(card_number: str, status: str) -> Patron:
+    """Change the card status; any status but active ends every sign-in. Commits."""
+    try:
+        new = PatronStatus(status)
+    except ValueError:
+        choices = ", ".join(s.value for s in PatronStatus)
+        raise PatronError(f"unknown status {status!r} (use one of: {choices})") from None
+    patron = patron_by_card(card_number)
+    previous = patron.status
+    patron.status = new.value
+    if new is not PatronStatus.ACTIVE:
+        end_all_sessions(patron.id, reason=f"status.{new.value}")
+    audit.record(
+        "patron.status_changed",
+        patron_id=patron.id,
+        actor=STAFF_ACTOR,
+        previous=previous,
+        status=new.value,
+    )
+    db.session.commit()
+    return patron
+
+
+def describe(card_number: str) -> dict[str, Any]:
+    """What the counter may see about a card: never a password, hash or address."""
+    patron = patron_by_card(card_number)
+    svc = services()
+    now = svc.now()
+    zone = ZoneInfo(svc.config["IDP_TIMEZONE"])
+
+    def local(value: dt.datetime | None) -> str | None:
+        return value.astimezone(zone).isoformat(timespec="minutes") if value else None
+
+    facts = {
+        "card_number": patron.card_number,
+        "name": patron.name,
+        "status": patron.status,
+        "expires_on": patron.expires_on.isoformat(),
+        "card_expired": patron.is_card_expired(now, svc.config["IDP_TIMEZONE"]),
+        "temporary_password": patron.is_temporary_password,
+        "temporary_password_expires_at": local(patron.temporary_password_expires_at)
+        if patron.is_temporary_password
+        else None,
+        "temporary_password_expired": patron.is_temporary_password_expired(now),
+        "email_registered": bool(patron.email or patron.email2),
+        "email_verified": bool(
+            (patron.email and patron.is_email_verified)
+            or (patron.email2 and patron.is_email2_verified)
+        ),
+        "locked": patron.locked_at is not None,
+        "locked_at": local(patron.locked_at),
+        "failed_login_count": patron.failed_login_count,
+        "last_login_at": local(patron.last_login_at),
+    }
+    audit.record("patron.viewed", patron_id=patron.id, actor=STAFF_ACTOR, commit=True)
+    return facts

@@ -1,0 +1,86 @@
+"""The printed notice (貸出カード番号・仮パスワード通知書, SPEC §6), modelled on the seed.
+
+A print-ready A4 HTML file that staff open locally and print: library name, card number,
+temporary password and until when it works, card expiry date, and the first-login steps
+with this installation's real URLs. It is written once, by the command that made the
+password; the password cannot be recovered afterwards. The file is never served by the
+application, so its print style sheet is embedded in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import render_template
+from flask_babel import force_locale
+
+from idp.context import services
+from idp.models.patron import Patron
+
+
+@dataclass(frozen=True)
+class NoticeEntry:
+    """One page of the notice: a patron and the temporary password just generated."""
+
+    card_number: str
+    temporary_password: str
+    expires_on: dt.date
+    #: When the temporary password stops working, in the library's time zone.
+    temporary_until: dt.datetime | None
+    name: str | None = None
+
+    @classmethod
+    def for_patron(cls, patron: Patron, temporary_password: str) -> NoticeEntry:
+        """The entry for ``patron`` and their new temporary password."""
+        until = patron.temporary_password_expires_at
+        zone = ZoneInfo(services().config["IDP_TIMEZONE"])
+        return cls(
+            card_number=patron.card_number,
+            temporary_password=temporary_password,
+            expires_on=patron.expires_on,
+            temporary_until=until.astimezone(zone) if until else None,
+            name=patron.name,
+        )
+
+
+def mylibrary_url() -> str:
+    """Where patrons log in to their account: ``IDP_MYLIBRARY_URL`` or ``/account`` here."""
+    config = services().config
+    return str(config.get("IDP_MYLIBRARY_URL") or f"{config['IDP_ISSUER']}/account")
+
+
+def render_notices(entries: Iterable[NoticeEntry], *, lang: str = "ja") -> str:
+    """The notice HTML, one A4 page per entry."""
+    config = services().config
+    with force_locale(lang):
+        return render_template(
+            "notice/notice.html",
+            entries=list(entries),
+            lang=lang,
+            library=config["IDP_LIBRARY_NAME" if lang == "ja" else "IDP_LIBRARY_NAME_EN"],
+            issuer=config["IDP_ISSUER"],
+            mylibrary_url=mylibrary_url(),
+            reissue_url=f"{config['IDP_ISSUER']}/password/reissue",
+        )
+
+
+def write_notices(path: Path, entries: Iterable[NoticeEntry], *, lang: str = "ja") -> None:
+    """Write the notice file atomically, readable by its owner only (it holds passwords)."""
+    html = render_notices(entries, lang=lang)
+    folder = path.resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file with mode 0600; os.replace keeps it.
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".notice-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(html)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,75 @@
+"""Forms of the patron's own pages: password change, re-issue, account (Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms import EmailField
+from wtforms import HiddenField
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import InputRequired
+from wtforms.validators import Length
+
+_NEW = {"autocomplete": "new-password", "maxlength": "20"}
+
+
+class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
+    """SPEC §4: fields ``current_password``, ``new_password``, ``new_password_confirm``."""
+
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[InputRequired(_l("Enter your current password.")), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[InputRequired(_l("Enter a new password.")), Length(max=256)],
+        render_kw=_NEW,
+    )
+    new_password_confirm = PasswordField(
+        _l("New password (again, to confirm)"),
+        validators=[InputRequired(_l("Enter the new password again.")), Length(max=256)],
+        render_kw=_NEW,
+    )
+
+
+class NewPasswordForm(FlaskForm):  # type: ignore[misc]
+    """The new password chosen through a re-issue link."""
+
+    new_password = PasswordChangeForm.new_password
+    new_password_confirm = PasswordChangeForm.new_password_confirm
+
+
+class ReissueForm(FlaskForm):  # type: ignore[misc]
+    """Card number and registered e-mail address."""
+
+    card_number = StringField(
+        _l("Library card number"),
+        validators=[InputRequired(_l("Enter your library card number.")), Length(max=64)],
+        render_kw={"autocomplete": "username", "inputmode": "numeric"},
+    )
+    email = EmailField(
+        _l("Registered e-mail address"),
+        validators=[InputRequired(_l("Enter your registered e-mail address.")), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+class AccountForm(FlaskForm):  # type: ignore[misc]
+    """E-mail addresses and notification choices (the seed's 利用者情報変更)."""
+
+    email = EmailField(
+        _l("E-mail 1"), validators=[Length(max=254)], render_kw={"autocomplete": "email"}
+    )
+    email2 = EmailField(_l("E-mail 2"), validators=[Length(max=254)])
+    notify_due_date = BooleanField(_l("Due-date reminder"))
+    notify_reservation = BooleanField(_l("Reservation ready"))
+    send_confirmation = BooleanField(_l("Send a confirmation mail"), default=True)
+
+
+class CancelForm(FlaskForm):  # type: ignore[misc]
+    """Give up a pending sign-in request and go back to the service."""
+
+    rid = HiddenField()

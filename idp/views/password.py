@@ -1,0 +1,173 @@
+"""Password pages (SPEC §4): the change form (forced or from the account) and re-issue.
+
+A correct temporary-password login at a ``change`` client does not sign the patron in:
+it leaves a short-lived "pending change" marker in the server-side session, bound to
+that patron and to the waiting authorization request (``rid``). After the change the
+patron logs in again with the new password, and the original request continues.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from idp.context import services
+from idp.extensions import db
+from idp.models.patron import Patron
+from idp.services.accounts import PasswordChangeError
+from idp.services.accounts import change_password
+from idp.services.card_numbers import normalize_card_number
+from idp.services.rate_limits import rate_limits
+from idp.services.reissue import REISSUE_MAX_AGE
+from idp.services.reissue import patron_for_link
+from idp.services.reissue import reissue_password
+from idp.services.reissue import request_reissue
+from idp.services.signing import TokenError
+from idp.views.account_forms import NewPasswordForm
+from idp.views.account_forms import PasswordChangeForm
+from idp.views.account_forms import ReissueForm
+from idp.views.current import current_patron
+from idp.views.errors import error_page
+
+bp = Blueprint("password", __name__)
+
+#: Seconds the pending-change marker lives after a temporary-password login.
+CHANGE_WINDOW = 600
+#: Re-issue requests per source address.
+REISSUE_IP_LIMIT = "5 per minute;20 per hour"
+#: Re-issue mails per card, whoever asks: a card's owner is not flooded with mail.
+REISSUE_CARD_LIMIT = "3 per hour"
+CHANGED_LOGIN_AGAIN = _l(
+    "Your password change has been accepted. Please log in again with your new password."
+)
+LINK_UNUSABLE = _l("This link has expired or has already been used. Please ask for a new one.")
+
+
+def start_forced_change(patron_id: int, rid: str | None, next_url: str | None) -> Any:
+    """Send a patron who logged in with a temporary password to the change form."""
+    if next_url == url_for("password.change"):
+        next_url = None
+    session["password_change"] = {
+        "patron": patron_id,
+        "until": int(services().now().timestamp()) + CHANGE_WINDOW,
+        "rid": rid or "",
+        "next": next_url or "",
+    }
+    return redirect(url_for("password.change"))
+
+
+def _forced() -> tuple[Patron, dict[str, Any]] | None:
+    marker = session.get("password_change")
+    if not isinstance(marker, dict):
+        return None
+    patron = db.session.get(Patron, marker.get("patron"))
+    expired = int(marker.get("until", 0)) < services().now().timestamp()
+    if expired or patron is None or not patron.is_temporary_password:
+        session.pop("password_change", None)
+        return None
+    return patron, marker
+
+
+@bp.route("/password/change", methods=["GET", "POST"])
+def change() -> Any:
+    """Change the password: forced after a temporary-password login, or from the account."""
+    forced = _forced()
+    patron = forced[0] if forced else current_patron()
+    if patron is None:
+        return redirect(url_for("login.login", next=url_for("account.index")))
+    form = PasswordChangeForm()
+    message = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            change_password(
+                patron,
+                form.current_password.data or "",
+                form.new_password.data or "",
+                form.new_password_confirm.data or "",
+                keep_sid=None if forced else session.sid,  # type: ignore[attr-defined]
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
+        except PasswordChangeError as exc:
+            message, status = str(exc.message), 400
+        else:
+            if forced:
+                marker = forced[1]
+                session.pop("password_change", None)
+                session["login_notice"] = "password_changed"
+                return redirect(
+                    url_for("login.login", rid=marker["rid"] or None, next=marker["next"] or None)
+                )
+            flash(_("Your password has been changed."))
+            return redirect(url_for("account.index"))
+    elif request.method == "POST":
+        status = 400
+    for field in (form.current_password, form.new_password, form.new_password_confirm):
+        field.data = ""
+    body = render_template(
+        "password/change.html", form=form, forced=forced is not None, message=message
+    )
+    return body, status
+
+
+@bp.route("/password/reissue", methods=["GET", "POST"])
+def reissue() -> Any:
+    """Ask for a re-issue link by card number and registered e-mail address."""
+    form = ReissueForm()
+    limits = rate_limits()
+    if request.method == "POST" and not limits.hit(
+        REISSUE_IP_LIMIT, "reissue-ip", request.remote_addr or "-"
+    ):
+        return error_page(429, _("Too many attempts. Please wait a while and try again."))
+    if form.validate_on_submit():
+        card = normalize_card_number(form.card_number.data or "")
+        request_reissue(
+            card,
+            form.email.data or "",
+            # Past the per-card limit the same work is done and the same page shown.
+            deliver=limits.hit(REISSUE_CARD_LIMIT, "reissue-card", card),
+            ip=request.remote_addr,
+        )
+        return render_template("password/reissue_sent.html", minutes=REISSUE_MAX_AGE // 60)
+    status = 400 if request.method == "POST" else 200
+    return render_template("password/reissue.html", form=form), status
+
+
+@bp.route("/password/reissue/<token>", methods=["GET", "POST"])
+def reissue_link(token: str) -> Any:
+    """Choose a new password through a re-issue link (30 minutes, once)."""
+    try:
+        patron_for_link(token)
+    except TokenError:
+        return error_page(400, str(LINK_UNUSABLE))
+    form = NewPasswordForm()
+    message = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            reissue_password(
+                token,
+                form.new_password.data or "",
+                form.new_password_confirm.data or "",
+                ip=request.remote_addr,
+            )
+        except TokenError:
+            return error_page(400, str(LINK_UNUSABLE))
+        except PasswordChangeError as exc:
+            message, status = str(exc.message), 400
+        else:
+            return render_template("password/reissue_done.html")
+    elif request.method == "POST":
+        status = 400
+    form.new_password.data = form.new_password_confirm.data = ""
+    return render_template("password/reissue_link.html", form=form, message=message), status

@@ -1,0 +1,149 @@
+"""A real SMTP server on loopback for tests (aiosmtpd's ``Controller``), and TLS helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import ipaddress
+import socket
+import ssl
+import time
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import LoginPassword
+from aiosmtpd.smtp import Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+SMTP_USER = "idp-mailer"
+SMTP_PASSWORD = "smtp-pass-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _Session(Session):  # type: ignore[misc]
+    # aiosmtpd 1.4 sets its own deprecated ``login_data`` on every successful AUTH, which
+    # warns (an error under filterwarnings=error, in the server's thread): keep it quiet.
+    login_data = None
+
+
+class _SMTP(SMTP):  # type: ignore[misc]
+    def _create_session(self) -> Session:
+        return _Session(self.loop)
+
+
+class _Controller(Controller):  # type: ignore[misc]
+    def factory(self) -> SMTP:
+        return _SMTP(self.handler, **self.SMTP_kwargs)
+
+
+class MailServer:
+    """Collects every message it receives; ``url`` is an ``IDP_SMTP_URL`` for it."""
+
+    def __init__(self, *, auth: bool = False, **tls: Any) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        options: dict[str, Any] = {"hostname": "127.0.0.1", "port": self.port, **tls}
+        if auth:
+            options.update(authenticator=self._authenticate, auth_require_tls=False)
+        self.auth = auth
+        self.controller = _Controller(self, **options)
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login == SMTP_USER.encode()
+            and data.password == SMTP_PASSWORD.encode()
+        )
+        return AuthResult(success=ok, handled=False)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def url(self, scheme: str = "smtp", password: str = SMTP_PASSWORD) -> str:
+        credentials = f"{SMTP_USER}:{password}@" if self.auth else ""
+        return f"{scheme}://{credentials}127.0.0.1:{self.port}"
+
+    def start(self) -> MailServer:
+        self.controller.start()
+        self.running = True
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (a stopped server cannot be started again)."""
+        if getattr(self, "running", False):
+            self.controller.stop()
+            self.running = False
+
+    def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
+        """The messages, once at least ``count`` arrived (background senders)."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.messages)
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1: (certificate, key) files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def link_in(message: EmailMessage) -> str:
+    """The first http(s) link in a plain-text mail body."""
+    body = message.get_content()
+    for word in body.split():
+        if word.startswith(("http://", "https://")):
+            return str(word)
+    raise AssertionError(f"no link in: {body}")
