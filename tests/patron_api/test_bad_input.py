@@ -92,7 +92,10 @@ def post(client: FlaskClient, api_token: str) -> Any:
         (b'{"card_number": "0300000001", "password": 42}', "application/json"),
         (b'{"card_number": "0300000001", "password": "\\ud800"}', "application/json"),
         (b'{"card_number": "0300\\u0000000001", "password": "x"}', "application/json"),
-        (b'{"card_number": "0300000001", "password": "x", "patron_ip": "nope"}', "application/json"),
+        (
+            b'{"card_number": "0300000001", "password": "x", "patron_ip": "nope"}',
+            "application/json",
+        ),
         (b'{"card_number": "0300000001", "password": "x", "patron_ip": 1}', "application/json"),
         (b"card_number=0300000001&password=honyomu42", "application/x-www-form-urlencoded"),
         (b'{"card_number": "0300000001", "password": "honyomu42"}', "text/plain"),
@@ -144,7 +147,9 @@ def test_any_bytes_never_break_it(post: Any, patron: Patron) -> None:
     @FUZZ
     @given(
         data=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)),
-        content_type=st.sampled_from(["application/json", "text/plain", "", "application/x-www-form-urlencoded"]),
+        content_type=st.sampled_from(
+            ["application/json", "text/plain", "", "application/x-www-form-urlencoded"]
+        ),
     )
     def run(data: bytes, content_type: str) -> None:
         response = post(data, content_type)

@@ -50,9 +50,7 @@ def test_right_password_is_valid_with_the_clients_claims(
     assert "retry_after" not in body
 
 
-def test_full_width_card_number_and_password_are_the_same(
-    check: Check, patron: Patron
-) -> None:
+def test_full_width_card_number_and_password_are_the_same(check: Check, patron: Patron) -> None:
     # NFKC: "０３００－０００－００１" as typed on a Japanese phone keyboard.
     body = _answer(check("０３００－０００－００１", "ｈｏｎｙｏｍｕ４２"))
     assert body["reason"] == "ok"
@@ -251,7 +249,11 @@ def test_every_check_is_audited_without_the_password(
         .where(AuditEvent.event == "api.patron_authenticate")
         .order_by(AuditEvent.id)
     ).all()
-    assert [r.detail["outcome"] for r in rows] == ["ok", "invalid_credentials", "invalid_credentials"]
+    assert [r.detail["outcome"] for r in rows] == [
+        "ok",
+        "invalid_credentials",
+        "invalid_credentials",
+    ]
     assert {r.client_id for r in rows} == {"vendor-api"}
     assert {r.ip for r in rows} == {VENDOR_IP}
     assert [r.patron_id for r in rows] == [patron.id, patron.id, None]

@@ -8,7 +8,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from idp.extensions import db
-from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from tests.factories import DEFAULT_PASSWORD
 from tests.patron_api.conftest import Check
@@ -47,9 +46,7 @@ def test_failures_on_the_login_form_throttle_the_api(
     assert post_login(client, patron.card_number, "wrong-guess").status_code == 401
 
 
-def test_throttled_right_and_wrong_passwords_look_the_same(
-    check: Check, patron: Patron
-) -> None:
+def test_throttled_right_and_wrong_passwords_look_the_same(check: Check, patron: Patron) -> None:
     for _ in range(FREE):
         check(patron.card_number, "wrong-guess")
     right = check(patron.card_number, DEFAULT_PASSWORD)
