@@ -198,6 +198,6 @@ def _validate_card_rules(config: Mapping[str, Any]) -> None:
             f"IDP_CARD_CHECK_DIGIT must be one of {', '.join(CHECK_DIGIT_SCHEMES)}, not {scheme!r}"
         )
     try:
-        re.compile(str(config["IDP_CARD_NUMBER_PATTERN"]))
+        re.compile(str(config.get("IDP_CARD_NUMBER_PATTERN", DEFAULTS["IDP_CARD_NUMBER_PATTERN"])))
     except re.error as exc:
         raise ConfigError(f"IDP_CARD_NUMBER_PATTERN is not a regular expression: {exc}") from exc
