@@ -62,7 +62,7 @@ _BY_OUTCOME = {
     SignInOutcome.LOCKED: CheckReason.LOCKED,
     SignInOutcome.THROTTLED: CheckReason.THROTTLED,
 }
-_BY_STATUS = {
+_BY_STATUS: dict[str, CheckReason] = {
     PatronStatus.SUSPENDED: CheckReason.SUSPENDED,
     PatronStatus.LOST: CheckReason.LOST,
     PatronStatus.WITHDRAWN: CheckReason.WITHDRAWN,
@@ -97,7 +97,8 @@ class CredentialCheck:
 def reason_for(result: SignInResult) -> CheckReason:
     """The API reason of a sign-in result."""
     if result.outcome is SignInOutcome.INACTIVE and result.patron is not None:
-        return _BY_STATUS.get(PatronStatus(result.patron.status), CheckReason.SUSPENDED)
+        # Any status that is not one of ours still refuses, as a suspension would.
+        return _BY_STATUS.get(str(result.patron.status), CheckReason.SUSPENDED)
     return _BY_OUTCOME.get(result.outcome, CheckReason.INVALID_CREDENTIALS)
 
 

@@ -182,6 +182,6 @@ def test_demo_loads_the_seed_patron_and_both_clients(runner: FlaskCliRunner) -> 
     assert patron is not None and patron.is_temporary_password
     assert patron.expires_on.isoformat() == "2028-11-30"
     ids = set(db.session.scalars(db.select(Client.client_id)))
-    assert {"mylibrary", "d-library"} <= ids
+    assert {"mylibrary", "d-library", "ebook-vendor-api"} <= ids
     again = runner.invoke(args=["demo", "--if-empty"])
     assert "Demo data loaded" not in again.output

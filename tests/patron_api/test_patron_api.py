@@ -270,3 +270,9 @@ def test_valid_check_records_the_login_time(check: Check, patron: Patron) -> Non
     _answer(check(patron.card_number, DEFAULT_PASSWORD))
     db.session.refresh(patron)
     assert patron.last_login_at == services().now()
+
+
+def test_an_unknown_status_is_refused_as_suspended(check: Check, app: Any) -> None:
+    make_patron("0300000080", status="banned")
+    body = _answer(check("0300000080", DEFAULT_PASSWORD))
+    assert body == {"valid": False, "reason": "suspended"}
