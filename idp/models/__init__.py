@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from idp.models.audit import AuditEvent
 from idp.models.authorization_code import AuthorizationCode
+from idp.models.card_failure import CardFailure
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.patron import Patron
@@ -15,6 +16,7 @@ from idp.models.token import Token
 __all__ = [
     "AuditEvent",
     "AuthorizationCode",
+    "CardFailure",
     "Client",
     "Consent",
     "LoginSession",

@@ -11,10 +11,14 @@ from sqlalchemy import Boolean
 from sqlalchemy import Date
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import column_property
 from sqlalchemy.orm import mapped_column
 
 from idp.extensions import db
+from idp.models.card_failure import CardFailure
 from idp.models.types import UTCDateTime
 from idp.models.types import utcnow
 
@@ -61,7 +65,21 @@ class Patron(db.Model):  # type: ignore[name-defined,misc]
     notify_reservation: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Language for mail and pages when the patron has chosen one ("ja" or "en").
     locale: Mapped[str] = mapped_column(String(8), default="ja")
-    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Consecutive failed sign-ins, read from ``card_failures`` (see
+    #: :class:`~idp.models.card_failure.CardFailure`): a wrong password never writes the
+    #: patron row, so that it costs the same as one for a card nobody has. Read-only:
+    #: :func:`idp.services.patrons.unlock_patron` clears it.
+    failed_login_count: Mapped[int] = column_property(
+        func.coalesce(
+            select(CardFailure.count)
+            .where(CardFailure.card_number == card_number)
+            .correlate_except(CardFailure)
+            .scalar_subquery(),
+            0,
+        ),
+        deferred=True,
+    )
+    #: Set when the card locks (mirrored from ``card_failures``), cleared by an unlock.
     locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

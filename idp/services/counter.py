@@ -21,6 +21,7 @@ from idp.services.passwords import generate_temporary_password
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
 from idp.services.patrons import temporary_expiry
+from idp.services.patrons import unlock_patron
 
 #: Who did it, in the audit log, for actions from the ``idp`` command.
 STAFF_ACTOR = "staff-cli"
@@ -47,6 +48,7 @@ def reset_password(card_number: str) -> tuple[Patron, str]:
     """
     patron = patron_by_card(card_number)
     svc = services()
+    unlock_patron(patron)  # first: resetting the throttle may commit
     temporary = generate_temporary_password(svc.config["IDP_TEMPORARY_PASSWORD_LENGTH"])
     now = svc.now()
     patron.password_hash = svc.passwords.hash(temporary)
@@ -54,8 +56,6 @@ def reset_password(card_number: str) -> tuple[Patron, str]:
     patron.temporary_password_expires_at = temporary_expiry(now)
     patron.password_changed_at = now
     patron.password_version = (patron.password_version or 1) + 1
-    patron.failed_login_count = 0
-    patron.locked_at = None
     end_all_sessions(patron.id, reason="password.reset")
     audit.record("password.reset", patron_id=patron.id, actor=STAFF_ACTOR)
     audit.record("password.temporary_issued", patron_id=patron.id, actor=STAFF_ACTOR)

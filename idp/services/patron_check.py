@@ -141,7 +141,7 @@ def check_credentials(
         claims = claims_for(patron, client, granted_scope(client, token_scope))
     audit.record(
         AUDIT_EVENT,
-        patron_id=patron.id if patron is not None else None,
+        patron_id=result.patron_id,
         client_id=client.client_id,
         ip=caller_ip,
         user_agent=user_agent,

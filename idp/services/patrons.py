@@ -15,6 +15,7 @@ from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.services import audit
+from idp.services import card_failures
 from idp.services.card_numbers import normalize_card_number
 from idp.services.card_numbers import validate_card_number
 from idp.services.passwords import generate_temporary_password
@@ -45,7 +46,11 @@ class SignInResult:
     """The outcome of checking a card number and password."""
 
     outcome: SignInOutcome
+    #: Only once the password was right (OK and the refusals after it): a failure never
+    #: hands out the patron, whose row it must not touch.
     patron: Patron | None = None
+    #: The patron the card belongs to, for the audit log, whatever the outcome.
+    patron_id: int | None = None
     #: For THROTTLED: seconds until the next attempt is allowed.
     retry_after: int = 0
 
@@ -108,9 +113,10 @@ def authenticate(
     whether the password was right; they are audited here, for every channel.
 
     An unknown card number costs one Argon2 verification, like a wrong password, and
-    gives the same outcome; its counters grow and lock like a real card's. The card's
-    status is only told once the password is right, so that it never helps someone
-    guessing.
+    gives the same outcome; its counters grow and lock like a real card's, by the same
+    database statements (:mod:`idp.services.card_failures`), so that neither the answer
+    nor its timing tells whether the card exists. The card's status is only told once
+    the password is right, so that it never helps someone guessing.
     """
     svc = services()
     gate = throttle()
@@ -122,37 +128,45 @@ def authenticate(
     # timing are those of a wrong password.
     well_formed = is_valid_card_number(card)
     patron = find_patron(card) if well_formed and len(secret) <= MAX_PASSWORD_INPUT else None
-    context = _Attempt(patron, source_ip, channel, user_agent)
-    if (patron is not None and patron.locked_at is not None) or (
-        well_formed and gate.card_rule.is_locking(gate.count("card", card))
+    context = _Attempt(patron.id if patron else None, source_ip, channel, user_agent)
+    state = card_failures.failure_state(card) if well_formed else card_failures.FailureState()
+    if (
+        (patron is not None and patron.locked_at is not None)
+        or state.locked_at is not None
+        or gate.card_rule.is_locking(state.count)
     ):
         context.audit("login.locked")
-        return SignInResult(SignInOutcome.LOCKED, patron)
+        return SignInResult(SignInOutcome.LOCKED, patron_id=context.patron_id)
     wait = max(gate.check("card", card) if well_formed else 0, gate.check_source(source_ip))
     if wait:
         context.audit("login.throttled", retry_after=wait)
-        return SignInResult(SignInOutcome.THROTTLED, patron, retry_after=wait)
+        return SignInResult(
+            SignInOutcome.THROTTLED, patron_id=context.patron_id, retry_after=wait
+        )
     gate.hit_source(source_ip)
     if not svc.passwords.verify(patron.password_hash if patron else None, secret):
         return _count_failure(gate, card if well_formed else None, context)
     assert patron is not None  # noqa: S101 - verify() is False without a hash
     now = svc.now()
+    gate.reset("card", card)
+    if state.count:
+        card_failures.clear_failures(card)
     if svc.passwords.needs_rehash(patron.password_hash):
         patron.password_hash = svc.passwords.hash(secret)
-    patron.failed_login_count = 0
-    gate.reset("card", card)
     reason = refusal_reason(patron, now)
     if reason is None:
         patron.last_login_at = now
     db.session.commit()
-    return SignInResult(reason or SignInOutcome.OK, patron)
+    return SignInResult(reason or SignInOutcome.OK, patron, patron_id=patron.id)
 
 
 @dataclass(frozen=True)
 class _Attempt:
     """Who is signing in, from where: for the audit events of throttling."""
 
-    patron: Patron | None
+    #: Taken before anything commits: reading it later would reload the patron's row,
+    #: a query an unknown card would not make.
+    patron_id: int | None
     source_ip: str | None
     channel: str
     user_agent: str | None
@@ -160,7 +174,7 @@ class _Attempt:
     def audit(self, event: str, **detail: Any) -> None:
         audit.record(
             event,
-            patron_id=self.patron.id if self.patron else None,
+            patron_id=self.patron_id,
             ip=self.source_ip,
             user_agent=self.user_agent,
             channel=self.channel,
@@ -172,31 +186,43 @@ class _Attempt:
 def _count_failure(gate: Throttle, card: str | None, attempt: _Attempt) -> SignInResult:
     """Count a wrong password for the card and the source; lock at the hard cap.
 
+    Known or unknown, a well-formed card gets the same statements and one commit: the
+    patron's row is not touched (it is not even read again), only ``card_failures``.
+
     :param card: the normalised card number, or None for a malformed one (source only).
     """
-    patron = attempt.patron
-    failures = gate.hit("card", card) if card is not None else 0
+    if card is not None:
+        gate.hit("card", card)  # the delays; the throttle store commits its own writes
     gate.hit_source(attempt.source_ip, failed=True)
-    if patron is not None:
-        patron.failed_login_count += 1
-        failures = max(failures, patron.failed_login_count)
+    if card is None:
+        return SignInResult(SignInOutcome.INVALID_CREDENTIALS)
+    now = services().now()
+    failures = card_failures.record_failure(card, now)
     if gate.card_rule.is_locking(failures):
-        if patron is not None and patron.locked_at is None:
-            patron.locked_at = services().now()
-        attempt.audit("patron.locked", failures=failures)
-        return SignInResult(SignInOutcome.LOCKED, patron)
+        card_failures.lock_card(card, now)
+        attempt.audit("patron.locked", failures=failures)  # commits
+        return SignInResult(SignInOutcome.LOCKED, patron_id=attempt.patron_id)
     db.session.commit()
-    return SignInResult(SignInOutcome.INVALID_CREDENTIALS, patron)
+    return SignInResult(SignInOutcome.INVALID_CREDENTIALS, patron_id=attempt.patron_id)
 
 
 def unlock_patron(patron: Patron) -> None:
     """Clear a card's lock and failure counters (staff unlock, password re-issue).
 
-    The caller records the audit event and commits.
+    The throttle's delay counter is reset at once (in the database store that commits);
+    the caller records the audit event and commits the rest.
     """
+    unlock_card(patron.card_number)
     patron.locked_at = None
-    patron.failed_login_count = 0
-    throttle().reset("card", patron.card_number)
+
+
+def unlock_card(card_number: str) -> None:
+    """Clear the lock and failure counters of a normalised card number, issued or not.
+
+    Commits the throttle's reset (database store) but not the rest: the caller commits.
+    """
+    throttle().reset("card", card_number)
+    card_failures.clear_failures(card_number)
 
 
 def issue_patron(
@@ -231,6 +257,8 @@ def issue_patron(
         name=name or None,
         email=email or None,
     )
+    # A number that was guessed before it was issued starts with a clean slate.
+    card_failures.clear_failures(card)
     db.session.add(patron)
     return patron, temporary
 

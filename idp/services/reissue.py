@@ -29,6 +29,7 @@ from idp.services.password_rules import PasswordRule
 from idp.services.password_rules import check_new_password
 from idp.services.patrons import find_patron
 from idp.services.patrons import normalize_password
+from idp.services.patrons import unlock_patron
 from idp.services.signing import TokenError
 from idp.services.signing import TokenService
 
@@ -126,9 +127,8 @@ def reissue_password(
         rule = PasswordRule.SAME_AS_CURRENT
     if rule is not None:
         raise PasswordChangeError(RULE_MESSAGES[rule], rule)
+    unlock_patron(patron)  # first: resetting the throttle may commit
     set_password(patron, new_password)
-    patron.failed_login_count = 0
-    patron.locked_at = None
     end_all_sessions(patron.id, reason="password.reissued")
     audit.record("password.reissued", patron_id=patron.id, ip=ip)
     db.session.commit()

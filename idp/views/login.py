@@ -120,7 +120,7 @@ def login() -> Any:
         if result.outcome is SignInOutcome.INVALID_CREDENTIALS:
             audit.record(
                 "login.failed",
-                patron_id=patron.id if patron else None,
+                patron_id=result.patron_id,
                 client_id=client_id,
                 commit=True,
                 **meta,
