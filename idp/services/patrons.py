@@ -129,6 +129,9 @@ def authenticate(
     well_formed = is_valid_card_number(card)
     patron = find_patron(card) if well_formed and len(secret) <= MAX_PASSWORD_INPUT else None
     context = _Attempt(patron.id if patron else None, source_ip, channel, user_agent)
+    # Read before the counters commit: after a commit, reading the patron would load the
+    # row again, one query more than an unknown card costs.
+    password_hash = patron.password_hash if patron else None
     state = card_failures.failure_state(card) if well_formed else card_failures.FailureState()
     if (
         (patron is not None and patron.locked_at is not None)
@@ -140,11 +143,9 @@ def authenticate(
     wait = max(gate.check("card", card) if well_formed else 0, gate.check_source(source_ip))
     if wait:
         context.audit("login.throttled", retry_after=wait)
-        return SignInResult(
-            SignInOutcome.THROTTLED, patron_id=context.patron_id, retry_after=wait
-        )
+        return SignInResult(SignInOutcome.THROTTLED, patron_id=context.patron_id, retry_after=wait)
     gate.hit_source(source_ip)
-    if not svc.passwords.verify(patron.password_hash if patron else None, secret):
+    if not svc.passwords.verify(password_hash, secret):
         return _count_failure(gate, card if well_formed else None, context)
     assert patron is not None  # noqa: S101 - verify() is False without a hash
     now = svc.now()
