@@ -154,6 +154,31 @@ def test_login_page_does_the_same_work_for_an_unknown_card(
     assert_same_work(known, unknown)
 
 
+def test_credential_check_api_does_the_same_work_for_an_unknown_card(
+    client: FlaskClient, patron: Patron
+) -> None:
+    from tests.patron_api.conftest import PATH
+    from tests.patron_api.conftest import fetch_token
+    from tests.patron_api.conftest import make_api_client
+
+    token = fetch_token(client, make_api_client().client_id, "patron:authenticate")
+
+    def check(card: str, ip: str) -> tuple[Any, list[str]]:
+        with recorded() as seen:
+            response = client.post(
+                PATH,
+                json={"card_number": card, "password": WRONG},
+                headers={"Authorization": f"Bearer {token}"},
+                environ_base={"REMOTE_ADDR": ip},
+            )
+        return response.get_json(), seen
+
+    known_body, known = check(patron.card_number, "198.51.100.5")
+    unknown_body, unknown = check(UNKNOWN, "198.51.101.5")
+    assert known_body == unknown_body == {"valid": False, "reason": "invalid_credentials"}
+    assert_same_work(known, unknown)
+
+
 def test_durable_count_survives_a_redis_flush(
     quick_lock: dict[str, Any], app_config: dict[str, Any], redis_prefix: str, patron: Patron
 ) -> None:
