@@ -96,6 +96,19 @@ DEFAULTS: dict[str, Any] = {
     "IDP_THROTTLE_REDIS_PREFIX": "idp:throttle:",
     # Milliseconds to wait for Redis before counting in the database instead.
     "IDP_THROTTLE_REDIS_TIMEOUT_MS": 250,
+    # Back-channel logout (OpenID Connect Back-Channel Logout 1.0): seconds to wait for a
+    # client's back-channel URI per attempt; deliveries run in the background, so the
+    # patron's logout does not wait for them.
+    "IDP_BACKCHANNEL_TIMEOUT": 2,
+    # Further attempts after a failed delivery (network error, timeout, HTTP 5xx); a
+    # client's 4xx answer is final.
+    "IDP_BACKCHANNEL_RETRIES": 2,
+    # Pause before the first retry, in milliseconds; doubles for each further one.
+    "IDP_BACKCHANNEL_BACKOFF_MS": 250,
+    # Threads delivering logout tokens (per process).
+    "IDP_BACKCHANNEL_WORKERS": 4,
+    # Lifetime of a logout token, in seconds (clients refuse older ones).
+    "IDP_LOGOUT_TOKEN_TTL": 120,
 }
 
 #: Known development secrets that must never reach production.
