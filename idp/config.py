@@ -205,17 +205,18 @@ def validate(config: Mapping[str, Any]) -> None:
 
 def _validate_card(config: Mapping[str, Any]) -> None:
     """Refuse card-barcode settings that would make unusable or guessable codes."""
-    if config.get("IDP_CARD_SYMBOLOGY", "nw7") not in {"nw7", "code128"}:
+    config = {**DEFAULTS, **config}
+    if config["IDP_CARD_SYMBOLOGY"] not in {"nw7", "code128"}:
         raise ConfigError('IDP_CARD_SYMBOLOGY must be "nw7" or "code128"')
-    step = config.get("IDP_CARD_CODE_STEP", 30)
+    step = config["IDP_CARD_CODE_STEP"]
     if not isinstance(step, int) or not 5 <= step <= 300:
         raise ConfigError("IDP_CARD_CODE_STEP must be between 5 and 300 seconds")
-    skew = config.get("IDP_CARD_CODE_SKEW_STEPS", 1)
+    skew = config["IDP_CARD_CODE_SKEW_STEPS"]
     if not isinstance(skew, int) or not 0 <= skew <= 4:
         raise ConfigError("IDP_CARD_CODE_SKEW_STEPS must be between 0 and 4")
-    recent = config.get("IDP_CARD_RECENT_LOGIN", 0)
+    recent = config["IDP_CARD_RECENT_LOGIN"]
     if not isinstance(recent, int) or recent < 60:
         raise ConfigError("IDP_CARD_RECENT_LOGIN must be at least 60 seconds")
-    secret = config.get("IDP_CARD_CODE_SECRET") or ""
+    secret = config["IDP_CARD_CODE_SECRET"] or ""
     if secret and len(str(secret)) < 32:
         raise ConfigError("IDP_CARD_CODE_SECRET must be at least 32 characters (or empty)")
