@@ -75,6 +75,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        # Signed barcode claim of the patron's library card (README "Library card barcode").
+        "library_card_barcode_endpoint": f"{issuer}/api/card/barcode",
     }
 
 
