@@ -28,6 +28,14 @@ log = logging.getLogger("portal.card")
 
 #: Discovery metadata name of the IdP's barcode claim endpoint.
 BARCODE_ENDPOINT = "library_card_barcode_endpoint"
+#: The IdP's ``reason`` when it refuses the claim (HTTP 403), in the patron's words.
+REFUSALS = {
+    "suspended": "この貸出カードは利用停止中です。図書館カウンターにお問い合わせください。",
+    "lost": "この貸出カードは紛失の届出がされています。図書館カウンターにお問い合わせください。",
+    "withdrawn": "この貸出カードは利用を終了しています。",
+    "card_expired": "貸出カードの有効期限が切れています。図書館カウンターで更新してください。",
+    "temporary_password": "仮パスワードを変更してからご利用ください。",
+}
 
 
 class NeedsSignIn(Exception):
@@ -77,8 +85,8 @@ def fetch_card(sign_in: SignIn) -> Card:
         raise NeedsSignIn
     if response.status_code == 403 and _is_json(response):
         # Suspended, lost or expired cards: the IdP says why.
-        body = response.json()
-        raise CardUnavailable(str(body.get("error_description") or "貸出カードを表示できません。"))
+        reason = str(response.json().get("reason", ""))
+        raise CardUnavailable(REFUSALS.get(reason, "貸出カードを表示できません。"))
     if response.status_code != 200:
         log.warning("barcode endpoint answered HTTP %d", response.status_code)
         raise CardUnavailable("貸出カードを表示できません。しばらくしてからお試しください。")
