@@ -16,7 +16,8 @@ _MM_TO_PX = 96 / 25.4
 
 
 def render_svg(value: str, symbology: str) -> str:
-    """An ``<svg>`` element showing ``value`` in ``symbology``, with the digits under it.
+    """An ``<svg>`` element showing ``value`` in ``symbology`` (bars only: the page prints
+    the digits itself, larger and readable by screen readers).
 
     NW-7 needs start/stop characters: the bars carry ``A<digits>A`` (the usual choice of
     Japanese library cards), the printed text stays the digits.
@@ -33,7 +34,7 @@ def render_svg(value: str, symbology: str) -> str:
         raise ValueError(f"unknown symbology {symbology!r}")
     data = f"A{value}A" if symbology == "nw7" else value
     symbol = barcode.get(SYMBOLOGIES[symbology], data, writer=SVGWriter())
-    output: Any = symbol.render({"with_doctype": False, "compress": True}, text=value)
+    output: Any = symbol.render({"with_doctype": False, "compress": True, "write_text": False})
     # Parsing python-barcode's own output, not untrusted input.
     root = xml.dom.minidom.parseString(output).documentElement  # noqa: S318
     if root is None:  # pragma: no cover - python-barcode always writes a root element

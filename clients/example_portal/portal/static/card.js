@@ -15,6 +15,7 @@
     document.getElementById("barcode-value").textContent = data.barcode;
     document.getElementById("card-number").textContent = data.card_number;
     left = data.expires_in;
+    countdown.textContent = String(left);
     problem.hidden = true;
   }
 
