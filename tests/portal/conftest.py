@@ -86,6 +86,7 @@ def portal_server(live_server: LiveServer) -> Iterator[PortalServer]:  # noqa: F
     finally:
         # Deliveries still in flight must finish before either server goes away.
         notifier().drain()
+        notifier().shutdown()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

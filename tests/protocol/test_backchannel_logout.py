@@ -42,6 +42,15 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     return {**app_config, "IDP_BACKCHANNEL_BACKOFF_MS": 1, "IDP_BACKCHANNEL_RETRIES": 2}
 
 
+@pytest.fixture(autouse=True)
+def _stop_deliveries(app: Flask) -> Iterator[None]:
+    """Every delivery ends inside its test; the pool's threads end with it."""
+    yield
+    found = app.extensions["idp"].extra.get("backchannel")
+    if found is not None:
+        found.shutdown()
+
+
 @pytest.fixture
 def portal(app: Flask) -> Any:
     """The first-party client, with a back-channel logout URI."""
