@@ -68,11 +68,13 @@ def post_verify(
     )
 
 
-def log_in(client: FlaskClient, card_number: str, password: str = DEFAULT_PASSWORD) -> TestResponse:
-    """Log in through the hosted form (no authorization request)."""
-    page = client.get("/login")
+def log_in(
+    client: FlaskClient, card_number: str, password: str = DEFAULT_PASSWORD, *, path: str = "/login"
+) -> TestResponse:
+    """Log in through the hosted form at ``path`` (no authorization request)."""
+    page = client.get(path)
     response = client.post(
-        "/login",
+        path,
         data={
             "card_number": card_number,
             "password": password,
