@@ -161,7 +161,12 @@ def notify_ended_sessions(sessions: Iterable[EndedSession | None]) -> list[Futur
     deliveries = deliveries_for(s for s in sessions if s is not None)
     if not deliveries:
         return []
-    return notifier().submit(deliveries)
+    try:
+        return notifier().submit(deliveries)
+    except RuntimeError:
+        # The pool was shut down (the process is exiting): the logout itself goes on.
+        log.warning("back-channel logout not sent: delivery pool is shut down")
+        return []
 
 
 def notifier() -> BackchannelNotifier:

@@ -429,3 +429,12 @@ def test_logout_token_header_names_the_signing_key(
         "kid": app.extensions["idp"].keys.active_key().kid,
         "typ": "logout+jwt",
     }
+
+
+def test_logout_still_works_when_the_delivery_pool_is_gone(
+    app: Flask, rp: RelyingParty, patron: Patron, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier().shutdown()
+    tokens = rp.exchange(rp.sign_in(patron.card_number, DEFAULT_PASSWORD)).get_json()
+    assert _rp_logout(rp, tokens["id_token"]).status_code == 302
+    assert "delivery pool is shut down" in caplog.text
