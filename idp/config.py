@@ -237,6 +237,8 @@ def _validate_card_rules(config: Mapping[str, Any]) -> None:
         re.compile(str(config.get("IDP_CARD_NUMBER_PATTERN", DEFAULTS["IDP_CARD_NUMBER_PATTERN"])))
     except re.error as exc:
         raise ConfigError(f"IDP_CARD_NUMBER_PATTERN is not a regular expression: {exc}") from exc
+
+
 def _validate_card(config: Mapping[str, Any]) -> None:
     """Refuse card-barcode settings that would make unusable or guessable codes."""
     config = {**DEFAULTS, **config}
