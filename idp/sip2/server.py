@@ -27,6 +27,8 @@ from typing import Any
 from idp.sip2.directory import PatronDirectory
 from idp.sip2.session import Sip2Options
 from idp.sip2.session import Sip2Session
+from idp.sip2.session import TerminalLoginGuard
+from idp.sip2.session import TerminalPassword
 from idp.sip2.session import TerminalRegistry
 from idp.sip2.session import TerminalSettings
 
@@ -88,25 +90,28 @@ class Sip2Server:
     def __init__(
         self,
         directory: PatronDirectory,
-        terminals: Mapping[str, tuple[str, TerminalSettings]],
+        terminals: Mapping[str, tuple[TerminalPassword, TerminalSettings]],
         *,
         host: str = "127.0.0.1",
         port: int = 6001,
         ssl_context: ssl.SSLContext | None = None,
         options: Sip2Options | None = None,
+        login_guard: TerminalLoginGuard | None = None,
     ) -> None:
         """:param directory: the patron store.
-        :param terminals: terminal user → (password, settings).
+        :param terminals: terminal user → (password or its hash, settings).
         :param host: address to listen on.
         :param port: TCP port; 0 for any free one.
         :param ssl_context: a server-side context to speak TLS, or None for plain TCP.
         :param options: limits and protocol settings.
+        :param login_guard: throttling and audit of terminal logins.
         :raises ValueError: for invalid terminal credentials.
         :raises OSError: when the address cannot be bound.
         """
         self.directory = directory
         self.terminals = TerminalRegistry(terminals)
         self.options = options or Sip2Options()
+        self.login_guard = login_guard
         self._ssl_context = ssl_context
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -119,6 +124,11 @@ class Sip2Server:
         """The bound host and port."""
         host, port = self._server.server_address[:2]
         return str(host), int(port)
+
+    @property
+    def is_tls(self) -> bool:
+        """True when the server speaks TLS."""
+        return self._ssl_context is not None
 
     @property
     def port(self) -> int:
@@ -161,7 +171,13 @@ class Sip2Server:
     def _serve_connection(self, sock: socket.socket, address: Any) -> None:
         source_ip = str(address[0])
         connection = sock
-        session = Sip2Session(self.directory, self.terminals, self.options, source_ip=source_ip)
+        session = Sip2Session(
+            self.directory,
+            self.terminals,
+            self.options,
+            source_ip=source_ip,
+            login_guard=self.login_guard,
+        )
         if not self._track(sock):
             return
         try:

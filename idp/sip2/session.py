@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hmac
+import ipaddress
 import logging
 import re
 from collections.abc import Callable
@@ -17,7 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Literal
+from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
 
 from idp.services.card_numbers import normalize_card_number
 from idp.sip2.directory import PatronDirectory
@@ -65,10 +71,26 @@ class TerminalSettings:
     #: Require Login (93) before patron requests. When False the terminal may instead send
     #: its password in each request's AC field.
     is_login_required: bool = True
+    #: AO sent in responses when the request carries none (overrides the server's default).
+    institution_id: str = ""
+    #: Networks the terminal may connect from; empty: any.
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGE_CODES:
             raise ValueError(f"unsupported terminal language {self.language!r}")
+
+    def is_allowed_from(self, source_ip: str) -> bool:
+        """True when a connection from ``source_ip`` may act as this terminal."""
+        if not self.allowed_networks:
+            return True
+        try:
+            address = ipaddress.ip_address(source_ip)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.allowed_networks)
 
 
 def _utc_now() -> dt.datetime:
@@ -123,31 +145,67 @@ class Terminal:
     settings: TerminalSettings
 
 
+@dataclass(frozen=True)
+class HashedPassword:
+    """A terminal password kept only as an Argon2 hash (``idp sip2 hash-password``)."""
+
+    hash: str
+
+    def __post_init__(self) -> None:
+        if not self.hash.startswith("$argon2"):
+            raise ValueError("a terminal password hash must be an Argon2 hash")
+
+    def matches(self, password: str) -> bool:
+        """Verify ``password`` (Argon2 compares in constant time)."""
+        try:
+            return PasswordHasher().verify(self.hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+#: A terminal password: in clear (from the environment) or as an Argon2 hash.
+TerminalPassword = str | HashedPassword
+
+
 class TerminalRegistry:
     """Terminal credentials, compared in constant time."""
 
     _DUMMY = b"\x00" * 32
 
-    def __init__(self, credentials: Mapping[str, tuple[str, TerminalSettings]]) -> None:
-        """:param credentials: terminal user → (password, settings).
+    def __init__(
+        self, credentials: Mapping[str, tuple[TerminalPassword, TerminalSettings]]
+    ) -> None:
+        """:param credentials: terminal user → (password or its hash, settings).
 
-        :raises ValueError: for an empty user or password, or two terminals without login
-            sharing a password (AC could not tell them apart).
+        :raises ValueError: for an empty user or password, a terminal without login whose
+            password is hashed, or two terminals without login sharing a password (AC could
+            not tell them apart).
         """
-        self._entries: dict[str, tuple[bytes, TerminalSettings]] = {}
+        self._entries: dict[str, tuple[bytes | HashedPassword, TerminalSettings]] = {}
         for user, (password, settings) in credentials.items():
             if not user or not password:
                 raise ValueError("terminal users and passwords must not be empty")
-            self._entries[user] = (password.encode("utf-8"), settings)
+            if isinstance(password, HashedPassword):
+                if not settings.is_login_required:
+                    raise ValueError("terminals without login need a password, not a hash")
+                self._entries[user] = (password, settings)
+            else:
+                self._entries[user] = (password.encode("utf-8"), settings)
         without_login = [pw for pw, s in self._entries.values() if not s.is_login_required]
         if len(set(without_login)) != len(without_login):
             raise ValueError("terminals without login need distinct passwords")
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def login(self, user: str, password: str) -> Terminal | None:
         """The terminal for a Login (93) user and password, or None."""
         entry = self._entries.get(user)
         expected = entry[0] if entry else self._DUMMY
-        matches = hmac.compare_digest(password.encode("utf-8"), expected)
+        if isinstance(expected, HashedPassword):
+            matches = expected.matches(password)
+        else:
+            matches = hmac.compare_digest(password.encode("utf-8"), expected)
         return Terminal(user, entry[1]) if entry is not None and matches else None
 
     def by_terminal_password(self, password: str) -> Terminal | None:
@@ -155,10 +213,24 @@ class TerminalRegistry:
         found = None
         given = password.encode("utf-8")
         for user, (expected, settings) in self._entries.items():
+            if isinstance(expected, HashedPassword):
+                continue  # only terminals with a login have hashed passwords
             # Compare with every candidate, so timing does not tell which one matched.
             if hmac.compare_digest(given, expected) and not settings.is_login_required:
                 found = Terminal(user, settings)
         return found
+
+
+class TerminalLoginGuard(Protocol):
+    """Throttling and audit of terminal logins, shared with the other ways in."""
+
+    def check_login(self, user: str, source_ip: str) -> bool:
+        """False when ``source_ip`` must not try a terminal login now (refused unchecked)."""
+        ...
+
+    def record_login(self, user: str, source_ip: str, *, is_ok: bool, reason: str) -> None:
+        """Count and audit one terminal login (``reason``: ``ok``, ``invalid``, …)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -192,11 +264,13 @@ class Sip2Session:
         options: Sip2Options,
         *,
         source_ip: str,
+        login_guard: TerminalLoginGuard | None = None,
     ) -> None:
         self._directory = directory
         self._terminals = terminals
         self._options = options
         self._source_ip = source_ip
+        self._login_guard = login_guard
         self.terminal: Terminal | None = None
         self._location: str | None = None
         self._last_reply: bytes | None = None
@@ -270,13 +344,24 @@ class Sip2Session:
 
     def _login(self, request: Message) -> Reply:
         user = request.get("CN") or ""
-        terminal = self._terminals.login(user, request.get("CO") or "")
+        guard = self._login_guard
         # Algorithm "0" is plain text; we support no encryption of the user id or password.
         plain = {request.fixed["uid_algorithm"], request.fixed["pwd_algorithm"]} <= {"0", " "}
-        if terminal is None or not plain:
+        terminal = None
+        reason = "throttled"
+        if guard is None or guard.check_login(user, self._source_ip):
+            terminal = self._terminals.login(user, request.get("CO") or "")
+            reason = "invalid" if terminal is None or not plain else "ok"
+            if terminal is not None and not terminal.settings.is_allowed_from(self._source_ip):
+                reason = "network"
+            if guard is not None:
+                guard.record_login(user, self._source_ip, is_ok=reason == "ok", reason=reason)
+        if reason != "ok" or terminal is None:
             self.terminal = None
             self._login_failures += 1
-            logger.warning("sip2: login refused for %r from %s", user[:64], self._source_ip)
+            logger.warning(
+                "sip2: login refused for %r from %s (%s)", user[:64], self._source_ip, reason
+            )
             close = self._login_failures >= self._options.max_login_failures
             return self._respond(request, "94", {"ok": "0"}, [], close=close)
         self.terminal = terminal
@@ -310,8 +395,21 @@ class Sip2Session:
         if self.terminal is not None:
             return self.terminal
         terminal_password = request.get("AC")
-        if terminal_password:
-            return self._terminals.by_terminal_password(terminal_password)
+        if not terminal_password:
+            return None
+        guard = self._login_guard
+        if guard is not None and not guard.check_login("", self._source_ip):
+            return None
+        terminal = self._terminals.by_terminal_password(terminal_password)
+        reason = "invalid" if terminal is None else "ok"
+        if terminal is not None and not terminal.settings.is_allowed_from(self._source_ip):
+            reason = "network"
+        if reason == "ok":
+            return terminal
+        if guard is not None:
+            # Only failures: a terminal without login identifies itself in every request.
+            user = terminal.name if terminal is not None else ""
+            guard.record_login(user, self._source_ip, is_ok=False, reason=reason)
         return None
 
     def _patron_request(self, request: Message) -> Reply:
@@ -321,7 +419,9 @@ class Sip2Session:
                 "sip2: message %s without login from %s, closing", request.code, self._source_ip
             )
             return Reply(None, close=True)
-        institution = request.get("AO") or self._options.institution_id
+        institution = (
+            request.get("AO") or terminal.settings.institution_id or self._options.institution_id
+        )
         patron_id = request.get("AA") or ""
         if request.code == "35":
             fixed = {"end_session": "Y", "transaction_date": self._now()}
