@@ -383,7 +383,8 @@ class Sip2Session:
             "date_time_sync": self._now(),
             "protocol_version": PROTOCOL_VERSION,
         }
-        fields = [("AO", options.institution_id)]
+        institution = self.terminal.settings.institution_id if self.terminal else ""
+        fields = [("AO", institution or options.institution_id)]
         if options.library_name:
             fields.append(("AM", options.library_name))
         fields.append(("BX", format_supported_messages(SUPPORTED_REQUESTS)))
