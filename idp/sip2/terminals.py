@@ -66,10 +66,6 @@ def _text(table: Mapping[str, Any], key: str, where: str, default: str = "") -> 
 
 
 def _password(table: Mapping[str, Any], env: Mapping[str, str], where: str) -> TerminalPassword:
-    if "password" in table:
-        raise TerminalConfigError(
-            f"{where}: no password in clear in the file; use password_env or password_hash"
-        )
     variable = _text(table, "password_env", where)
     hashed = _text(table, "password_hash", where)
     if bool(variable) == bool(hashed):
@@ -110,6 +106,10 @@ def parse_terminal(table: Mapping[str, Any], env: Mapping[str, str], index: int)
     where = f"terminal {login!r}" if isinstance(login, str) and login else f"terminal #{index}"
     if not isinstance(login, str) or not login or "|" in login or not login.isprintable():
         raise TerminalConfigError(f"{where}: login must be a non-empty printable string")
+    if "password" in table:
+        raise TerminalConfigError(
+            f"{where}: no password in clear in the file; use password_env or password_hash"
+        )
     unknown = set(table).difference(TERMINAL_KEYS)
     if unknown:
         raise TerminalConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")

@@ -407,3 +407,47 @@ def test_tls_with_a_self_signed_certificate(
 def test_checksum_helper_matches_the_spec_example() -> None:
     # The specification's SC Status example, checked with the same helper the tests sign with.
     assert checksum(b"9900302.00AY1AZ") == "FCA5"
+
+
+def test_expired_temporary_password(terminal: RawClient, app: Flask, now: dt.datetime) -> None:
+    make_patron(
+        TEMPORARY,
+        password=TEMPORARY_PASSWORD,
+        temporary=True,
+        temporary_password_expires_at=now - dt.timedelta(days=1),
+    )
+    answer = terminal.ask(patron_status(TEMPORARY, TEMPORARY_PASSWORD))
+    assert (answer.get("BL"), answer.get("CQ")) == ("Y", "N")
+    assert answer.get("AF") == (
+        "仮パスワードの有効期限が切れています。図書館の窓口で新しい仮パスワードの発行を受けてください。"
+    )
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "login.refused")).one()
+    assert event.detail["reason"] == "temporary_password_expired"
+
+
+def test_concurrent_terminals_each_get_their_own_answer(
+    connect: Callable[..., RawClient], ready: Patron, temporary: Patron
+) -> None:
+    import threading
+
+    clients = [connect() for _ in range(6)]
+    for client in clients:
+        assert client.ask(login("d-library", DLIBRARY_PASSWORD)).fixed == {"ok": "1"}
+    results: dict[int, list[tuple[str | None, str | None]]] = {}
+
+    def run(index: int, client: RawClient) -> None:
+        card, password = (READY, DEFAULT_PASSWORD) if index % 2 else (TEMPORARY, TEMPORARY_PASSWORD)
+        answers = []
+        for seq in range(4):
+            answer = client.ask(patron_status(card, password, seq=seq))
+            answers.append((answer.get("AA"), answer.get("CQ")))
+        results[index] = answers
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for index in range(6):
+        expected = (READY, "Y") if index % 2 else (TEMPORARY, "N")
+        assert results[index] == [expected] * 4
