@@ -244,6 +244,11 @@ def test_without_error_detection_the_answer_has_no_checksum(
     assert (answer.get("AO"), answer.get("BL"), answer.get("CQ")) == ("UWOLS", "Y", "Y")
     client.send(b"9900302.00")
     assert client.read_raw().startswith(b"98YNNNNN")
+    # A sequence number without a checksum is echoed, still without a checksum.
+    client.send(b"9900302.00AY3")
+    raw = client.read_raw()
+    assert raw.endswith(b"AY3")
+    assert b"AZ" not in raw
 
 
 def test_bad_checksum_gets_96_and_the_connection_stays(terminal: RawClient, ready: Patron) -> None:
