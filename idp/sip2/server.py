@@ -27,10 +27,10 @@ from typing import Any
 from idp.sip2.directory import PatronDirectory
 from idp.sip2.session import Sip2Options
 from idp.sip2.session import Sip2Session
-from idp.sip2.session import TerminalLoginGuard
-from idp.sip2.session import TerminalPassword
-from idp.sip2.session import TerminalRegistry
-from idp.sip2.session import TerminalSettings
+from idp.sip2.terminals import TerminalLoginGuard
+from idp.sip2.terminals import TerminalPassword
+from idp.sip2.terminals import TerminalRegistry
+from idp.sip2.terminals import TerminalSettings
 
 logger = logging.getLogger(__name__)
 

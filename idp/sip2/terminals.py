@@ -1,4 +1,4 @@
-"""The SIP2 terminals file: who may log in to the responder, and what each terminal gets.
+"""SIP2 terminals: their settings and credentials, and the terminals file.
 
 A TOML file (``IDP_SIP2_TERMINALS``, sample ``terminals/sip2.toml``) with one
 ``[[terminal]]`` table per SIP2 login user (the CN of Login 93). The password is never in
@@ -8,17 +8,157 @@ the file in clear: either ``password_env`` names an environment variable holding
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import Literal
+from typing import Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
 
 from idp.sip2.messages import LANGUAGE_CODES
-from idp.sip2.session import HashedPassword
-from idp.sip2.session import TerminalPassword
-from idp.sip2.session import TerminalSettings
+
+Language = Literal["ja", "en"]
+
+
+@dataclass(frozen=True)
+class TerminalSettings:
+    """What one terminal (SIP2 login user) gets."""
+
+    #: Language of the AF screen message and the response ``language`` field.
+    language: Language = "ja"
+    #: Send the patron's name in AE (otherwise AE is sent empty, as it is a required field).
+    is_name_released: bool = False
+    #: Send the patron's e-mail address in BE (Patron Information only).
+    is_email_released: bool = False
+    #: Require Login (93) before patron requests. When False the terminal may instead send
+    #: its password in each request's AC field.
+    is_login_required: bool = True
+    #: AO sent in responses when the request carries none (overrides the server's default).
+    institution_id: str = ""
+    #: Networks the terminal may connect from; empty: any.
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGE_CODES:
+            raise ValueError(f"unsupported terminal language {self.language!r}")
+
+    def is_allowed_from(self, source_ip: str) -> bool:
+        """True when a connection from ``source_ip`` may act as this terminal."""
+        if not self.allowed_networks:
+            return True
+        try:
+            address = ipaddress.ip_address(source_ip)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.allowed_networks)
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """A logged-in terminal: its login user and settings."""
+
+    name: str
+    settings: TerminalSettings
+
+
+@dataclass(frozen=True)
+class HashedPassword:
+    """A terminal password kept only as an Argon2 hash (``idp sip2 hash-password``)."""
+
+    hash: str
+
+    def __post_init__(self) -> None:
+        if not self.hash.startswith("$argon2"):
+            raise ValueError("a terminal password hash must be an Argon2 hash")
+
+    def matches(self, password: str) -> bool:
+        """Verify ``password`` (Argon2 compares in constant time)."""
+        try:
+            return PasswordHasher().verify(self.hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+#: A terminal password: in clear (from the environment) or as an Argon2 hash.
+TerminalPassword = str | HashedPassword
+
+
+class TerminalRegistry:
+    """Terminal credentials, compared in constant time."""
+
+    _DUMMY = b"\x00" * 32
+
+    def __init__(
+        self, credentials: Mapping[str, tuple[TerminalPassword, TerminalSettings]]
+    ) -> None:
+        """:param credentials: terminal user → (password or its hash, settings).
+
+        :raises ValueError: for an empty user or password, a terminal without login whose
+            password is hashed, or two terminals without login sharing a password (AC could
+            not tell them apart).
+        """
+        self._entries: dict[str, tuple[bytes | HashedPassword, TerminalSettings]] = {}
+        for user, (password, settings) in credentials.items():
+            if not user or not password:
+                raise ValueError("terminal users and passwords must not be empty")
+            if isinstance(password, HashedPassword):
+                if not settings.is_login_required:
+                    raise ValueError("terminals without login need a password, not a hash")
+                self._entries[user] = (password, settings)
+            else:
+                self._entries[user] = (password.encode("utf-8"), settings)
+        without_login = [pw for pw, s in self._entries.values() if not s.is_login_required]
+        if len(set(without_login)) != len(without_login):
+            raise ValueError("terminals without login need distinct passwords")
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def login(self, user: str, password: str) -> Terminal | None:
+        """The terminal for a Login (93) user and password, or None."""
+        entry = self._entries.get(user)
+        expected = entry[0] if entry else self._DUMMY
+        if isinstance(expected, HashedPassword):
+            matches = expected.matches(password)
+        else:
+            matches = hmac.compare_digest(password.encode("utf-8"), expected)
+        return Terminal(user, entry[1]) if entry is not None and matches else None
+
+    def by_terminal_password(self, password: str) -> Terminal | None:
+        """The terminal without login whose password is this AC value, or None."""
+        found = None
+        given = password.encode("utf-8")
+        for user, (expected, settings) in self._entries.items():
+            if isinstance(expected, HashedPassword):
+                continue  # only terminals with a login have hashed passwords
+            # Compare with every candidate, so timing does not tell which one matched.
+            if hmac.compare_digest(given, expected) and not settings.is_login_required:
+                found = Terminal(user, settings)
+        return found
+
+
+class TerminalLoginGuard(Protocol):
+    """Throttling and audit of terminal logins, shared with the other ways in."""
+
+    def check_login(self, user: str, source_ip: str) -> bool:
+        """False when ``source_ip`` must not try a terminal login now (refused unchecked)."""
+        ...
+
+    def record_login(self, user: str, source_ip: str, *, is_ok: bool, reason: str) -> None:
+        """Count and audit one terminal login (``reason``: ``ok``, ``invalid``, …)."""
+        ...
+
+
+# --- the terminals file ------------------------------------------------------------------
 
 #: The keys a ``[[terminal]]`` table may have.
 TERMINAL_KEYS = frozenset(

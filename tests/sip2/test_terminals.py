@@ -12,7 +12,7 @@ from idp.cli.sip2 import DEMO_TERMINAL_SECRETS
 from idp.config import PROJECT_ROOT
 from idp.sip2.service import options_from_config
 from idp.sip2.service import tls_context
-from idp.sip2.session import HashedPassword
+from idp.sip2.terminals import HashedPassword
 from idp.sip2.terminals import TerminalConfigError
 from idp.sip2.terminals import load_terminals
 from idp.sip2.terminals import parse_terminals
