@@ -193,6 +193,8 @@ def test_english_terminal_without_name_release(
     assert (ok.get("BL"), ok.get("CQ"), ok.get("AE"), ok.get("BE")) == ("Y", "Y", "", None)
     refused = client.ask(patron_information(TEMPORARY, TEMPORARY_PASSWORD))
     assert refused.get("AF") == TEMPORARY_PASSWORD_SCREEN_MESSAGE["en"]
+    wrong = client.ask(patron_information(READY, "wrong-password"))
+    assert wrong.get("AF") == "The library card number or password is incorrect."
 
 
 def test_lookup_without_password_tells_bl_only(terminal: RawClient, ready: Patron) -> None:
