@@ -60,7 +60,7 @@ class _ThreadingServer(socketserver.ThreadingTCPServer):
         if self._slots.acquire(blocking=False):
             return True
         # Refused: socketserver closes the socket at once.
-        logger.warning("sip2: connection cap reached, refusing %s", client_address[0])
+        logger.warning("sip2: connection cap reached, refused ip=%s", client_address[0])
         return False
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -77,7 +77,7 @@ class _ThreadingServer(socketserver.ThreadingTCPServer):
             self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.error("sip2: unexpected error on the connection from %s", client_address[0])
+        logger.error("sip2: unexpected connection error ip=%s", client_address[0])
 
 
 class Sip2Server:
@@ -193,7 +193,7 @@ class Sip2Server:
                         return
                     connection.do_handshake()
                 except (OSError, ValueError) as exc:
-                    logger.info("sip2: TLS handshake with %s failed: %s", source_ip, exc)
+                    logger.info("sip2: TLS handshake failed ip=%s why=%r", source_ip, str(exc))
                     return
             self._converse(connection, session, source_ip)
         except Exception as exc:
@@ -244,17 +244,17 @@ class Sip2Server:
                     return
                 deadline = time.monotonic() + options.idle_timeout
             if len(buffer) > options.max_message_bytes:
-                logger.warning("sip2: over-long message from %s, closing", source_ip)
+                logger.warning("sip2: over-long message, closing ip=%s", source_ip)
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                logger.info("sip2: idle connection from %s, closing", source_ip)
+                logger.info("sip2: idle connection, closing ip=%s", source_ip)
                 return
             try:
                 connection.settimeout(remaining)
                 chunk = connection.recv(4096)
             except TimeoutError:
-                logger.info("sip2: idle connection from %s, closing", source_ip)
+                logger.info("sip2: idle connection, closing ip=%s", source_ip)
                 return
             except OSError:
                 return

@@ -165,10 +165,12 @@ class Sip2Session:
                 raw, encoding=self._options.encoding, max_bytes=self._options.max_message_bytes
             )
         except MessageTooLongError:
-            logger.warning("sip2: over-long message from %s, closing", self._source_ip)
+            logger.warning("sip2: over-long message, closing ip=%s", self._source_ip)
             return Reply(None, close=True)
         except UnsupportedMessageError as exc:
-            logger.warning("sip2: %s (from %s), closing", exc, self._source_ip)
+            logger.warning(
+                "sip2: unsupported message, closing ip=%s why=%r", self._source_ip, str(exc)
+            )
             return Reply(None, close=True)
         except MessageError as exc:
             return self._request_resend(str(exc))
@@ -196,9 +198,9 @@ class Sip2Session:
     def _request_resend(self, why: str) -> Reply:
         self._errors += 1
         if self._errors > self._options.max_resend_requests:
-            logger.warning("sip2: repeated bad messages from %s, closing", self._source_ip)
+            logger.warning("sip2: repeated bad messages, closing ip=%s", self._source_ip)
             return Reply(None, close=True)
-        logger.info("sip2: bad message from %s (%s), asking for a resend", self._source_ip, why)
+        logger.info("sip2: bad message, asking for a resend ip=%s why=%r", self._source_ip, why)
         return Reply(self._resend_request())
 
     def _respond(
@@ -237,13 +239,13 @@ class Sip2Session:
             self.terminal = None
             self._login_failures += 1
             logger.warning(
-                "sip2: login refused for %r from %s (%s)", user[:64], self._source_ip, reason
+                "sip2: login refused user=%r ip=%s reason=%s", user[:64], self._source_ip, reason
             )
             close = self._login_failures >= self._options.max_login_failures
             return self._respond(request, "94", {"ok": "0"}, [], close=close)
         self.terminal = terminal
         self._location = request.get("CP") or None
-        logger.info("sip2: terminal %s logged in from %s", terminal.name, self._source_ip)
+        logger.info("sip2: terminal logged in terminal=%s ip=%s", terminal.name, self._source_ip)
         return self._respond(request, "94", {"ok": "1"}, [])
 
     def _acs_status(self, request: Message) -> Reply:
@@ -294,7 +296,7 @@ class Sip2Session:
         terminal = self._authorised_terminal(request)
         if terminal is None:
             logger.warning(
-                "sip2: message %s without login from %s, closing", request.code, self._source_ip
+                "sip2: request without login, closing code=%s ip=%s", request.code, self._source_ip
             )
             return Reply(None, close=True)
         institution = (
@@ -317,7 +319,13 @@ class Sip2Session:
             terminal=terminal.name,
             source_ip=self._source_ip,
         )
-        logger.info("sip2: %s from terminal %s: %s", request.code, terminal.name, answer.reason)
+        logger.info(
+            "sip2: patron request code=%s terminal=%s ip=%s reason=%s",
+            request.code,
+            terminal.name,
+            self._source_ip,
+            answer.reason,
+        )
         blocks = answer.status_blocks
         if not answer.valid_patron:
             blocks = blocks | _INVALID_PATRON_BLOCKS
