@@ -199,3 +199,17 @@ def test_tls_settings(tmp_path: Path) -> None:
         tls_context(str(tmp_path / "cert.pem"), "")
     with pytest.raises(TerminalConfigError, match="cannot load"):
         tls_context(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+
+
+def test_hash_password_command(app: Any) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["sip2", "hash-password"], input="a-terminal-secret\na-terminal-secret\n"
+    )
+    assert result.exit_code == 0, result.output
+    hashed = result.output.strip().splitlines()[-1]
+    assert HashedPassword(hashed).matches("a-terminal-secret")
+    assert not HashedPassword(hashed).matches("another-secret")
+    short = runner.invoke(args=["sip2", "hash-password"], input="short\nshort\n")
+    assert short.exit_code == 1
+    assert "Error: use at least 8 characters" in short.output
