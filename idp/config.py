@@ -8,6 +8,7 @@ environment, then the mapping passed to :func:`idp.create_app` (tests use it).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +44,11 @@ DEFAULTS: dict[str, Any] = {
     "IDP_TIMEZONE": "Asia/Tokyo",
     # Regular expression a (normalised) card number must match in full.
     "IDP_CARD_NUMBER_PATTERN": r"\d{10}",
+    # Check digit the last digit of a card number must satisfy (idp/services/card_numbers.py):
+    # "none", "M10W21" (modulus 10 weights 2-1, Luhn) or "M11" (modulus 11, weights 2-7).
+    # Checked, with the pattern, at issue, import, login, the credential-check API, SIP2
+    # and card verification.
+    "IDP_CARD_CHECK_DIGIT": "none",
     # Length of generated temporary passwords (digits).
     "IDP_TEMPORARY_PASSWORD_LENGTH": 8,
     # Days a temporary password stays usable (printed on the notice; OWASP ASVS: temporary
@@ -193,6 +199,7 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_ISSUER must be an absolute http(s) URL")
     if parts.query or parts.fragment or issuer.endswith("/"):
         raise ConfigError("IDP_ISSUER must have no query, fragment or trailing slash")
+    _validate_card_rules(config)
     relaxed = bool(config.get("TESTING") or config.get("DEBUG"))
     if relaxed:
         return
@@ -201,3 +208,19 @@ def validate(config: Mapping[str, Any]) -> None:
     secret = str(config.get("SECRET_KEY") or "")
     if len(secret) < 32 or secret.lower() in _WEAK_SECRETS:
         raise ConfigError("IDP_SECRET_KEY must be a random value of at least 32 characters")
+
+
+#: Check-digit schemes ``IDP_CARD_CHECK_DIGIT`` may name (see idp/services/card_numbers.py).
+CHECK_DIGIT_SCHEMES = ("none", "M10W21", "M11")
+
+
+def _validate_card_rules(config: Mapping[str, Any]) -> None:
+    scheme = config.get("IDP_CARD_CHECK_DIGIT", "none")
+    if scheme not in CHECK_DIGIT_SCHEMES:
+        raise ConfigError(
+            f"IDP_CARD_CHECK_DIGIT must be one of {', '.join(CHECK_DIGIT_SCHEMES)}, not {scheme!r}"
+        )
+    try:
+        re.compile(str(config.get("IDP_CARD_NUMBER_PATTERN", DEFAULTS["IDP_CARD_NUMBER_PATTERN"])))
+    except re.error as exc:
+        raise ConfigError(f"IDP_CARD_NUMBER_PATTERN is not a regular expression: {exc}") from exc

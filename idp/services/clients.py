@@ -114,7 +114,10 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     policy = data.get("temporary_password", "deny")
     if policy not in {"change", "deny"}:
         raise ClientFileError(f"{where}: temporary_password must be 'change' or 'deny'")
-    subject_type = data.get("subject_type", "public")
+    # A client of the credential-check API sees a pairwise sub unless its file says
+    # otherwise (data minimisation: a vendor cannot correlate patrons with others).
+    default_subject = "pairwise" if "patron:authenticate" in scopes else "public"
+    subject_type = data.get("subject_type", default_subject)
     if subject_type not in {"public", "pairwise"}:
         raise ClientFileError(f"{where}: subject_type must be 'public' or 'pairwise'")
     first_party = data.get("first_party", False)

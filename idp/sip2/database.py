@@ -24,6 +24,7 @@ from idp.services.patrons import SignInOutcome
 from idp.services.patrons import SignInResult
 from idp.services.patrons import authenticate
 from idp.services.patrons import find_patron
+from idp.services.patrons import is_valid_card_number
 from idp.services.throttle import throttle
 from idp.sip2.directory import TEMPORARY_PASSWORD_SCREEN_MESSAGE
 from idp.sip2.directory import PatronAnswer
@@ -201,7 +202,7 @@ class DatabaseDirectory:
                 reason="throttled",
             )
         gate.hit_source(source_ip)
-        patron = find_patron(card_number) if card_number else None
+        patron = find_patron(card_number) if is_valid_card_number(card_number) else None
         if patron is None:
             gate.hit_source(source_ip, failed=True)
         audit.record(

@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import logout
     from idp.views import openapi
     from idp.views import password
+    from idp.views import patron_api
     from idp.views import token
     from idp.views import userinfo
 
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
         logout,
         openapi,
         password,
+        patron_api,
         token,
         userinfo,
     ):

@@ -26,6 +26,7 @@ OPERATIONS = [
     ("/userinfo", "POST"),
     ("/.well-known/openid-configuration", "GET"),
     ("/jwks.json", "GET"),
+    ("/api/patrons/authenticate", "POST"),
 ]
 PARAMETERLESS = {"/.well-known/openid-configuration", "/jwks.json"}
 CHECKS = [
