@@ -458,3 +458,14 @@ def test_concurrent_terminals_each_get_their_own_answer(
     for index in range(6):
         expected = (READY, "Y") if index % 2 else (TEMPORARY, "N")
         assert results[index] == [expected] * 4
+
+
+def test_check_digits_apply_to_sip2(app: Flask, terminal: RawClient) -> None:
+    app.config["IDP_CARD_CHECK_DIGIT"] = "M10W21"
+    make_patron("0300000007")  # a valid modulus 10 weight 2-1 number
+    assert terminal.ask(patron_status("0300000007", DEFAULT_PASSWORD)).get("CQ") == "Y"
+    assert terminal.ask(patron_status("０３００－０００－００７")).get("BL") == "Y"
+    # A wrong check digit is nobody's card, with or without a password.
+    assert terminal.ask(patron_status("0300000008")).get("BL") == "N"
+    wrong = terminal.ask(patron_status("0300000008", DEFAULT_PASSWORD))
+    assert (wrong.get("BL"), wrong.get("CQ")) == ("N", "N")
