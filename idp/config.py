@@ -137,6 +137,29 @@ DEFAULTS: dict[str, Any] = {
     "IDP_BACKCHANNEL_WORKERS": 4,
     # Lifetime of a logout token, in seconds (clients refuse older ones).
     "IDP_LOGOUT_TOKEN_TTL": 120,
+    # SIP2 responder (``idp sip2 serve``, README "SIP2 responder").
+    # The terminals file (TOML): each terminal's login, password source, language and
+    # what it may see (sample: terminals/sip2.toml).
+    "IDP_SIP2_TERMINALS": str(PROJECT_ROOT / "terminals" / "sip2.toml"),
+    # Address and TCP port ``idp sip2 serve`` listens on (``--host``/``--port`` override).
+    "IDP_SIP2_HOST": "127.0.0.1",
+    "IDP_SIP2_PORT": 6001,
+    # Simultaneous terminal connections; further ones are closed at once.
+    "IDP_SIP2_MAX_CONNECTIONS": 64,
+    # Seconds without a complete message before a connection is closed.
+    "IDP_SIP2_IDLE_TIMEOUT": 60,
+    # Longest SIP2 message accepted, in bytes; a longer one closes the connection.
+    "IDP_SIP2_MAX_MESSAGE": 4096,
+    # TLS certificate chain and private key (PEM files); both set: the responder speaks TLS.
+    "IDP_SIP2_TLS_CERT": "",
+    "IDP_SIP2_TLS_KEY": "",
+    # Institution id (AO) answered when neither the request nor the terminal gives one.
+    "IDP_SIP2_INSTITUTION_ID": "",
+    # Text encoding agreed with the terminals (utf-8 carries Japanese screen messages).
+    "IDP_SIP2_ENCODING": "utf-8",
+    # Two-letter extension field carrying the card expiry date in Patron Information
+    # responses (e.g. "PA"); empty: not sent, as SIP2 2.00 defines no such field.
+    "IDP_SIP2_EXPIRY_FIELD": "",
 }
 
 #: Known development secrets that must never reach production.
