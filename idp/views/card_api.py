@@ -30,8 +30,6 @@ from idp.services.cards import VerifyResult
 from idp.services.cards import barcode_claim
 from idp.services.cards import card_refusal
 from idp.services.cards import verify_code
-from idp.services.throttle import Throttle
-from idp.services.throttle import WindowRule
 from idp.services.throttle import throttle
 from idp.views.bearer import BearerError
 from idp.views.bearer import require_token
@@ -55,23 +53,6 @@ def _json_error(status: int, error: str, description: str, **extra: Any) -> Resp
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _verify_gate() -> Throttle:
-    """The shared throttle, with the desk API's counters added on first use."""
-    gate = throttle()
-    config = services().config
-    gate.rules.setdefault(
-        "card_verify_client", WindowRule(int(config["IDP_CARD_VERIFY_CLIENT_PER_MINUTE"]), 60)
-    )
-    gate.rules.setdefault(
-        "card_verify_ip", WindowRule(int(config["IDP_CARD_VERIFY_IP_PER_MINUTE"]), 60)
-    )
-    gate.rules.setdefault(
-        "card_verify_failures",
-        WindowRule(int(config["IDP_CARD_VERIFY_FAILURES_PER_DAY"]), 86400),
-    )
-    return gate
 
 
 def _code_of(body: Any) -> str:
@@ -127,7 +108,7 @@ def verify() -> Response:
         "ip": ip,
         "user_agent": request.user_agent.string,
     }
-    gate = _verify_gate()
+    gate = throttle()
     wait = max(
         gate.check("card_verify_client", client_id),
         gate.check("card_verify_ip", ip or ""),
