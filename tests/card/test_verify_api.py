@@ -311,3 +311,4 @@ def test_a_patron_token_cannot_verify(app: Flask, client: FlaskClient) -> None:
 
     assert response.status_code == 403
     assert response.get_json()["error"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
