@@ -96,39 +96,38 @@ def _verify_answer(result: VerifyResult) -> dict[str, Any]:
 @bp.route("/api/card/verify", methods=["POST"])
 @csrf_exempt  # bearer-token API for desk systems, not a browser form
 def verify() -> Response:
-    """Check a scanned card code for the circulation desk."""
+    """Check a scanned card code for the circulation desk.
+
+    Order: the source address's limit (before anything is looked up, so a flood of bad
+    tokens is limited too), the token, the client's limits, the body, the code.
+    """
+    ip = request.remote_addr
+    meta: dict[str, Any] = {"ip": ip, "user_agent": request.user_agent.string}
+    gate = throttle()
+    wait = gate.check("card_verify_ip", ip or "")
+    if wait:
+        return _throttled(wait, meta)
+    gate.hit("card_verify_ip", ip or "")
     try:
         token = require_token("card:verify")
     except BearerError as error:
+        audit.record("card.unauthorized", commit=True, status=error.response.status_code, **meta)
         return error.response
+    meta["client_id"] = client_id = token.client_id
     if token.patron_id is not None:
+        audit.record("card.unauthorized", commit=True, status=403, **meta)
         return _json_error(
             403,
             "insufficient_scope",
             "Use an access token from the client-credentials grant.",
         )
-    client_id = token.client_id
-    ip = request.remote_addr
-    meta: dict[str, Any] = {
-        "client_id": client_id,
-        "ip": ip,
-        "user_agent": request.user_agent.string,
-    }
-    gate = throttle()
     wait = max(
         gate.check("card_verify_client", client_id),
-        gate.check("card_verify_ip", ip or ""),
         gate.check("card_verify_failures", client_id),
     )
     if wait:
-        audit.record("card.throttled", commit=True, retry_after=wait, **meta)
-        response = _json_error(
-            429, "too_many_requests", f"Too many card checks; retry in {wait} seconds."
-        )
-        response.headers["Retry-After"] = str(wait)
-        return response
+        return _throttled(wait, meta)
     gate.hit("card_verify_client", client_id)
-    gate.hit("card_verify_ip", ip or "")
     try:
         raw = _code_of(request.get_json(silent=True))
     except ValueError as exc:
@@ -144,6 +143,15 @@ def verify() -> Response:
         audit.record("card.refused", patron_id=patron_id, commit=True, reason=result.reason, **meta)
     response = jsonify(_verify_answer(result))
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _throttled(wait: int, meta: dict[str, Any]) -> Response:
+    audit.record("card.throttled", commit=True, retry_after=wait, **meta)
+    response = _json_error(
+        429, "too_many_requests", f"Too many card checks; retry in {wait} seconds."
+    )
+    response.headers["Retry-After"] = str(wait)
     return response
 
 

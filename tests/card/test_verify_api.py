@@ -209,6 +209,21 @@ def test_no_token_is_401_with_a_challenge(client: FlaskClient) -> None:
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer realm=")
     assert response.get_json()["error"] == "invalid_token"
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.event.like("card.%"))).one()
+    assert (event.event, event.detail["status"], event.client_id) == (
+        "card.unauthorized",
+        401,
+        None,
+    )
+
+
+def test_a_flood_of_bad_tokens_is_limited_per_address(app: Flask, client: FlaskClient) -> None:
+    app.config["IDP_CARD_VERIFY_IP_PER_MINUTE"] = 2
+    app.extensions["idp"].extra.pop("throttle", None)
+
+    statuses = [post_verify(client, "guess", "0300000001123456").status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 429]
 
 
 def test_invalid_token_is_401(client: FlaskClient) -> None:
