@@ -8,6 +8,7 @@ environment, then the mapping passed to :func:`idp.create_app` (tests use it).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +44,11 @@ DEFAULTS: dict[str, Any] = {
     "IDP_TIMEZONE": "Asia/Tokyo",
     # Regular expression a (normalised) card number must match in full.
     "IDP_CARD_NUMBER_PATTERN": r"\d{10}",
+    # Check digit the last digit of a card number must satisfy (idp/services/card_numbers.py):
+    # "none", "M10W21" (modulus 10 weights 2-1, Luhn) or "M11" (modulus 11, weights 2-7).
+    # Checked, with the pattern, at issue, import, login, the credential-check API, SIP2
+    # and card verification.
+    "IDP_CARD_CHECK_DIGIT": "none",
     # Length of generated temporary passwords (digits).
     "IDP_TEMPORARY_PASSWORD_LENGTH": 8,
     # Days a temporary password stays usable (printed on the notice; OWASP ASVS: temporary
@@ -118,6 +124,19 @@ DEFAULTS: dict[str, Any] = {
     "IDP_CARD_VERIFY_CLIENT_PER_MINUTE": 300,
     "IDP_CARD_VERIFY_IP_PER_MINUTE": 120,
     "IDP_CARD_VERIFY_FAILURES_PER_DAY": 1000,
+    # Back-channel logout (OpenID Connect Back-Channel Logout 1.0): seconds to wait for a
+    # client's back-channel URI per attempt; deliveries run in the background, so the
+    # patron's logout does not wait for them.
+    "IDP_BACKCHANNEL_TIMEOUT": 2,
+    # Further attempts after a failed delivery (network error, timeout, HTTP 5xx); a
+    # client's 4xx answer is final.
+    "IDP_BACKCHANNEL_RETRIES": 2,
+    # Pause before the first retry, in milliseconds; doubles for each further one.
+    "IDP_BACKCHANNEL_BACKOFF_MS": 250,
+    # Threads delivering logout tokens (per process).
+    "IDP_BACKCHANNEL_WORKERS": 4,
+    # Lifetime of a logout token, in seconds (clients refuse older ones).
+    "IDP_LOGOUT_TOKEN_TTL": 120,
 }
 
 #: Known development secrets that must never reach production.
@@ -192,6 +211,7 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_ISSUER must be an absolute http(s) URL")
     if parts.query or parts.fragment or issuer.endswith("/"):
         raise ConfigError("IDP_ISSUER must have no query, fragment or trailing slash")
+    _validate_card_rules(config)
     _validate_card(config)
     relaxed = bool(config.get("TESTING") or config.get("DEBUG"))
     if relaxed:
@@ -201,6 +221,22 @@ def validate(config: Mapping[str, Any]) -> None:
     secret = str(config.get("SECRET_KEY") or "")
     if len(secret) < 32 or secret.lower() in _WEAK_SECRETS:
         raise ConfigError("IDP_SECRET_KEY must be a random value of at least 32 characters")
+
+
+#: Check-digit schemes ``IDP_CARD_CHECK_DIGIT`` may name (see idp/services/card_numbers.py).
+CHECK_DIGIT_SCHEMES = ("none", "M10W21", "M11")
+
+
+def _validate_card_rules(config: Mapping[str, Any]) -> None:
+    scheme = config.get("IDP_CARD_CHECK_DIGIT", "none")
+    if scheme not in CHECK_DIGIT_SCHEMES:
+        raise ConfigError(
+            f"IDP_CARD_CHECK_DIGIT must be one of {', '.join(CHECK_DIGIT_SCHEMES)}, not {scheme!r}"
+        )
+    try:
+        re.compile(str(config.get("IDP_CARD_NUMBER_PATTERN", DEFAULTS["IDP_CARD_NUMBER_PATTERN"])))
+    except re.error as exc:
+        raise ConfigError(f"IDP_CARD_NUMBER_PATTERN is not a regular expression: {exc}") from exc
 
 
 def _validate_card(config: Mapping[str, Any]) -> None:

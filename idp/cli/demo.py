@@ -28,6 +28,7 @@ DEMO_SECRETS = {
     "DLIBRARY_CLIENT_SECRET": "d-library-demo-secret-not-for-production-0002",
     "CIRCULATION_DESK_CLIENT_SECRET": "circulation-desk-demo-secret-not-for-production",
     "PORTAL_CLIENT_SECRET": "example-portal-demo-secret-not-for-production-03",
+    "EBOOK_VENDOR_API_CLIENT_SECRET": "ebook-vendor-api-demo-secret-not-for-production-04",
 }
 
 

@@ -21,6 +21,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import logout
     from idp.views import openapi
     from idp.views import password
+    from idp.views import patron_api
     from idp.views import token
     from idp.views import userinfo
 
@@ -37,6 +38,7 @@ def register_blueprints(app: Flask) -> None:
         logout,
         openapi,
         password,
+        patron_api,
         token,
         userinfo,
     ):

@@ -297,7 +297,97 @@ def discovery_paths() -> dict[str, Any]:
     }
 
 
+def patron_api_paths() -> dict[str, Any]:
+    """``/api/patrons/authenticate``: the credential check for vendors' own login forms."""
+    bearer_errors = {
+        status: {
+            **_json("OAuthError", description),
+            "headers": {
+                "WWW-Authenticate": {
+                    "description": "RFC 6750 §3 challenge.",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+        for status, description in (
+            ("401", "No token, or an invalid or expired one."),
+            ("403", "Not a client-credentials token with the patron:authenticate scope."),
+        )
+    }
+    return {
+        "/api/patrons/authenticate": {
+            "post": {
+                "operationId": "patronAuthenticate",
+                "summary": "Tell a registered client whether a card number and password are right",
+                "description": (
+                    "For relying parties that keep their own login form. Needs a "
+                    "client-credentials token with the `patron:authenticate` scope. Never "
+                    "issues a token for the patron. `temporary_password`, expiry and status "
+                    "reasons are only told after the password was verified. A throttled "
+                    "check answers 200 with reason `throttled` and a `Retry-After` header."
+                ),
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _ref("CredentialCheckRequest")}},
+                },
+                "responses": {
+                    "200": {
+                        **_json("CredentialCheck", "The result of the check."),
+                        "headers": {
+                            **NO_STORE,
+                            "Retry-After": {
+                                "description": "With reason `throttled`: seconds to wait.",
+                                "schema": {"type": "string"},
+                            },
+                        },
+                    },
+                    **_oauth_errors("400", "413"),
+                    **bearer_errors,
+                },
+            }
+        }
+    }
+
+
 SCHEMAS: dict[str, Any] = {
+    "CredentialCheckRequest": {
+        "type": "object",
+        "required": ["card_number", "password"],
+        "properties": {
+            "card_number": _string("Card number as the patron typed it (NFKC-normalised)", 64),
+            "password": _string("The patron's password", 256),
+            "patron_ip": _string(
+                "The patron's IP address as the client saw it: throttled per patron "
+                "address instead of the client's own server",
+                64,
+            ),
+        },
+    },
+    "CredentialCheck": {
+        "type": "object",
+        "required": ["valid", "reason"],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "reason": {
+                "type": "string",
+                "enum": [
+                    "ok",
+                    "invalid_credentials",
+                    "temporary_password",
+                    "temporary_password_expired",
+                    "card_expired",
+                    "suspended",
+                    "lost",
+                    "withdrawn",
+                    "locked",
+                    "throttled",
+                ],
+            },
+            "claims": _ref("UserInfo"),
+            "retry_after": {"type": "integer", "minimum": 1},
+        },
+    },
     "OAuthError": {
         "type": "object",
         "required": ["error"],
@@ -394,6 +484,7 @@ SECTIONS: tuple[Callable[[], dict[str, Any]], ...] = (
     userinfo_paths,
     card_paths,
     discovery_paths,
+    patron_api_paths,
 )
 
 

@@ -99,3 +99,38 @@ def test_e_library_refuses_the_temporary_password(live_server: LiveServer, viewp
 
 def _query(url: str) -> dict[str, Any]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_the_seed_journey_in_a_browser(live_server: LiveServer, viewport: str) -> None:
+    """Account page → temporary password → forced change → log in again → e-mail."""
+    make_patron("0300000000", password="12345678", temporary=True)
+    with chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORTS[viewport], locale="ja-JP")
+        page.goto(f"{live_server.url}/account")
+        _check(page, f"journey-login-{viewport}")
+        page.get_by_label("貸出カードの番号").fill("0300000000")
+        page.get_by_label("パスワード").fill("12345678")
+        page.get_by_role("button", name="ログイン").click()
+
+        page.wait_for_url("**/password/change")
+        _check(page, f"journey-forced-change-{viewport}")
+        page.get_by_label("仮パスワード").fill("12345678")
+        page.get_by_label("新パスワード", exact=True).fill("hon2468")
+        page.get_by_label("新パスワード(確認用)").fill("hon2468")
+        page.get_by_role("button", name="更新").click()
+
+        notice = "パスワードの変更を受け付けました。新パスワードにて改めてログインしてください。"
+        assert notice in page.content()
+        _check(page, f"journey-changed-{viewport}")
+        page.get_by_label("貸出カードの番号").fill("0300000000")
+        page.get_by_label("パスワード").fill("hon2468")
+        page.get_by_role("button", name="ログイン").click()
+
+        page.wait_for_url("**/account")
+        _check(page, f"journey-account-{viewport}")
+        page.get_by_label("E-mail1").fill("hanako@example.jp")
+        page.get_by_role("button", name="更新").click()
+        page.wait_for_url("**/account")
+        assert page.get_by_label("E-mail1").input_value() == "hanako@example.jp"
+        _check(page, f"journey-account-saved-{viewport}")

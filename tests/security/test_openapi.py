@@ -28,6 +28,7 @@ OPERATIONS = [
     ("/api/card/barcode", "GET"),
     ("/.well-known/openid-configuration", "GET"),
     ("/jwks.json", "GET"),
+    ("/api/patrons/authenticate", "POST"),
 ]
 PARAMETERLESS = {"/.well-known/openid-configuration", "/jwks.json"}
 CHECKS = [
