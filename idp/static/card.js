@@ -57,6 +57,7 @@
         busy = false;
         if (data) {
           show(data);
+          tick();
         }
       })
       .catch(function () {

@@ -30,8 +30,6 @@ from idp.services.cards import VerifyResult
 from idp.services.cards import barcode_claim
 from idp.services.cards import card_refusal
 from idp.services.cards import verify_code
-from idp.services.throttle import Throttle
-from idp.services.throttle import WindowRule
 from idp.services.throttle import throttle
 from idp.views.bearer import BearerError
 from idp.views.bearer import require_token
@@ -54,24 +52,13 @@ def _json_error(status: int, error: str, description: str, **extra: Any) -> Resp
     response = jsonify({"error": error, "error_description": description, **extra})
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
+    if error == "insufficient_scope":
+        # RFC 6750 §3.1: the wrong kind of token gets the same challenge as a missing scope.
+        realm = services().config["IDP_ISSUER"]
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="{realm}", error="{error}", error_description="{description}"'
+        )
     return response
-
-
-def _verify_gate() -> Throttle:
-    """The shared throttle, with the desk API's counters added on first use."""
-    gate = throttle()
-    config = services().config
-    gate.rules.setdefault(
-        "card_verify_client", WindowRule(int(config["IDP_CARD_VERIFY_CLIENT_PER_MINUTE"]), 60)
-    )
-    gate.rules.setdefault(
-        "card_verify_ip", WindowRule(int(config["IDP_CARD_VERIFY_IP_PER_MINUTE"]), 60)
-    )
-    gate.rules.setdefault(
-        "card_verify_failures",
-        WindowRule(int(config["IDP_CARD_VERIFY_FAILURES_PER_DAY"]), 86400),
-    )
-    return gate
 
 
 def _code_of(body: Any) -> str:
@@ -109,39 +96,38 @@ def _verify_answer(result: VerifyResult) -> dict[str, Any]:
 @bp.route("/api/card/verify", methods=["POST"])
 @csrf_exempt  # bearer-token API for desk systems, not a browser form
 def verify() -> Response:
-    """Check a scanned card code for the circulation desk."""
+    """Check a scanned card code for the circulation desk.
+
+    Order: the source address's limit (before anything is looked up, so a flood of bad
+    tokens is limited too), the token, the client's limits, the body, the code.
+    """
+    ip = request.remote_addr
+    meta: dict[str, Any] = {"ip": ip, "user_agent": request.user_agent.string}
+    gate = throttle()
+    wait = gate.check("card_verify_ip", ip or "")
+    if wait:
+        return _throttled(wait, meta)
+    gate.hit("card_verify_ip", ip or "")
     try:
         token = require_token("card:verify")
     except BearerError as error:
+        audit.record("card.unauthorized", commit=True, status=error.response.status_code, **meta)
         return error.response
+    meta["client_id"] = client_id = token.client_id
     if token.patron_id is not None:
+        audit.record("card.unauthorized", commit=True, status=403, **meta)
         return _json_error(
             403,
             "insufficient_scope",
             "Use an access token from the client-credentials grant.",
         )
-    client_id = token.client_id
-    ip = request.remote_addr
-    meta: dict[str, Any] = {
-        "client_id": client_id,
-        "ip": ip,
-        "user_agent": request.user_agent.string,
-    }
-    gate = _verify_gate()
     wait = max(
         gate.check("card_verify_client", client_id),
-        gate.check("card_verify_ip", ip or ""),
         gate.check("card_verify_failures", client_id),
     )
     if wait:
-        audit.record("card.throttled", commit=True, retry_after=wait, **meta)
-        response = _json_error(
-            429, "too_many_requests", f"Too many card checks; retry in {wait} seconds."
-        )
-        response.headers["Retry-After"] = str(wait)
-        return response
+        return _throttled(wait, meta)
     gate.hit("card_verify_client", client_id)
-    gate.hit("card_verify_ip", ip or "")
     try:
         raw = _code_of(request.get_json(silent=True))
     except ValueError as exc:
@@ -157,6 +143,15 @@ def verify() -> Response:
         audit.record("card.refused", patron_id=patron_id, commit=True, reason=result.reason, **meta)
     response = jsonify(_verify_answer(result))
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _throttled(wait: int, meta: dict[str, Any]) -> Response:
+    audit.record("card.throttled", commit=True, retry_after=wait, **meta)
+    response = _json_error(
+        429, "too_many_requests", f"Too many card checks; retry in {wait} seconds."
+    )
+    response.headers["Retry-After"] = str(wait)
     return response
 
 

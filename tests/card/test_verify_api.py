@@ -209,6 +209,21 @@ def test_no_token_is_401_with_a_challenge(client: FlaskClient) -> None:
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer realm=")
     assert response.get_json()["error"] == "invalid_token"
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.event.like("card.%"))).one()
+    assert (event.event, event.detail["status"], event.client_id) == (
+        "card.unauthorized",
+        401,
+        None,
+    )
+
+
+def test_a_flood_of_bad_tokens_is_limited_per_address(app: Flask, client: FlaskClient) -> None:
+    app.config["IDP_CARD_VERIFY_IP_PER_MINUTE"] = 2
+    app.extensions["idp"].extra.pop("throttle", None)
+
+    statuses = [post_verify(client, "guess", "0300000001123456").status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 429]
 
 
 def test_invalid_token_is_401(client: FlaskClient) -> None:
@@ -243,7 +258,8 @@ def test_token_without_card_verify_is_403(client: FlaskClient, app: Flask) -> No
 def test_too_many_checks_are_429_with_retry_after(
     app: Flask, client: FlaskClient, desk_token: str, patron: Any
 ) -> None:
-    app.config["IDP_CARD_VERIFY_IP_PER_MINUTE"] = 3  # read at the API's first call
+    app.config["IDP_CARD_VERIFY_IP_PER_MINUTE"] = 3
+    app.extensions["idp"].extra.pop("throttle", None)  # rules are read when it is built
     answers = [post_verify(client, desk_token, "0399999999123456") for _ in range(3)]
     refused = post_verify(client, desk_token, "0399999999123456")
 
@@ -259,6 +275,7 @@ def test_failures_per_client_are_limited(
     app: Flask, client: FlaskClient, desk_token: str, patron: Any, aligned: Any
 ) -> None:
     app.config["IDP_CARD_VERIFY_FAILURES_PER_DAY"] = 2
+    app.extensions["idp"].extra.pop("throttle", None)
     for _ in range(2):
         assert _answer(client, desk_token, "0399999999123456")["reason"] == "unknown"
 
@@ -309,3 +326,4 @@ def test_a_patron_token_cannot_verify(app: Flask, client: FlaskClient) -> None:
 
     assert response.status_code == 403
     assert response.get_json()["error"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
