@@ -126,6 +126,10 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     backchannel = data.get("backchannel_logout_uri")
     if backchannel is not None:
         backchannel = _uri(backchannel, f"{where}: backchannel_logout_uri")
+    # Back-Channel Logout §2.2: every logout token carries ``sid``, so a client that
+    # requires it is always served; the key is accepted so registrations can say so.
+    if not isinstance(data.get("backchannel_logout_session_required", True), bool):
+        raise ClientFileError(f"{where}: backchannel_logout_session_required must be true or false")
     known = {
         "client_id",
         "name",
@@ -140,6 +144,7 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         "subject_type",
         "first_party",
         "backchannel_logout_uri",
+        "backchannel_logout_session_required",
     }
     return ClientSpec(
         client_id=client_id,

@@ -46,10 +46,11 @@ class SignInResult:
     """The outcome of checking a card number and password."""
 
     outcome: SignInOutcome
-    #: Only once the password was right (OK and the refusals after it): a failure never
-    #: hands out the patron, whose row it must not touch.
+    #: The card's patron, if any. After a failure (INVALID_CREDENTIALS, THROTTLED,
+    #: LOCKED) its attributes are expired: reading one loads the row again, work an
+    #: unknown card never causes. Audit with :attr:`patron_id` instead.
     patron: Patron | None = None
-    #: The patron the card belongs to, for the audit log, whatever the outcome.
+    #: The patron's id (None for an unknown card), taken before anything committed.
     patron_id: int | None = None
     #: For THROTTLED: seconds until the next attempt is allowed.
     retry_after: int = 0
@@ -128,7 +129,7 @@ def authenticate(
     # timing are those of a wrong password.
     well_formed = is_valid_card_number(card)
     patron = find_patron(card) if well_formed and len(secret) <= MAX_PASSWORD_INPUT else None
-    context = _Attempt(patron.id if patron else None, source_ip, channel, user_agent)
+    context = _Attempt(patron, patron.id if patron else None, source_ip, channel, user_agent)
     # Read before the counters commit: after a commit, reading the patron would load the
     # row again, one query more than an unknown card costs.
     password_hash = patron.password_hash if patron else None
@@ -139,11 +140,11 @@ def authenticate(
         or gate.card_rule.is_locking(state.count)
     ):
         context.audit("login.locked")
-        return SignInResult(SignInOutcome.LOCKED, patron_id=context.patron_id)
+        return SignInResult(SignInOutcome.LOCKED, patron, context.patron_id)
     wait = max(gate.check("card", card) if well_formed else 0, gate.check_source(source_ip))
     if wait:
         context.audit("login.throttled", retry_after=wait)
-        return SignInResult(SignInOutcome.THROTTLED, patron_id=context.patron_id, retry_after=wait)
+        return SignInResult(SignInOutcome.THROTTLED, patron, context.patron_id, wait)
     gate.hit_source(source_ip)
     if not svc.passwords.verify(password_hash, secret):
         return _count_failure(gate, card if well_formed else None, context)
@@ -158,13 +159,14 @@ def authenticate(
     if reason is None:
         patron.last_login_at = now
     db.session.commit()
-    return SignInResult(reason or SignInOutcome.OK, patron, patron_id=patron.id)
+    return SignInResult(reason or SignInOutcome.OK, patron, context.patron_id)
 
 
 @dataclass(frozen=True)
 class _Attempt:
     """Who is signing in, from where: for the audit events of throttling."""
 
+    patron: Patron | None
     #: Taken before anything commits: reading it later would reload the patron's row,
     #: a query an unknown card would not make.
     patron_id: int | None
@@ -187,8 +189,8 @@ class _Attempt:
 def _count_failure(gate: Throttle, card: str | None, attempt: _Attempt) -> SignInResult:
     """Count a wrong password for the card and the source; lock at the hard cap.
 
-    Known or unknown, a well-formed card gets the same statements and one commit: the
-    patron's row is not touched (it is not even read again), only ``card_failures``.
+    Known or unknown, a well-formed card gets the same statements and commits: the
+    patron's row is neither written nor read again, only ``card_failures``.
 
     :param card: the normalised card number, or None for a malformed one (source only).
     """
@@ -202,9 +204,9 @@ def _count_failure(gate: Throttle, card: str | None, attempt: _Attempt) -> SignI
     if gate.card_rule.is_locking(failures):
         card_failures.lock_card(card, now)
         attempt.audit("patron.locked", failures=failures)  # commits
-        return SignInResult(SignInOutcome.LOCKED, patron_id=attempt.patron_id)
+        return SignInResult(SignInOutcome.LOCKED, attempt.patron, attempt.patron_id)
     db.session.commit()
-    return SignInResult(SignInOutcome.INVALID_CREDENTIALS, patron_id=attempt.patron_id)
+    return SignInResult(SignInOutcome.INVALID_CREDENTIALS, attempt.patron, attempt.patron_id)
 
 
 def unlock_patron(patron: Patron) -> None:

@@ -9,6 +9,8 @@ def register_blueprints(app: Flask) -> None:
     """Register every blueprint, the error pages and the security headers."""
     from idp.views import account
     from idp.views import authorize
+    from idp.views import card
+    from idp.views import card_api
     from idp.views import consent
     from idp.views import discovery
     from idp.views import errors
@@ -26,6 +28,8 @@ def register_blueprints(app: Flask) -> None:
     for module in (
         account,
         authorize,
+        card,
+        card_api,
         consent,
         discovery,
         health,

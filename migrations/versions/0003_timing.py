@@ -5,7 +5,7 @@ card number, so that a wrong password for an unknown card number writes exactly 
 for an issued card writes (docs/security.md, "Unknown and issued cards cost the same").
 
 Revision ID: 0003_timing
-Revises: 0002_throttle
+Revises: 0003_card
 Create Date: 2026-12-01 06:10:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0003_timing"
-down_revision = "0002_throttle"
+down_revision = "0003_card"
 branch_labels = None
 depends_on = None
 
