@@ -174,7 +174,10 @@ class KeyStore:
 
     def _generate(self) -> str:
         key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": SIGNING_ALG})
-        kid = key.thumbprint()
+        # The RFC 7638 thumbprint, base64url: it may begin with "-", which a command line
+        # would read as an option (``idp keys retire <kid>``), so such keys get a prefix.
+        thumbprint = key.thumbprint()
+        kid = f"k{thumbprint}" if thumbprint.startswith("-") else thumbprint
         data = key.as_dict(private=True)
         data["kid"] = kid
         _write_private(self.folder / f"{kid}.json", json.dumps(data))
