@@ -128,9 +128,11 @@ DEFAULTS: dict[str, Any] = {
     "IDP_METRICS_TOKEN": None,
     # Serving with gunicorn (idp/gunicorn_conf.py reads these from the environment):
     # address to listen on, worker processes (0: 2 × cores + 1), and seconds a worker gets
-    # to finish its requests on restart or shutdown.
+    # to finish its requests on restart or shutdown (``idp serve``, README "Production").
     "IDP_BIND": "127.0.0.1:8000",
     "IDP_WORKERS": 0,
+    # Threads per worker; more than 1 uses threaded workers (they keep connections alive).
+    "IDP_THREADS": 1,
     "IDP_GRACEFUL_TIMEOUT": 30,
 }
 

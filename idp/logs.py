@@ -38,13 +38,16 @@ MAX_CLIENT_ID = 64
 _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 #: Marks the handler :func:`configure_logging` installs, so that it is replaced, not added.
 _HANDLER_NAME = "idp"
+#: Where a request keeps its id and start time (the WSGI environ lives as long as it).
+_ENVIRON_ID = "idp.request_id"
+_ENVIRON_START = "idp.request_started"
 
 
 def request_id() -> str | None:
     """The id of the current request (None outside a request)."""
     if not has_request_context():
         return None
-    found: str | None = g.get("request_id")
+    found: str | None = request.environ.get(_ENVIRON_ID)
     return found
 
 
@@ -127,18 +130,20 @@ def _client_id() -> str | None:
 
 
 def _start_request() -> None:
-    g.request_started = time.perf_counter()
+    if _ENVIRON_ID in request.environ:
+        return
+    request.environ[_ENVIRON_START] = time.perf_counter()
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if SANE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+    request.environ[_ENVIRON_ID] = (
+        incoming if SANE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+    )
 
 
 def _finish_request(response: Response) -> Response:
-    rid = g.get("request_id")
-    if rid is None:  # the request failed before our first hook ran
-        _start_request()
-        rid = g.request_id
+    _start_request()  # when the request failed before the first hook ran
+    rid = str(request.environ[_ENVIRON_ID])
     response.headers["X-Request-ID"] = rid
-    seconds = time.perf_counter() - g.get("request_started", time.perf_counter())
+    seconds = time.perf_counter() - float(request.environ[_ENVIRON_START])
     endpoint = request.endpoint or "none"
     access_log.info(
         "%s %s %s",
