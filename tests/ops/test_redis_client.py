@@ -18,8 +18,8 @@ from idp.services.rate_limits import rate_limits
 from idp.services.throttle import FallbackStore
 from idp.services.throttle import throttle
 from tests.factories import DEFAULT_PASSWORD
-from tests.ops.conftest import CLOSED_REDIS_URL
 from tests.oidc import csrf_token
+from tests.ops.conftest import CLOSED_REDIS_URL
 from tests.security.conftest import post_login
 
 
