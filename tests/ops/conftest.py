@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Callable
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis
+from flask import Flask
 from sqlalchemy import create_engine
 from sqlalchemy import make_url
 from sqlalchemy import text
+from werkzeug.serving import BaseWSGIServer
+from werkzeug.serving import make_server
+
+from idp import create_app
+from idp.extensions import db
 
 #: The PostgreSQL server of the run (unset: the PostgreSQL tests are skipped).
 PG_ADMIN_URL = os.environ.get("IDP_TEST_DATABASE_URL")
@@ -58,3 +68,53 @@ def scratch_pg() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@dataclass
+class LiveServer:
+    """A running server: its base URL and the application behind it."""
+
+    url: str
+    app: Flask
+
+
+@pytest.fixture
+def live_server(app_config: dict[str, Any]) -> Iterator[LiveServer]:
+    """The IdP served by werkzeug (threaded) on 127.0.0.1, on the test's database."""
+    from tests.conftest import empty_database
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = create_app({**app_config, "IDP_ISSUER": url})
+    server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with app.app_context():
+            yield LiveServer(url, app)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        with app.app_context():
+            empty_database()
+
+
+@pytest.fixture
+def make_app(app_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
+    """Build extra applications on the test's database; their connections close afterwards."""
+    made: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        app = create_app({**app_config, **overrides})
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+            shared = app.extensions["idp"].extra.get("redis")
+            if shared is not None:
+                shared.close()

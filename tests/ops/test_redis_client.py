@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,13 +36,9 @@ def prefix(redis_url: str) -> Any:
 
 
 def test_throttle_and_limits_share_one_client_and_pool(
-    app_config: dict[str, Any], redis_url: str, prefix: str
+    make_app: Callable[..., Flask], redis_url: str, prefix: str
 ) -> None:
-    from idp import create_app
-
-    app = create_app(
-        {**app_config, "IDP_REDIS_URL": redis_url, "IDP_THROTTLE_REDIS_PREFIX": prefix}
-    )
+    app = make_app(IDP_REDIS_URL=redis_url, IDP_THROTTLE_REDIS_PREFIX=prefix)
     with app.app_context():
         shared = shared_redis()
         assert isinstance(shared, SharedRedis)
@@ -73,11 +70,9 @@ def test_client_is_made_again_after_a_fork(redis_url: str) -> None:
 
 
 def test_one_failure_makes_every_user_skip_redis(
-    app_config: dict[str, Any], caplog: pytest.LogCaptureFixture
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from idp import create_app
-
-    app = create_app({**app_config, "IDP_REDIS_URL": CLOSED_REDIS_URL, "IDP_REDIS_TIMEOUT_MS": 100})
+    app = make_app(IDP_REDIS_URL=CLOSED_REDIS_URL, IDP_REDIS_TIMEOUT_MS=100)
     with app.app_context(), caplog.at_level(logging.WARNING):
         assert rate_limits().hit("5/minute", "reissue-ip", "192.0.2.1")
         shared = shared_redis()
@@ -135,22 +130,16 @@ def test_readyz_names_redis_when_it_is_down(
 
 
 def test_readyz_checks_redis_when_configured(
-    app_config: dict[str, Any], redis_url: str, clock: Any
+    make_app: Callable[..., Flask], redis_url: str
 ) -> None:
-    from idp import create_app
-
-    app = create_app({**app_config, "IDP_REDIS_URL": redis_url})
+    app = make_app(IDP_REDIS_URL=redis_url)
     response = app.test_client().get("/readyz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
-def test_readyz_names_the_database_when_it_is_down(app_config: dict[str, Any]) -> None:
-    from idp import create_app
-
-    app = create_app(
-        {**app_config, "IDP_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
-    )
+def test_readyz_names_the_database_when_it_is_down(make_app: Callable[..., Flask]) -> None:
+    app = make_app(IDP_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "database": "down"}
