@@ -84,11 +84,10 @@ def _seed(env: dict[str, str]) -> None:
     from flask_migrate import upgrade
 
     from idp import create_app
+    from idp.config import from_environment
     from idp.extensions import db
     from tests.factories import make_client
     from tests.factories import make_patron
-
-    from idp.config import from_environment
 
     app = create_app({**from_environment(env), "TESTING": True})
     with app.app_context():
