@@ -73,7 +73,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         try:
             if requests.get(url + "/readyz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # bound, but the workers are still starting
             pass
         time.sleep(0.2)
     raise AssertionError(f"node not ready: {log.read_text()[-2000:]}")
