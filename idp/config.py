@@ -208,7 +208,7 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_ISSUER must be an absolute http(s) URL")
     if parts.query or parts.fragment or issuer.endswith("/"):
         raise ConfigError("IDP_ISSUER must have no query, fragment or trailing slash")
-    if str(config.get("IDP_LOG_FORMAT")) not in {"json", "text"}:
+    if str(config.get("IDP_LOG_FORMAT", "text")) not in {"json", "text"}:
         raise ConfigError("IDP_LOG_FORMAT must be json or text")
     if str(config.get("IDP_LOG_LEVEL", "INFO")).upper() not in {
         "DEBUG",

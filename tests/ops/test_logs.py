@@ -134,3 +134,14 @@ def test_log_lines_written_during_a_request_carry_its_id(
 def test_text_format_is_readable(caplog: pytest.LogCaptureFixture) -> None:
     record = logging.makeLogRecord({"name": "idp.x", "levelname": "INFO", "msg": "hello"})
     assert "INFO idp.x [None] hello" in TextFormatter().format(record)
+
+
+@pytest.mark.parametrize(("key", "value"), [("IDP_LOG_FORMAT", "xml"), ("IDP_LOG_LEVEL", "LOUD")])
+def test_unknown_log_settings_refuse_to_start(
+    app_config: dict[str, Any], key: str, value: str
+) -> None:
+    from idp import create_app
+    from idp.config import ConfigError
+
+    with pytest.raises(ConfigError, match=key):
+        create_app({**app_config, key: value})
