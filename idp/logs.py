@@ -92,6 +92,14 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+class DropServerAccessLines(logging.Filter):
+    """Drops the development server's own request lines (werkzeug logs the query string,
+    where codes travel; our access line replaces them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return '"%s" %s %s' not in str(record.msg)
+
+
 def make_formatter(kind: str) -> logging.Formatter:
     """The formatter for ``IDP_LOG_FORMAT`` (``json`` or ``text``)."""
     return JsonFormatter() if kind == "json" else TextFormatter()
@@ -112,6 +120,9 @@ def configure_logging(kind: str, level: str) -> None:
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    server_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, DropServerAccessLines) for f in server_log.filters):
+        server_log.addFilter(DropServerAccessLines())
 
 
 def _client_id() -> str | None:

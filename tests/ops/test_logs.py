@@ -145,3 +145,24 @@ def test_unknown_log_settings_refuse_to_start(
 
     with pytest.raises(ConfigError, match=key):
         create_app({**app_config, key: value})
+
+
+def test_the_development_server_never_logs_query_strings(caplog: pytest.LogCaptureFixture) -> None:
+    from werkzeug.serving import WSGIRequestHandler
+
+    configure_logging("text", "INFO")
+    root = logging.getLogger()
+    try:
+        handler = WSGIRequestHandler.__new__(WSGIRequestHandler)
+        handler.command, handler.request_version = "GET", "HTTP/1.1"
+        handler.path = "/callback?code=SECRET-CODE-9&state=s"
+        handler.client_address = ("127.0.0.1", 5000)
+        handler.address_string = lambda: "127.0.0.1"  # type: ignore[method-assign]
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            handler.log_request(200, 10)
+            logging.getLogger("werkzeug").info(" * Running on http://127.0.0.1:5000")
+        assert "SECRET-CODE-9" not in caplog.text
+        assert "Running on" in caplog.text
+    finally:
+        for found in [h for h in root.handlers if h.get_name() == "idp"]:
+            root.removeHandler(found)
