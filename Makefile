@@ -27,6 +27,18 @@ run: db
 	$(BIN)/idp demo --if-empty
 	$(BIN)/idp run --host $(HOST) --port $(PORT)
 
+## make portal: the example relying party (clients/example_portal) on 127.0.0.1:5001, next to
+## `make run`'s IdP, with the demo secret that `idp demo` registered for example-portal.
+PORTAL_PORT ?= 5001
+PORTAL_ISSUER ?= http://$(HOST):$(PORT)
+portal: install
+	cd clients/example_portal && \
+	PORTAL_ISSUER="$(PORTAL_ISSUER)" \
+	PORTAL_CLIENT_ID="$${PORTAL_CLIENT_ID:-example-portal}" \
+	PORTAL_CLIENT_SECRET="$${PORTAL_CLIENT_SECRET:-$$(../../$(BIN)/python -c 'from idp.cli.demo import DEMO_SECRETS; print(DEMO_SECRETS["PORTAL_CLIENT_SECRET"])')}" \
+	PORTAL_SECRET_KEY="$${PORTAL_SECRET_KEY:-example-portal-demo-cookie-key-not-for-production}" \
+	../../$(BIN)/flask --app portal run --host 127.0.0.1 --port $(PORTAL_PORT)
+
 ## make test: every test (embedded SQLite by default; IDP_TEST_DATABASE_URL/IDP_TEST_REDIS_URL for PostgreSQL/Redis).
 test: install browser
 	$(BIN)/python -m pytest

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +45,11 @@ DEFAULTS: dict[str, Any] = {
     "IDP_TIMEZONE": "Asia/Tokyo",
     # Regular expression a (normalised) card number must match in full.
     "IDP_CARD_NUMBER_PATTERN": r"\d{10}",
+    # Check digit the last digit of a card number must satisfy (idp/services/card_numbers.py):
+    # "none", "M10W21" (modulus 10 weights 2-1, Luhn) or "M11" (modulus 11, weights 2-7).
+    # Checked, with the pattern, at issue, import, login, the credential-check API, SIP2
+    # and card verification.
+    "IDP_CARD_CHECK_DIGIT": "none",
     # Length of generated temporary passwords (digits).
     "IDP_TEMPORARY_PASSWORD_LENGTH": 8,
     # Days a temporary password stays usable (printed on the notice; OWASP ASVS: temporary
@@ -134,6 +140,64 @@ DEFAULTS: dict[str, Any] = {
     # Threads per worker; more than 1 uses threaded workers (they keep connections alive).
     "IDP_THREADS": 1,
     "IDP_GRACEFUL_TIMEOUT": 30,
+    # Library card barcode (SPEC §5; README "Library card barcode").
+    # Seconds each card code is shown for (RFC 6238 time step X). The desk also accepts
+    # the code of the step before, so a screenshot stops working after two steps.
+    "IDP_CARD_CODE_STEP": 30,
+    # Earlier time steps the desk still accepts (clock skew between phone and desk).
+    "IDP_CARD_CODE_SKEW_STEPS": 1,
+    # Secret the per-card code keys are derived from (HKDF). Empty: derived from
+    # IDP_SECRET_KEY. Changing it invalidates every code on screen at once.
+    "IDP_CARD_CODE_SECRET": "",
+    # Symbology of the card page's barcode: "nw7" (NW-7/Codabar, what Japanese library
+    # scanners read) or "code128".
+    "IDP_CARD_SYMBOLOGY": "nw7",
+    # The card page needs a login at most this many seconds old; older sessions log in
+    # again first (the code is a credential at the desk).
+    "IDP_CARD_RECENT_LOGIN": 12 * 3600,
+    # Prefix of the used-code keys in Redis (replay memory shared by every node).
+    "IDP_CARD_REPLAY_REDIS_PREFIX": "idp:card-replay:",
+    # Desk verification API limits: calls per minute per client and per source address,
+    # and refused codes per UTC day per client (a desk guessing codes stops quickly).
+    "IDP_CARD_VERIFY_CLIENT_PER_MINUTE": 300,
+    "IDP_CARD_VERIFY_IP_PER_MINUTE": 120,
+    "IDP_CARD_VERIFY_FAILURES_PER_DAY": 1000,
+    # Back-channel logout (OpenID Connect Back-Channel Logout 1.0): seconds to wait for a
+    # client's back-channel URI per attempt; deliveries run in the background, so the
+    # patron's logout does not wait for them.
+    "IDP_BACKCHANNEL_TIMEOUT": 2,
+    # Further attempts after a failed delivery (network error, timeout, HTTP 5xx); a
+    # client's 4xx answer is final.
+    "IDP_BACKCHANNEL_RETRIES": 2,
+    # Pause before the first retry, in milliseconds; doubles for each further one.
+    "IDP_BACKCHANNEL_BACKOFF_MS": 250,
+    # Threads delivering logout tokens (per process).
+    "IDP_BACKCHANNEL_WORKERS": 4,
+    # Lifetime of a logout token, in seconds (clients refuse older ones).
+    "IDP_LOGOUT_TOKEN_TTL": 120,
+    # SIP2 responder (``idp sip2 serve``, README "SIP2 responder").
+    # The terminals file (TOML): each terminal's login, password source, language and
+    # what it may see (sample: terminals/sip2.toml).
+    "IDP_SIP2_TERMINALS": str(PROJECT_ROOT / "terminals" / "sip2.toml"),
+    # Address and TCP port ``idp sip2 serve`` listens on (``--host``/``--port`` override).
+    "IDP_SIP2_HOST": "127.0.0.1",
+    "IDP_SIP2_PORT": 6001,
+    # Simultaneous terminal connections; further ones are closed at once.
+    "IDP_SIP2_MAX_CONNECTIONS": 64,
+    # Seconds without a complete message before a connection is closed.
+    "IDP_SIP2_IDLE_TIMEOUT": 60,
+    # Longest SIP2 message accepted, in bytes; a longer one closes the connection.
+    "IDP_SIP2_MAX_MESSAGE": 4096,
+    # TLS certificate chain and private key (PEM files); both set: the responder speaks TLS.
+    "IDP_SIP2_TLS_CERT": "",
+    "IDP_SIP2_TLS_KEY": "",
+    # Institution id (AO) answered when neither the request nor the terminal gives one.
+    "IDP_SIP2_INSTITUTION_ID": "",
+    # Text encoding agreed with the terminals (utf-8 carries Japanese screen messages).
+    "IDP_SIP2_ENCODING": "utf-8",
+    # Two-letter extension field carrying the card expiry date in Patron Information
+    # responses (e.g. "PA"); empty: not sent, as SIP2 2.00 defines no such field.
+    "IDP_SIP2_EXPIRY_FIELD": "",
 }
 
 #: Known development secrets that must never reach production.
@@ -224,6 +288,8 @@ def validate(config: Mapping[str, Any]) -> None:
                 ipaddress.ip_network(part.strip(), strict=False)
     except ValueError as exc:
         raise ConfigError("IDP_METRICS_NETWORKS must list addresses or CIDR networks") from exc
+    _validate_card_rules(config)
+    _validate_card(config)
     relaxed = bool(config.get("TESTING") or config.get("DEBUG"))
     if relaxed:
         return
@@ -232,3 +298,38 @@ def validate(config: Mapping[str, Any]) -> None:
     secret = str(config.get("SECRET_KEY") or "")
     if len(secret) < 32 or secret.lower() in _WEAK_SECRETS:
         raise ConfigError("IDP_SECRET_KEY must be a random value of at least 32 characters")
+
+
+#: Check-digit schemes ``IDP_CARD_CHECK_DIGIT`` may name (see idp/services/card_numbers.py).
+CHECK_DIGIT_SCHEMES = ("none", "M10W21", "M11")
+
+
+def _validate_card_rules(config: Mapping[str, Any]) -> None:
+    scheme = config.get("IDP_CARD_CHECK_DIGIT", "none")
+    if scheme not in CHECK_DIGIT_SCHEMES:
+        raise ConfigError(
+            f"IDP_CARD_CHECK_DIGIT must be one of {', '.join(CHECK_DIGIT_SCHEMES)}, not {scheme!r}"
+        )
+    try:
+        re.compile(str(config.get("IDP_CARD_NUMBER_PATTERN", DEFAULTS["IDP_CARD_NUMBER_PATTERN"])))
+    except re.error as exc:
+        raise ConfigError(f"IDP_CARD_NUMBER_PATTERN is not a regular expression: {exc}") from exc
+
+
+def _validate_card(config: Mapping[str, Any]) -> None:
+    """Refuse card-barcode settings that would make unusable or guessable codes."""
+    config = {**DEFAULTS, **config}
+    if config["IDP_CARD_SYMBOLOGY"] not in {"nw7", "code128"}:
+        raise ConfigError('IDP_CARD_SYMBOLOGY must be "nw7" or "code128"')
+    step = config["IDP_CARD_CODE_STEP"]
+    if not isinstance(step, int) or not 5 <= step <= 300:
+        raise ConfigError("IDP_CARD_CODE_STEP must be between 5 and 300 seconds")
+    skew = config["IDP_CARD_CODE_SKEW_STEPS"]
+    if not isinstance(skew, int) or not 0 <= skew <= 4:
+        raise ConfigError("IDP_CARD_CODE_SKEW_STEPS must be between 0 and 4")
+    recent = config["IDP_CARD_RECENT_LOGIN"]
+    if not isinstance(recent, int) or recent < 60:
+        raise ConfigError("IDP_CARD_RECENT_LOGIN must be at least 60 seconds")
+    secret = config["IDP_CARD_CODE_SECRET"] or ""
+    if secret and len(str(secret)) < 32:
+        raise ConfigError("IDP_CARD_CODE_SECRET must be at least 32 characters (or empty)")

@@ -59,6 +59,10 @@ class SharedRedis:
         self.health_check_interval = health_check_interval
         self.retry_seconds = retry_seconds
         self.down_until = 0.0
+        #: Name of the last error (for log lines), and a number per outage.
+        self.last_error = ""
+        self._outage = 0
+        self._logged: dict[str, int] = {}
         self._client: redis.Redis | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -94,8 +98,22 @@ class SharedRedis:
         :return: True when Redis was considered up until now (the caller logs once).
         """
         was_up = self.is_available()
+        if exc is not None:
+            self.last_error = type(exc).__name__
+        if was_up:
+            self._outage += 1
         self.down_until = time.monotonic() + self.retry_seconds
         return was_up
+
+    def fallback_started(self, purpose: str) -> bool:
+        """True the first time ``purpose`` uses its fallback in the current outage.
+
+        Each user logs one warning per outage (and per retry interval), not per request.
+        """
+        if self._logged.get(purpose) == self._outage:
+            return False
+        self._logged[purpose] = self._outage
+        return True
 
     def ping(self) -> bool:
         """True when Redis answers now (readiness); a success clears the down flag."""
@@ -135,9 +153,13 @@ def build_shared_redis(config: dict[str, Any]) -> SharedRedis | None:
 
 
 def shared_redis() -> SharedRedis | None:
-    """The application's shared Redis (created on first use), or None without Redis."""
-    extra = services().extra
-    if EXTRA_KEY not in extra:
-        extra[EXTRA_KEY] = build_shared_redis(services().config)
-    found: SharedRedis | None = extra[EXTRA_KEY]
+    """The application's shared Redis (created on first use), or None without Redis.
+
+    Made again when ``IDP_REDIS_URL`` no longer matches (a test that changes the URL).
+    """
+    svc = services()
+    url = svc.config.get("IDP_REDIS_URL") or None
+    found: SharedRedis | None = svc.extra.get(EXTRA_KEY)
+    if (found.url if found is not None else None) != url:
+        found = svc.extra[EXTRA_KEY] = build_shared_redis(svc.config)
     return found

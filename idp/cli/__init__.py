@@ -26,6 +26,7 @@ def register_commands(app: Flask) -> None:
     from idp.cli import keys
     from idp.cli import patrons
     from idp.cli import setup
+    from idp.cli import sip2
 
     app.cli.add_command(setup.init_command)
     app.cli.add_command(patrons.patrons)
@@ -33,6 +34,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys.keys)
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(audit.audit_command)
+    app.cli.add_command(sip2.sip2)
 
 
 @main.command("serve", context_settings={"ignore_unknown_options": True})

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func
 from sqlalchemy import select
 
+from idp.cli.sip2 import DEMO_TERMINAL_SECRETS
 from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
@@ -28,6 +29,7 @@ DEMO_SECRETS = {
     "DLIBRARY_CLIENT_SECRET": "d-library-demo-secret-not-for-production-0002",
     "CIRCULATION_DESK_CLIENT_SECRET": "circulation-desk-demo-secret-not-for-production",
     "PORTAL_CLIENT_SECRET": "example-portal-demo-secret-not-for-production-03",
+    "EBOOK_VENDOR_API_CLIENT_SECRET": "ebook-vendor-api-demo-secret-not-for-production-04",
 }
 
 
@@ -76,5 +78,8 @@ def demo_command(if_empty: bool) -> None:
     click.echo(f"  Discovery: {issuer}/.well-known/openid-configuration")
     click.echo("  Demo client secrets (only when the variables are unset):")
     for name, value in DEMO_SECRETS.items():
+        click.echo(f"    {name}={value}")
+    click.echo("  SIP2 responder: idp sip2 serve --demo (terminals/sip2.toml), demo passwords:")
+    for name, value in DEMO_TERMINAL_SECRETS.items():
         click.echo(f"    {name}={value}")
     click.echo("  WARNING: demo data and secrets are for trying the product, never production.\n")

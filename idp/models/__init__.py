@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from idp.models.audit import AuditEvent
 from idp.models.authorization_code import AuthorizationCode
+from idp.models.card_code import UsedCardCode
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.patron import Patron
@@ -22,4 +23,5 @@ __all__ = [
     "PatronStatus",
     "ThrottleCounter",
     "Token",
+    "UsedCardCode",
 ]

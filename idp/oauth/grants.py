@@ -181,6 +181,12 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
 
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
 
+    def generate_token(self, user: Any = None, scope: str | None = None, **kwargs: Any) -> Any:
+        # Authlib hands the requested scope on as it is; a client gets only the scopes
+        # its registration lists (``patron:authenticate`` is off by default).
+        allowed = self.request.client.get_allowed_scope(scope)
+        return super().generate_token(user=user, scope=allowed, **kwargs)
+
     def save_token(self, token: dict[str, Any]) -> None:
         super().save_token(token)
         _audit("token.issued", client_id=self.request.client.client_id, grant="client_credentials")

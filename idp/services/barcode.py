@@ -83,7 +83,25 @@ def render_svg(value: str, symbology: Symbology = "nw7", *, human_readable: bool
     )
     root.setAttribute("width", "100%")
     root.removeAttribute("height")
+    _styles_to_attributes(root)
     return root.toxml()
+
+
+def _styles_to_attributes(root: xml.dom.minidom.Element) -> None:
+    """Turn ``style="fill:black;…"`` into presentation attributes (``fill="black"``).
+
+    The hosted pages' CSP (``style-src 'self'``) blocks inline ``style`` attributes, and
+    without them every rectangle, the white background included, would paint black.
+    """
+    for node in [root, *root.getElementsByTagName("*")]:
+        style = node.getAttribute("style")
+        if not style:
+            continue
+        for declaration in style.split(";"):
+            name, _, value = declaration.partition(":")
+            if name.strip() and value.strip():
+                node.setAttribute(name.strip(), value.strip())
+        node.removeAttribute("style")
 
 
 def render_png(value: str, symbology: Symbology = "nw7", *, human_readable: bool = True) -> bytes:

@@ -114,7 +114,10 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     policy = data.get("temporary_password", "deny")
     if policy not in {"change", "deny"}:
         raise ClientFileError(f"{where}: temporary_password must be 'change' or 'deny'")
-    subject_type = data.get("subject_type", "public")
+    # A client of the credential-check API sees a pairwise sub unless its file says
+    # otherwise (data minimisation: a vendor cannot correlate patrons with others).
+    default_subject = "pairwise" if "patron:authenticate" in scopes else "public"
+    subject_type = data.get("subject_type", default_subject)
     if subject_type not in {"public", "pairwise"}:
         raise ClientFileError(f"{where}: subject_type must be 'public' or 'pairwise'")
     first_party = data.get("first_party", False)
@@ -123,6 +126,10 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     backchannel = data.get("backchannel_logout_uri")
     if backchannel is not None:
         backchannel = _uri(backchannel, f"{where}: backchannel_logout_uri")
+    # Back-Channel Logout §2.2: every logout token carries ``sid``, so a client that
+    # requires it is always served; the key is accepted so registrations can say so.
+    if not isinstance(data.get("backchannel_logout_session_required", True), bool):
+        raise ClientFileError(f"{where}: backchannel_logout_session_required must be true or false")
     known = {
         "client_id",
         "name",
@@ -137,6 +144,7 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         "subject_type",
         "first_party",
         "backchannel_logout_uri",
+        "backchannel_logout_session_required",
     }
     return ClientSpec(
         client_id=client_id,

@@ -62,7 +62,7 @@ def _parse(record: dict[str, str | None]) -> _Row:
     if not card:
         raise PatronError("card_number is empty")
     if not is_valid_card_number(card):
-        raise PatronError("card_number does not match the configured pattern")
+        raise PatronError("card_number does not match the configured pattern or check digit")
     flag = value("temporary").lower()
     if flag not in _TRUE | _FALSE:
         raise PatronError("temporary must be true or false")

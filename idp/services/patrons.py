@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.services import audit
 from idp.services.card_numbers import normalize_card_number
+from idp.services.card_numbers import validate_card_number
 from idp.services.passwords import generate_temporary_password
 from idp.services.throttle import Throttle
 from idp.services.throttle import throttle
@@ -137,20 +137,25 @@ def _authenticate(
     gate = throttle()
     card = normalize_card_number(card_number)
     secret = normalize_password(password)
-    patron = find_patron(card) if card and len(secret) <= MAX_PASSWORD_INPUT else None
+    # A number that fails the configured pattern or check digit cannot be anybody's card:
+    # it is never looked up and has no counters of its own, but it still goes through the
+    # per-source limits and costs one (dummy) Argon2 verification, so that its answer and
+    # timing are those of a wrong password.
+    well_formed = is_valid_card_number(card)
+    patron = find_patron(card) if well_formed and len(secret) <= MAX_PASSWORD_INPUT else None
     context = _Attempt(patron, source_ip, channel, user_agent)
-    if (patron is not None and patron.locked_at is not None) or gate.card_rule.is_locking(
-        gate.count("card", card)
+    if (patron is not None and patron.locked_at is not None) or (
+        well_formed and gate.card_rule.is_locking(gate.count("card", card))
     ):
         context.audit("login.locked")
         return SignInResult(SignInOutcome.LOCKED, patron)
-    wait = max(gate.check("card", card), gate.check_source(source_ip))
+    wait = max(gate.check("card", card) if well_formed else 0, gate.check_source(source_ip))
     if wait:
         context.audit("login.throttled", retry_after=wait)
         return SignInResult(SignInOutcome.THROTTLED, patron, retry_after=wait)
     gate.hit_source(source_ip)
     if not svc.passwords.verify(patron.password_hash if patron else None, secret):
-        return _count_failure(gate, card, context)
+        return _count_failure(gate, card if well_formed else None, context)
     assert patron is not None  # noqa: S101 - verify() is False without a hash
     now = svc.now()
     if svc.passwords.needs_rehash(patron.password_hash):
@@ -185,10 +190,13 @@ class _Attempt:
         )
 
 
-def _count_failure(gate: Throttle, card: str, attempt: _Attempt) -> SignInResult:
-    """Count a wrong password for the card and the source; lock at the hard cap."""
+def _count_failure(gate: Throttle, card: str | None, attempt: _Attempt) -> SignInResult:
+    """Count a wrong password for the card and the source; lock at the hard cap.
+
+    :param card: the normalised card number, or None for a malformed one (source only).
+    """
     patron = attempt.patron
-    failures = gate.hit("card", card)
+    failures = gate.hit("card", card) if card is not None else 0
     gate.hit_source(attempt.source_ip, failed=True)
     if patron is not None:
         patron.failed_login_count += 1
@@ -229,7 +237,7 @@ def issue_patron(
     svc = services()
     card = normalize_card_number(card_number)
     if not is_valid_card_number(card):
-        raise PatronError("card number does not match the configured pattern")
+        raise PatronError("card number does not match the configured pattern or check digit")
     if find_patron(card) is not None:
         raise PatronError("card number already issued")
     temporary = None
@@ -255,5 +263,20 @@ def temporary_expiry(now: dt.datetime) -> dt.datetime | None:
 
 
 def is_valid_card_number(card_number: str) -> bool:
-    """True when the normalised card number matches ``IDP_CARD_NUMBER_PATTERN``."""
-    return re.fullmatch(services().config["IDP_CARD_NUMBER_PATTERN"], card_number) is not None
+    """Tell whether a card number can be a card of this library.
+
+    The number is NFKC-normalised first (full-width digits, hyphens and spaces as people
+    type them, see :func:`~idp.services.card_numbers.normalize_card_number`), then must
+    match ``IDP_CARD_NUMBER_PATTERN`` in full and satisfy ``IDP_CARD_CHECK_DIGIT``. Every
+    way a card number comes in (issue, import, login, the credential-check API, SIP2 and
+    the desk's card verification) asks this one function.
+
+    :param card_number: the card number, as typed or already normalised.
+    :return: True when it is well formed under the configuration.
+    """
+    config = services().config
+    return validate_card_number(
+        normalize_card_number(card_number),
+        pattern=str(config["IDP_CARD_NUMBER_PATTERN"]),
+        check_digit=config.get("IDP_CARD_CHECK_DIGIT", "none"),
+    )

@@ -50,22 +50,23 @@ class RateLimits:
 
     def hit(self, rule: str, *identifiers: str) -> bool:
         """Count one event; False when ``rule`` (e.g. ``"5/minute;20/hour"``) is exceeded."""
-        strategy = self._strategy
-        if self.shared is not None and not self.shared.is_available():
-            strategy = self._memory_strategy
-        try:
-            return self._hit(strategy, rule, identifiers)
-        except redis.RedisError as exc:
-            assert self.shared is not None  # noqa: S101 - only the Redis storage raises
-            if self.shared.mark_down(exc):
+        shared = self.shared
+        if shared is not None and shared.is_available():
+            try:
+                return self._hit(self._strategy, rule, identifiers)
+            except redis.RedisError as exc:
+                shared.mark_down(exc)
+        if shared is not None:
+            if shared.fallback_started("rate_limits"):
                 log.warning(
                     "Redis unreachable for request limits (%s); counting in memory for %ds",
-                    type(exc).__name__,
-                    self.shared.retry_seconds,
+                    shared.last_error,
+                    shared.retry_seconds,
                 )
             if metrics := current_metrics():
                 metrics.redis_fallbacks.labels("rate_limits").inc()
             return self._hit(self._memory_strategy, rule, identifiers)
+        return self._hit(self._strategy, rule, identifiers)
 
     @staticmethod
     def _hit(strategy: MovingWindowRateLimiter, rule: str, identifiers: tuple[str, ...]) -> bool:

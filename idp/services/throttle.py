@@ -25,6 +25,9 @@ Kinds of counter (limits from ``IDP_THROTTLE_*``, see :mod:`idp.config`):
     attempts per minute from one address / one network (/24, /64).
 ``ip_day`` / ``net_day``
     failures per UTC day from one address / one network.
+``card_verify_client`` / ``card_verify_ip`` / ``card_verify_failures``
+    the desk's card-code checks: calls per minute per client and per address, refused
+    codes per UTC day per client (``IDP_CARD_VERIFY_*``).
 
 Counters live in Redis when ``IDP_REDIS_URL`` is set, in the ``throttle_counters`` table
 otherwise. When Redis does not answer within a short timeout the database counters are
@@ -136,6 +139,9 @@ def rules_from_config(config: dict[str, Any]) -> dict[str, Rule]:
         "net": WindowRule(int(config["IDP_THROTTLE_NET_PER_MINUTE"]), 60),
         "ip_day": WindowRule(int(config["IDP_THROTTLE_IP_FAILURES_PER_DAY"]), 86400),
         "net_day": WindowRule(int(config["IDP_THROTTLE_NET_FAILURES_PER_DAY"]), 86400),
+        "card_verify_client": WindowRule(int(config["IDP_CARD_VERIFY_CLIENT_PER_MINUTE"]), 60),
+        "card_verify_ip": WindowRule(int(config["IDP_CARD_VERIFY_IP_PER_MINUTE"]), 60),
+        "card_verify_failures": WindowRule(int(config["IDP_CARD_VERIFY_FAILURES_PER_DAY"]), 86400),
     }
 
 
@@ -294,14 +300,15 @@ class FallbackStore:
             try:
                 return primary()
             except redis.RedisError as exc:
-                if self.shared.mark_down(exc):
-                    log.warning(
-                        "Redis unreachable for throttling (%s); counting in the database for %ds",
-                        type(exc).__name__,
-                        self.shared.retry_seconds,
-                    )
-                if metrics := current_metrics():
-                    metrics.redis_fallbacks.labels("throttle").inc()
+                self.shared.mark_down(exc)
+        if self.shared.fallback_started("throttle"):
+            log.warning(
+                "Redis unreachable for throttling (%s); counting in the database for %ds",
+                self.shared.last_error,
+                self.shared.retry_seconds,
+            )
+        if metrics := current_metrics():
+            metrics.redis_fallbacks.labels("throttle").inc()
         return fallback()
 
     def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:

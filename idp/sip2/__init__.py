@@ -22,7 +22,7 @@ from idp.sip2.messages import parse_message
 from idp.sip2.server import Sip2Server
 from idp.sip2.session import Sip2Options
 from idp.sip2.session import Sip2Session
-from idp.sip2.session import TerminalSettings
+from idp.sip2.terminals import TerminalSettings
 
 __all__ = [
     "PATRON_STATUS_FLAGS",

@@ -21,6 +21,7 @@ PatronReason = Literal[
     "ok",
     "invalid_credentials",
     "temporary_password",
+    "temporary_password_expired",
     "card_expired",
     "suspended",
     "locked",

@@ -27,8 +27,10 @@ from typing import Any
 from idp.sip2.directory import PatronDirectory
 from idp.sip2.session import Sip2Options
 from idp.sip2.session import Sip2Session
-from idp.sip2.session import TerminalRegistry
-from idp.sip2.session import TerminalSettings
+from idp.sip2.terminals import TerminalLoginGuard
+from idp.sip2.terminals import TerminalPassword
+from idp.sip2.terminals import TerminalRegistry
+from idp.sip2.terminals import TerminalSettings
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class _ThreadingServer(socketserver.ThreadingTCPServer):
         if self._slots.acquire(blocking=False):
             return True
         # Refused: socketserver closes the socket at once.
-        logger.warning("sip2: connection cap reached, refusing %s", client_address[0])
+        logger.warning("sip2: connection cap reached, refused ip=%s", client_address[0])
         return False
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -75,7 +77,7 @@ class _ThreadingServer(socketserver.ThreadingTCPServer):
             self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.error("sip2: unexpected error on the connection from %s", client_address[0])
+        logger.error("sip2: unexpected connection error ip=%s", client_address[0])
 
 
 class Sip2Server:
@@ -88,25 +90,28 @@ class Sip2Server:
     def __init__(
         self,
         directory: PatronDirectory,
-        terminals: Mapping[str, tuple[str, TerminalSettings]],
+        terminals: Mapping[str, tuple[TerminalPassword, TerminalSettings]],
         *,
         host: str = "127.0.0.1",
         port: int = 6001,
         ssl_context: ssl.SSLContext | None = None,
         options: Sip2Options | None = None,
+        login_guard: TerminalLoginGuard | None = None,
     ) -> None:
         """:param directory: the patron store.
-        :param terminals: terminal user → (password, settings).
+        :param terminals: terminal user → (password or its hash, settings).
         :param host: address to listen on.
         :param port: TCP port; 0 for any free one.
         :param ssl_context: a server-side context to speak TLS, or None for plain TCP.
         :param options: limits and protocol settings.
+        :param login_guard: throttling and audit of terminal logins.
         :raises ValueError: for invalid terminal credentials.
         :raises OSError: when the address cannot be bound.
         """
         self.directory = directory
         self.terminals = TerminalRegistry(terminals)
         self.options = options or Sip2Options()
+        self.login_guard = login_guard
         self._ssl_context = ssl_context
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -119,6 +124,11 @@ class Sip2Server:
         """The bound host and port."""
         host, port = self._server.server_address[:2]
         return str(host), int(port)
+
+    @property
+    def is_tls(self) -> bool:
+        """True when the server speaks TLS."""
+        return self._ssl_context is not None
 
     @property
     def port(self) -> int:
@@ -161,7 +171,13 @@ class Sip2Server:
     def _serve_connection(self, sock: socket.socket, address: Any) -> None:
         source_ip = str(address[0])
         connection = sock
-        session = Sip2Session(self.directory, self.terminals, self.options, source_ip=source_ip)
+        session = Sip2Session(
+            self.directory,
+            self.terminals,
+            self.options,
+            source_ip=source_ip,
+            login_guard=self.login_guard,
+        )
         if not self._track(sock):
             return
         try:
@@ -177,7 +193,7 @@ class Sip2Server:
                         return
                     connection.do_handshake()
                 except (OSError, ValueError) as exc:
-                    logger.info("sip2: TLS handshake with %s failed: %s", source_ip, exc)
+                    logger.info("sip2: TLS handshake failed ip=%s why=%r", source_ip, str(exc))
                     return
             self._converse(connection, session, source_ip)
         except Exception as exc:
@@ -228,17 +244,17 @@ class Sip2Server:
                     return
                 deadline = time.monotonic() + options.idle_timeout
             if len(buffer) > options.max_message_bytes:
-                logger.warning("sip2: over-long message from %s, closing", source_ip)
+                logger.warning("sip2: over-long message, closing ip=%s", source_ip)
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                logger.info("sip2: idle connection from %s, closing", source_ip)
+                logger.info("sip2: idle connection, closing ip=%s", source_ip)
                 return
             try:
                 connection.settimeout(remaining)
                 chunk = connection.recv(4096)
             except TimeoutError:
-                logger.info("sip2: idle connection from %s, closing", source_ip)
+                logger.info("sip2: idle connection, closing ip=%s", source_ip)
                 return
             except OSError:
                 return

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import hmac
 import logging
 import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from idp.services.card_numbers import normalize_card_number
@@ -33,10 +31,26 @@ from idp.sip2.messages import format_patron_status
 from idp.sip2.messages import format_sip_datetime
 from idp.sip2.messages import format_supported_messages
 from idp.sip2.messages import parse_message
+from idp.sip2.terminals import Language
+from idp.sip2.terminals import Terminal
+from idp.sip2.terminals import TerminalLoginGuard
+from idp.sip2.terminals import TerminalRegistry
+from idp.sip2.terminals import TerminalSettings
+
+__all__ = [
+    "SUPPORTED_REQUESTS",
+    "Language",
+    "Reply",
+    "Sip2Options",
+    "Sip2Session",
+    "Terminal",
+    "TerminalLoginGuard",
+    "TerminalRegistry",
+    "TerminalSettings",
+]
 
 logger = logging.getLogger(__name__)
 
-Language = Literal["ja", "en"]
 #: Requests this ACS answers, as announced in the ACS Status BX field.
 SUPPORTED_REQUESTS = frozenset({"23", "35", "63", "93", "97", "99"})
 #: Set for an unknown card, so an SC reading only the status field refuses service too.
@@ -50,25 +64,6 @@ _INVALID_PATRON_BLOCKS = frozenset(
 )
 _BLANK_COUNT = "    "  # the IdP holds no circulation data, so every item count is unknown
 _FIELD_ID = re.compile(r"[A-Z]{2}")
-
-
-@dataclass(frozen=True)
-class TerminalSettings:
-    """What one terminal (SIP2 login user) gets."""
-
-    #: Language of the AF screen message and the response ``language`` field.
-    language: Language = "ja"
-    #: Send the patron's name in AE (otherwise AE is sent empty, as it is a required field).
-    is_name_released: bool = False
-    #: Send the patron's e-mail address in BE (Patron Information only).
-    is_email_released: bool = False
-    #: Require Login (93) before patron requests. When False the terminal may instead send
-    #: its password in each request's AC field.
-    is_login_required: bool = True
-
-    def __post_init__(self) -> None:
-        if self.language not in LANGUAGE_CODES:
-            raise ValueError(f"unsupported terminal language {self.language!r}")
 
 
 def _utc_now() -> dt.datetime:
@@ -116,52 +111,6 @@ class Sip2Options:
 
 
 @dataclass(frozen=True)
-class Terminal:
-    """A logged-in terminal: its login user and settings."""
-
-    name: str
-    settings: TerminalSettings
-
-
-class TerminalRegistry:
-    """Terminal credentials, compared in constant time."""
-
-    _DUMMY = b"\x00" * 32
-
-    def __init__(self, credentials: Mapping[str, tuple[str, TerminalSettings]]) -> None:
-        """:param credentials: terminal user → (password, settings).
-
-        :raises ValueError: for an empty user or password, or two terminals without login
-            sharing a password (AC could not tell them apart).
-        """
-        self._entries: dict[str, tuple[bytes, TerminalSettings]] = {}
-        for user, (password, settings) in credentials.items():
-            if not user or not password:
-                raise ValueError("terminal users and passwords must not be empty")
-            self._entries[user] = (password.encode("utf-8"), settings)
-        without_login = [pw for pw, s in self._entries.values() if not s.is_login_required]
-        if len(set(without_login)) != len(without_login):
-            raise ValueError("terminals without login need distinct passwords")
-
-    def login(self, user: str, password: str) -> Terminal | None:
-        """The terminal for a Login (93) user and password, or None."""
-        entry = self._entries.get(user)
-        expected = entry[0] if entry else self._DUMMY
-        matches = hmac.compare_digest(password.encode("utf-8"), expected)
-        return Terminal(user, entry[1]) if entry is not None and matches else None
-
-    def by_terminal_password(self, password: str) -> Terminal | None:
-        """The terminal without login whose password is this AC value, or None."""
-        found = None
-        given = password.encode("utf-8")
-        for user, (expected, settings) in self._entries.items():
-            # Compare with every candidate, so timing does not tell which one matched.
-            if hmac.compare_digest(given, expected) and not settings.is_login_required:
-                found = Terminal(user, settings)
-        return found
-
-
-@dataclass(frozen=True)
 class Reply:
     """What to do after a received message: bytes to send, then whether to hang up."""
 
@@ -192,11 +141,13 @@ class Sip2Session:
         options: Sip2Options,
         *,
         source_ip: str,
+        login_guard: TerminalLoginGuard | None = None,
     ) -> None:
         self._directory = directory
         self._terminals = terminals
         self._options = options
         self._source_ip = source_ip
+        self._login_guard = login_guard
         self.terminal: Terminal | None = None
         self._location: str | None = None
         self._last_reply: bytes | None = None
@@ -214,10 +165,12 @@ class Sip2Session:
                 raw, encoding=self._options.encoding, max_bytes=self._options.max_message_bytes
             )
         except MessageTooLongError:
-            logger.warning("sip2: over-long message from %s, closing", self._source_ip)
+            logger.warning("sip2: over-long message, closing ip=%s", self._source_ip)
             return Reply(None, close=True)
         except UnsupportedMessageError as exc:
-            logger.warning("sip2: %s (from %s), closing", exc, self._source_ip)
+            logger.warning(
+                "sip2: unsupported message, closing ip=%s why=%r", self._source_ip, str(exc)
+            )
             return Reply(None, close=True)
         except MessageError as exc:
             return self._request_resend(str(exc))
@@ -245,9 +198,9 @@ class Sip2Session:
     def _request_resend(self, why: str) -> Reply:
         self._errors += 1
         if self._errors > self._options.max_resend_requests:
-            logger.warning("sip2: repeated bad messages from %s, closing", self._source_ip)
+            logger.warning("sip2: repeated bad messages, closing ip=%s", self._source_ip)
             return Reply(None, close=True)
-        logger.info("sip2: bad message from %s (%s), asking for a resend", self._source_ip, why)
+        logger.info("sip2: bad message, asking for a resend ip=%s why=%r", self._source_ip, why)
         return Reply(self._resend_request())
 
     def _respond(
@@ -270,18 +223,29 @@ class Sip2Session:
 
     def _login(self, request: Message) -> Reply:
         user = request.get("CN") or ""
-        terminal = self._terminals.login(user, request.get("CO") or "")
+        guard = self._login_guard
         # Algorithm "0" is plain text; we support no encryption of the user id or password.
         plain = {request.fixed["uid_algorithm"], request.fixed["pwd_algorithm"]} <= {"0", " "}
-        if terminal is None or not plain:
+        terminal = None
+        reason = "throttled"
+        if guard is None or guard.check_login(user, self._source_ip):
+            terminal = self._terminals.login(user, request.get("CO") or "")
+            reason = "invalid" if terminal is None or not plain else "ok"
+            if terminal is not None and not terminal.settings.is_allowed_from(self._source_ip):
+                reason = "network"
+            if guard is not None:
+                guard.record_login(user, self._source_ip, is_ok=reason == "ok", reason=reason)
+        if reason != "ok" or terminal is None:
             self.terminal = None
             self._login_failures += 1
-            logger.warning("sip2: login refused for %r from %s", user[:64], self._source_ip)
+            logger.warning(
+                "sip2: login refused user=%r ip=%s reason=%s", user[:64], self._source_ip, reason
+            )
             close = self._login_failures >= self._options.max_login_failures
             return self._respond(request, "94", {"ok": "0"}, [], close=close)
         self.terminal = terminal
         self._location = request.get("CP") or None
-        logger.info("sip2: terminal %s logged in from %s", terminal.name, self._source_ip)
+        logger.info("sip2: terminal logged in terminal=%s ip=%s", terminal.name, self._source_ip)
         return self._respond(request, "94", {"ok": "1"}, [])
 
     def _acs_status(self, request: Message) -> Reply:
@@ -298,7 +262,8 @@ class Sip2Session:
             "date_time_sync": self._now(),
             "protocol_version": PROTOCOL_VERSION,
         }
-        fields = [("AO", options.institution_id)]
+        institution = self.terminal.settings.institution_id if self.terminal else ""
+        fields = [("AO", institution or options.institution_id)]
         if options.library_name:
             fields.append(("AM", options.library_name))
         fields.append(("BX", format_supported_messages(SUPPORTED_REQUESTS)))
@@ -310,18 +275,33 @@ class Sip2Session:
         if self.terminal is not None:
             return self.terminal
         terminal_password = request.get("AC")
-        if terminal_password:
-            return self._terminals.by_terminal_password(terminal_password)
+        if not terminal_password:
+            return None
+        guard = self._login_guard
+        if guard is not None and not guard.check_login("", self._source_ip):
+            return None
+        terminal = self._terminals.by_terminal_password(terminal_password)
+        reason = "invalid" if terminal is None else "ok"
+        if terminal is not None and not terminal.settings.is_allowed_from(self._source_ip):
+            reason = "network"
+        if reason == "ok":
+            return terminal
+        if guard is not None:
+            # Only failures: a terminal without login identifies itself in every request.
+            user = terminal.name if terminal is not None else ""
+            guard.record_login(user, self._source_ip, is_ok=False, reason=reason)
         return None
 
     def _patron_request(self, request: Message) -> Reply:
         terminal = self._authorised_terminal(request)
         if terminal is None:
             logger.warning(
-                "sip2: message %s without login from %s, closing", request.code, self._source_ip
+                "sip2: request without login, closing code=%s ip=%s", request.code, self._source_ip
             )
             return Reply(None, close=True)
-        institution = request.get("AO") or self._options.institution_id
+        institution = (
+            request.get("AO") or terminal.settings.institution_id or self._options.institution_id
+        )
         patron_id = request.get("AA") or ""
         if request.code == "35":
             fixed = {"end_session": "Y", "transaction_date": self._now()}
@@ -339,7 +319,13 @@ class Sip2Session:
             terminal=terminal.name,
             source_ip=self._source_ip,
         )
-        logger.info("sip2: %s from terminal %s: %s", request.code, terminal.name, answer.reason)
+        logger.info(
+            "sip2: patron request code=%s terminal=%s ip=%s reason=%s",
+            request.code,
+            terminal.name,
+            self._source_ip,
+            answer.reason,
+        )
         blocks = answer.status_blocks
         if not answer.valid_patron:
             blocks = blocks | _INVALID_PATRON_BLOCKS

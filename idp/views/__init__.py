@@ -9,6 +9,8 @@ def register_blueprints(app: Flask) -> None:
     """Register every blueprint, the error pages and the security headers."""
     from idp.views import account
     from idp.views import authorize
+    from idp.views import card
+    from idp.views import card_api
     from idp.views import consent
     from idp.views import discovery
     from idp.views import errors
@@ -19,12 +21,15 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import logout
     from idp.views import openapi
     from idp.views import password
+    from idp.views import patron_api
     from idp.views import token
     from idp.views import userinfo
 
     for module in (
         account,
         authorize,
+        card,
+        card_api,
         consent,
         discovery,
         health,
@@ -33,6 +38,7 @@ def register_blueprints(app: Flask) -> None:
         logout,
         openapi,
         password,
+        patron_api,
         token,
         userinfo,
     ):

@@ -42,6 +42,11 @@ def _challenge(status: int, error: str | None, description: str | None) -> Respo
     return response
 
 
+def insufficient_scope(description: str) -> BearerError:
+    """A 403 ``insufficient_scope`` answer (RFC 6750 §3.1), to raise from a view."""
+    return BearerError(_challenge(403, "insufficient_scope", description))
+
+
 def require_token(*scopes: str) -> Token:
     """The valid access token of this request, carrying every scope in ``scopes``.
 

@@ -27,6 +27,9 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/jwks.json",
         "end_session_endpoint": f"{issuer}/logout",
+        # OpenID Connect Back-Channel Logout 1.0 §2.1; logout tokens carry ``sid``.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "revocation_endpoint": f"{issuer}/revoke",
         "introspection_endpoint": f"{issuer}/introspect",
         "scopes_supported": SCOPES_SUPPORTED,
@@ -72,6 +75,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        # Signed barcode claim of the patron's library card (README "Library card barcode").
+        "library_card_barcode_endpoint": f"{issuer}/api/card/barcode",
     }
 
 

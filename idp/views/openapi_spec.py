@@ -196,6 +196,84 @@ def userinfo_paths() -> dict[str, Any]:
     return {"/userinfo": {"get": {**operation, "operationId": "userinfo"}, "post": post}}
 
 
+def _bearer_errors(forbidden: str) -> dict[str, Any]:
+    return {
+        status: {
+            **_json("OAuthError", description),
+            "headers": {
+                "WWW-Authenticate": {
+                    "description": "RFC 6750 §3 challenge (on 401 and insufficient_scope).",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+        for status, description in (
+            ("401", "No token, or an invalid or expired one."),
+            ("403", forbidden),
+        )
+    }
+
+
+def card_paths() -> dict[str, Any]:
+    """The card APIs: the desk's code check and the signed barcode claim (SPEC §5)."""
+    too_many = {
+        **_json("OAuthError", "Too many checks from this client or address."),
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}},
+            **NO_STORE,
+        },
+    }
+    verify = {
+        "operationId": "cardVerify",
+        "summary": "Check a scanned library-card code (each code is accepted once)",
+        "description": (
+            "Client-credentials token with scope `card:verify`. The code may carry NW-7 "
+            "start/stop letters (A-D) and full-width digits. Every call is audited."
+        ),
+        "security": [{"bearer": []}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"code": _string("The scanned barcode value", 256)},
+                        "required": ["code"],
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {**_json("CardVerification", "Valid, or why not."), "headers": NO_STORE},
+            "400": _json("OAuthError", "The body is not a JSON object with a string 'code'."),
+            **_bearer_errors("The token lacks card:verify, or was issued for a patron."),
+            "429": too_many,
+        },
+    }
+    barcode = {
+        "operationId": "cardBarcode",
+        "summary": "The signed barcode claim of the token's patron",
+        "description": (
+            "Patron access token with scope `library_card`. The body is a compact JWS "
+            "(RS256, `typ` card-barcode+jwt) to verify against the JWKS; fetch the next "
+            "one at its `exp`."
+        ),
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {
+                "description": "The claim.",
+                "content": {"application/jwt": {"schema": {"type": "string"}}},
+                "headers": NO_STORE,
+            },
+            **_bearer_errors(
+                "The token lacks library_card, or the card is suspended, lost, expired or "
+                "has a temporary password (error card_unavailable with a reason)."
+            ),
+        },
+    }
+    return {"/api/card/verify": {"post": verify}, "/api/card/barcode": {"get": barcode}}
+
+
 def discovery_paths() -> dict[str, Any]:
     """Discovery and JWKS (OIDC Discovery §4, RFC 7517)."""
 
@@ -219,7 +297,97 @@ def discovery_paths() -> dict[str, Any]:
     }
 
 
+def patron_api_paths() -> dict[str, Any]:
+    """``/api/patrons/authenticate``: the credential check for vendors' own login forms."""
+    bearer_errors = {
+        status: {
+            **_json("OAuthError", description),
+            "headers": {
+                "WWW-Authenticate": {
+                    "description": "RFC 6750 §3 challenge.",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+        for status, description in (
+            ("401", "No token, or an invalid or expired one."),
+            ("403", "Not a client-credentials token with the patron:authenticate scope."),
+        )
+    }
+    return {
+        "/api/patrons/authenticate": {
+            "post": {
+                "operationId": "patronAuthenticate",
+                "summary": "Tell a registered client whether a card number and password are right",
+                "description": (
+                    "For relying parties that keep their own login form. Needs a "
+                    "client-credentials token with the `patron:authenticate` scope. Never "
+                    "issues a token for the patron. `temporary_password`, expiry and status "
+                    "reasons are only told after the password was verified. A throttled "
+                    "check answers 200 with reason `throttled` and a `Retry-After` header."
+                ),
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": _ref("CredentialCheckRequest")}},
+                },
+                "responses": {
+                    "200": {
+                        **_json("CredentialCheck", "The result of the check."),
+                        "headers": {
+                            **NO_STORE,
+                            "Retry-After": {
+                                "description": "With reason `throttled`: seconds to wait.",
+                                "schema": {"type": "string"},
+                            },
+                        },
+                    },
+                    **_oauth_errors("400", "413"),
+                    **bearer_errors,
+                },
+            }
+        }
+    }
+
+
 SCHEMAS: dict[str, Any] = {
+    "CredentialCheckRequest": {
+        "type": "object",
+        "required": ["card_number", "password"],
+        "properties": {
+            "card_number": _string("Card number as the patron typed it (NFKC-normalised)", 64),
+            "password": _string("The patron's password", 256),
+            "patron_ip": _string(
+                "The patron's IP address as the client saw it: throttled per patron "
+                "address instead of the client's own server",
+                64,
+            ),
+        },
+    },
+    "CredentialCheck": {
+        "type": "object",
+        "required": ["valid", "reason"],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "reason": {
+                "type": "string",
+                "enum": [
+                    "ok",
+                    "invalid_credentials",
+                    "temporary_password",
+                    "temporary_password_expired",
+                    "card_expired",
+                    "suspended",
+                    "lost",
+                    "withdrawn",
+                    "locked",
+                    "throttled",
+                ],
+            },
+            "claims": _ref("UserInfo"),
+            "retry_after": {"type": "integer", "minimum": 1},
+        },
+    },
     "OAuthError": {
         "type": "object",
         "required": ["error"],
@@ -268,6 +436,29 @@ SCHEMAS: dict[str, Any] = {
             "card_expires_on": {"type": "string", "format": "date"},
         },
     },
+    "CardVerification": {
+        "type": "object",
+        "required": ["valid"],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "reason": {
+                "type": "string",
+                "enum": [
+                    "malformed",
+                    "unknown",
+                    "expired_code",
+                    "replayed",
+                    "card_expired",
+                    "suspended",
+                    "lost",
+                    "withdrawn",
+                ],
+            },
+            "card_number": {"type": "string"},
+            "status": {"type": "string"},
+            "expires_on": {"type": "string", "format": "date"},
+        },
+    },
     "ProviderMetadata": {
         "type": "object",
         "required": ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"],
@@ -291,7 +482,9 @@ SECTIONS: tuple[Callable[[], dict[str, Any]], ...] = (
     revocation_paths,
     introspection_paths,
     userinfo_paths,
+    card_paths,
     discovery_paths,
+    patron_api_paths,
 )
 
 

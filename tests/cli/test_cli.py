@@ -141,6 +141,7 @@ def test_shipped_client_files_are_valid() -> None:
         "CIRCULATION_DESK_CLIENT_SECRET": "c" * 40,
         "PORTAL_CLIENT_SECRET": "p" * 40,
         "SIP2_CLIENT_SECRET": "s" * 40,
+        "EBOOK_VENDOR_API_CLIENT_SECRET": "e" * 40,
     }
     specs = {spec.client_id: spec for spec in load_client_files(root, env)}
     assert specs["mylibrary"].temporary_password_policy == "change"
@@ -148,6 +149,10 @@ def test_shipped_client_files_are_valid() -> None:
     assert specs["d-library"].temporary_password_policy == "deny"
     assert not specs["d-library"].is_first_party
     assert specs["d-library"].subject_type == "pairwise"
+    # The credential-check API client: machine-only, never a code or a patron token.
+    api = specs["ebook-vendor-api"]
+    assert api.grant_types == ["client_credentials"] and api.redirect_uris == []
+    assert "patron:authenticate" in api.scopes and api.subject_type == "pairwise"
 
 
 def test_keys_rotate_keeps_the_old_public_key(runner: FlaskCliRunner, app: Any) -> None:
@@ -177,6 +182,6 @@ def test_demo_loads_the_seed_patron_and_both_clients(runner: FlaskCliRunner) -> 
     assert patron is not None and patron.is_temporary_password
     assert patron.expires_on.isoformat() == "2028-11-30"
     ids = set(db.session.scalars(db.select(Client.client_id)))
-    assert {"mylibrary", "d-library"} <= ids
+    assert {"mylibrary", "d-library", "ebook-vendor-api"} <= ids
     again = runner.invoke(args=["demo", "--if-empty"])
     assert "Demo data loaded" not in again.output

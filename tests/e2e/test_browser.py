@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import re
 import secrets
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,9 +17,13 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import Page
 from playwright.sync_api import Route
 
+from idp.services.barcode import strip_codabar_start_stop
+from tests.conftest import Clock
 from tests.e2e.browser import VIEWPORTS
 from tests.e2e.browser import accessibility_violations
 from tests.e2e.browser import chromium
@@ -99,3 +105,75 @@ def test_e_library_refuses_the_temporary_password(live_server: LiveServer, viewp
 
 def _query(url: str) -> dict[str, Any]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@pytest.fixture
+def short_card_step(app_config: dict[str, Any]) -> int:
+    """A 5-second card code step, so that the browser sees the barcode change quickly."""
+    app_config["IDP_CARD_CODE_STEP"] = 5
+    return 5
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_the_seed_journey_in_a_browser(
+    short_card_step: int, live_server: LiveServer, clock: Clock, viewport: str
+) -> None:
+    """Account page → temporary password → forced change → log in again → e-mail → card.
+
+    The card page's own script fetches the next barcode when the step ends; the test
+    moves the provider's clock one step on meanwhile and waits for the bars to change.
+    """
+    make_patron("0300000000", password="12345678", temporary=True)
+    with chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORTS[viewport], locale="ja-JP", device_scale_factor=2)
+        page.goto(f"{live_server.url}/account")
+        _check(page, f"journey-login-{viewport}")
+        page.get_by_label("貸出カードの番号").fill("0300000000")
+        page.get_by_label("パスワード").fill("12345678")
+        page.get_by_role("button", name="ログイン").click()
+
+        page.wait_for_url("**/password/change")
+        _check(page, f"journey-forced-change-{viewport}")
+        page.get_by_label("仮パスワード").fill("12345678")
+        page.get_by_label("新パスワード", exact=True).fill("hon2468")
+        page.get_by_label("新パスワード(確認用)").fill("hon2468")
+        page.get_by_role("button", name="更新").click()
+
+        notice = "パスワードの変更を受け付けました。新パスワードにて改めてログインしてください。"
+        assert notice in page.content()
+        _check(page, f"journey-changed-{viewport}")
+        page.get_by_label("貸出カードの番号").fill("0300000000")
+        page.get_by_label("パスワード").fill("hon2468")
+        page.get_by_role("button", name="ログイン").click()
+
+        page.wait_for_url("**/account")
+        _check(page, f"journey-account-{viewport}")
+        page.get_by_label("E-mail1").fill("hanako@example.jp")
+        page.get_by_role("button", name="更新").click()
+        page.wait_for_url("**/account")
+        assert page.get_by_label("E-mail1").input_value() == "hanako@example.jp"
+        _check(page, f"journey-account-saved-{viewport}")
+
+        page.get_by_role("link", name="貸出カード").first.click()
+        page.wait_for_url("**/card")
+        figure = page.locator("figure.card-barcode")
+        first = figure.get_attribute("aria-label") or ""
+        assert re.search(r"0300000000\d{6}$", first)
+        assert "画面の明るさ" in page.content()
+        _check(page, f"journey-card-{viewport}")
+        clock.advance(seconds=short_card_step)
+        page.wait_for_function(
+            "label => document.querySelector('figure.card-barcode')"
+            ".getAttribute('aria-label') !== label",
+            arg=first,
+            timeout=(short_card_step + 5) * 1000,
+        )
+        second = figure.get_attribute("aria-label") or ""
+        assert re.search(r"0300000000\d{6}$", second) and second != first
+        assert page.locator("#card-bars svg").count() == 1
+        # What a desk scanner sees: the bars as Chromium drew them on a (2x) screen.
+        shot = Image.open(io.BytesIO(figure.screenshot()))
+        [read] = zxingcpp.read_barcodes(shot)
+        assert read.format == zxingcpp.BarcodeFormat.Codabar
+        assert strip_codabar_start_stop(read.text) == second.split()[-1]
+        _check(page, f"journey-card-next-{viewport}")

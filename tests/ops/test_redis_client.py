@@ -82,8 +82,14 @@ def test_one_failure_makes_every_user_skip_redis(
             rate_limits().hit("5/minute", "reissue-ip", "192.0.2.1")
         # Never open: this process's memory still counts.
         assert not rate_limits().hit("5/minute", "reissue-ip", "192.0.2.1")
-    warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
-    assert len(warnings) == 1  # once per interval, not once per request
+        for _ in range(3):
+            throttle().hit("card", "0300000001")
+        assert throttle().count("card", "0300000001") == 3  # in the database
+    warnings = [r.getMessage() for r in caplog.records if "Redis unreachable" in r.getMessage()]
+    # One line per user and outage, not one per request.
+    assert len(warnings) == 2
+    assert "request limits (ConnectionError)" in warnings[0]
+    assert "throttling (ConnectionError)" in warnings[1]
 
 
 @pytest.fixture

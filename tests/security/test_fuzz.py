@@ -409,3 +409,29 @@ def test_oversized_bodies_are_413_not_500(client: FlaskClient) -> None:
     for path in ("/token", "/login", "/authorize"):
         response = client.post(path, data=big, content_type="application/x-www-form-urlencoded")
         assert response.status_code == 413
+
+
+def test_credential_check_api_answers_bad_input_in_json_and_changes_nothing(
+    client: FlaskClient, world: dict[str, int]
+) -> None:
+    @FUZZ
+    @given(
+        body=st.one_of(query(["card_number", "password", "patron_ip"]), TEXT),
+        auth=st.sampled_from([None, _basic(), "Bearer", "Bearer " + "x" * 600, "Basic %%%"]),
+        content_type=st.sampled_from(["application/json", "text/plain", ""]),
+        headers=COMMON_HEADERS,
+    )
+    def run(body: str, auth: str | None, content_type: str, headers: dict[str, str]) -> None:
+        if auth:
+            headers = {**headers, "Authorization": auth}
+        response = client.post(
+            "/api/patrons/authenticate",
+            data=body.encode("utf-8", "surrogatepass"),
+            content_type=content_type,
+            headers=headers,
+        )
+        _assert_json_error(response)
+        assert response.status_code in (400, 401, 403, 413)
+        assert _counts() == world
+
+    run()

@@ -24,8 +24,11 @@ OPERATIONS = [
     ("/introspect", "POST"),
     ("/userinfo", "GET"),
     ("/userinfo", "POST"),
+    ("/api/card/verify", "POST"),
+    ("/api/card/barcode", "GET"),
     ("/.well-known/openid-configuration", "GET"),
     ("/jwks.json", "GET"),
+    ("/api/patrons/authenticate", "POST"),
 ]
 PARAMETERLESS = {"/.well-known/openid-configuration", "/jwks.json"}
 CHECKS = [

@@ -1,0 +1,242 @@
+"""The library card on the phone and at the desk (SPEC §5): show, verify, sign.
+
+Pure code arithmetic lives in :mod:`idp.services.card_code` and the images in
+:mod:`idp.services.barcode`; this module adds the patron, the configuration, the replay
+memory and the signed barcode claim for relying parties.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from typing import Literal
+from typing import cast
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from joserfc import jwt
+
+from idp.context import services
+from idp.models.client import Client
+from idp.models.patron import Patron
+from idp.models.patron import PatronStatus
+from idp.oauth.keys import SIGNING_ALG
+from idp.redis_client import shared_redis
+from idp.services.barcode import Symbology
+from idp.services.barcode import render_svg
+from idp.services.barcode import strip_codabar_start_stop
+from idp.services.card_code import CardCodeSettings
+from idp.services.card_code import IssuedCode
+from idp.services.card_code import RedisReplayStore
+from idp.services.card_code import ReplayStore
+from idp.services.card_code import current_code
+from idp.services.card_code import split_value
+from idp.services.card_code import verify_scan
+from idp.services.card_replay import DatabaseReplayStore
+from idp.services.card_replay import FallbackReplayStore
+from idp.services.card_replay import KeyedReplayStore
+from idp.services.patrons import find_patron
+from idp.services.subjects import subject_for
+
+#: Key of the service in ``services().extra``.
+EXTRA_KEY = "card"
+#: JOSE ``typ`` of the signed barcode claim (RFC 8725 §3.11: explicit typing).
+CLAIM_TYPE = "card-barcode+jwt"
+#: Longest scan accepted before normalising (anything longer is malformed).
+MAX_SCAN_LENGTH = 256
+
+#: Why a card cannot be shown or used now.
+CardRefusal = Literal["suspended", "lost", "withdrawn", "card_expired", "temporary_password"]
+#: The desk API's answer: ``ok`` or why the scan is refused.
+VerifyReason = Literal[
+    "ok",
+    "malformed",
+    "unknown",
+    "expired_code",
+    "replayed",
+    "card_expired",
+    "suspended",
+    "lost",
+    "withdrawn",
+]
+
+
+@dataclass
+class CardService:
+    """The card settings and replay memory of one application; see :func:`card_service`."""
+
+    codes: CardCodeSettings
+    symbology: Symbology
+    replay: ReplayStore
+    recent_login: int
+
+
+def _code_secret(config: dict[str, Any]) -> bytes:
+    configured = str(config.get("IDP_CARD_CODE_SECRET") or "")
+    if configured:
+        return configured.encode()
+    # A key of its own, derived from the application secret (RFC 5869), so that the
+    # card codes never share key material with cookies or signed links.
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp card-code secret v1")
+    return hkdf.derive(str(config["SECRET_KEY"]).encode())
+
+
+def build_card_service(config: dict[str, Any]) -> CardService:
+    """Build the service from the ``IDP_CARD_*`` options (Redis when configured)."""
+    codes = CardCodeSettings(
+        secret=_code_secret(config),
+        step_seconds=int(config["IDP_CARD_CODE_STEP"]),
+        accepted_past_steps=int(config["IDP_CARD_CODE_SKEW_STEPS"]),
+    )
+    store: ReplayStore = DatabaseReplayStore(services().now)
+    shared = shared_redis()
+    if shared is not None:
+        primary = RedisReplayStore(shared.client, str(config["IDP_CARD_REPLAY_REDIS_PREFIX"]))
+        store = FallbackReplayStore(primary, DatabaseReplayStore(services().now), shared)
+    return CardService(
+        codes=codes,
+        symbology=cast("Symbology", config["IDP_CARD_SYMBOLOGY"]),
+        replay=KeyedReplayStore(store, codes.secret),
+        recent_login=int(config["IDP_CARD_RECENT_LOGIN"]),
+    )
+
+
+def card_service() -> CardService:
+    """The card service of the current application (built on first use)."""
+    extra = services().extra
+    found = extra.get(EXTRA_KEY)
+    if found is None:
+        found = extra[EXTRA_KEY] = build_card_service(services().config)
+    assert isinstance(found, CardService)  # noqa: S101 - only this module sets it
+    return found
+
+
+def card_refusal(patron: Patron, now: dt.datetime) -> CardRefusal | None:
+    """Why ``patron``'s card cannot be shown now, or None when it can.
+
+    :param patron: the card holder.
+    :param now: the current time.
+    """
+    if patron.status != PatronStatus.ACTIVE:
+        status = patron.status
+        return cast("CardRefusal", status if status in {"suspended", "lost"} else "withdrawn")
+    if patron.is_card_expired(now, services().config["IDP_TIMEZONE"]):
+        return "card_expired"
+    if patron.is_temporary_password:
+        return "temporary_password"
+    return None
+
+
+@dataclass(frozen=True)
+class CardCode:
+    """The code on screen now, and its picture."""
+
+    issued: IssuedCode
+    symbology: Symbology
+    svg: str
+    #: Seconds until the next code (at least 1).
+    seconds_left: int
+
+
+def show_code(patron: Patron, now: dt.datetime) -> CardCode:
+    """The current code of ``patron``'s card, rendered as an inline SVG.
+
+    :param patron: a patron whose card may be shown (see :func:`card_refusal`).
+    :param now: the current time.
+    """
+    card = card_service()
+    issued = current_code(card.codes, patron.card_number, now.timestamp())
+    return CardCode(
+        issued=issued,
+        symbology=card.symbology,
+        svg=render_svg(issued.value, card.symbology),
+        seconds_left=max(1, int(issued.valid_until - now.timestamp())),
+    )
+
+
+def normalize_scan(raw: str) -> str:
+    """What a desk scanner sent, as the digits of a barcode value.
+
+    NFKC turns full-width digits (from a keyboard-wedge scanner in a Japanese input
+    mode) into ASCII; NW-7 start/stop letters are dropped whether or not the scanner
+    transmits them; surrounding whitespace (a trailing CR/LF) is ignored.
+    """
+    if len(raw) > MAX_SCAN_LENGTH:
+        return ""
+    text = unicodedata.normalize("NFKC", raw).strip()
+    return strip_codabar_start_stop(text)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The desk's answer, and the patron when the card number is known."""
+
+    reason: VerifyReason
+    patron: Patron | None = None
+
+    @property
+    def is_valid(self) -> bool:
+        return self.reason == "ok"
+
+
+def verify_code(raw: str, now: dt.datetime) -> VerifyResult:
+    """Check a scanned card code and use it up (each code is accepted once).
+
+    Order: the shape (``malformed``), the card (``unknown``), the code (``expired_code``,
+    ``replayed``), then the card's standing (``suspended``, ``lost``, ``withdrawn``,
+    ``card_expired``): a genuine code of a suspended card says so.
+
+    :param raw: the value as scanned.
+    :param now: the current time.
+    """
+    card = card_service()
+    value = normalize_scan(raw)
+    parts = split_value(value, code_digits=card.codes.digits)
+    if parts is None:
+        return VerifyResult("malformed")
+    patron = find_patron(parts[0])
+    if patron is None:
+        return VerifyResult("unknown")
+    scan = verify_scan(card.codes, value, now.timestamp(), replay=card.replay)
+    if scan.reason != "ok":
+        return VerifyResult(cast("VerifyReason", scan.reason), patron)
+    refusal = card_refusal(patron, now)
+    if refusal is not None and refusal != "temporary_password":
+        # A temporary password concerns the web sign-in, not the card at the desk.
+        return VerifyResult(refusal, patron)
+    return VerifyResult("ok", patron)
+
+
+def barcode_claim(patron: Patron, client: Client, now: dt.datetime) -> tuple[str, int]:
+    """The signed barcode claim for a relying party (README "Library card barcode").
+
+    A JWS (RS256, the provider's current key, ``typ`` :data:`CLAIM_TYPE`) whose payload
+    holds ``iss``, ``sub`` (as ``client`` sees the patron), ``aud``, ``card_number``,
+    ``card_expires_on``, ``barcode``, ``symbology``, ``iat``, ``nbf`` (start of the
+    code's time step) and ``exp`` (its end: when the relying party fetches the next one).
+
+    :param patron: a patron whose card may be shown.
+    :param client: the relying party the access token was issued to.
+    :param now: the current time.
+    :return: the compact JWS and its ``exp``.
+    """
+    card = card_service()
+    config = services().config
+    issued = current_code(card.codes, patron.card_number, now.timestamp())
+    key = services().keys.active_key()
+    header = {"alg": SIGNING_ALG, "kid": str(key.kid), "typ": CLAIM_TYPE}
+    claims = {
+        "iss": config["IDP_ISSUER"],
+        "sub": subject_for(patron, client, config["SECRET_KEY"]),
+        "aud": client.client_id,
+        "card_number": patron.card_number,
+        "card_expires_on": patron.expires_on.isoformat(),
+        "barcode": issued.value,
+        "symbology": card.symbology,
+        "iat": int(now.timestamp()),
+        "nbf": issued.valid_from,
+        "exp": issued.valid_until,
+    }
+    return jwt.encode(header, claims, key, algorithms=[SIGNING_ALG]), issued.valid_until

@@ -1,0 +1,196 @@
+"""Card APIs (SPEC §5): the desk's code check and the relying parties' barcode claim.
+
+``POST /api/card/verify``
+    client-credentials token with scope ``card:verify``; JSON ``{"code": "..."}``;
+    answers whether the scanned code is valid, once.
+``GET /api/card/barcode``
+    a patron's access token with scope ``library_card``; answers a signed barcode
+    claim (``application/jwt``) that the relying party verifies against the JWKS.
+
+Bearer errors follow RFC 6750 §3; everything else answers JSON with ``error`` and
+``error_description`` (RFC 6749 §5.2 style). Answers are never cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import jsonify
+from flask import request
+
+from idp.context import services
+from idp.extensions import csrf_exempt
+from idp.models.patron import Patron
+from idp.oauth.tokens import find_access_token
+from idp.services import audit
+from idp.services.cards import CardRefusal
+from idp.services.cards import VerifyResult
+from idp.services.cards import barcode_claim
+from idp.services.cards import card_refusal
+from idp.services.cards import verify_code
+from idp.services.throttle import throttle
+from idp.views.bearer import BearerError
+from idp.views.bearer import require_token
+
+bp = Blueprint("card_api", __name__)
+
+#: Media type of the signed claim (RFC 7519 §10.3.1).
+JWT_MEDIA_TYPE = "application/jwt"
+#: Why a patron's card claim is refused, as told to the relying party.
+CLAIM_REFUSALS: dict[CardRefusal, str] = {
+    "suspended": "The library card is suspended.",
+    "lost": "The library card has been reported lost.",
+    "withdrawn": "The library card has been withdrawn.",
+    "card_expired": "The library card has expired.",
+    "temporary_password": "The patron must change the temporary password first.",
+}
+
+
+def _json_error(status: int, error: str, description: str, **extra: Any) -> Response:
+    response = jsonify({"error": error, "error_description": description, **extra})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    if error == "insufficient_scope":
+        # RFC 6750 §3.1: the wrong kind of token gets the same challenge as a missing scope.
+        realm = services().config["IDP_ISSUER"]
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="{realm}", error="{error}", error_description="{description}"'
+        )
+    return response
+
+
+def _code_of(body: Any) -> str:
+    """The ``code`` member of a request body, or raise :class:`ValueError` saying why."""
+    if not isinstance(body, dict):
+        raise ValueError("The body must be a JSON object (Content-Type: application/json).")
+    code = body.get("code")
+    if code is None:
+        raise ValueError("The 'code' member is required.")
+    if not isinstance(code, str):
+        raise ValueError("The 'code' member must be a string.")
+    return code
+
+
+def _verify_answer(result: VerifyResult) -> dict[str, Any]:
+    patron = result.patron
+    if result.is_valid and patron is not None:
+        return {
+            "valid": True,
+            "card_number": patron.card_number,
+            "status": patron.status,
+            "expires_on": patron.expires_on.isoformat(),
+        }
+    answer: dict[str, Any] = {"valid": False, "reason": result.reason}
+    if patron is not None and result.reason not in {"expired_code", "replayed"}:
+        # A genuine code of a card that cannot be used: the desk may tell the patron why.
+        answer.update(
+            card_number=patron.card_number,
+            status=patron.status,
+            expires_on=patron.expires_on.isoformat(),
+        )
+    return answer
+
+
+@bp.route("/api/card/verify", methods=["POST"])
+@csrf_exempt  # bearer-token API for desk systems, not a browser form
+def verify() -> Response:
+    """Check a scanned card code for the circulation desk.
+
+    Order: the source address's limit (before anything is looked up, so a flood of bad
+    tokens is limited too), the token, the client's limits, the body, the code.
+    """
+    ip = request.remote_addr
+    meta: dict[str, Any] = {"ip": ip, "user_agent": request.user_agent.string}
+    gate = throttle()
+    wait = gate.check("card_verify_ip", ip or "")
+    if wait:
+        return _throttled(wait, meta)
+    gate.hit("card_verify_ip", ip or "")
+    try:
+        token = require_token("card:verify")
+    except BearerError as error:
+        audit.record("card.unauthorized", commit=True, status=error.response.status_code, **meta)
+        return error.response
+    meta["client_id"] = client_id = token.client_id
+    if token.patron_id is not None:
+        audit.record("card.unauthorized", commit=True, status=403, **meta)
+        return _json_error(
+            403,
+            "insufficient_scope",
+            "Use an access token from the client-credentials grant.",
+        )
+    wait = max(
+        gate.check("card_verify_client", client_id),
+        gate.check("card_verify_failures", client_id),
+    )
+    if wait:
+        return _throttled(wait, meta)
+    gate.hit("card_verify_client", client_id)
+    try:
+        raw = _code_of(request.get_json(silent=True))
+    except ValueError as exc:
+        audit.record("card.refused", commit=True, reason="invalid_request", **meta)
+        return _json_error(400, "invalid_request", str(exc))
+    result = verify_code(raw, services().now())
+    patron_id = result.patron.id if result.patron is not None else None
+    if result.is_valid:
+        audit.record("card.verified", patron_id=patron_id, commit=True, **meta)
+    else:
+        if result.reason in {"malformed", "unknown", "expired_code"}:
+            gate.hit("card_verify_failures", client_id)
+        audit.record("card.refused", patron_id=patron_id, commit=True, reason=result.reason, **meta)
+    response = jsonify(_verify_answer(result))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _throttled(wait: int, meta: dict[str, Any]) -> Response:
+    audit.record("card.throttled", commit=True, retry_after=wait, **meta)
+    response = _json_error(
+        429, "too_many_requests", f"Too many card checks; retry in {wait} seconds."
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _refused_card_holder() -> tuple[Patron, CardRefusal] | None:
+    """The patron and refusal behind an otherwise good token whose card cannot be shown.
+
+    The bearer validator refuses such tokens as invalid (401) for every API; here the
+    relying party is told why (403), so that it can tell the patron.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value or len(value) > 512:
+        return None
+    token = find_access_token(value.strip())
+    if token is None or token.is_revoked() or token.is_expired():
+        return None
+    patron = token.patron
+    if patron is None or "library_card" not in token.scope.split():
+        return None
+    refusal = card_refusal(patron, services().now())
+    return (patron, refusal) if refusal is not None else None
+
+
+@bp.route("/api/card/barcode")
+def barcode() -> Response:
+    """The signed barcode claim of the token's patron (``application/jwt``)."""
+    refused = _refused_card_holder()
+    if refused is not None:
+        _patron, reason = refused
+        return _json_error(403, "card_unavailable", CLAIM_REFUSALS[reason], reason=reason)
+    try:
+        token = require_token("library_card")
+    except BearerError as error:
+        return error.response
+    patron = token.get_user()
+    if patron is None:
+        # A client-credentials token has no card behind it.
+        return _json_error(403, "insufficient_scope", "The token was not issued for a patron.")
+    body, _exp = barcode_claim(patron, token.get_client(), services().now())
+    response = Response(body, mimetype=JWT_MEDIA_TYPE)
+    response.headers["Cache-Control"] = "no-store"
+    return response
