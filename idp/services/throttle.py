@@ -112,9 +112,11 @@ class BackoffRule:
 
     def wait(self, failures: int, last: dt.datetime | None, now: dt.datetime) -> int:
         """Seconds from ``now`` until the next attempt is allowed."""
-        if last is None:
+        delay = self.delay_after(failures)
+        # No delay is due (free failures), whatever the clocks of other nodes said.
+        if last is None or delay == 0:
             return 0
-        remaining = (last + dt.timedelta(seconds=self.delay_after(failures)) - now).total_seconds()
+        remaining = (last + dt.timedelta(seconds=delay) - now).total_seconds()
         return max(0, math.ceil(remaining))
 
     def is_locking(self, failures: int) -> bool:

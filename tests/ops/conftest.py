@@ -101,8 +101,11 @@ def live_server(app_config: dict[str, Any]) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def make_app(app_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
-    """Build extra applications on the test's database; their connections close afterwards."""
+def make_app(app_config: dict[str, Any], app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Build extra applications on the test's database; their connections close afterwards.
+
+    Uses ``app`` too, so that the test's database is emptied afterwards (PostgreSQL).
+    """
     made: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:

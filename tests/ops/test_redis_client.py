@@ -83,8 +83,8 @@ def test_one_failure_makes_every_user_skip_redis(
         # Never open: this process's memory still counts.
         assert not rate_limits().hit("5/minute", "reissue-ip", "192.0.2.1")
         for _ in range(3):
-            throttle().hit("card", "0300000001")
-        assert throttle().count("card", "0300000001") == 3  # in the database
+            throttle().hit("card", "0399999991")
+        assert throttle().count("card", "0399999991") == 3  # in the database
     warnings = [r.getMessage() for r in caplog.records if "Redis unreachable" in r.getMessage()]
     # One line per user and outage, not one per request.
     assert len(warnings) == 2
@@ -150,3 +150,15 @@ def test_readyz_names_the_database_when_it_is_down(make_app: Callable[..., Flask
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "database": "down"}
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_free_failures_never_wait_even_if_another_node_clock_is_ahead() -> None:
+    import datetime as dt
+
+    from idp.services.throttle import BackoffRule
+
+    rule = BackoffRule(free=5, delay=60, max_delay=3600, lock_after=20, forget=3600)
+    now = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
+    ahead = now + dt.timedelta(seconds=0.4)  # the last failure was counted by a node ahead
+    assert rule.wait(3, ahead, now) == 0
+    assert rule.wait(5, ahead, now) == 61  # a due delay still counts from the last failure
