@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import config as idp_config
@@ -29,8 +30,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.extensions import migrate
     from idp.i18n import init_app as init_i18n
     from idp.i18n import select_locale
+    from idp.logs import init_app as init_logs
+    from idp.metrics import init_app as init_metrics
     from idp.oauth.keys import KeyStore
     from idp.oauth.server import configure_oauth
+    from idp.redis_client import EXTRA_KEY as REDIS_KEY
+    from idp.redis_client import build_shared_redis
     from idp.services.passwords import Argon2Settings
     from idp.services.passwords import Passwords
     from idp.sessions import ServerSessionInterface
@@ -50,7 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=secret,
         SQLALCHEMY_DATABASE_URI=app.config["IDP_DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(app.config["IDP_DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(app.config),
         BABEL_DEFAULT_LOCALE="ja",
         BABEL_DEFAULT_TIMEZONE=app.config["IDP_TIMEZONE"],
         WTF_CSRF_TIME_LIMIT=None,
@@ -70,6 +75,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db.init_app(app)
+    if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
@@ -92,13 +100,33 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         authorization=server,
         require_oauth=protector,
     )
+    app.extensions["idp"].extra[REDIS_KEY] = build_shared_redis(app.config)
+    init_logs(app)
+    init_metrics(app)
     register_blueprints(app)
     register_commands(app)
     return app
 
 
-def _engine_options(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        # One file, many threads: wait for the write lock instead of failing at once.
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """SQLAlchemy engine options for ``IDP_DATABASE_URL`` (pool per worker process)."""
+    if str(config["IDP_DATABASE_URL"]).startswith("sqlite"):
+        # One file, many threads: wait up to 30 s for the write lock instead of failing
+        # at once (the busy timeout); WAL is switched on at connect (_sqlite_pragmas).
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": int(config["IDP_DB_POOL_SIZE"]),
+        "max_overflow": int(config["IDP_DB_MAX_OVERFLOW"]),
+        "pool_timeout": int(config["IDP_DB_POOL_TIMEOUT"]),
+        "pool_recycle": int(config["IDP_DB_POOL_RECYCLE"]),
+    }
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL: readers do not wait for the writer, and the writer not for readers."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()

@@ -7,6 +7,7 @@ environment, then the mapping passed to :func:`idp.create_app` (tests use it).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -100,8 +101,45 @@ DEFAULTS: dict[str, Any] = {
     "IDP_THROTTLE_NET_FAILURES_PER_DAY": 300,
     # Prefix of the throttle keys in Redis (several installations may share one Redis).
     "IDP_THROTTLE_REDIS_PREFIX": "idp:throttle:",
-    # Milliseconds to wait for Redis before counting in the database instead.
-    "IDP_THROTTLE_REDIS_TIMEOUT_MS": 250,
+    # Redis client shared by everything in a process (idp/redis_client.py): milliseconds to
+    # wait for Redis (connect and read) before using the fallback (the database for the
+    # throttle counters, this process's memory for request limits).
+    "IDP_REDIS_TIMEOUT_MS": 250,
+    # Seconds an idle pooled Redis connection may wait before it is checked with PING.
+    "IDP_REDIS_HEALTH_CHECK_INTERVAL": 30,
+    # After Redis failed, seconds during which every caller uses its fallback at once
+    # (one warning per interval) before Redis is tried again.
+    "IDP_REDIS_RETRY_SECONDS": 30,
+    # Database connection pool of each worker process (PostgreSQL; SQLite has none):
+    # connections kept open, extra ones allowed under load, seconds to wait for a free
+    # one, and seconds after which a connection is replaced. Connections are checked
+    # before use (pre-ping), so a restarted database costs no failed request.
+    # Total connections = nodes × workers × (pool size + overflow): keep it under the
+    # server's max_connections.
+    "IDP_DB_POOL_SIZE": 5,
+    "IDP_DB_MAX_OVERFLOW": 5,
+    "IDP_DB_POOL_TIMEOUT": 10,
+    "IDP_DB_POOL_RECYCLE": 1800,
+    # Log lines: ``text`` (readable, the default for development) or ``json`` (one object
+    # per line; the gunicorn configuration uses it unless told otherwise). Every request
+    # writes one access line with its request id (idp/logs.py).
+    "IDP_LOG_FORMAT": "text",
+    # Lowest level written: DEBUG, INFO, WARNING, ERROR.
+    "IDP_LOG_LEVEL": "INFO",
+    # Prometheus metrics at /metrics (idp/metrics.py): off unless set to 1.
+    "IDP_METRICS": False,
+    # Who may read /metrics: comma-separated addresses or networks (CIDR) ...
+    "IDP_METRICS_NETWORKS": "127.0.0.1/32,::1/128",
+    # ... or anyone sending ``Authorization: Bearer`` with this secret (unset: nobody).
+    "IDP_METRICS_TOKEN": None,
+    # Serving with gunicorn (idp/gunicorn_conf.py reads these from the environment):
+    # address to listen on, worker processes (0: 2 × cores + 1), and seconds a worker gets
+    # to finish its requests on restart or shutdown (``idp serve``, README "Production").
+    "IDP_BIND": "127.0.0.1:8000",
+    "IDP_WORKERS": 0,
+    # Threads per worker; more than 1 uses threaded workers (they keep connections alive).
+    "IDP_THREADS": 1,
+    "IDP_GRACEFUL_TIMEOUT": 30,
     # Library card barcode (SPEC §5; README "Library card barcode").
     # Seconds each card code is shown for (RFC 6238 time step X). The desk also accepts
     # the code of the step before, so a screenshot stops working after two steps.
@@ -234,6 +272,22 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_ISSUER must be an absolute http(s) URL")
     if parts.query or parts.fragment or issuer.endswith("/"):
         raise ConfigError("IDP_ISSUER must have no query, fragment or trailing slash")
+    if str(config.get("IDP_LOG_FORMAT", "text")) not in {"json", "text"}:
+        raise ConfigError("IDP_LOG_FORMAT must be json or text")
+    if str(config.get("IDP_LOG_LEVEL", "INFO")).upper() not in {
+        "DEBUG",
+        "INFO",
+        "WARNING",
+        "ERROR",
+        "CRITICAL",
+    }:
+        raise ConfigError("IDP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    try:
+        for part in str(config.get("IDP_METRICS_NETWORKS") or "").split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)
+    except ValueError as exc:
+        raise ConfigError("IDP_METRICS_NETWORKS must list addresses or CIDR networks") from exc
     _validate_card_rules(config)
     _validate_card(config)
     relaxed = bool(config.get("TESTING") or config.get("DEBUG"))

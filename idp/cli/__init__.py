@@ -35,3 +35,15 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(audit.audit_command)
     app.cli.add_command(sip2.sip2)
+
+
+@main.command("serve", context_settings={"ignore_unknown_options": True})
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve_command(gunicorn_args: tuple[str, ...]) -> None:
+    """Serve with gunicorn and idp/gunicorn_conf.py (extra arguments go to gunicorn)."""
+    import os
+    import sys
+
+    args = ["-m", "gunicorn", "-c", "python:idp.gunicorn_conf", *gunicorn_args]
+    # Replaces this process (signals then reach gunicorn's master directly); no shell.
+    os.execv(sys.executable, [sys.executable, *args, "idp:create_app()"])  # noqa: S606

@@ -7,6 +7,7 @@ from typing import Any
 
 from idp.context import services
 from idp.extensions import db
+from idp.metrics import current_metrics
 from idp.models.audit import AuditEvent
 
 log = logging.getLogger("idp.audit")
@@ -46,4 +47,6 @@ def record(
     if commit:
         db.session.commit()
     log.info("%s patron=%s client=%s ip=%s", event, patron_id, client_id, ip)
+    if event == "token.issued" and (metrics := current_metrics()):
+        metrics.tokens.labels(str(clean.get("grant", "unknown"))).inc()
     return row

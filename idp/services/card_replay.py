@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable
 
 import redis
@@ -23,13 +22,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp.extensions import db
+from idp.metrics import current_metrics
 from idp.models.card_code import UsedCardCode
+from idp.redis_client import SharedRedis
 from idp.services.card_code import RedisReplayStore
 from idp.services.card_code import ReplayStore
 
 log = logging.getLogger(__name__)
 
-#: After Redis failed, use the database for this long before trying Redis again.
+#: After Redis failed, use the database for this long before trying Redis again (when no
+#: shared client is given; the shared one follows ``IDP_REDIS_RETRY_SECONDS``).
 REDIS_RETRY_SECONDS = 30.0
 
 
@@ -82,30 +84,52 @@ class DatabaseReplayStore:
 
 
 class FallbackReplayStore:
-    """Redis first; the database while Redis is unreachable."""
+    """Redis first; the database while Redis is unreachable.
 
-    def __init__(self, primary: RedisReplayStore, fallback: DatabaseReplayStore) -> None:
+    :param shared: the process's Redis client (:mod:`idp.redis_client`), whose "Redis is
+        down" state every user shares; without it the store keeps a state of its own.
+    """
+
+    def __init__(
+        self,
+        primary: RedisReplayStore,
+        fallback: DatabaseReplayStore,
+        shared: SharedRedis | None = None,
+    ) -> None:
         self.primary = primary
         self.fallback = fallback
-        self.down_until = 0.0
+        # Without a shared client, a private one only for its down flag (never connects).
+        self.shared = shared or SharedRedis("redis://", retry_seconds=REDIS_RETRY_SECONDS)
+
+    @property
+    def down_until(self) -> float:
+        """Monotonic time until which Redis is skipped."""
+        return self.shared.down_until
+
+    @down_until.setter
+    def down_until(self, value: float) -> None:
+        self.shared.down_until = value
 
     @property
     def name(self) -> str:
         """``redis`` or, while Redis is down, ``database``."""
-        return "database" if time.monotonic() < self.down_until else "redis"
+        return "redis" if self.shared.is_available() else "database"
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
         """See :meth:`idp.services.card_code.ReplayStore.claim`."""
-        if time.monotonic() >= self.down_until:
+        if self.shared.is_available():
             try:
                 return self.primary.claim(key, ttl_seconds)
             except redis.RedisError as exc:
-                log.warning(
-                    "Redis unreachable for card-code replays (%s); using the database for %ds",
-                    type(exc).__name__,
-                    REDIS_RETRY_SECONDS,
-                )
-                self.down_until = time.monotonic() + REDIS_RETRY_SECONDS
+                self.shared.mark_down(exc)
+        if self.shared.fallback_started("card_replay"):
+            log.warning(
+                "Redis unreachable for card-code replays (%s); using the database for %ds",
+                self.shared.last_error,
+                self.shared.retry_seconds,
+            )
+        if metrics := current_metrics():
+            metrics.redis_fallbacks.labels("card_replay").inc()
         return self.fallback.claim(key, ttl_seconds)
 
 

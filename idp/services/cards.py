@@ -23,6 +23,7 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.oauth.keys import SIGNING_ALG
+from idp.redis_client import shared_redis
 from idp.services.barcode import Symbology
 from idp.services.barcode import render_svg
 from idp.services.barcode import strip_codabar_start_stop
@@ -38,7 +39,6 @@ from idp.services.card_replay import FallbackReplayStore
 from idp.services.card_replay import KeyedReplayStore
 from idp.services.patrons import find_patron
 from idp.services.subjects import subject_for
-from idp.services.throttle import redis_client
 
 #: Key of the service in ``services().extra``.
 EXTRA_KEY = "card"
@@ -91,11 +91,10 @@ def build_card_service(config: dict[str, Any]) -> CardService:
         accepted_past_steps=int(config["IDP_CARD_CODE_SKEW_STEPS"]),
     )
     store: ReplayStore = DatabaseReplayStore(services().now)
-    url = config.get("IDP_REDIS_URL")
-    if url:
-        client = redis_client(str(url), int(config["IDP_THROTTLE_REDIS_TIMEOUT_MS"]))
-        primary = RedisReplayStore(client, str(config["IDP_CARD_REPLAY_REDIS_PREFIX"]))
-        store = FallbackReplayStore(primary, DatabaseReplayStore(services().now))
+    shared = shared_redis()
+    if shared is not None:
+        primary = RedisReplayStore(shared.client, str(config["IDP_CARD_REPLAY_REDIS_PREFIX"]))
+        store = FallbackReplayStore(primary, DatabaseReplayStore(services().now), shared)
     return CardService(
         codes=codes,
         symbology=cast("Symbology", config["IDP_CARD_SYMBOLOGY"]),

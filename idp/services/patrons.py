@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from idp.context import services
 from idp.extensions import db
+from idp.metrics import current_metrics
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.services import audit
@@ -97,6 +98,26 @@ def authenticate(
     source_ip: str | None = None,
     channel: str = "web",
     user_agent: str | None = None,
+) -> SignInResult:
+    """Check a card number and password as typed by a patron (see :func:`_authenticate`).
+
+    Counts the outcome in the metrics (``idp_logins_total``) when they are on.
+    """
+    result = _authenticate(
+        card_number, password, source_ip=source_ip, channel=channel, user_agent=user_agent
+    )
+    if metrics := current_metrics():
+        metrics.logins.labels(result.outcome.value, channel).inc()
+    return result
+
+
+def _authenticate(
+    card_number: str,
+    password: str,
+    *,
+    source_ip: str | None,
+    channel: str,
+    user_agent: str | None,
 ) -> SignInResult:
     """Check a card number and password as typed by a patron.
 

@@ -31,7 +31,8 @@ Kinds of counter (limits from ``IDP_THROTTLE_*``, see :mod:`idp.config`):
 
 Counters live in Redis when ``IDP_REDIS_URL`` is set, in the ``throttle_counters`` table
 otherwise. When Redis does not answer within a short timeout the database counters are
-used instead (logged, retried after :data:`REDIS_RETRY_SECONDS`): never fail open.
+used instead (logged once, retried after ``IDP_REDIS_RETRY_SECONDS``; the Redis client
+and its "down" state are shared, see :mod:`idp.redis_client`): never fail open.
 Keys are HMACs of kind and value, so neither store holds card numbers or addresses.
 Database writes commit the current session: call the counters before or after your own
 writes, not in the middle of them.
@@ -46,7 +47,6 @@ import ipaddress
 import logging
 import math
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,12 +62,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp.context import services
 from idp.extensions import db
+from idp.metrics import current_metrics
 from idp.models.throttle import ThrottleCounter
+from idp.redis_client import SharedRedis
+from idp.redis_client import shared_redis
 
 log = logging.getLogger(__name__)
 
-#: After Redis failed, use the database for this long before trying Redis again.
-REDIS_RETRY_SECONDS = 30.0
 #: Key of the service in ``services().extra``.
 EXTRA_KEY = "throttle"
 
@@ -111,9 +112,11 @@ class BackoffRule:
 
     def wait(self, failures: int, last: dt.datetime | None, now: dt.datetime) -> int:
         """Seconds from ``now`` until the next attempt is allowed."""
-        if last is None:
+        delay = self.delay_after(failures)
+        # No delay is due (free failures), whatever the clocks of other nodes said.
+        if last is None or delay == 0:
             return 0
-        remaining = (last + dt.timedelta(seconds=self.delay_after(failures)) - now).total_seconds()
+        remaining = (last + dt.timedelta(seconds=delay) - now).total_seconds()
         return max(0, math.ceil(remaining))
 
     def is_locking(self, failures: int) -> bool:
@@ -235,10 +238,21 @@ class RedisStore:
 
     name = "redis"
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self.client = client
+    def __init__(self, shared: SharedRedis, prefix: str) -> None:
+        self.shared = shared
         self.prefix = prefix
-        self._increment = client.register_script(_INCREMENT)
+        self._script: tuple[redis.Redis, Any] | None = None
+
+    @property
+    def client(self) -> redis.Redis:
+        """The process's shared client."""
+        return self.shared.client
+
+    def _increment(self, keys: list[str], args: list[float | int]) -> Any:
+        client = self.shared.client
+        if self._script is None or self._script[0] is not client:
+            self._script = (client, client.register_script(_INCREMENT))
+        return self._script[1](keys=keys, args=args)
 
     def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
         count, last, expires = self.client.hmget(self.prefix + key, ["count", "last", "expires"])
@@ -259,41 +273,44 @@ class RedisStore:
         self.client.delete(self.prefix + key)
 
 
-def redis_client(url: str, timeout_ms: int) -> redis.Redis:
-    """A Redis client with short timeouts: a slow Redis must not stall sign-ins."""
-    seconds = max(timeout_ms, 1) / 1000
-    client: redis.Redis = redis.Redis.from_url(
-        url, socket_timeout=seconds, socket_connect_timeout=seconds, retry_on_timeout=False
-    )
-    return client
-
-
 class FallbackStore:
-    """Redis first; the database while Redis is unreachable (never fail open)."""
+    """Redis first; the database while Redis is unreachable (never fail open).
 
-    def __init__(self, primary: RedisStore, fallback: DatabaseStore) -> None:
+    Whether Redis is down is shared with every other user of :mod:`idp.redis_client`.
+    """
+
+    def __init__(self, primary: RedisStore, fallback: DatabaseStore, shared: SharedRedis) -> None:
         self.primary = primary
         self.fallback = fallback
-        self.down_until = 0.0
+        self.shared = shared
+
+    @property
+    def down_until(self) -> float:
+        """Monotonic time until which Redis is skipped."""
+        return self.shared.down_until
+
+    @down_until.setter
+    def down_until(self, value: float) -> None:
+        self.shared.down_until = value
 
     @property
     def name(self) -> str:
-        return self.fallback.name if self._is_down() else self.primary.name
-
-    def _is_down(self) -> bool:
-        return time.monotonic() < self.down_until
+        return self.primary.name if self.shared.is_available() else self.fallback.name
 
     def _run(self, primary: Callable[[], _T], fallback: Callable[[], _T]) -> _T:
-        if not self._is_down():
+        if self.shared.is_available():
             try:
                 return primary()
             except redis.RedisError as exc:
-                log.warning(
-                    "Redis unreachable for throttling (%s); counting in the database for %ds",
-                    type(exc).__name__,
-                    REDIS_RETRY_SECONDS,
-                )
-                self.down_until = time.monotonic() + REDIS_RETRY_SECONDS
+                self.shared.mark_down(exc)
+        if self.shared.fallback_started("throttle"):
+            log.warning(
+                "Redis unreachable for throttling (%s); counting in the database for %ds",
+                self.shared.last_error,
+                self.shared.retry_seconds,
+            )
+        if metrics := current_metrics():
+            metrics.redis_fallbacks.labels("throttle").inc()
         return fallback()
 
     def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
@@ -343,8 +360,12 @@ class Throttle:
         store_key, rule = self._key(kind, key, now)
         count, last = self.store.read(store_key, now)
         if isinstance(rule, BackoffRule):
-            return rule.wait(count, last, now)
-        return rule.wait(count, now)
+            wait = rule.wait(count, last, now)
+        else:
+            wait = rule.wait(count, now)
+        if wait and (metrics := current_metrics()):
+            metrics.throttle_events.labels(kind).inc()
+        return wait
 
     def hit(self, kind: str, key: str) -> int:
         """Count one attempt (or failure) for ``key``; return the new count."""
@@ -395,14 +416,12 @@ class Throttle:
         return rule
 
 
-def build_throttle(config: dict[str, Any]) -> Throttle:
+def build_throttle(config: dict[str, Any], shared: SharedRedis | None) -> Throttle:
     """A :class:`Throttle` on Redis (with database fallback) or on the database."""
     store: CounterStore = DatabaseStore()
-    url = config.get("IDP_REDIS_URL")
-    if url:
-        client = redis_client(str(url), int(config["IDP_THROTTLE_REDIS_TIMEOUT_MS"]))
+    if shared is not None:
         store = FallbackStore(
-            RedisStore(client, str(config["IDP_THROTTLE_REDIS_PREFIX"])), DatabaseStore()
+            RedisStore(shared, str(config["IDP_THROTTLE_REDIS_PREFIX"])), DatabaseStore(), shared
         )
     return Throttle(store, rules_from_config(config), str(config["SECRET_KEY"]))
 
@@ -412,6 +431,6 @@ def throttle() -> Throttle:
     extra = services().extra
     found = extra.get(EXTRA_KEY)
     if found is None:
-        found = extra[EXTRA_KEY] = build_throttle(services().config)
+        found = extra[EXTRA_KEY] = build_throttle(services().config, shared_redis())
     assert isinstance(found, Throttle)  # noqa: S101 - only this module sets it
     return found

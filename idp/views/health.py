@@ -1,4 +1,9 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes for load balancers and orchestrators.
+
+``/healthz``: the process answers (restart it when not). ``/readyz``: the database and,
+when ``IDP_REDIS_URL`` is set, Redis answer (send no traffic here when not). Both are
+cheap, unauthenticated and say nothing but "ok" or which dependency failed.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.extensions import db
+from idp.redis_client import shared_redis
 
 bp = Blueprint("health", __name__)
 
@@ -22,10 +28,18 @@ def healthz() -> Any:
 
 @bp.route("/readyz")
 def readyz() -> Any:
-    """The database answers; otherwise 503 so the balancer sends traffic elsewhere."""
+    """The database (and Redis, if configured) answer; otherwise 503 naming the failure."""
+    checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        checks["database"] = "ok"
     except SQLAlchemyError:
         db.session.rollback()
-        return jsonify({"status": "unavailable", "database": "down"}), 503
-    return jsonify({"status": "ok", "database": "ok"})
+        checks["database"] = "down"
+    shared = shared_redis()
+    if shared is not None:
+        checks["redis"] = "ok" if shared.ping() else "down"
+    ready = all(state == "ok" for state in checks.values())
+    body = {"status": "ok" if ready else "unavailable", **checks}
+    return jsonify(body), 200 if ready else 503

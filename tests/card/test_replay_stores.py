@@ -165,7 +165,7 @@ def test_redis_down_falls_back_to_the_database_and_says_so(
     aligned: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app.config.update(IDP_REDIS_URL=CLOSED_PORT_URL, IDP_THROTTLE_REDIS_TIMEOUT_MS=100)
+    app.config.update(IDP_REDIS_URL=CLOSED_PORT_URL, IDP_REDIS_TIMEOUT_MS=100)
     app.extensions["idp"].extra.pop("card", None)
     value = current_value(patron.card_number, aligned.now)
 

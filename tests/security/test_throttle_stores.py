@@ -42,7 +42,7 @@ def on_redis(app_config: dict[str, Any], redis_prefix: str) -> dict[str, Any]:
 
 @pytest.fixture
 def redis_down(app_config: dict[str, Any]) -> dict[str, Any]:
-    app_config.update(IDP_REDIS_URL=CLOSED_PORT_URL, IDP_THROTTLE_REDIS_TIMEOUT_MS=100)
+    app_config.update(IDP_REDIS_URL=CLOSED_PORT_URL, IDP_REDIS_TIMEOUT_MS=100)
     return app_config
 
 

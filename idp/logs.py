@@ -1,0 +1,187 @@
+"""Logs: one line per request with a request id, JSON or text (``IDP_LOG_FORMAT``).
+
+Every request gets an id: the incoming ``X-Request-ID`` when it looks like one (so a
+load balancer's id follows the request through), a fresh random one otherwise. It is
+echoed in the ``X-Request-ID`` response header and added to every log line written while
+the request runs. The access line (logger ``idp.access``) holds the method, the path
+*without* its query string (authorization codes and states travel there), the status,
+the duration in milliseconds, the endpoint and the client id when the request names one.
+Never a password, token, code or cookie.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import secrets
+import sys
+import time
+from typing import Any
+
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import has_request_context
+from flask import request
+
+from idp.metrics import current_metrics
+
+access_log = logging.getLogger("idp.access")
+
+#: An incoming request id is kept only when it matches this (else a new one is made).
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+#: Longest client id written to a log line (client ids are at most 64 in the database).
+MAX_CLIENT_ID = 64
+#: Attributes of every :class:`logging.LogRecord`; the rest are a line's own fields.
+_RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+#: Marks the handler :func:`configure_logging` installs, so that it is replaced, not added.
+_HANDLER_NAME = "idp"
+#: Where a request keeps its id and start time (the WSGI environ lives as long as it).
+_ENVIRON_ID = "idp.request_id"
+_ENVIRON_START = "idp.request_started"
+
+
+def request_id() -> str | None:
+    """The id of the current request (None outside a request)."""
+    if not has_request_context():
+        return None
+    found: str | None = request.environ.get(_ENVIRON_ID)
+    return found
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record written during a request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and value is not None and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines for development: time, level, logger, request id, message."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "request_id"):
+            record.request_id = None
+        return super().format(record)
+
+
+class DropServerAccessLines(logging.Filter):
+    """Drops the development server's own request lines (werkzeug logs the query string,
+    where codes travel; our access line replaces them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return '"%s" %s %s' not in str(record.msg)
+
+
+def make_formatter(kind: str) -> logging.Formatter:
+    """The formatter for ``IDP_LOG_FORMAT`` (``json`` or ``text``)."""
+    return JsonFormatter() if kind == "json" else TextFormatter()
+
+
+def configure_logging(kind: str, level: str) -> None:
+    """Send the root logger's records to stderr in ``kind`` format at ``level``.
+
+    Idempotent: calling it again replaces the handler it installed before.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == _HANDLER_NAME:
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(make_formatter(kind))
+    handler.addFilter(RequestIdFilter())
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    server_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, DropServerAccessLines) for f in server_log.filters):
+        server_log.addFilter(DropServerAccessLines())
+
+
+def _client_id() -> str | None:
+    """The client a request names: HTTP Basic user, or a ``client_id`` parameter.
+
+    Only what the request already parsed is read, so a refused body is never parsed here.
+    """
+    found: str | None = g.get("client_id")
+    if not found and request.authorization is not None:
+        found = request.authorization.username
+    if not found:
+        found = request.args.get("client_id")
+    if not found and "form" in request.__dict__:
+        found = request.form.get("client_id")
+    return found[:MAX_CLIENT_ID] if found else None
+
+
+def _start_request() -> None:
+    if _ENVIRON_ID in request.environ:
+        return
+    request.environ[_ENVIRON_START] = time.perf_counter()
+    incoming = request.headers.get("X-Request-ID", "")
+    request.environ[_ENVIRON_ID] = (
+        incoming if SANE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+    )
+
+
+def _finish_request(response: Response) -> Response:
+    _start_request()  # when the request failed before the first hook ran
+    rid = str(request.environ[_ENVIRON_ID])
+    response.headers["X-Request-ID"] = rid
+    seconds = time.perf_counter() - float(request.environ[_ENVIRON_START])
+    endpoint = request.endpoint or "none"
+    access_log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "request_id": rid,
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 2),
+            "endpoint": endpoint,
+            "client_id": _client_id(),
+            "remote_addr": request.remote_addr,
+        },
+    )
+    metrics = current_metrics()
+    if metrics is not None:
+        metrics.latency.labels(endpoint, request.method).observe(seconds)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install the log handler (outside tests) and the request-id and access-log hooks."""
+    if not app.testing:
+        configure_logging(str(app.config["IDP_LOG_FORMAT"]), str(app.config["IDP_LOG_LEVEL"]))
+    # First before every other hook, so that their log lines carry the id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
+    app.after_request(_finish_request)

@@ -1,0 +1,94 @@
+"""Simultaneous requests against a live server: single use holds, card numbers stay unique.
+
+On PostgreSQL when ``IDP_TEST_DATABASE_URL`` is set, else on SQLite (WAL, busy timeout).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from idp.extensions import db
+from idp.models.patron import Patron
+from tests.conftest import PORTAL_SECRET
+from tests.factories import DEFAULT_PASSWORD
+from tests.factories import make_client
+from tests.factories import make_patron
+from tests.ops.conftest import LiveServer
+from tests.ops.http_rp import HttpRelyingParty
+
+RACERS = 6
+
+
+def race(request: Callable[[], requests.Response]) -> list[int]:
+    """Send ``request`` from RACERS threads released at the same instant; their statuses."""
+    barrier = threading.Barrier(RACERS)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        barrier.wait()
+        status = request().status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=run) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return sorted(statuses)
+
+
+@pytest.fixture
+def party(live_server: LiveServer) -> HttpRelyingParty:
+    client = make_client("portal", secret=PORTAL_SECRET)
+    return HttpRelyingParty("portal", PORTAL_SECRET, client.redirect_uris[0])
+
+
+@pytest.fixture
+def card(live_server: LiveServer) -> str:
+    return make_patron("0300000077").card_number
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_simultaneous_redemptions_of_one_code_give_one_success(
+    live_server: LiveServer, party: HttpRelyingParty, card: str, attempt: int
+) -> None:
+    code = party.sign_in(live_server.url, card, DEFAULT_PASSWORD)
+    data = party.exchange_data(code)
+    statuses = race(lambda: party.token(live_server.url, data))
+    assert statuses == [200] + [400] * (RACERS - 1)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_simultaneous_refreshes_of_one_token_give_one_success(
+    live_server: LiveServer, party: HttpRelyingParty, card: str, attempt: int
+) -> None:
+    tokens = party.tokens(live_server.url, party.sign_in(live_server.url, card, DEFAULT_PASSWORD))
+    refresh = tokens["refresh_token"]
+    statuses = race(lambda: party.refresh(live_server.url, refresh))
+    assert statuses == [200] + [400] * (RACERS - 1)
+
+
+def test_the_database_refuses_a_second_patron_with_the_same_card_number(app: Any) -> None:
+    indexes = inspect(db.engine).get_indexes("patrons")
+    assert any(ix["column_names"] == ["card_number"] and ix["unique"] for ix in indexes)
+    make_patron("0300000099")
+    twin = Patron(
+        card_number="0300000099",
+        password_hash="x",
+        is_temporary_password=False,
+        expires_on=make_patron().expires_on,
+    )
+    db.session.add(twin)
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.query(Patron).filter_by(card_number="0300000099").count() == 1
