@@ -38,10 +38,13 @@ flow_us = ""
 flows = 0
 status_seen = ""
 
-function count_status(status)
+function count_status(status, body)
   if status >= 200 and status < 400 then ok = ok + 1 else
     bad = bad + 1
-    if bad <= 3 then status_seen = status_seen .. tostring(status) .. " " end
+    if bad <= 2 then
+      local snippet = string.gsub(string.sub(body or "", 1, 100), '[%c"\\]', " ")
+      status_seen = status_seen .. tostring(status) .. " " .. snippet .. "; "
+    end
   end
 end
 

@@ -59,7 +59,7 @@ function request()
 end
 
 function response(status, headers, body)
-  count_status(status)
+  count_status(status, body)
   take_cookie(headers)
   local loc = headers["Location"] or headers["location"]
   if step == 0 and status == 302 and loc then
