@@ -43,7 +43,11 @@ def argon2_bound(
     encoded = _hasher(*params).hash(PASSWORD)
     with ProcessPoolExecutor(processes) as pool:
         started = time.perf_counter()
-        counts = list(pool.map(_verify_for, [seconds] * processes, [encoded] * processes, [params] * processes))
+        counts = list(
+            pool.map(
+                _verify_for, [seconds] * processes, [encoded] * processes, [params] * processes
+            )
+        )
         elapsed = time.perf_counter() - started
     return sum(counts) / elapsed
 

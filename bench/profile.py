@@ -27,7 +27,16 @@ from bench.seed_patrons import card_number
 from bench.server import create_instance
 from bench.server import destroy_instance
 
-SCENARIOS = ["discovery", "jwks", "authorize", "code_exchange", "refresh", "userinfo", "introspection", "login"]
+SCENARIOS = [
+    "discovery",
+    "jwks",
+    "authorize",
+    "code_exchange",
+    "refresh",
+    "userinfo",
+    "introspection",
+    "login",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +147,12 @@ def _login(browser: Any, card: str) -> None:
     rid = parse_qs(urlsplit(first.headers["Location"]).query).get("rid", [""])[0]
     posted = browser.post(
         "/login",
-        data={"card_number": card, "password": BENCH_PASSWORD, "csrf_token": match.group(1), "rid": rid},
+        data={
+            "card_number": card,
+            "password": BENCH_PASSWORD,
+            "csrf_token": match.group(1),
+            "rid": rid,
+        },
     )
     assert posted.status_code == 302, posted.data
     browser.get(posted.headers["Location"])

@@ -326,7 +326,9 @@ def print_table(report: dict[str, Any]) -> None:
         f" threads={report['threads']} concurrency={report['concurrency']}"
         f" duration={report['duration']}s patrons={report['patrons']:,} cores={report['cores']}"
     )
-    header = f"{'scenario':<15}{'rate':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}  target"
+    header = (
+        f"{'scenario':<15}{'rate':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}  target"
+    )
     print(header)
     print("-" * (len(header) + 12))
     bound = report["argon2_bound"]
@@ -360,11 +362,16 @@ def print_table(report: dict[str, Any]) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cores = os.cpu_count() or 1
-    parser = argparse.ArgumentParser(description="Benchmark the provider (see docs/performance.md).")
+    parser = argparse.ArgumentParser(
+        description="Benchmark the provider (see docs/performance.md)."
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--duration", type=float, default=10.0, help="Seconds per scenario.")
     parser.add_argument(
-        "--login-duration", type=float, default=0.0, help="Seconds for the login flow (default: --duration)."
+        "--login-duration",
+        type=float,
+        default=0.0,
+        help="Seconds for the login flow (default: --duration).",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="Keep-alive connections.")
     parser.add_argument("--workers", type=int, default=cores, help="Server worker processes.")
@@ -375,18 +382,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="Comma-separated subset.")
     parser.add_argument(
         "--pg-url",
-        default=os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+        default=os.environ.get(
+            "BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
         help="PostgreSQL server (a scratch database is created and dropped on it).",
     )
     parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
         help="Redis database for the run (flushed at the end).",
     )
     parser.add_argument(
-        "--keep-db", default=None, help="PostgreSQL database to create or reuse and keep (scale runs)."
+        "--keep-db",
+        default=None,
+        help="PostgreSQL database to create or reuse and keep (scale runs).",
     )
     parser.add_argument("--argon2-seconds", type=float, default=5.0)
-    parser.add_argument("--output", type=Path, default=None, help="JSON file (default bench/results/<backend>.json).")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="JSON file (default bench/results/<backend>.json).",
+    )
     return parser.parse_args(argv)
 
 

@@ -139,7 +139,7 @@ def _seed_postgres(
             size = min(batch, count - done)
             with (
                 conn.cursor() as cur,
-                cur.copy(f"COPY patrons ({columns}) FROM STDIN") as copy,  # noqa: S608 - fixed names
+                cur.copy(f"COPY patrons ({columns}) FROM STDIN") as copy,
             ):
                 for row in _rows(start + done, size, password_hash):
                     copy.write_row(row)
@@ -163,7 +163,9 @@ def _seed_sqlite(
         done = 0
         while done < count:
             size = min(batch, count - done)
-            rows = [dict(zip(COLUMNS, r, strict=True)) for r in _rows(start + done, size, password_hash)]
+            rows = [
+                dict(zip(COLUMNS, r, strict=True)) for r in _rows(start + done, size, password_hash)
+            ]
             with engine.begin() as conn:
                 conn.execute(statement, rows)
             done += size

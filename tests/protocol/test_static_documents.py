@@ -16,8 +16,17 @@ from idp.oauth.keys import KeyStore
 from idp.views.discovery import StaticDocuments
 from idp.views.discovery import _etag_matches
 
-PATHS = ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks.json"]
-SECURITY_HEADERS = ["Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"]
+PATHS = [
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/jwks.json",
+]
+SECURITY_HEADERS = [
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+]
 
 
 def _flask_view(app: Flask, path: str) -> tuple[bytes, dict[str, str]]:
@@ -73,7 +82,9 @@ def test_hsts_follows_the_scheme(client: FlaskClient) -> None:
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_rotated_key_is_published_after_the_reload_interval(app: Flask, client: FlaskClient) -> None:
+def test_rotated_key_is_published_after_the_reload_interval(
+    app: Flask, client: FlaskClient
+) -> None:
     folder = Path(app.config["IDP_INSTANCE_DIR"]) / "keys-rotation"
     shutil.copytree(services().keys.folder, folder)
     store = KeyStore(folder)
@@ -94,7 +105,14 @@ def test_rotated_key_is_published_after_the_reload_interval(app: Flask, client: 
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [(None, False), ("", False), ('"abc"', True), ('W/"abc"', True), ("abc", False), ('"abcd"', False)],
+    [
+        (None, False),
+        ("", False),
+        ('"abc"', True),
+        ('W/"abc"', True),
+        ("abc", False),
+        ('"abcd"', False),
+    ],
 )
 def test_etag_comparison(header: str | None, expected: bool) -> None:
     assert _etag_matches(header, "abc") is expected
