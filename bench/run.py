@@ -378,7 +378,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="Threads per worker.")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (light scenarios).")
     parser.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn")
-    parser.add_argument("--patrons", type=int, default=1000, help="Seeded patrons.")
+    parser.add_argument("--patrons", type=int, default=10_000, help="Seeded patrons.")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="Comma-separated subset.")
     parser.add_argument(
         "--pg-url",

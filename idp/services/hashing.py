@@ -89,15 +89,15 @@ def hash_chunks(
         jobs, mp_context=context, initializer=_init_worker, initargs=(params,)
     )
     pending: deque[Future[tuple[list[str], float]]] = deque()
-    source = iter(chunks)
+    source: Iterator[list[str] | None] = iter(chunks)
     try:
         while True:
             # Keep every process busy with a second chunk queued behind the first.
             while len(pending) < 2 * jobs:
-                chunk = next(source, None)
-                if chunk is None:
+                queued = next(source, None)
+                if queued is None:
                     break
-                pending.append(pool.submit(_hash_chunk, chunk))
+                pending.append(pool.submit(_hash_chunk, queued))
             if not pending:
                 return
             hashes, seconds = pending.popleft().result()

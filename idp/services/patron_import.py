@@ -172,11 +172,11 @@ def import_patrons(
     chunks = ([r.password or generated or "" for r, generated in b] for b in batches)
     workers = report.jobs if len(batches) > 1 else 1
     hashed = hash_chunks(chunks, params, jobs=workers, stats=report.hashing)
-    for batch, hashes in zip(batches, hashed, strict=True):
-        generated = _store(batch, hashes, report)
+    for stored, hashes in zip(batches, hashed, strict=True):
+        generated = _store(stored, hashes, report)
         if on_commit is not None and generated:
             on_commit(generated)
-        done += len(batch)
+        done += len(stored)
         if progress is not None:
             progress(done)
     report.seconds = time.perf_counter() - started

@@ -182,7 +182,7 @@ class StaticDocuments:
             return True
         if self.trust_proxy:
             # As ProxyFix(x_proto=1) reads it: the value the nearest proxy appended.
-            forwarded = environ.get("HTTP_X_FORWARDED_PROTO", "")
+            forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
             return forwarded.split(",")[-1].strip().lower() == "https"
         return False
 
