@@ -35,6 +35,7 @@ SCENARIOS = [
     "refresh",
     "userinfo",
     "introspection",
+    "card_verify",
     "login",
 ]
 
@@ -116,6 +117,26 @@ def main(argv: list[str] | None = None) -> int:
         elif args.scenario == "introspection":
             token = tokens()["access_token"]
             work = lambda: api.post("/introspect", data={"token": token}, headers=auth)  # noqa: E731
+        elif args.scenario == "card_verify":
+            import importlib
+            import time
+
+            from bench.card import DESK
+
+            desk = app.test_client().post(
+                "/token",
+                data={"grant_type": "client_credentials", "scope": "card:verify"},
+                auth=DESK,
+            )
+            bearer = {"Authorization": "Bearer " + (desk.json or {})["access_token"]}
+            current_code = importlib.import_module("idp.services.card_code").current_code
+            with app.app_context():
+                settings = importlib.import_module("idp.services.cards").card_service().codes
+            now = time.time()
+            values = iter([current_code(settings, card_number(i), now).value for i in range(100)] * (args.count // 100 + 2))
+            work = lambda: api.post(  # noqa: E731
+                "/api/card/verify", json={"code": next(values)}, headers=bearer
+            )
         else:
             work = lambda: _login(app.test_client(), card_number(1))  # noqa: E731
         work()
