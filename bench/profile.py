@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from pyinstrument import Profiler
 
     instance = create_instance(
-        args.backend, pg_admin_url=args.pg_url, redis_url=args.redis_url, patrons=100, keep_db=None
+        args.backend, pg_admin_url=args.pg_url, redis_url=args.redis_url, patrons=max(100, args.count + 1), keep_db=None
     )
     try:
         os.environ.update(instance.env)
@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             with app.app_context():
                 settings = importlib.import_module("idp.services.cards").card_service().codes
             now = time.time()
-            values = iter([current_code(settings, card_number(i), now).value for i in range(100)] * (args.count // 100 + 2))
+            values = iter(
+                [current_code(settings, card_number(i), now).value for i in range(args.count + 1)]
+            )
             work = lambda: api.post(  # noqa: E731
                 "/api/card/verify", json={"code": next(values)}, headers=bearer
             )
