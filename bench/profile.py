@@ -53,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     from pyinstrument import Profiler
 
     instance = create_instance(
-        args.backend, pg_admin_url=args.pg_url, redis_url=args.redis_url, patrons=max(100, args.count + 1), keep_db=None
+        args.backend,
+        pg_admin_url=args.pg_url,
+        redis_url=args.redis_url,
+        patrons=max(100, args.count + 1),
+        keep_db=None,
     )
     try:
         os.environ.update(instance.env)
