@@ -1,8 +1,8 @@
 """The card verification scenario: a desk checks patrons' rotating card codes.
 
 Each code (card number + 6-digit time-based code) is accepted once, so the codes are
-computed beforehand for every seeded patron — the current time step's, then the
-previous step's (the desk accepts one earlier step) — through the product's own code
+computed beforehand for the seeded patrons — the previous time step's (the desk accepts
+one earlier step), then the current step's — through the product's own code
 functions in an in-process app on the same instance, and each is sent once.
 """
 
@@ -63,7 +63,9 @@ class CardVerify:
         now = time.time()
         current = [current_code(settings, card_number(i), now).value for i in cards]
         previous = [current_code(settings, card_number(i), now - step).value for i in cards]
-        return current + previous
+        # A card's code is refused once a code of the same or a later step was accepted
+        # (RFC 6238 §5.2), so the previous step's codes go first.
+        return previous + current
 
     def run(self) -> dict[str, Any]:
         from bench.run import _summary
