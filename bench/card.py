@@ -81,6 +81,12 @@ class CardVerify:
         codes = self._codes(self.bench.args.patrons)
         path = self.bench.work / "card-codes.txt"
         path.write_text("\n".join(codes) + "\n")
-        threads = self.bench.args.wrk_threads
+        # One connection per wrk thread: see _summary(exact=True).
+        threads = self.bench.args.concurrency
         result = self.bench.wrk("verify", [str(path), str(threads), token], threads=threads)
-        return _summary(result, codes=len(codes), codes_ran_out=result.raw["requests"] > len(codes))
+        return _summary(
+            result,
+            exact=True,
+            codes=len(codes),
+            codes_ran_out=result.raw["requests"] > len(codes),
+        )

@@ -22,4 +22,4 @@ function request()
   end
   return wrk.format(method, path, headers, nil)
 end
-function response(status, headers, body) count_status(status) end
+function response(status, headers, body) count_status(status, body) end

@@ -13,10 +13,13 @@ function init(args)
 end
 exhausted = 0
 function request()
+  mark_sent()
   pos = pos + 1
   local code = codes[pos]
   if code == nil then exhausted = exhausted + 1; code = "exhausted" end
   return wrk.format(nil, nil, nil, "grant_type=authorization_code&code=" .. code ..
     "&redirect_uri=" .. redirect_uri .. "&code_verifier=" .. verifier)
 end
-function response(status, headers, body) count_status(status) end
+function response(status, headers, body)
+  if status == 200 then record_ok() else count_bad(status, body) end
+end

@@ -3,4 +3,4 @@ function init(args)
   wrk.path = args[1]
   if args[2] then wrk.headers[args[2]] = args[3] end
 end
-function response(status, headers, body) count_status(status) end
+function response(status, headers, body) count_status(status, body) end

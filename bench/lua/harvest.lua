@@ -13,7 +13,7 @@ function request()
   return wrk.format("GET", base .. "&nonce=" .. run .. "-" .. id .. "-" .. n, nil, nil)
 end
 function response(status, headers, body)
-  local loc = headers["Location"] or ""
+  local loc = headers["Location"] or headers["location"] or ""
   local code = string.match(loc, "[?&]code=([^&]+)")
   if code then
     ok = ok + 1

@@ -35,6 +35,7 @@ function request()
   if step == 0 then
     cookie = nil
     started = now_us()
+    if first_us == 0 then first_us = started end
     n = n + 1
     return wrk.format("GET", authorize_path .. "&nonce=" .. run .. "-" .. id .. "-" .. n, {}, nil)
   end

@@ -12,16 +12,14 @@ end
 exhausted = 0
 valid = 0
 function request()
+  mark_sent()
   pos = pos + 1
   local code = codes[pos]
   if code == nil then exhausted = exhausted + 1; code = codes[1] or "0" end
   return wrk.format(nil, nil, nil, '{"code":"' .. code .. '"}')
 end
 function response(status, headers, body)
-  if status == 200 and string.find(body, '"valid":%s*true') then ok = ok + 1 else
-    bad = bad + 1
-    if bad <= 2 then
-      status_seen = status_seen .. tostring(status) .. " " .. string.gsub(string.sub(body, 1, 80), '[%c"\\]', " ") .. "; "
-    end
+  if status == 200 and string.find(body, '"valid":%s*true') then record_ok() else
+    count_bad(status, body)
   end
 end
