@@ -34,8 +34,6 @@ BENCH_SETTINGS = {
     "IDP_THROTTLE_NET_PER_MINUTE": "1000000000",
     "IDP_THROTTLE_IP_FAILURES_PER_DAY": "1000000000",
     "IDP_THROTTLE_NET_FAILURES_PER_DAY": "1000000000",
-    # Codes are harvested before the exchange run; they stay single-use.
-    "IDP_CODE_TTL": "900",
     # One desk client from one address checks thousands of cards a second; the per-client
     # and per-address ceilings of the card API are raised the same way.
     "IDP_CARD_VERIFY_CLIENT_PER_MINUTE": "1000000000",
