@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import secrets
+import signal
 import statistics
 import sys
 import time
@@ -446,7 +447,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Stopped by Ctrl-C or a TERM (also when started in the background, where SIGINT may
+    # be ignored): the server is stopped and the scratch database dropped on the way out.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     args = parse_args(argv)
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = set(chosen) - set(SCENARIOS)
