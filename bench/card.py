@@ -17,13 +17,14 @@ from typing import Any
 import requests
 
 from bench.seed_patrons import card_number
+from idp.cli.demo import DEMO_SECRETS
 
 if TYPE_CHECKING:
     from bench.run import Bench
 
 #: Cards whose codes are computed for one run (two codes each).
 MAX_CARDS = 40_000
-DESK = ("circulation-desk", "circulation-desk-demo-secret-not-for-production")
+DESK = ("circulation-desk", DEMO_SECRETS["CIRCULATION_DESK_CLIENT_SECRET"])
 
 
 class CardVerify:

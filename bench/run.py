@@ -24,6 +24,7 @@ import signal
 import statistics
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -43,11 +44,20 @@ from bench.server import Server
 from bench.server import create_instance
 from bench.server import destroy_instance
 from bench.server import start_server
+from idp.cli.demo import DEMO_SECRETS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLIENT_ID = "mylibrary"
-CLIENT_SECRET = "mylibrary-demo-secret-not-for-production-0001"
-REDIRECT_URI = "http://127.0.0.1:5001/auth/callback"
+CLIENT_SECRET = DEMO_SECRETS["MYLIBRARY_CLIENT_SECRET"]
+
+
+def _redirect_uri() -> str:
+    """The first redirect URI registered for the demo client (clients/mylibrary.toml)."""
+    path = Path(__file__).resolve().parent.parent / "clients" / f"{CLIENT_ID}.toml"
+    return str(tomllib.loads(path.read_text(encoding="utf-8"))["redirect_uris"][0])
+
+
+REDIRECT_URI = _redirect_uri()
 VERIFIER = "bench-verifier-" + "x" * 40
 #: req/s targets on the 2-core development machine (login: % of the Argon2 bound).
 TARGETS: dict[str, float] = {
