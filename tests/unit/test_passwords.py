@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -81,3 +83,41 @@ def test_unknown_card_still_costs_a_verification_through_the_slot() -> None:
     passwords._hasher = watched  # type: ignore[assignment]
     assert passwords.verify(None, "anything") is False
     assert watched.most == 1
+
+
+_THREADS_SCRIPT = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from idp.services.passwords import return_big_blocks_to_the_system
+
+def rss_kib():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+
+if sys.argv[1] == "fixed":
+    assert return_big_blocks_to_the_system()
+hasher = PasswordHasher(time_cost=1, memory_cost=32 * 1024, parallelism=1)
+encoded = hasher.hash("x")
+before = rss_kib()
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(lambda _: hasher.verify(encoded, "x"), range(16)))
+print(rss_kib() - before)
+"""
+
+
+def _growth_kib(mode: str) -> int:
+    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", _THREADS_SCRIPT, mode], capture_output=True, text=True, check=True
+    )
+    return int(result.stdout.strip())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and /proc")
+def test_argon2_blocks_go_back_to_the_system_after_each_thread() -> None:
+    # 32 MiB Argon2 blocks in four threads: with the fixed threshold none is kept.
+    assert _growth_kib("fixed") < 16 * 1024
