@@ -4,6 +4,7 @@ and the production server process (gunicorn or granian), with its workers' peak 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -186,12 +187,21 @@ class Server:
         return peaks
 
     def stop(self) -> None:
+        """Stop the server, then any worker that outlived it."""
+        workers = [pid for pid in self.worker_pids() if pid != self.process.pid]
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        deadline = time.monotonic() + 5
+        for pid in workers:
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def start_server(instance: Instance, kind: str, workers: int, threads: int) -> Server:
