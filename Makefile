@@ -54,6 +54,22 @@ browser:
 	  fi; \
 	fi
 
+## make bench [BACKEND=postgres] [SERVER=granian] [DURATION=10] [CONCURRENCY=16] [PATRONS=10000]:
+## fresh instance, production server, wrk load; table + bench/results/<backend>.json.
+BACKEND ?= sqlite
+SERVER ?= gunicorn
+DURATION ?= 10
+CONCURRENCY ?= 16
+PATRONS ?= 10000
+BENCH_ARGS ?=
+bench: install
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else echo "The benchmark needs wrk: sudo apt-get install wrk"; exit 1; fi; }
+	@if [ "$(SERVER)" = granian ]; then $(BIN)/pip install --quiet -e ".[granian]"; fi
+	$(BIN)/python -m bench.run --backend $(BACKEND) --server $(SERVER) --duration $(DURATION) \
+	  --concurrency $(CONCURRENCY) --patrons $(PATRONS) $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

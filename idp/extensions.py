@@ -33,7 +33,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+#: Rows stay readable after a commit without a new SELECT each: a request commits its
+#: claim (code, refresh token) and then still reads the same rows to build the answer.
+#: Every request gets a new session, so nothing stale outlives the request.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()

@@ -18,6 +18,7 @@ from flask import Request
 from flask import Response
 from flask.sessions import SessionInterface
 from flask.sessions import SessionMixin
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import select
 from werkzeug.datastructures import CallbackDict
@@ -29,6 +30,10 @@ from idp.views.headers import is_tls
 
 #: Write ``last_seen_at`` at most this often (seconds), not on every request.
 _TOUCH_INTERVAL = 60
+
+
+#: Built once: every browser request looks its session up.
+_SESSION_BY_HASH = select(LoginSession).where(LoginSession.id_hash == bindparam("digest"))
 
 
 def _hash(token: str) -> str:
@@ -87,7 +92,7 @@ class ServerSessionInterface(SessionInterface):
         token = request.cookies.get(self.cookie_name(app))
         if not token or len(token) > 128:
             return ServerSession()
-        row = db.session.scalar(select(LoginSession).where(LoginSession.id_hash == _hash(token)))
+        row = db.session.scalar(_SESSION_BY_HASH, {"digest": _hash(token)})
         if row is None:
             return ServerSession()
         now = services().now()

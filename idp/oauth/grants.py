@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import grants
 from flask import g
 from flask import request as flask_request
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -55,6 +56,11 @@ def _audit(event: str, **detail: Any) -> None:
     )
 
 
+# Built once: the token endpoint's lookups skip statement construction per request.
+_CODE_BY_HASH = select(AuthorizationCode).where(AuthorizationCode.code_hash == bindparam("digest"))
+_REFRESH_BY_HASH = select(Token).where(Token.refresh_token_hash == bindparam("digest"))
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     """Code grant; PKCE and OpenID Connect are attached as extensions."""
 
@@ -84,7 +90,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         row: AuthorizationCode | None = db.session.scalar(
-            select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code))
+            _CODE_BY_HASH, {"digest": token_hash(code)}
         )
         if row is None or row.client_id != client.client_id:
             return None
@@ -135,7 +141,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         row: Token | None = db.session.scalar(
-            select(Token).where(Token.refresh_token_hash == token_hash(refresh_token))
+            _REFRESH_BY_HASH, {"digest": token_hash(refresh_token)}
         )
         if row is None:
             return None

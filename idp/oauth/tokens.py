@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -50,22 +51,25 @@ def generate_bearer_token(
     return token
 
 
+# Built once: the hot lookups skip statement construction on every request.
+_BY_ACCESS = select(Token).where(Token.access_token_hash == bindparam("digest"))
+_BY_REFRESH = select(Token).where(Token.refresh_token_hash == bindparam("digest"))
+
+
 def find_access_token(value: str) -> Token | None:
     """The token row whose access token is ``value``."""
-    row: Token | None = db.session.scalar(
-        select(Token).where(Token.access_token_hash == token_hash(value))
-    )
+    row: Token | None = db.session.scalar(_BY_ACCESS, {"digest": token_hash(value)})
     return row
 
 
 def find_token(value: str, hint: str | None = None) -> Token | None:
     """The token row whose access or refresh token is ``value``."""
     digest = token_hash(value)
-    columns = [Token.access_token_hash, Token.refresh_token_hash]
+    statements = [_BY_ACCESS, _BY_REFRESH]
     if hint == "refresh_token":
-        columns.reverse()
-    for column in columns:
-        row: Token | None = db.session.scalar(select(Token).where(column == digest))
+        statements.reverse()
+    for statement in statements:
+        row: Token | None = db.session.scalar(statement, {"digest": digest})
         if row is not None:
             return row
     return None

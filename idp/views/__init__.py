@@ -44,4 +44,5 @@ def register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(module.bp)
     errors.init_app(app)
+    discovery.init_app(app)
     headers.init_app(app)

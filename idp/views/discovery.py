@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from flask import Blueprint
+from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import request
@@ -14,6 +15,8 @@ from flask import request
 from idp.context import services
 from idp.oauth.keys import SIGNING_ALG
 from idp.oauth.oidc import SCOPES_SUPPORTED
+from idp.views.headers import CSP_NONE
+from idp.views.headers import HSTS
 
 bp = Blueprint("discovery", __name__)
 
@@ -118,3 +121,92 @@ def jwks() -> Response:
     """The published public signing keys."""
     body, etag = services().keys.jwks_document()
     return _json_document(body, etag, 300)
+
+
+#: The paths the WSGI fast path answers (GET and HEAD only).
+_FAST_PATHS = {
+    "/.well-known/openid-configuration": ("discovery", 3600),
+    "/.well-known/oauth-authorization-server": ("discovery", 3600),
+    "/jwks.json": ("jwks", 300),
+}
+
+
+class StaticDocuments:
+    """WSGI fast path for discovery and the JWKS: precomputed bytes, no Flask dispatch.
+
+    Both documents are public and the same for every request, so they are answered
+    before the request reaches Flask (no context, session, CSRF or locale work), with the
+    same headers as the Flask views (ETag and ``If-None-Match`` → 304, public caching,
+    CORS, and the security headers of :mod:`idp.views.headers`). The discovery bytes are
+    built once per process; the JWKS bytes come from :class:`idp.oauth.keys.KeyStore`,
+    which reloads them within a second of a key rotation. Any other method or path goes
+    to the application unchanged.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Any) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        issuer = str(app.config["IDP_ISSUER"])
+        self.issuer_is_https = issuer.startswith("https://")
+        self.trust_proxy = bool(app.config["IDP_TRUST_PROXY"])
+        body = json.dumps(provider_metadata(issuer), separators=(",", ":")).encode()
+        self.discovery = (body, hashlib.sha256(body).hexdigest()[:32])
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        target = _FAST_PATHS.get(environ.get("PATH_INFO", ""))
+        method = environ.get("REQUEST_METHOD")
+        if target is None or method not in ("GET", "HEAD") or environ.get("QUERY_STRING"):
+            return self.wsgi_app(environ, start_response)
+        kind, max_age = target
+        if kind == "discovery":
+            body, etag = self.discovery
+        else:
+            body, etag = self.app.extensions["idp"].keys.jwks_document()
+        quoted = f'"{etag}"'
+        headers = [
+            ("ETag", quoted),
+            ("Cache-Control", f"public, max-age={max_age}"),
+            ("Access-Control-Allow-Origin", "*"),
+            ("Content-Security-Policy", CSP_NONE),
+            ("X-Frame-Options", "DENY"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+        ]
+        if self._is_tls(environ):
+            headers.append(("Strict-Transport-Security", HSTS))
+        if _etag_matches(environ.get("HTTP_IF_NONE_MATCH"), etag):
+            start_response("304 NOT MODIFIED", headers)
+            return [b""]
+        headers.append(("Content-Type", "application/json"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
+        return [b""] if method == "HEAD" else [body]
+
+    def _is_tls(self, environ: dict[str, Any]) -> bool:
+        if self.issuer_is_https or environ.get("wsgi.url_scheme") == "https":
+            return True
+        if self.trust_proxy:
+            # As ProxyFix(x_proto=1) reads it: the value the nearest proxy appended.
+            forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
+            return forwarded.split(",")[-1].strip().lower() == "https"
+        return False
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """RFC 9110 §13.1.2: weak comparison of ``If-None-Match`` against our ETag."""
+    if not header:
+        return False
+    for item in header.split(","):
+        value = item.strip()
+        if value == "*":
+            return True
+        if value.startswith("W/"):
+            value = value[2:]
+        if value.strip('"') == etag and value.startswith('"'):
+            return True
+    return False
+
+
+def init_app(app: Flask) -> None:
+    """Answer discovery and the JWKS on the WSGI fast path (see :class:`StaticDocuments`)."""
+    app.wsgi_app = StaticDocuments(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -41,18 +41,25 @@ def is_tls() -> bool:
 def add_security_headers(response: Response) -> Response:
     """Set CSP, framing, sniffing, referrer, caching and (behind TLS) HSTS headers."""
     headers = response.headers
+    # One pass over the headers already set (a view may set its own), instead of a scan
+    # per header: this runs on every response.
+    present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers is a multidict
     is_page = response.mimetype == "text/html"
-    headers.setdefault("Content-Security-Policy", CSP if is_page else CSP_NONE)
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    wanted = [
+        ("Content-Security-Policy", CSP if is_page else CSP_NONE),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+    ]
     if is_page:
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        wanted.append(("Cross-Origin-Opener-Policy", "same-origin"))
     if is_page or request.path.startswith(NO_STORE_PREFIXES):
-        headers.setdefault("Cache-Control", "no-store")
-        headers.setdefault("Pragma", "no-cache")
+        wanted += [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
     if is_tls():
-        headers.setdefault("Strict-Transport-Security", HSTS)
+        wanted.append(("Strict-Transport-Security", HSTS))
+    for name, value in wanted:
+        if name.lower() not in present:
+            headers.add(name, value)
     return response
 
 

@@ -1,0 +1,1 @@
+"""Benchmark of the provider: ``python -m bench.run`` (see docs/performance.md)."""
