@@ -42,7 +42,6 @@ COLUMNS = (
     "notify_due_date",
     "notify_reservation",
     "locale",
-    "failed_login_count",
     "created_at",
     "updated_at",
 )
@@ -81,7 +80,6 @@ def _rows(start: int, count: int, password_hash: str) -> Iterator[tuple[object, 
             False,
             False,
             "ja",
-            0,
             now,
             now,
         )
