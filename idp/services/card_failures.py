@@ -67,7 +67,7 @@ def lock_card(card_number: str, now: dt.datetime) -> None:
         update(Patron)
         .where(Patron.card_number == card_number, Patron.locked_at.is_(None))
         .values(locked_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session="evaluate")
     )
 
 
