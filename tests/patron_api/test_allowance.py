@@ -156,6 +156,18 @@ def test_the_per_card_delays_still_apply(check: Check, proxy_token: str, patron:
     assert delayed.get_json() == {**THROTTLED, "retry_after": 60}
 
 
+def test_a_limit_left_out_takes_the_per_address_default_counted_per_client(
+    store: str, client: FlaskClient, check: Check, patron: Patron
+) -> None:
+    make_api_client("daily-only", failures_per_day=PER_DAY)
+    token = fetch_token(client, "daily-only", "patron:authenticate")
+    for index in range(10):  # IDP_THROTTLE_IP_PER_MINUTE, but for this client alone
+        assert check(patron.card_number, DEFAULT_PASSWORD, token=token).get_json()["valid"], index
+    assert body(check(patron.card_number, DEFAULT_PASSWORD, token=token)) == THROTTLED
+    # The server's address was not used up: a client without an allowance still passes.
+    assert check(patron.card_number, DEFAULT_PASSWORD).get_json()["reason"] == "ok"
+
+
 HASH = "sha256:" + "0" * 64
 FILE = {
     "client_id": "proxy",

@@ -22,6 +22,7 @@ from tests.security.conftest import REDIS_URL
 from tests.security.conftest import redis_prefix  # noqa: F401 - a fixture
 from tests.sip2.conftest import DLIBRARY_PASSWORD
 from tests.sip2.conftest import HASHED_PASSWORD
+from tests.sip2.conftest import PROXY_PASSWORD
 from tests.sip2.conftest import RawClient
 from tests.sip2.conftest import login
 from tests.sip2.conftest import patron_status
@@ -33,6 +34,8 @@ from tests.sip2.test_throttling import set_limits
 THROTTLED_PREFIX = "ログインの試行回数が多すぎます。"
 #: The allowance of the test's proxy terminal.
 PER_MINUTE = 40
+#: The allowance of the test's terminal without login (its password in AC).
+AC_PER_MINUTE = 15
 PER_DAY = 30
 #: The default per-address limits (IDP_THROTTLE_IP_PER_MINUTE, …_FAILURES_PER_DAY).
 DEFAULTS = {
@@ -48,7 +51,9 @@ def terminals_file(tmp_path: Path, terminal_hash: str) -> Path:
     """The usual test terminals, plus an e-resource proxy with an allowance."""
     path = tmp_path / "sip2-terminals.toml"
     path.write_text(
-        terminals_toml(terminal_hash)
+        terminals_toml(terminal_hash).replace(
+            "login_required = false", f"login_required = false\nchecks_per_minute = {AC_PER_MINUTE}"
+        )
         + f"""
 [[terminal]]
 login = "ezproxy"
@@ -102,6 +107,19 @@ def test_an_allowance_passes_more_checks_than_the_address_allows(
     assert (again.get("BL"), again.get("CQ")) == ("Y", "Y")
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "login.throttled"))
     assert sorted(e.user_agent or "" for e in events) == ["d-library", "ezproxy"]
+
+
+def test_a_terminal_without_login_has_its_allowance(
+    store: str, connect: Callable[..., RawClient], patron: Patron
+) -> None:
+    proxy = connect()
+    for seq in range(AC_PER_MINUTE):
+        answer = proxy.ask(
+            patron_status(patron.card_number, DEFAULT_PASSWORD, seq=seq % 10, ac=PROXY_PASSWORD)
+        )
+        assert answer.get("CQ") == "Y", seq
+    over = proxy.ask(patron_status(patron.card_number, DEFAULT_PASSWORD, ac=PROXY_PASSWORD))
+    assert (over.get("BL"), over.get("AF")) == ("N", THROTTLED_JA)
 
 
 def test_the_allowance_bounds_failures_per_day(
