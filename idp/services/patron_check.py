@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from dataclasses import replace
 from typing import Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
@@ -120,8 +119,10 @@ def allowance_of(client: Client, patron_ip: str | None) -> Allowance | None:
     """
     if client.checks_per_minute is None and client.failures_per_day is None:
         return None
-    return replace(
-        Allowance(f"client:{client.client_id}", client.checks_per_minute, client.failures_per_day),
+    return Allowance(
+        f"client:{client.client_id}",
+        client.checks_per_minute,
+        client.failures_per_day,
         is_address_limited=patron_ip is not None,
     )
 
