@@ -59,6 +59,11 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     is_first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(1000))
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The credential-check API's allowance (client file ``checks_per_minute`` and
+    #: ``failures_per_day``): its checks count against the client instead of its server's
+    #: address. None: the per-address limits (``IDP_THROTTLE_IP_*``).
+    checks_per_minute: Mapped[int | None] = mapped_column(Integer)
+    failures_per_day: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     # --- Authlib ClientMixin ---------------------------------------------------------

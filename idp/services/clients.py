@@ -24,6 +24,10 @@ from idp.models.client import SECRET_HASH_PREFIX
 from idp.models.client import Client
 from idp.models.client import hash_client_secret
 from idp.oauth.oidc import SCOPES_SUPPORTED
+from idp.services.allowance import ALLOWANCE_KEYS
+from idp.services.allowance import Allowance
+from idp.services.allowance import AllowanceError
+from idp.services.allowance import parse_allowance
 
 #: Scopes for machine clients (client-credentials grant), besides the OpenID ones.
 API_SCOPES = ["card:verify", "patron:authenticate"]
@@ -54,6 +58,8 @@ class ClientSpec:
     is_first_party: bool
     backchannel_logout_uri: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The credential-check API's own limits for this client (None: per address).
+    allowance: Allowance | None = None
 
 
 def _uri(value: Any, where: str, *, redirect: bool = True) -> str:
@@ -130,7 +136,17 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     # requires it is always served; the key is accepted so registrations can say so.
     if not isinstance(data.get("backchannel_logout_session_required", True), bool):
         raise ClientFileError(f"{where}: backchannel_logout_session_required must be true or false")
+    try:
+        allowance = parse_allowance(data, f"client:{client_id}")
+    except AllowanceError as exc:
+        raise ClientFileError(f"{where}: {exc}") from None
+    if allowance is not None and "patron:authenticate" not in scopes:
+        raise ClientFileError(
+            f"{where}: checks_per_minute and failures_per_day are for clients with the "
+            "patron:authenticate scope"
+        )
     known = {
+        *ALLOWANCE_KEYS,
         "client_id",
         "name",
         "client_secret_env",
@@ -160,6 +176,7 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         is_first_party=first_party,
         backchannel_logout_uri=backchannel,
         extra={k: v for k, v in data.items() if k not in known},
+        allowance=allowance,
     )
 
 
@@ -242,6 +259,8 @@ def sync_clients(specs: list[ClientSpec]) -> tuple[list[str], list[str]]:
         client.subject_type = spec.subject_type
         client.is_first_party = spec.is_first_party
         client.backchannel_logout_uri = spec.backchannel_logout_uri
+        client.checks_per_minute = spec.allowance.checks_per_minute if spec.allowance else None
+        client.failures_per_day = spec.allowance.failures_per_day if spec.allowance else None
         client.is_enabled = True
     db.session.commit()
     return created, updated

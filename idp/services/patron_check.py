@@ -25,6 +25,7 @@ from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.oauth.oidc import claims_for
 from idp.services import audit
+from idp.services.allowance import Allowance
 from idp.services.patrons import SignInOutcome
 from idp.services.patrons import SignInResult
 from idp.services.patrons import authenticate
@@ -108,6 +109,24 @@ def granted_scope(client: Client, token_scope: str) -> str:
     return " ".join(s for s in scope_to_list(token_scope or "") if s in allowed)
 
 
+def allowance_of(client: Client, patron_ip: str | None) -> Allowance | None:
+    """The client's allowance from its file, or None when it has none.
+
+    Without ``patron_ip`` the allowance replaces the per-address limits of the client's
+    server. With it, the per-address limits of the patron's address apply as before *and*
+    the allowance bounds the client's total: the client could name any address, so the
+    allowance is what keeps a client that rotates ``patron_ip`` from spraying unbounded.
+    """
+    if client.checks_per_minute is None and client.failures_per_day is None:
+        return None
+    return Allowance(
+        f"client:{client.client_id}",
+        client.checks_per_minute,
+        client.failures_per_day,
+        is_address_limited=patron_ip is not None,
+    )
+
+
 def check_credentials(
     client: Client,
     token_scope: str,
@@ -125,6 +144,8 @@ def check_credentials(
     :param caller_ip: the address of the client's server (audited).
     :param patron_ip: the patron's address as the client saw it, when it says so; the
         per-source throttle counts this address instead of the client's own server.
+        A client with an allowance (:func:`allowance_of`) counts against the allowance
+        instead of its server's address, and in addition to ``patron_ip``'s limits.
     :return: the reason, and the claims when valid.
     """
     result = authenticate(
@@ -133,6 +154,7 @@ def check_credentials(
         source_ip=patron_ip or caller_ip,
         channel="api",
         user_agent=user_agent,
+        allowance=allowance_of(client, patron_ip),
     )
     reason = reason_for(result)
     patron: Patron | None = result.patron

@@ -17,6 +17,7 @@ from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.services import audit
 from idp.services import card_failures
+from idp.services.allowance import Allowance
 from idp.services.card_numbers import normalize_card_number
 from idp.services.card_numbers import validate_card_number
 from idp.services.passwords import generate_temporary_password
@@ -98,13 +99,19 @@ def authenticate(
     source_ip: str | None = None,
     channel: str = "web",
     user_agent: str | None = None,
+    allowance: Allowance | None = None,
 ) -> SignInResult:
     """Check a card number and password as typed by a patron (see :func:`_authenticate`).
 
     Counts the outcome in the metrics (``idp_logins_total``) when they are on.
     """
     result = _authenticate(
-        card_number, password, source_ip=source_ip, channel=channel, user_agent=user_agent
+        card_number,
+        password,
+        source_ip=source_ip,
+        channel=channel,
+        user_agent=user_agent,
+        allowance=allowance,
     )
     if metrics := current_metrics():
         metrics.logins.labels(result.outcome.value, channel).inc()
@@ -118,6 +125,7 @@ def _authenticate(
     source_ip: str | None,
     channel: str,
     user_agent: str | None,
+    allowance: Allowance | None,
 ) -> SignInResult:
     """Check a card number and password as typed by a patron.
 
@@ -127,6 +135,10 @@ def _authenticate(
     :param source_ip: the client address, for per-source throttling and the audit log.
     :param channel: ``web``, ``api`` or ``sip2``, for the audit log.
     :param user_agent: for the audit log.
+    :param allowance: the registered caller's allowance (a SIP2 terminal, an API client),
+        if it has one: the caller's own per-minute and per-day counters apply instead of
+        the per-address and per-network limits of ``source_ip`` (as well as them when the
+        allowance says the address is limited too). The per-card limits always apply.
 
     Order of the checks (docs/security.md): a locked card is refused; then a throttled
     card or source is refused *without* checking the password and without counting
@@ -150,7 +162,9 @@ def _authenticate(
     # timing are those of a wrong password.
     well_formed = is_valid_card_number(card)
     patron = find_patron(card) if well_formed and len(secret) <= MAX_PASSWORD_INPUT else None
-    context = _Attempt(patron, patron.id if patron else None, source_ip, channel, user_agent)
+    context = _Attempt(
+        patron, patron.id if patron else None, source_ip, channel, user_agent, allowance
+    )
     # Read before the counters commit: after a commit, reading the patron would load the
     # row again, one query more than an unknown card costs.
     password_hash = patron.password_hash if patron else None
@@ -162,11 +176,14 @@ def _authenticate(
     ):
         context.audit("login.locked")
         return SignInResult(SignInOutcome.LOCKED, patron, context.patron_id)
-    wait = max(gate.check("card", card) if well_formed else 0, gate.check_source(source_ip))
+    wait = max(
+        gate.check("card", card) if well_formed else 0,
+        gate.check_source(source_ip, allowance=allowance),
+    )
     if wait:
         context.audit("login.throttled", retry_after=wait)
         return SignInResult(SignInOutcome.THROTTLED, patron, context.patron_id, wait)
-    gate.hit_source(source_ip)
+    gate.hit_source(source_ip, allowance=allowance)
     if not svc.passwords.verify(password_hash, secret):
         return _count_failure(gate, card if well_formed else None, context)
     assert patron is not None  # noqa: S101 - verify() is False without a hash
@@ -194,6 +211,8 @@ class _Attempt:
     source_ip: str | None
     channel: str
     user_agent: str | None
+    #: The caller's allowance, whose counters replace the source's per-address ones.
+    allowance: Allowance | None = None
 
     def audit(self, event: str, **detail: Any) -> None:
         audit.record(
@@ -217,7 +236,7 @@ def _count_failure(gate: Throttle, card: str | None, attempt: _Attempt) -> SignI
     """
     if card is not None:
         gate.hit("card", card)  # the delays; the throttle store commits its own writes
-    gate.hit_source(attempt.source_ip, failed=True)
+    gate.hit_source(attempt.source_ip, failed=True, allowance=attempt.allowance)
     if card is None:
         return SignInResult(SignInOutcome.INVALID_CREDENTIALS)
     now = services().now()

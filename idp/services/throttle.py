@@ -25,6 +25,11 @@ Kinds of counter (limits from ``IDP_THROTTLE_*``, see :mod:`idp.config`):
     attempts per minute from one address / one network (/24, /64).
 ``ip_day`` / ``net_day``
     failures per UTC day from one address / one network.
+``caller`` / ``caller_day``
+    attempts per minute / failures per UTC day from one registered caller with an
+    allowance (:class:`~idp.services.allowance.Allowance`: a SIP2 terminal or an API
+    client), counted *instead of* ``ip``/``net``/``ip_day``/``net_day``; the limits are
+    the allowance's own.
 ``card_verify_client`` / ``card_verify_ip`` / ``card_verify_failures``
     the desk's card-code checks: calls per minute per client and per address, refused
     codes per UTC day per client (``IDP_CARD_VERIFY_*``).
@@ -66,6 +71,7 @@ from idp.metrics import current_metrics
 from idp.models.throttle import ThrottleCounter
 from idp.redis_client import SharedRedis
 from idp.redis_client import shared_redis
+from idp.services.allowance import Allowance
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +147,9 @@ def rules_from_config(config: dict[str, Any]) -> dict[str, Rule]:
         "net": WindowRule(int(config["IDP_THROTTLE_NET_PER_MINUTE"]), 60),
         "ip_day": WindowRule(int(config["IDP_THROTTLE_IP_FAILURES_PER_DAY"]), 86400),
         "net_day": WindowRule(int(config["IDP_THROTTLE_NET_FAILURES_PER_DAY"]), 86400),
+        # The defaults of an allowance that sets only one of its two limits.
+        "caller": WindowRule(int(config["IDP_THROTTLE_IP_PER_MINUTE"]), 60),
+        "caller_day": WindowRule(int(config["IDP_THROTTLE_IP_FAILURES_PER_DAY"]), 86400),
         "card_verify_client": WindowRule(int(config["IDP_CARD_VERIFY_CLIENT_PER_MINUTE"]), 60),
         "card_verify_ip": WindowRule(int(config["IDP_CARD_VERIFY_IP_PER_MINUTE"]), 60),
         "card_verify_failures": WindowRule(int(config["IDP_CARD_VERIFY_FAILURES_PER_DAY"]), 86400),
@@ -336,8 +345,10 @@ class Throttle:
         self.rules = rules
         self._secret = secret.encode()
 
-    def _key(self, kind: str, value: str, now: dt.datetime) -> tuple[str, Rule]:
-        rule = self.rules[kind]
+    def _key(
+        self, kind: str, value: str, now: dt.datetime, rule: Rule | None = None
+    ) -> tuple[str, Rule]:
+        rule = self.rules[kind] if rule is None else rule
         digest = hmac.new(self._secret, f"{kind}\0{value}".encode(), hashlib.sha256)
         key = f"{kind}:{digest.hexdigest()[:48]}"
         if isinstance(rule, WindowRule):
@@ -350,14 +361,16 @@ class Throttle:
         store_key, _rule = self._key(kind, key, now)
         return self.store.read(store_key, now)[0]
 
-    def check(self, kind: str, key: str) -> int:
+    def check(self, kind: str, key: str, *, limit: int | None = None) -> int:
         """Seconds to wait before the next attempt for ``key``; 0 means go ahead.
 
         :param kind: ``card``, ``ip``, ``net``, ``ip_day`` or ``net_day``.
+        :param limit: for a window kind, this limit instead of the configured one (an
+            allowance's own).
         :raises KeyError: for an unknown kind.
         """
         now = services().now()
-        store_key, rule = self._key(kind, key, now)
+        store_key, rule = self._key(kind, key, now, self._rule(kind, limit))
         count, last = self.store.read(store_key, now)
         if isinstance(rule, BackoffRule):
             wait = rule.wait(count, last, now)
@@ -367,10 +380,13 @@ class Throttle:
             metrics.throttle_events.labels(kind).inc()
         return wait
 
-    def hit(self, kind: str, key: str) -> int:
-        """Count one attempt (or failure) for ``key``; return the new count."""
+    def hit(self, kind: str, key: str, *, limit: int | None = None) -> int:
+        """Count one attempt (or failure) for ``key``; return the new count.
+
+        :param limit: as for :meth:`check` (a limit of 0 counts nothing).
+        """
         now = services().now()
-        store_key, rule = self._key(kind, key, now)
+        store_key, rule = self._key(kind, key, now, self._rule(kind, limit))
         if isinstance(rule, BackoffRule):
             ttl = rule.forget
         elif rule.limit <= 0:
@@ -384,21 +400,47 @@ class Throttle:
         now = services().now()
         self.store.delete(self._key(kind, key, now)[0])
 
-    def check_source(self, ip: str | None) -> int:
-        """Seconds the source ``ip`` must wait (per-address and per-network limits)."""
-        if not ip:
-            return 0
-        net = network_of(ip)
-        return max(
-            self.check("ip", ip),
-            self.check("net", net),
-            self.check("ip_day", ip),
-            self.check("net_day", net),
-        )
+    def _rule(self, kind: str, limit: int | None) -> Rule | None:
+        """The rule of ``kind`` with another limit, or None for the configured one."""
+        rule = self.rules[kind]
+        if limit is None or not isinstance(rule, WindowRule):
+            return None
+        return WindowRule(limit, rule.window)
 
-    def hit_source(self, ip: str | None, *, failed: bool = False) -> None:
-        """Count an attempt from ``ip`` (``failed=True``: count a failure for the day)."""
-        if not ip:
+    def check_source(self, ip: str | None, *, allowance: Allowance | None = None) -> int:
+        """Seconds the source must wait.
+
+        :param ip: the source address (per-address and per-network limits).
+        :param allowance: the registered caller's allowance: its own counters and limits
+            apply *instead of* those of ``ip`` (unless it says the address is limited
+            too, :attr:`~idp.services.allowance.Allowance.is_address_limited`).
+        """
+        waits = [0]
+        if allowance is not None:
+            waits.append(self.check("caller", allowance.key, limit=allowance.checks_per_minute))
+            waits.append(self.check("caller_day", allowance.key, limit=allowance.failures_per_day))
+        if ip and (allowance is None or allowance.is_address_limited):
+            net = network_of(ip)
+            waits.append(self.check("ip", ip))
+            waits.append(self.check("net", net))
+            waits.append(self.check("ip_day", ip))
+            waits.append(self.check("net_day", net))
+        return max(waits)
+
+    def hit_source(
+        self, ip: str | None, *, failed: bool = False, allowance: Allowance | None = None
+    ) -> None:
+        """Count an attempt from the source (``failed=True``: a failure for the day).
+
+        :param allowance: as for :meth:`check_source`: the caller's counters instead of
+            (or, when it is address-limited, as well as) those of ``ip``.
+        """
+        if allowance is not None:
+            if failed:
+                self.hit("caller_day", allowance.key, limit=allowance.failures_per_day)
+            else:
+                self.hit("caller", allowance.key, limit=allowance.checks_per_minute)
+        if not ip or not (allowance is None or allowance.is_address_limited):
             return
         net = network_of(ip)
         if failed:

@@ -9,6 +9,7 @@ same shared counters, and audited.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +21,7 @@ from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.services import audit
+from idp.services.allowance import Allowance
 from idp.services.patrons import SignInOutcome
 from idp.services.patrons import SignInResult
 from idp.services.patrons import authenticate
@@ -84,9 +86,14 @@ class DatabaseDirectory:
     context, so it has its own database session, removed at the end.
     """
 
-    def __init__(self, app: Flask) -> None:
-        """:param app: the application whose database, throttle and audit log are used."""
+    def __init__(self, app: Flask, allowances: Mapping[str, Allowance] | None = None) -> None:
+        """:param app: the application whose database, throttle and audit log are used.
+        :param allowances: terminal login → its allowance (``checks_per_minute``,
+            ``failures_per_day`` in the terminals file): the patron checks of such a
+            terminal count against the terminal instead of its address.
+        """
         self.app = app
+        self.allowances = dict(allowances or {})
 
     @contextmanager
     def _context(self, terminal: str) -> Iterator[None]:
@@ -120,7 +127,12 @@ class DatabaseDirectory:
             if password is None:
                 return self._lookup(card_number, terminal, source_ip)
             result = authenticate(
-                card_number, password, source_ip=source_ip, channel="sip2", user_agent=terminal
+                card_number,
+                password,
+                source_ip=source_ip,
+                channel="sip2",
+                user_agent=terminal,
+                allowance=self.allowances.get(terminal),
             )
             answer = self._answer(result)
             self._audit(result, answer, terminal, source_ip)
@@ -178,13 +190,15 @@ class DatabaseDirectory:
         )
 
     def _lookup(self, card_number: str, terminal: str, source_ip: str) -> PatronAnswer:
-        """BL without a password: counted like a sign-in attempt from the terminal's address.
+        """BL without a password: counted like a sign-in attempt from the terminal's address
+        (or against the terminal, when it has an allowance).
 
         An unknown card also counts as a failure for the address's daily limit, so that
         enumerating card numbers is as slow as guessing passwords.
         """
         gate = throttle()
-        wait = gate.check_source(source_ip)
+        allowance = self.allowances.get(terminal)
+        wait = gate.check_source(source_ip, allowance=allowance)
         if wait:
             audit.record(
                 "login.throttled",
@@ -201,10 +215,10 @@ class DatabaseDirectory:
                 screen_message=_screen_message(SignInOutcome.THROTTLED, wait),
                 reason="throttled",
             )
-        gate.hit_source(source_ip)
+        gate.hit_source(source_ip, allowance=allowance)
         patron = find_patron(card_number) if is_valid_card_number(card_number) else None
         if patron is None:
-            gate.hit_source(source_ip, failed=True)
+            gate.hit_source(source_ip, failed=True, allowance=allowance)
         audit.record(
             "sip2.patron_lookup",
             patron_id=patron.id if patron else None,

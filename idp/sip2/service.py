@@ -14,6 +14,7 @@ from idp.sip2.database import DatabaseDirectory
 from idp.sip2.server import Sip2Server
 from idp.sip2.session import Sip2Options
 from idp.sip2.terminals import TerminalConfigError
+from idp.sip2.terminals import allowances
 from idp.sip2.terminals import credentials
 from idp.sip2.terminals import load_terminals
 
@@ -80,7 +81,7 @@ def create_server(
         str(config["IDP_SIP2_TLS_CERT"] if tls_cert is None else tls_cert),
         str(config["IDP_SIP2_TLS_KEY"] if tls_key is None else tls_key),
     )
-    directory = DatabaseDirectory(app)
+    directory = DatabaseDirectory(app, allowances(terminals))
     return Sip2Server(
         directory,
         credentials(terminals),

@@ -22,6 +22,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 
+from idp.services.allowance import ALLOWANCE_KEYS
+from idp.services.allowance import Allowance
+from idp.services.allowance import AllowanceError
+from idp.services.allowance import parse_allowance
 from idp.sip2.messages import LANGUAGE_CODES
 
 Language = Literal["ja", "en"]
@@ -44,6 +48,9 @@ class TerminalSettings:
     institution_id: str = ""
     #: Networks the terminal may connect from; empty: any.
     allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: The terminal's own source limits (``checks_per_minute``, ``failures_per_day``),
+    #: counted against ``terminal:<login>`` instead of its address; None: per address.
+    allowance: Allowance | None = None
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGE_CODES:
@@ -173,6 +180,7 @@ TERMINAL_KEYS = frozenset(
         "login_required",
         "networks",
         "description",
+        *ALLOWANCE_KEYS,
     }
 )
 
@@ -236,6 +244,13 @@ def _networks(
         raise TerminalConfigError(f"{where}: {exc}") from None
 
 
+def _allowance(table: Mapping[str, Any], login: str, where: str) -> Allowance | None:
+    try:
+        return parse_allowance(table, f"terminal:{login}")
+    except AllowanceError as exc:
+        raise TerminalConfigError(f"{where}: {exc}") from None
+
+
 def parse_terminal(table: Mapping[str, Any], env: Mapping[str, str], index: int) -> TerminalEntry:
     """Validate one ``[[terminal]]`` table.
 
@@ -264,6 +279,7 @@ def parse_terminal(table: Mapping[str, Any], env: Mapping[str, str], index: int)
         is_login_required=_flag(table, "login_required", True, where),
         institution_id=_text(table, "institution_id", where),
         allowed_networks=_networks(table, where),
+        allowance=_allowance(table, login, where),
     )
     password = _password(table, env, where)
     if isinstance(password, HashedPassword) and not settings.is_login_required:
@@ -307,6 +323,11 @@ def load_terminals(path: Path, env: Mapping[str, str]) -> list[TerminalEntry]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TerminalConfigError(f"terminals file {path}: {exc}") from None
     return parse_terminals(data, env)
+
+
+def allowances(entries: list[TerminalEntry]) -> dict[str, Allowance]:
+    """The allowance of every terminal that has one, by login."""
+    return {e.login: e.settings.allowance for e in entries if e.settings.allowance is not None}
 
 
 def credentials(

@@ -28,8 +28,12 @@ def make_api_client(
     *,
     scopes: list[str] | None = None,
     subject_type: str = "pairwise",
+    **fields: Any,
 ) -> Client:
-    """A confidential client-credentials client registered for the credential check."""
+    """A confidential client-credentials client registered for the credential check.
+
+    :param fields: other :class:`Client` columns (e.g. ``checks_per_minute``).
+    """
     return make_client(
         client_id,
         secret=API_SECRET,
@@ -40,6 +44,7 @@ def make_api_client(
         first_party=False,
         policy="deny",
         subject_type=subject_type,
+        **fields,
     )
 
 
