@@ -16,7 +16,6 @@ import logging
 import secrets
 from collections.abc import Callable
 
-import redis
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -25,6 +24,7 @@ from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.card_code import UsedCardCode
 from idp.redis_client import SharedRedis
+from idp.redis_client import redis_errors
 from idp.services.card_code import RedisReplayStore
 from idp.services.card_code import ReplayStore
 
@@ -120,7 +120,7 @@ class FallbackReplayStore:
         if self.shared.is_available():
             try:
                 return self.primary.claim(key, ttl_seconds)
-            except redis.RedisError as exc:
+            except redis_errors() as exc:
                 self.shared.mark_down(exc)
         if self.shared.fallback_started("card_replay"):
             log.warning(

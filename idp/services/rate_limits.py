@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.storage import RedisStorage
@@ -21,6 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 from idp.context import services
 from idp.metrics import current_metrics
 from idp.redis_client import SharedRedis
+from idp.redis_client import redis_errors
 from idp.redis_client import shared_redis
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class RateLimits:
         if shared is not None and shared.is_available():
             try:
                 return self._hit(self._strategy, rule, identifiers)
-            except redis.RedisError as exc:
+            except redis_errors() as exc:
                 shared.mark_down(exc)
         if shared is not None:
             if shared.fallback_started("rate_limits"):

@@ -49,11 +49,11 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
 from typing import TypeVar
 
-import redis
 from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import select
@@ -65,7 +65,11 @@ from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.throttle import ThrottleCounter
 from idp.redis_client import SharedRedis
+from idp.redis_client import redis_errors
 from idp.redis_client import shared_redis
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +305,7 @@ class FallbackStore:
         if self.shared.is_available():
             try:
                 return primary()
-            except redis.RedisError as exc:
+            except redis_errors() as exc:
                 self.shared.mark_down(exc)
         if self.shared.fallback_started("throttle"):
             log.warning(
