@@ -86,7 +86,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 expires_at=now + dt.timedelta(seconds=services().config["IDP_CODE_TTL"]),
             )
         )
-        db.session.commit()
+        # Not committed here: the authorize view commits the code together with its
+        # audit event and the session's client list, in one transaction, before the
+        # redirect that carries the code is sent.
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         row: AuthorizationCode | None = db.session.scalar(
