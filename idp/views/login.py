@@ -112,7 +112,13 @@ def login() -> Any:
         if result.outcome is SignInOutcome.OK and patron is not None:
             session.sign_in(patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
             # Committed with the new session record (sessions.py), in one transaction.
-            audit.record("login.ok", patron_id=patron.id, client_id=client_id, **meta)
+            audit.record(
+                "login.ok",
+                patron_id=patron.id,
+                client_id=client_id,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
             if params is not None and rid:
                 pending.forget(rid)
                 pending.mark("login", params)
