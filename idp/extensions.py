@@ -44,6 +44,20 @@ babel = Babel()
 _View = TypeVar("_View", bound=Callable[..., Any])
 
 
+def upsert_insert(dialect: str) -> Callable[..., Any]:
+    """The ``insert`` with ``on_conflict_do_update`` of a dialect (PostgreSQL or SQLite).
+
+    Imported on first use: a process loads only the dialect it talks to.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 def csrf_exempt(view: _View) -> _View:
     """Exempt a protocol endpoint (client-authenticated, not a browser form) from CSRF."""
     csrf.exempt(view)

@@ -57,11 +57,10 @@ from typing import TypeVar
 from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp.context import services
 from idp.extensions import db
+from idp.extensions import upsert_insert
 from idp.metrics import current_metrics
 from idp.models.throttle import ThrottleCounter
 from idp.redis_client import SharedRedis
@@ -194,7 +193,7 @@ class DatabaseStore:
 
     def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
         dialect = db.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = upsert_insert(dialect)
         expires = now + dt.timedelta(seconds=ttl)
         stmt = insert(ThrottleCounter).values(key=key, count=1, last_at=now, expires_at=expires)
         upsert = stmt.on_conflict_do_update(
