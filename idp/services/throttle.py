@@ -171,11 +171,14 @@ class CounterStore(Protocol):
     def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
         """The count and last hit of a live counter; ``(0, None)`` when none."""
 
-    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
-        """Add one (starting again from 1 once expired); return the new count."""
+    def increment(self, key: str, now: dt.datetime, ttl: int, *, commit: bool = True) -> int:
+        """Add one (starting again from 1 once expired); return the new count.
 
-    def delete(self, key: str) -> None:
-        """Forget a counter."""
+        :param commit: False leaves a database write to the caller's next commit.
+        """
+
+    def delete(self, key: str, *, commit: bool = True) -> None:
+        """Forget a counter (``commit`` as for :meth:`increment`)."""
 
 
 class DatabaseStore:
@@ -191,7 +194,7 @@ class DatabaseStore:
         ).first()
         return (int(row[0]), row[1]) if row is not None else (0, None)
 
-    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+    def increment(self, key: str, now: dt.datetime, ttl: int, *, commit: bool = True) -> int:
         dialect = db.session.get_bind().dialect.name
         insert = upsert_insert(dialect)
         expires = now + dt.timedelta(seconds=ttl)
@@ -211,12 +214,14 @@ class DatabaseStore:
         if secrets.randbelow(200) == 0:
             # Now and then, drop long-expired counters so the table stays small.
             db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.expires_at <= now))
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return count
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, commit: bool = True) -> None:
         db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
-        db.session.commit()
+        if commit:
+            db.session.commit()
 
 
 #: Atomic "count on, or start again when expired" (expiry in the application's clock, so
@@ -263,7 +268,8 @@ class RedisStore:
             return 0, None
         return int(count), dt.datetime.fromtimestamp(float(last), dt.UTC)
 
-    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+    def increment(self, key: str, now: dt.datetime, ttl: int, *, commit: bool = True) -> int:
+        del commit  # Redis writes at once
         stamp = now.timestamp()
         # Redis expires by the real clock; keep the key a day longer than our own expiry.
         return int(
@@ -272,7 +278,8 @@ class RedisStore:
             )
         )
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, commit: bool = True) -> None:
+        del commit  # Redis writes at once
         self.client.delete(self.prefix + key)
 
 
@@ -319,16 +326,16 @@ class FallbackStore:
     def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
         return self._run(lambda: self.primary.read(key, now), lambda: self.fallback.read(key, now))
 
-    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+    def increment(self, key: str, now: dt.datetime, ttl: int, *, commit: bool = True) -> int:
         return self._run(
             lambda: self.primary.increment(key, now, ttl),
-            lambda: self.fallback.increment(key, now, ttl),
+            lambda: self.fallback.increment(key, now, ttl, commit=commit),
         )
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, commit: bool = True) -> None:
         # Forget in both: a reset must not come back when Redis returns.
         self._run(lambda: self.primary.delete(key), lambda: None)
-        self.fallback.delete(key)
+        self.fallback.delete(key, commit=commit)
 
 
 class Throttle:
@@ -370,8 +377,11 @@ class Throttle:
             metrics.throttle_events.labels(kind).inc()
         return wait
 
-    def hit(self, kind: str, key: str) -> int:
-        """Count one attempt (or failure) for ``key``; return the new count."""
+    def hit(self, kind: str, key: str, *, commit: bool = True) -> int:
+        """Count one attempt (or failure) for ``key``; return the new count.
+
+        :param commit: False leaves the database store's write to the caller's next commit.
+        """
         now = services().now()
         store_key, rule = self._key(kind, key, now)
         if isinstance(rule, BackoffRule):
@@ -380,12 +390,15 @@ class Throttle:
             return 0
         else:
             ttl = rule.window
-        return self.store.increment(store_key, now, ttl)
+        return self.store.increment(store_key, now, ttl, commit=commit)
 
-    def reset(self, kind: str, key: str) -> None:
-        """Forget the counter of ``key`` (a correct login, a staff unlock)."""
+    def reset(self, kind: str, key: str, *, commit: bool = True) -> None:
+        """Forget the counter of ``key`` (a correct login, a staff unlock).
+
+        :param commit: False leaves the database store's write to the caller's next commit.
+        """
         now = services().now()
-        self.store.delete(self._key(kind, key, now)[0])
+        self.store.delete(self._key(kind, key, now)[0], commit=commit)
 
     def check_source(self, ip: str | None) -> int:
         """Seconds the source ``ip`` must wait (per-address and per-network limits)."""
@@ -404,11 +417,12 @@ class Throttle:
         if not ip:
             return
         net = network_of(ip)
+        # Both counters in one commit (the database store), before the password check.
         if failed:
-            self.hit("ip_day", ip)
+            self.hit("ip_day", ip, commit=False)
             self.hit("net_day", net)
         else:
-            self.hit("ip", ip)
+            self.hit("ip", ip, commit=False)
             self.hit("net", net)
 
     @property
