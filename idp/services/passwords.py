@@ -36,7 +36,7 @@ _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 1024 * 1024
 #: glibc's ``M_ARENA_MAX``, and the number of malloc arenas a worker may use.
 _M_ARENA_MAX = -8
-_ARENA_MAX = 2
+_ARENA_MAX = 1
 
 
 def return_big_blocks_to_the_system() -> bool:
