@@ -27,7 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.extensions import babel
     from idp.extensions import csrf
     from idp.extensions import db
-    from idp.extensions import migrate
+    from idp.extensions import init_migrations
     from idp.i18n import init_app as init_i18n
     from idp.i18n import select_locale
     from idp.logs import init_app as init_logs
@@ -78,7 +78,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
-    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    init_migrations(app, str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     init_i18n(app)

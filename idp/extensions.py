@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
 
+import click
+from flask import Flask
 from flask_babel import Babel
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -37,14 +38,80 @@ class Base(DeclarativeBase):
 #: claim (code, refresh token) and then still reads the same rows to build the answer.
 #: Every request gets a new session, so nothing stale outlives the request.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
 
+def upsert_insert(dialect: str) -> Callable[..., Any]:
+    """The ``insert`` with ``on_conflict_do_update`` of a dialect (PostgreSQL or SQLite).
+
+    Imported on first use: a process loads only the dialect it talks to.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 def csrf_exempt(view: _View) -> _View:
     """Exempt a protocol endpoint (client-authenticated, not a browser form) from CSRF."""
     csrf.exempt(view)
     return view
+
+
+class _LazyMigrateConfig:
+    """``app.extensions["migrate"]`` that imports Flask-Migrate (and Alembic) on first use.
+
+    Only the ``idp init`` and ``idp db`` commands and the tests' schema set-up migrate;
+    a serving worker never does, and Alembic with Mako weighs about 11 MB per process.
+    """
+
+    def __init__(self, app: Flask, directory: str) -> None:
+        self._app = app
+        self._directory = directory
+        self._real: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._real is None:
+            from flask_migrate import Migrate
+            from flask_migrate import _MigrateConfig
+
+            self._real = _MigrateConfig(Migrate(db=db, directory=self._directory), db)
+            self._app.extensions["migrate"] = self._real
+        return getattr(self._real, name)
+
+
+class _LazyDbGroup(click.Group):
+    """The ``db`` command group of Flask-Migrate, imported only when it is run."""
+
+    def _target(self) -> click.Group:
+        from flask_migrate.cli import db as db_cli_group
+
+        group: click.Group = db_cli_group
+        return group
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        return self._target().make_context(info_name, args, parent=parent, **extra)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._target().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._target().get_command(ctx, cmd_name)
+
+
+def init_migrations(app: Flask, directory: str) -> None:
+    """Make ``flask_migrate.upgrade`` and ``idp db`` work without importing Alembic now."""
+    app.extensions["migrate"] = _LazyMigrateConfig(app, directory)
+    app.cli.add_command(_LazyDbGroup("db", help="Perform database migrations."))

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 from typing import Any
 
-import redis
+if TYPE_CHECKING:
+    import redis
 
 from idp.context import services
 
@@ -74,6 +77,8 @@ class SharedRedis:
         if self._client is None or self._pid != pid:
             with self._lock:
                 if self._client is None or self._pid != pid:
+                    import redis
+
                     self._client = redis.Redis.from_url(self.url, **self.connection_kwargs())
                     self._pid = pid
         return self._client
@@ -119,7 +124,7 @@ class SharedRedis:
         """True when Redis answers now (readiness); a success clears the down flag."""
         try:
             ok = bool(self.client.ping())
-        except redis.RedisError as exc:
+        except redis_errors() as exc:
             if self.mark_down(exc):
                 log.warning(
                     "Redis unreachable (%s); fallbacks in use for %ds",
@@ -137,6 +142,16 @@ class SharedRedis:
             if self._client is not None and self._pid == os.getpid():
                 self._client.close()
             self._client = None
+
+
+def redis_errors() -> tuple[type[Exception], ...]:
+    """The exception types of a Redis failure, for ``except redis_errors():``.
+
+    The redis package (about 6 MB per process) is imported only when a client is made,
+    so without Redis there is nothing to catch: the tuple is empty until then.
+    """
+    module = sys.modules.get("redis")
+    return (module.RedisError,) if module is not None else ()
 
 
 def build_shared_redis(config: dict[str, Any]) -> SharedRedis | None:

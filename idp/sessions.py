@@ -75,6 +75,16 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.pending_login = (patron_id, auth_time)
         self.modified = True
 
+    def write_to_row(self) -> None:
+        """Put the changed data in the record now, to go with the caller's own commit.
+
+        Saves the separate commit the response would otherwise make for it. Does nothing
+        for a new, rotated or ended session: those are written with the response.
+        """
+        if self.row is not None and self.modified and not self.rotate and not self.ended:
+            self.row.data = dict(self)
+            self.modified = False
+
     def sign_out(self) -> None:
         """End the session: the record is deleted with the response."""
         self.ended = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
@@ -18,23 +20,62 @@ def main() -> None:
     """Library IdP: staff and operator commands."""
 
 
+#: The ``idp`` commands: name, module, attribute, one-line help. Their modules (and what
+#: they import: the import pool, the SIP2 server…) load only when a command runs, not in
+#: every serving worker.
+_COMMANDS: list[tuple[str, str, str, str]] = [
+    ("init", "idp.cli.setup", "init_command", "Create or upgrade the database schema."),
+    ("patrons", "idp.cli.patrons", "patrons", "Patrons and their library cards."),
+    ("clients", "idp.cli.clients", "clients", "Relying parties."),
+    ("keys", "idp.cli.keys", "keys", "Signing keys (JWKS)."),
+    (
+        "demo",
+        "idp.cli.demo",
+        "demo_command",
+        "Load demo patrons and the example clients (with demo secrets).",
+    ),
+    ("audit", "idp.cli.audit", "audit_command", "Print security events, oldest first."),
+    ("sip2", "idp.cli.sip2", "sip2", "SIP2 responder for e-book vendors and self-check."),
+]
+
+
+class LazyCommand(click.Group):
+    """A command whose module is imported when it is run or its help is shown."""
+
+    def __init__(self, name: str, module: str, attribute: str, help_text: str) -> None:
+        super().__init__(name=name, help=help_text)
+        self._module = module
+        self._attribute = attribute
+
+    def target(self) -> click.Command:
+        """The real command."""
+        import importlib
+
+        command: click.Command = getattr(importlib.import_module(self._module), self._attribute)
+        return command
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        return self.target().make_context(info_name, args, parent=parent, **extra)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        target = self.target()
+        return target.list_commands(ctx) if isinstance(target, click.Group) else []
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.target()
+        return target.get_command(ctx, cmd_name) if isinstance(target, click.Group) else None
+
+
 def register_commands(app: Flask) -> None:
     """Attach the ``idp`` commands to ``app.cli`` (so ``flask`` and tests see them too)."""
-    from idp.cli import audit
-    from idp.cli import clients
-    from idp.cli import demo
-    from idp.cli import keys
-    from idp.cli import patrons
-    from idp.cli import setup
-    from idp.cli import sip2
-
-    app.cli.add_command(setup.init_command)
-    app.cli.add_command(patrons.patrons)
-    app.cli.add_command(clients.clients)
-    app.cli.add_command(keys.keys)
-    app.cli.add_command(demo.demo_command)
-    app.cli.add_command(audit.audit_command)
-    app.cli.add_command(sip2.sip2)
+    for name, module, attribute, help_text in _COMMANDS:
+        app.cli.add_command(LazyCommand(name, module, attribute, help_text))
 
 
 @main.command("serve", context_settings={"ignore_unknown_options": True})

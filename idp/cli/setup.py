@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from flask_migrate import upgrade
 
 from idp.context import services
 
@@ -14,6 +13,8 @@ from idp.context import services
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the database schema; create the secret and keys if missing."""
+    from flask_migrate import upgrade
+
     upgrade()
     state = services().keys.describe()
     click.echo(f"Database ready: {current_app.config['IDP_DATABASE_URL'].split('@')[-1]}")

@@ -19,6 +19,7 @@ from flask import request as flask_request
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 
 from idp.context import services
 from idp.extensions import db
@@ -57,7 +58,13 @@ def _audit(event: str, **detail: Any) -> None:
 
 
 # Built once: the token endpoint's lookups skip statement construction per request.
-_CODE_BY_HASH = select(AuthorizationCode).where(AuthorizationCode.code_hash == bindparam("digest"))
+# The code's patron comes in the same query: the exchange needs it (its status, its
+# claims) a moment later, and ``session.get`` then finds it without a round trip.
+_CODE_BY_HASH = (
+    select(AuthorizationCode)
+    .options(joinedload(AuthorizationCode.patron))
+    .where(AuthorizationCode.code_hash == bindparam("digest"))
+)
 _REFRESH_BY_HASH = select(Token).where(Token.refresh_token_hash == bindparam("digest"))
 
 
@@ -86,7 +93,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 expires_at=now + dt.timedelta(seconds=services().config["IDP_CODE_TTL"]),
             )
         )
-        db.session.commit()
+        # Not committed here: the authorize view commits the code together with its
+        # audit event and the session's client list, in one transaction, before the
+        # redirect that carries the code is sent.
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         row: AuthorizationCode | None = db.session.scalar(

@@ -22,7 +22,6 @@ from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from flask import Flask
 from flask import current_app
 from joserfc import jwt
@@ -259,6 +258,9 @@ class BackchannelNotifier:
 
     def _post(self, delivery: Delivery) -> tuple[str | None, bool]:
         """One attempt. :return: the failure (None on success) and whether to retry."""
+        # Imported here: only a logout with back-channel clients posts (about 6 MB per process).
+        import requests
+
         try:
             # §2.5: "The OP uses an HTTP POST to the registered back-channel logout URI
             # … using the application/x-www-form-urlencoded format."

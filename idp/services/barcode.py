@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import io
 import re
-import xml.dom.minidom
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 
-import barcode
-from barcode.writer import ImageWriter
-from barcode.writer import SVGWriter
+if TYPE_CHECKING:
+    import xml.dom.minidom
+
+# python-barcode (with PIL) and the XML parser are imported when an image is drawn:
+# only the card page needs them, and they weigh about 5 MB per process.
 
 Symbology = Literal["nw7", "code128"]
 
@@ -68,6 +70,10 @@ def render_svg(value: str, symbology: Symbology = "nw7", *, human_readable: bool
     :return: the SVG markup, without an XML declaration.
     :raises ValueError: for a value that is not ASCII digits.
     """
+    import xml.dom.minidom
+
+    from barcode.writer import SVGWriter
+
     options = {"with_doctype": False, "compress": True}
     output = _render(value, symbology, SVGWriter(), human_readable, options)
     # Parsing our own python-barcode output, not untrusted input.
@@ -113,6 +119,8 @@ def render_png(value: str, symbology: Symbology = "nw7", *, human_readable: bool
     :return: the PNG file's bytes.
     :raises ValueError: for a value that is not ASCII digits.
     """
+    from barcode.writer import ImageWriter
+
     image = _render(value, symbology, ImageWriter(format="PNG"), human_readable, {})
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -126,6 +134,8 @@ def _render(
     human_readable: bool,
     options: dict[str, Any],
 ) -> Any:
+    import barcode
+
     data = encoded_data(value, symbology)
     symbol = barcode.get(_CLASS_NAMES[symbology], data, writer=writer)
     # Without an explicit text python-barcode prints the encoded data, start/stop included.

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp.extensions import db
+from idp.extensions import upsert_insert
 from idp.models.card_failure import CardFailure
 from idp.models.patron import Patron
 
@@ -43,7 +42,7 @@ def failure_state(card_number: str) -> FailureState:
 def record_failure(card_number: str, now: dt.datetime) -> int:
     """Count one more consecutive failure (one atomic upsert); return the new count."""
     dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = upsert_insert(dialect)
     stmt = insert(CardFailure).values(card_number=card_number, count=1, last_failed_at=now)
     upsert = stmt.on_conflict_do_update(
         index_elements=[CardFailure.card_number],

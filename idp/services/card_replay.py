@@ -16,15 +16,14 @@ import logging
 import secrets
 from collections.abc import Callable
 
-import redis
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp.extensions import db
+from idp.extensions import upsert_insert
 from idp.metrics import current_metrics
 from idp.models.card_code import UsedCardCode
 from idp.redis_client import SharedRedis
+from idp.redis_client import redis_errors
 from idp.services.card_code import RedisReplayStore
 from idp.services.card_code import ReplayStore
 
@@ -54,7 +53,7 @@ class DatabaseReplayStore:
         now = self._clock()
         expires = now + dt.timedelta(seconds=ttl_seconds)
         dialect = db.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = upsert_insert(dialect)
         # Insert, or take over a row whose time has passed; a live row wins and the
         # statement returns nothing. One statement, so concurrent claims serialise on
         # the primary key and exactly one of them gets a row back.
@@ -120,7 +119,7 @@ class FallbackReplayStore:
         if self.shared.is_available():
             try:
                 return self.primary.claim(key, ttl_seconds)
-            except redis.RedisError as exc:
+            except redis_errors() as exc:
                 self.shared.mark_down(exc)
         if self.shared.fallback_started("card_replay"):
             log.warning(

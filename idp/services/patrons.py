@@ -188,11 +188,13 @@ def _authenticate(
         return _count_failure(gate, card if well_formed else None, context)
     assert patron is not None  # noqa: S101 - verify() is False without a hash
     now = svc.now()
-    gate.reset("card", card)
-    if state.count:
-        card_failures.clear_failures(card)
     if svc.passwords.needs_rehash(patron.password_hash):
         patron.password_hash = svc.passwords.hash(secret)
+    # One commit for the reset counters and the patron's row (no write lock is held
+    # during the re-hash above).
+    gate.reset("card", card, commit=False)
+    if state.count:
+        card_failures.clear_failures(card)
     reason = refusal_reason(patron, now)
     if reason is None:
         patron.last_login_at = now

@@ -10,18 +10,17 @@ and per card so that nobody can flood a patron with mail.
 from __future__ import annotations
 
 import logging
-
-import redis
-from limits import parse_many
-from limits.storage import MemoryStorage
-from limits.storage import RedisStorage
-from limits.storage import Storage
-from limits.strategies import MovingWindowRateLimiter
+from typing import TYPE_CHECKING
 
 from idp.context import services
 from idp.metrics import current_metrics
 from idp.redis_client import SharedRedis
+from idp.redis_client import redis_errors
 from idp.redis_client import shared_redis
+
+if TYPE_CHECKING:
+    from limits.storage import Storage
+    from limits.strategies import MovingWindowRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,11 @@ class RateLimits:
         if isinstance(shared, str):
             shared = SharedRedis(shared)
         self.shared = shared
+        # The limits package is imported with the first counter (the password pages).
+        from limits.storage import MemoryStorage
+        from limits.storage import RedisStorage
+        from limits.strategies import MovingWindowRateLimiter
+
         self.memory = MemoryStorage()
         self._memory_strategy = MovingWindowRateLimiter(self.memory)
         self.storage: Storage = self.memory
@@ -54,7 +58,7 @@ class RateLimits:
         if shared is not None and shared.is_available():
             try:
                 return self._hit(self._strategy, rule, identifiers)
-            except redis.RedisError as exc:
+            except redis_errors() as exc:
                 shared.mark_down(exc)
         if shared is not None:
             if shared.fallback_started("rate_limits"):
@@ -70,6 +74,8 @@ class RateLimits:
 
     @staticmethod
     def _hit(strategy: MovingWindowRateLimiter, rule: str, identifiers: tuple[str, ...]) -> bool:
+        from limits import parse_many
+
         allowed = True
         for item in parse_many(rule):
             allowed = strategy.hit(item, *identifiers) and allowed

@@ -54,24 +54,27 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
 from typing import TypeVar
 
-import redis
 from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from idp.context import services
 from idp.extensions import db
+from idp.extensions import upsert_insert
 from idp.metrics import current_metrics
 from idp.models.throttle import ThrottleCounter
 from idp.redis_client import SharedRedis
+from idp.redis_client import redis_errors
 from idp.redis_client import shared_redis
 from idp.services.allowance import Allowance
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +180,14 @@ class CounterStore(Protocol):
     def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
         """The count and last hit of a live counter; ``(0, None)`` when none."""
 
-    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
-        """Add one (starting again from 1 once expired); return the new count."""
+    def increment(self, key: str, now: dt.datetime, ttl: int, *, commit: bool = True) -> int:
+        """Add one (starting again from 1 once expired); return the new count.
 
-    def delete(self, key: str) -> None:
-        """Forget a counter."""
+        :param commit: False leaves a database write to the caller's next commit.
+        """
+
+    def delete(self, key: str, *, commit: bool = True) -> None:
+        """Forget a counter (``commit`` as for :meth:`increment`)."""
 
 
 class DatabaseStore:
@@ -197,9 +203,9 @@ class DatabaseStore:
         ).first()
         return (int(row[0]), row[1]) if row is not None else (0, None)
 
-    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+    def increment(self, key: str, now: dt.datetime, ttl: int, *, commit: bool = True) -> int:
         dialect = db.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = upsert_insert(dialect)
         expires = now + dt.timedelta(seconds=ttl)
         stmt = insert(ThrottleCounter).values(key=key, count=1, last_at=now, expires_at=expires)
         upsert = stmt.on_conflict_do_update(
@@ -217,12 +223,14 @@ class DatabaseStore:
         if secrets.randbelow(200) == 0:
             # Now and then, drop long-expired counters so the table stays small.
             db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.expires_at <= now))
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return count
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, commit: bool = True) -> None:
         db.session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
-        db.session.commit()
+        if commit:
+            db.session.commit()
 
 
 #: Atomic "count on, or start again when expired" (expiry in the application's clock, so
@@ -269,7 +277,8 @@ class RedisStore:
             return 0, None
         return int(count), dt.datetime.fromtimestamp(float(last), dt.UTC)
 
-    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+    def increment(self, key: str, now: dt.datetime, ttl: int, *, commit: bool = True) -> int:
+        del commit  # Redis writes at once
         stamp = now.timestamp()
         # Redis expires by the real clock; keep the key a day longer than our own expiry.
         return int(
@@ -278,7 +287,8 @@ class RedisStore:
             )
         )
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, commit: bool = True) -> None:
+        del commit  # Redis writes at once
         self.client.delete(self.prefix + key)
 
 
@@ -310,7 +320,7 @@ class FallbackStore:
         if self.shared.is_available():
             try:
                 return primary()
-            except redis.RedisError as exc:
+            except redis_errors() as exc:
                 self.shared.mark_down(exc)
         if self.shared.fallback_started("throttle"):
             log.warning(
@@ -325,16 +335,16 @@ class FallbackStore:
     def read(self, key: str, now: dt.datetime) -> tuple[int, dt.datetime | None]:
         return self._run(lambda: self.primary.read(key, now), lambda: self.fallback.read(key, now))
 
-    def increment(self, key: str, now: dt.datetime, ttl: int) -> int:
+    def increment(self, key: str, now: dt.datetime, ttl: int, *, commit: bool = True) -> int:
         return self._run(
             lambda: self.primary.increment(key, now, ttl),
-            lambda: self.fallback.increment(key, now, ttl),
+            lambda: self.fallback.increment(key, now, ttl, commit=commit),
         )
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, commit: bool = True) -> None:
         # Forget in both: a reset must not come back when Redis returns.
         self._run(lambda: self.primary.delete(key), lambda: None)
-        self.fallback.delete(key)
+        self.fallback.delete(key, commit=commit)
 
 
 class Throttle:
@@ -380,10 +390,13 @@ class Throttle:
             metrics.throttle_events.labels(kind).inc()
         return wait
 
-    def hit(self, kind: str, key: str, *, limit: int | None = None) -> int:
+    def hit(
+        self, kind: str, key: str, *, limit: int | None = None, commit: bool = True
+    ) -> int:
         """Count one attempt (or failure) for ``key``; return the new count.
 
         :param limit: as for :meth:`check` (a limit of 0 counts nothing).
+        :param commit: False leaves the database store's write to the caller's next commit.
         """
         now = services().now()
         store_key, rule = self._key(kind, key, now, self._rule(kind, limit))
@@ -393,12 +406,15 @@ class Throttle:
             return 0
         else:
             ttl = rule.window
-        return self.store.increment(store_key, now, ttl)
+        return self.store.increment(store_key, now, ttl, commit=commit)
 
-    def reset(self, kind: str, key: str) -> None:
-        """Forget the counter of ``key`` (a correct login, a staff unlock)."""
+    def reset(self, kind: str, key: str, *, commit: bool = True) -> None:
+        """Forget the counter of ``key`` (a correct login, a staff unlock).
+
+        :param commit: False leaves the database store's write to the caller's next commit.
+        """
         now = services().now()
-        self.store.delete(self._key(kind, key, now)[0])
+        self.store.delete(self._key(kind, key, now)[0], commit=commit)
 
     def _rule(self, kind: str, limit: int | None) -> Rule | None:
         """The rule of ``kind`` with another limit, or None for the configured one."""
@@ -443,11 +459,12 @@ class Throttle:
         if not ip or not (allowance is None or allowance.is_address_limited):
             return
         net = network_of(ip)
+        # Both counters in one commit (the database store), before the password check.
         if failed:
-            self.hit("ip_day", ip)
+            self.hit("ip_day", ip, commit=False)
             self.hit("net_day", net)
         else:
-            self.hit("ip", ip)
+            self.hit("ip", ip, commit=False)
             self.hit("net", net)
 
     @property

@@ -84,15 +84,16 @@ def _respond(server: Any, grant: Any, patron: Patron | None, client: Client) -> 
         seen = list(session.row.clients) if session.row is not None else []  # type: ignore[attr-defined]
         if client.client_id not in seen and session.row is not None:  # type: ignore[attr-defined]
             session.row.clients = [*seen, client.client_id]  # type: ignore[attr-defined]
-            db.session.commit()
         audit.record(
             "code.issued",
             patron_id=patron.id,
             client_id=client.client_id,
             ip=request.remote_addr,
             user_agent=request.user_agent.string,
-            commit=True,
         )
+        # One commit: the code, its audit event and the session's clients and data.
+        session.write_to_row()  # type: ignore[attr-defined]
+        db.session.commit()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

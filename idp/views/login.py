@@ -111,7 +111,14 @@ def login() -> Any:
         client_id = client.client_id if client else None
         if result.outcome is SignInOutcome.OK and patron is not None:
             session.sign_in(patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
-            audit.record("login.ok", patron_id=patron.id, client_id=client_id, commit=True, **meta)
+            # Committed with the new session record (sessions.py), in one transaction.
+            audit.record(
+                "login.ok",
+                patron_id=patron.id,
+                client_id=client_id,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
             if params is not None and rid:
                 pending.forget(rid)
                 pending.mark("login", params)

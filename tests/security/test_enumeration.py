@@ -111,9 +111,9 @@ def test_wrong_password_costs_the_same_statements_for_an_unknown_card(
         assert_same_work(known, unknown)
     writes = per_table(known)
     assert writes["UPDATE patrons"] == 0 and writes["INSERT card_failures"] == 1
-    # Database store: the attempt (address, network), the card, the failure (address,
-    # network), then the durable count; Redis: only the durable count.
-    assert writes["COMMIT"] == (6 if store == "database" else 1)
+    # Database store: the attempt (address and network in one commit), the card, the
+    # failure (address and network), then the durable count; Redis: only the durable count.
+    assert writes["COMMIT"] == (4 if store == "database" else 1)
 
 
 def test_locking_costs_the_same_statements_for_an_unknown_card(
