@@ -390,9 +390,7 @@ class Throttle:
             metrics.throttle_events.labels(kind).inc()
         return wait
 
-    def hit(
-        self, kind: str, key: str, *, limit: int | None = None, commit: bool = True
-    ) -> int:
+    def hit(self, kind: str, key: str, *, limit: int | None = None, commit: bool = True) -> int:
         """Count one attempt (or failure) for ``key``; return the new count.
 
         :param limit: as for :meth:`check` (a limit of 0 counts nothing).
