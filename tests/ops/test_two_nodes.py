@@ -231,6 +231,9 @@ def test_a_key_rotated_by_the_cli_is_published_and_used_by_both(
             break
         time.sleep(0.2)
     assert _jwks_kids(cluster.a) == _jwks_kids(cluster.b) == before | {new_kid}
+    # The worker that answered the JWKS has the new key; every other worker reads the key
+    # folder again within its reload interval (1 s), so by then all of them sign with it.
+    time.sleep(1.5)
     for node in (cluster.a, cluster.b):
         # Two sign-ins per node, so that both workers of a node are likely asked.
         for _ in range(2):
