@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask import g
 from flask.ctx import _cv_app  # type: ignore[attr-defined]
@@ -223,3 +224,28 @@ def patron(app: Flask) -> Any:
     from tests.factories import make_patron
 
     return make_patron("0300000001", name="図書館 太郎", email="taro@example.org")
+
+
+#: The real Redis of the run (``IDP_TEST_REDIS_URL``, default the one on loopback).
+TEST_REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test alone; its keys are deleted afterwards.
+
+    Uses the real Redis on loopback (``IDP_TEST_REDIS_URL``, default 127.0.0.1:6379).
+    """
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        if "IDP_TEST_REDIS_URL" in os.environ:
+            raise
+        pytest.skip("no Redis on 127.0.0.1:6379 (set IDP_TEST_REDIS_URL to require it)")
+    prefix = f"idp-test:{uuid.uuid4().hex}:"
+    yield prefix
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.conftest import TEST_REDIS_URL
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import make_client
 from tests.oidc import csrf_token
 
-REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = TEST_REDIS_URL
 DESK_SECRET = "desk-secret-0123456789-abcdefghijklmnopq"
 DESK_IP = "192.0.2.50"
 
@@ -101,28 +98,6 @@ def aligned(clock: Any) -> Any:
     start = (int(clock.now.timestamp()) // STEP + 1) * STEP + 1
     clock.now = dt.datetime.fromtimestamp(start, dt.UTC)
     return clock
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A Redis key prefix of this test alone, deleted afterwards.
-
-    Uses ``IDP_TEST_REDIS_URL`` (default: the Redis on 127.0.0.1:6379); skipped when no
-    Redis answers, unless the variable is set.
-    """
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        if "IDP_TEST_REDIS_URL" in os.environ:
-            raise
-        pytest.skip("no Redis on 127.0.0.1:6379 (set IDP_TEST_REDIS_URL to require it)")
-    prefix = f"idp-test:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(client.scan_iter(f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture(params=["database", "redis"])

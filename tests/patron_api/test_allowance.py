@@ -26,7 +26,6 @@ from tests.patron_api.conftest import Check
 from tests.patron_api.conftest import fetch_token
 from tests.patron_api.conftest import make_api_client
 from tests.security.conftest import REDIS_URL
-from tests.security.conftest import redis_prefix  # noqa: F401 - a fixture
 
 #: The allowance of the test's proxy client.
 PER_MINUTE = 40

@@ -19,7 +19,6 @@ from idp.sip2.terminals import parse_terminals
 from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import REDIS_URL
-from tests.security.conftest import redis_prefix  # noqa: F401 - a fixture
 from tests.sip2.conftest import DLIBRARY_PASSWORD
 from tests.sip2.conftest import HASHED_PASSWORD
 from tests.sip2.conftest import PROXY_PASSWORD

@@ -19,7 +19,6 @@ from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import REDIS_URL
 from tests.security.conftest import post_login
-from tests.security.conftest import redis_prefix  # noqa: F401 - a fixture
 from tests.sip2.conftest import DLIBRARY_PASSWORD
 from tests.sip2.conftest import RawClient
 from tests.sip2.conftest import login
