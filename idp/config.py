@@ -74,6 +74,19 @@ DEFAULTS: dict[str, Any] = {
     "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
     # Name of the login-session cookie.
     "IDP_SESSION_COOKIE": "idp_session",
+    # Staff console under /staff (README "Staff console"): its own session cookie, scoped
+    # to /staff, with a short idle timeout and an absolute lifetime (seconds).
+    "IDP_STAFF_SESSION_COOKIE": "idp_staff",
+    "IDP_STAFF_SESSION_IDLE_TIMEOUT": 15 * 60,
+    "IDP_STAFF_SESSION_LIFETIME": 10 * 3600,
+    # Hours an enrolment link printed by `idp staff add` / `reset` stays usable (once).
+    "IDP_STAFF_ENROLMENT_HOURS": 24,
+    # Addresses or networks (CIDR, comma-separated) that may open /staff; empty: any.
+    "IDP_STAFF_NETWORKS": "",
+    # Staff password guessing: failures without delay, then a doubling delay (seconds),
+    # and the consecutive failures that lock the account until `idp staff enable`.
+    "IDP_STAFF_FREE_FAILURES": 3,
+    "IDP_STAFF_LOCK_AFTER": 10,
     # Trust ``X-Forwarded-Proto``/``-For``/``-Host`` from one reverse proxy (0 or 1).
     "IDP_TRUST_PROXY": False,
     # Languages of the hosted pages; the first is the default.

@@ -36,6 +36,7 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
     ),
     ("audit", "idp.cli.audit", "audit_command", "Print security events, oldest first."),
     ("sip2", "idp.cli.sip2", "sip2", "SIP2 responder for e-book vendors and self-check."),
+    ("staff", "idp.cli.staff", "staff", "Staff accounts of the web console (/staff)."),
 ]
 
 

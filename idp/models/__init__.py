@@ -11,6 +11,10 @@ from idp.models.consent import Consent
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.models.session import LoginSession
+from idp.models.staff import StaffCredential
+from idp.models.staff import StaffMember
+from idp.models.staff import StaffRecoveryCode
+from idp.models.staff import StaffSession
 from idp.models.throttle import ThrottleCounter
 from idp.models.token import Token
 
@@ -23,6 +27,10 @@ __all__ = [
     "LoginSession",
     "Patron",
     "PatronStatus",
+    "StaffCredential",
+    "StaffMember",
+    "StaffRecoveryCode",
+    "StaffSession",
     "ThrottleCounter",
     "Token",
     "UsedCardCode",

@@ -23,12 +23,15 @@ def record(
     client_id: str | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
+    actor: str | None = None,
     commit: bool = False,
     **detail: Any,
 ) -> AuditEvent:
     """Add an audit event to the current database session.
 
     :param event: dotted event name, e.g. ``login.failed``.
+    :param actor: the staff member or operator who did it (see
+        :class:`idp.services.staff.actor.Actor`, which adds role, channel and reason).
     :param commit: commit at once (for events recorded on a path that rolls back).
     :return: the new row.
     """
@@ -39,6 +42,7 @@ def record(
         event=event,
         patron_id=patron_id,
         client_id=client_id,
+        actor=actor,
         ip=ip,
         user_agent=(user_agent or "")[:300] or None,
         detail=clean,
@@ -46,7 +50,7 @@ def record(
     db.session.add(row)
     if commit:
         db.session.commit()
-    log.info("%s patron=%s client=%s ip=%s", event, patron_id, client_id, ip)
+    log.info("%s patron=%s client=%s actor=%s ip=%s", event, patron_id, client_id, actor, ip)
     if event == "token.issued" and (metrics := current_metrics()):
         metrics.tokens.labels(str(clean.get("grant", "unknown"))).inc()
     return row

@@ -55,13 +55,20 @@ def mylibrary_url() -> str:
     return str(config.get("IDP_MYLIBRARY_URL") or f"{config['IDP_ISSUER']}/account")
 
 
-def render_notices(entries: Iterable[NoticeEntry], *, lang: str = "ja") -> str:
-    """The notice HTML, one A4 page per entry."""
+def render_notices(
+    entries: Iterable[NoticeEntry], *, lang: str = "ja", back_url: str | None = None
+) -> str:
+    """The notice HTML, one A4 page per entry.
+
+    :param back_url: when the notice is shown in the staff console: a print button and a
+        link back there, both hidden on paper.
+    """
     config = services().config
     with force_locale(lang):
         return render_template(
             "notice/notice.html",
             entries=list(entries),
+            back_url=back_url,
             lang=lang,
             library=config["IDP_LIBRARY_NAME" if lang == "ja" else "IDP_LIBRARY_NAME_EN"],
             issuer=config["IDP_ISSUER"],

@@ -22,6 +22,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import openapi
     from idp.views import password
     from idp.views import patron_api
+    from idp.views import staff
     from idp.views import token
     from idp.views import userinfo
 
@@ -39,10 +40,12 @@ def register_blueprints(app: Flask) -> None:
         openapi,
         password,
         patron_api,
+        staff,
         token,
         userinfo,
     ):
         app.register_blueprint(module.bp)
     errors.init_app(app)
+    staff.init_app(app)
     discovery.init_app(app)
     headers.init_app(app)
