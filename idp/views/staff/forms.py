@@ -10,6 +10,7 @@ from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
@@ -129,10 +130,10 @@ class StatusForm(FlaskForm):  # type: ignore[misc]
     status = SelectField(
         _l("New status"),
         choices=[
-            (PatronStatus.ACTIVE.value, _l("Active")),
-            (PatronStatus.SUSPENDED.value, _l("Suspended")),
-            (PatronStatus.LOST.value, _l("Lost")),
-            (PatronStatus.WITHDRAWN.value, _l("Withdrawn")),
+            SelectChoice(PatronStatus.ACTIVE.value, _l("Active")),
+            SelectChoice(PatronStatus.SUSPENDED.value, _l("Suspended")),
+            SelectChoice(PatronStatus.LOST.value, _l("Lost")),
+            SelectChoice(PatronStatus.WITHDRAWN.value, _l("Withdrawn")),
         ],
     )
     reason = TextAreaField(
@@ -163,9 +164,9 @@ class StaffAddForm(FlaskForm):  # type: ignore[misc]
     role = SelectField(
         _l("Role"),
         choices=[
-            (Role.COUNTER.value, _l("Counter")),
-            (Role.SUPERVISOR.value, _l("Supervisor")),
-            (Role.ADMIN.value, _l("Administrator")),
+            SelectChoice(Role.COUNTER.value, _l("Counter")),
+            SelectChoice(Role.SUPERVISOR.value, _l("Supervisor")),
+            SelectChoice(Role.ADMIN.value, _l("Administrator")),
         ],
     )
     name = StringField(_l("Name (optional)"), validators=[Optional(), Length(max=200)])
