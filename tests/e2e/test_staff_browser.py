@@ -260,7 +260,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
         with lead.expect_download() as download:
             lead.get_by_role("link", name="CSV（Excel）をダウンロード").click()
         body = Path(download.value.path()).read_bytes()
-        assert body.startswith(b"\xef\xbb\xbf") and "0300000888".encode() in body
+        assert body.startswith(b"\xef\xbb\xbf") and b"0300000888" in body
         lead.goto(f"{url}/staff/audit?staff=desk1")
         audit = lead.content()
         for event in (

@@ -131,3 +131,15 @@ def test_reset_forgets_factors_and_makes_a_new_link(
     assert refused.status_code == 401
     [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "staff.reset"))
     assert event.detail["reason"] == "lost phone" and event.detail["channel"] == "cli"
+
+
+def test_passkeys_are_offered_only_on_a_host_name(
+    client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    link = _add(runner, "hugo", "--role", "counter")
+    post_form(client, link, None, {"password": GOOD, "password_confirm": GOOD})
+    on_localhost = client.get(f"{link}/factor").get_data(as_text=True)
+    assert "data-passkey-options" in on_localhost
+    services().config["IDP_ISSUER"] = "http://127.0.0.1:5000"
+    on_ip = client.get(f"{link}/factor").get_data(as_text=True)
+    assert "data-passkey-options" not in on_ip and "ホスト名" in on_ip

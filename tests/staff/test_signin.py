@@ -235,3 +235,48 @@ def test_second_factor_step_expires(
     )
     clock.advance(minutes=6)
     assert client.get("/staff/login/second").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("credential", "status"),
+    [
+        ("", 400),
+        ("x" * 20000, 400),
+        ("not json", 401),
+        ("[]", 401),
+        ('{"id": 5}', 401),
+        ('{"id": "abc", "response": {}}', 401),
+    ],
+)
+def test_bad_passkey_answers_are_refused_not_errors(
+    client: FlaskClient, counter_user: StaffUser, credential: str, status: int
+) -> None:
+    from idp.models.staff import StaffCredential
+
+    # A registered passkey, so that the page issues a challenge.
+    db.session.add(
+        StaffCredential(staff_id=counter_user.row().id, credential_id="abc", public_key=b"k")
+    )
+    db.session.commit()
+    post_form(
+        client, "/staff/login", None, {"username": "kaori", "password": counter_user.password}
+    )
+    response = post_form(
+        client, "/staff/login/second", "/staff/login/passkey", {"credential": credential}
+    )
+    assert response.status_code == status
+    assert client.get("/staff/").status_code == 302
+    from idp.services.staff.auth import staff_throttle
+
+    # An answer that was sent and refused counts as a failure; an empty form does not.
+    assert staff_throttle().count("staff", "kaori") == (1 if status == 401 else 0)
+
+
+def test_oversized_and_odd_input_never_errors(client: FlaskClient, counter_user: StaffUser) -> None:
+    for username, password in (("\x00" * 10, "p" * 300), ("ｋａｏｒｉ", "\u202e" * 20), ("", "")):
+        response = post_form(
+            client, "/staff/login", None, {"username": username, "password": password}
+        )
+        assert response.status_code in {400, 401}
+    assert client.get("/staff/enrol/" + "a" * 500).status_code == 404
+    assert client.get("/staff/reports/locked?days=99999999999999999999").status_code == 302

@@ -8,6 +8,7 @@ random (64 bytes), kept by the caller in the staff session and used once.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +42,20 @@ def relying_party() -> tuple[str, str]:
     """The relying-party id (host name) and the expected origin, from ``IDP_ISSUER``."""
     parts = urlsplit(str(services().config["IDP_ISSUER"]))
     return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
+
+
+def is_available() -> bool:
+    """True when passkeys can work here: the issuer's host is a name, not an IP address.
+
+    WebAuthn's relying-party id is a domain; browsers refuse ``127.0.0.1`` (use
+    ``localhost`` or the real host name). Without passkeys, staff enrol a TOTP app.
+    """
+    host = urlsplit(str(services().config["IDP_ISSUER"])).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(host)
+    return False
 
 
 def registration_options(staff: StaffMember) -> tuple[str, bytes]:

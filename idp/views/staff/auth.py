@@ -108,7 +108,7 @@ def _pending_staff() -> StaffMember | None:
 
 def _second_page(staff: StaffMember, message: str | None = None, status: int = 200) -> Any:
     options = None
-    if staff.credentials:
+    if staff.credentials and passkeys.is_available():
         options, challenge = passkeys.authentication_options(staff)
         session["passkey_challenge"] = bytes_to_base64url(challenge)
     body = render_template(

@@ -81,8 +81,10 @@ def password(token: str) -> Any:
 def _factor_page(
     token: str, staff: StaffMember, message: str | None = None, status: int = 200
 ) -> Any:
-    options, challenge = passkeys.registration_options(staff)
-    session["passkey_challenge"] = bytes_to_base64url(challenge)
+    options = None
+    if passkeys.is_available():
+        options, challenge = passkeys.registration_options(staff)
+        session["passkey_challenge"] = bytes_to_base64url(challenge)
     stored = session.get("totp_pending")
     secret = totp.decrypt_secret(stored) if isinstance(stored, str) else None
     if secret is None:
