@@ -240,3 +240,11 @@ def test_counter_may_not_search_read_reports_audit_or_manage(counter_client: Fla
     ):
         assert counter_client.get(path).status_code == 403, path
     assert len(_events("staff.forbidden")) == 5
+
+
+def test_console_speaks_english_on_request(counter_client: FlaskClient, patron: Any) -> None:
+    page = counter_client.get("/staff/?lang=en").get_data(as_text=True)
+    assert "Find a patron" in page and 'lang="en"' in page
+    # The choice stays with the staff session.
+    later = counter_client.get(f"/staff/patrons/{patron.id}").get_data(as_text=True)
+    assert "Recent history" in later and "Reset the password" in later
