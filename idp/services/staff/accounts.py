@@ -152,6 +152,7 @@ def disable_staff(username: str, *, actor: Actor, reason: str | None = None) -> 
 
 def enable_staff(username: str, *, actor: Actor, reason: str | None = None) -> StaffMember:
     """Enable an account again; also clears a lock after too many wrong passwords."""
+    # Imported here: the sign-in module looks accounts up through this one.
     from idp.services.staff.auth import clear_staff_failures
 
     staff = get_staff(username)

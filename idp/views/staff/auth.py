@@ -25,6 +25,7 @@ from idp.services.staff.auth import check_staff_password
 from idp.services.staff.auth import complete_sign_in
 from idp.services.staff.auth import record_failure
 from idp.services.staff.auth import second_factor_wait
+from idp.views.staff.access import current_actor
 from idp.views.staff.access import current_staff
 from idp.views.staff.access import public
 from idp.views.staff.forms import PasskeyForm
@@ -232,8 +233,6 @@ def logout() -> Any:
     """Sign out of the console (the session record is deleted)."""
     staff = current_staff()
     if staff is not None:
-        from idp.views.staff.access import current_actor
-
         current_actor().audit("staff.logout")
         db.session.commit()
     session.sign_out()  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ from idp.services.staff import totp
 from idp.services.staff.accounts import finish_enrolment
 from idp.services.staff.accounts import set_password
 from idp.services.staff.accounts import staff_for_enrolment
+from idp.services.staff.actor import Actor
 from idp.services.staff.password_rules import RULE_MESSAGES
 from idp.services.staff.password_rules import check_staff_password
 from idp.views.staff.access import public
@@ -121,8 +122,6 @@ def factor(token: str) -> Any:
 def _done(staff: StaffMember, method: str) -> Any:
     finish_enrolment(staff)
     codes = totp.new_recovery_codes(staff)
-    from idp.services.staff.actor import Actor
-
     Actor(name=staff.username, channel="console", role=staff.role).audit(
         "staff.enrolled", method=method
     )

@@ -177,8 +177,3 @@ class SplitSessionInterface(SessionInterface):
             self.console.save_session(app, session, response)
         else:
             self.patrons.save_session(app, session, response)
-
-
-def end_sessions_of(staff_id: int) -> None:
-    """Delete every console session of a staff member (caller commits)."""
-    db.session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
