@@ -79,3 +79,11 @@ def test_totp_step_window() -> None:
     assert matching_step(secret, totp.at(now + dt.timedelta(seconds=30)), now) is None
     assert matching_step(secret, "12345", now) is None
     assert matching_step(secret, "１２３４５６", now) is None
+
+
+def test_a_once_token_is_claimed_once(app: object) -> None:
+    from idp.services.staff.once import claim
+
+    assert claim("token-a") is True
+    assert claim("token-a") is False
+    assert claim("token-b") is True

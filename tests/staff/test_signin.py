@@ -280,3 +280,17 @@ def test_oversized_and_odd_input_never_errors(client: FlaskClient, counter_user:
         assert response.status_code in {400, 401}
     assert client.get("/staff/enrol/" + "a" * 500).status_code == 404
     assert client.get("/staff/reports/locked?days=99999999999999999999").status_code == 302
+
+
+def test_sign_out_deletes_the_session_record(client: FlaskClient, counter_user: StaffUser) -> None:
+    sign_in(client, counter_user)
+    cookie = client.get_cookie("idp_staff", path="/staff")
+    assert cookie is not None
+    out = post_form(client, "/staff/", "/staff/logout", {})
+    assert out.status_code == 302 and out.headers["Location"] == "/staff/login"
+    assert db.session.scalar(select(StaffSession).where(StaffSession.staff_id.is_not(None))) is None
+    # The old cookie value is worthless now.
+    client.set_cookie("idp_staff", cookie.value, path="/staff")
+    assert client.get("/staff/").status_code == 302
+    [event] = _events("staff.logout")
+    assert event.actor == "kaori"

@@ -10,6 +10,8 @@ import secrets
 
 from flask import session
 
+from idp.services.staff.once import claim
+
 _KEY = "once"
 _KEEP = 10
 
@@ -23,10 +25,14 @@ def new_once() -> str:
 
 
 def use_once(token: str | None) -> bool:
-    """Use a form's token up; False when unknown or already used."""
+    """Use a form's token up; False when not this session's or already used.
+
+    The claim is atomic in the shared store, so two submissions at once (a double click,
+    two workers) cannot both pass.
+    """
     tokens = [t for t in session.get(_KEY, []) if isinstance(t, str)]
     if not token or token not in tokens:
         return False
     tokens.remove(token)
     session[_KEY] = tokens
-    return True
+    return claim(token)
