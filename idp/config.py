@@ -41,6 +41,20 @@ DEFAULTS: dict[str, Any] = {
     "IDP_LIBRARY_NAME": "市立中央図書館",
     # English library name, shown when the page is in English.
     "IDP_LIBRARY_NAME_EN": "City Central Library",
+    # Name of the patron portal (the seed's "Myライブラリ"): the pages' header and titles,
+    # the refusal message, the mails and the printed notice use it.
+    "IDP_PORTAL_NAME": "Myライブラリ",
+    # The portal's name on English pages.
+    "IDP_PORTAL_NAME_EN": "MyLibrary",
+    # The library's own web site, linked from the start page and the help page ("": none).
+    "IDP_LIBRARY_URL": "",
+    # How to reach the library (address, phone, opening hours; one item per line, "\n"
+    # in the environment): the start and help pages and the signature of every mail.
+    "IDP_LIBRARY_CONTACT": "",
+    # The same contact text on English pages and mails ("": the Japanese text).
+    "IDP_LIBRARY_CONTACT_EN": "",
+    # Display name in the From header of mails ("": the library's name).
+    "IDP_MAIL_FROM_NAME": "",
     # Time zone of the library: a card is valid until the end of its expiry day there.
     "IDP_TIMEZONE": "Asia/Tokyo",
     # Regular expression a (normalised) card number must match in full.
