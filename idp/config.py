@@ -16,8 +16,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-#: Folder that holds ``idp/`` — relative defaults (``keys/``, ``clients/``) are resolved here.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """The checkout that holds ``idp/``; for an installed package, the current folder."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout
+    # Installed from a wheel: idp/ sits in site-packages, which is no place for data.
+    return Path.cwd()
+
+
+#: Where relative defaults (``instance/``, ``keys/``, ``clients/``) are resolved: the
+#: checkout, or the current folder when the package is installed from a wheel.
+PROJECT_ROOT = _project_root()
 
 DEFAULTS: dict[str, Any] = {
     # Issuer identifier: the public base URL of this provider, without a trailing slash.
