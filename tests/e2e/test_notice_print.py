@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ from tests.e2e.browser import screenshot
 
 pytestmark = pytest.mark.e2e
 
-#: A4 at 96 CSS pixels per inch.
-A4 = {"width": 794, "height": 1123}
+#: The printable area of A4 (the notice's @page margins) at 96 CSS pixels per inch.
+A4 = {"width": 688, "height": 1032}
 
 
 @pytest.fixture
@@ -44,5 +45,14 @@ def test_notice_urls_stay_whole_and_on_the_page(runner: FlaskCliRunner, tmp_path
             assert rects == 1, url.inner_text()  # one line box: not broken
             assert box["x"] + box["width"] <= section["x"] + section["width"], url.inner_text()
         assert page.locator("figure.qr svg").is_visible()
+        # One patron, one A4 sheet.
+        pdf = page.pdf(prefer_css_page_size=True)
+        height = page.locator("section.page").evaluate("e => e.scrollHeight")
+        assert _pages(pdf) == 1, f"the notice is {height * 25.4 / 96:.0f} mm tall"
         page.emulate_media(media="screen")
         screenshot(page, "notice-a4")
+
+
+def _pages(pdf: bytes) -> int:
+    """The number of page objects in a PDF file."""
+    return len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
