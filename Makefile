@@ -59,6 +59,7 @@ elibrary: install
 	PORTAL_SCOPE="openid library_card" \
 	PORTAL_BASE_URL="http://127.0.0.1:$(ELIBRARY_PORT)" \
 	PORTAL_COOKIE_NAME=elibrary_session \
+	PORTAL_SITE_NAME=電子図書館 \
 	PORTAL_SECRET_KEY="$${PORTAL_SECRET_KEY:-example-elibrary-demo-cookie-key-not-for-production}" \
 	../../$(BIN)/flask --app portal run --host 127.0.0.1 --port $(ELIBRARY_PORT)
 

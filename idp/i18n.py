@@ -42,7 +42,11 @@ def _pending_ui_locales() -> str:
     """``ui_locales`` of the authorization request a page works on (``rid``), if any."""
     from idp.views import pending
 
-    rid = request.args.get("rid") or request.form.get("rid")
+    rid = request.args.get("rid")
+    if not rid and "form" in request.__dict__:
+        # Only a body the view already parsed: never parse one here (an oversized or
+        # malformed body must reach its own 413/400 answer, not fail in the selector).
+        rid = request.form.get("rid")
     if not rid:
         marker = session.get("password_change")
         rid = marker.get("rid") if isinstance(marker, dict) else None

@@ -53,6 +53,7 @@ def elibrary(live_server: LiveServer) -> Iterator[str]:
             "PORTAL_TOKEN_AUTH_METHOD": "client_secret_post",
             "PORTAL_SCOPE": "openid library_card",
             "PORTAL_COOKIE_NAME": "elibrary_session",
+            "PORTAL_SITE_NAME": "電子図書館",
             "PORTAL_SECRET_KEY": "example-elibrary-cookie-key-0123456789abcdef",
             "PORTAL_BASE_URL": url,
         }
@@ -76,6 +77,7 @@ def test_the_makefile_plays_the_e_library_with_these_settings() -> None:
         "PORTAL_TOKEN_AUTH_METHOD=client_secret_post",
         'PORTAL_SCOPE="openid library_card"',
         "PORTAL_COOKIE_NAME=elibrary_session",
+        "PORTAL_SITE_NAME=電子図書館",
         "ELIBRARY_PORT",
     ):
         assert setting in target, setting
@@ -114,6 +116,7 @@ def test_a_chosen_password_reaches_the_e_library_after_consent(elibrary: str) ->
         )
         assert done.url == f"{elibrary}/", done.url
         assert done.status_code == 200
+        assert "<h1>ようこそ</h1>" in done.text and "電子図書館" in done.text
 
 
 def test_back_to_the_service_from_the_refusal_answers(elibrary: str) -> None:

@@ -74,6 +74,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(card.bp)
     csrf.exempt(auth.backchannel_logout)
 
+    @app.context_processor
+    def _site_name() -> dict[str, str]:
+        return {"site_name": settings["PORTAL_SITE_NAME"]}
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         issuer = settings["PORTAL_ISSUER"]

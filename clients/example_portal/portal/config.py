@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     # The session cookie's name: cookies do not tell ports apart, so a second copy on the
     # same host (the demo e-library of `make elibrary`) needs its own.
     "PORTAL_COOKIE_NAME": "portal_session",
+    # The site's name in its header and titles (`make elibrary` calls it 電子図書館).
+    "PORTAL_SITE_NAME": "Myライブラリ",
     # Seconds to wait for the IdP on every back-end call.
     "PORTAL_HTTP_TIMEOUT": 5,
     # How long a portal sign-in lasts at most, in seconds.
