@@ -13,6 +13,8 @@ from flask.cli import with_appcontext
 
 from idp.cli.operator import operator_options
 from idp.cli.operator import resolve_actor
+from idp.cli.times import library_iso
+from idp.cli.times import library_time
 from idp.services import counter
 from idp.services.notice import NoticeEntry
 from idp.services.notice import write_notices
@@ -64,10 +66,12 @@ def issue(
         )
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
+    until = patron.temporary_password_expires_at
     result = {
         "card_number": patron.card_number,
         "temporary_password": temporary,
         "expires_on": patron.expires_on.isoformat(),
+        "temporary_password_expires_at": library_iso(until) if until else None,
     }
     if notice is not None and temporary is not None:
         write_notices(notice, [NoticeEntry.for_patron(patron, temporary)])
@@ -76,6 +80,8 @@ def issue(
         return
     click.echo(f"Card number:        {result['card_number']}")
     click.echo(f"Temporary password: {result['temporary_password']}")
+    if until is not None:
+        click.echo(f"Usable until:       {library_time(until)}")
     click.echo(f"Card expires on:    {result['expires_on']}")
     click.echo("The temporary password is shown only now; it cannot be recovered.")
     if notice is not None:
@@ -202,7 +208,7 @@ def reset_password(
                 {
                     "card_number": patron.card_number,
                     "temporary_password": temporary,
-                    "temporary_password_expires_at": until.isoformat() if until else None,
+                    "temporary_password_expires_at": library_iso(until) if until else None,
                 }
             )
         )
@@ -210,7 +216,7 @@ def reset_password(
     click.echo(f"Card number:        {patron.card_number}")
     click.echo(f"Temporary password: {temporary}")
     if until is not None:
-        click.echo(f"Usable until:       {until.isoformat(timespec='minutes')}")
+        click.echo(f"Usable until:       {library_time(until)}")
     click.echo("Every session and token of this card has ended; any lock is cleared.")
     click.echo("The temporary password is shown only now; it cannot be recovered.")
     if notice is not None:
