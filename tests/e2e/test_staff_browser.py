@@ -174,7 +174,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
         # 5. Issue a card: the notice shows the temporary password once.
         desk.get_by_role("link", name="カードの発行").first.click()
         _check(desk, "issue")
-        desk.get_by_label("貸出カードの番号").fill("0300000888")
+        desk.get_by_label("貸出カード番号").fill("0300000888")
         desk.get_by_label("貸出カード有効期限日").fill("2030-03-31")
         desk.get_by_label("氏名（任意）").fill("新井 読子")
         desk.get_by_role("button", name="発行して通知書を表示").click()
@@ -190,7 +190,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
         # 6. The patron signs in with it, changes it, and opens the card page.
         patron = _new_page(browser, "mobile")
         patron.goto(f"{url}/card")
-        patron.get_by_label("貸出カードの番号").fill("0300000888")
+        patron.get_by_label("貸出カード番号").fill("0300000888")
         patron.get_by_label("パスワード").fill(temporary)
         patron.get_by_role("button", name="ログイン").click()
         patron.wait_for_url("**/password/change**")
@@ -198,7 +198,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
         patron.get_by_label("新パスワード", exact=True).fill("yomu8642")
         patron.get_by_label("新パスワード(確認用)").fill("yomu8642")
         patron.get_by_role("button", name="更新").click()
-        patron.get_by_label("貸出カードの番号").fill("0300000888")
+        patron.get_by_label("貸出カード番号").fill("0300000888")
         patron.get_by_label("パスワード").fill("yomu8642")
         patron.get_by_role("button", name="ログイン").click()
         patron.goto(f"{url}/card")
@@ -227,7 +227,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
 
         # 8. The patron page: reset the password (notice again), renew, unlock.
         desk.goto(f"{url}/staff/")
-        desk.get_by_label("貸出カードの番号").fill("0300000888")
+        desk.get_by_label("貸出カード番号").fill("0300000888")
         desk.get_by_role("button", name="開く").click()
         expect(desk.get_by_role("heading", name=re.compile("0300000888"))).to_be_visible()
         _check(desk, "patron")

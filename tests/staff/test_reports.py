@@ -59,7 +59,7 @@ def test_supervisor_downloads_a_report(supervisor_client: FlaskClient, now: dt.d
     assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in download.headers["Content-Disposition"]
     text = download.data.decode("utf-8-sig")
-    assert "ロック 中" in text and "貸出カードの番号" in text
+    assert "ロック 中" in text and "貸出カード番号" in text
     assert supervisor_client.get("/staff/reports/nonsense").status_code == 404
     assert supervisor_client.get("/staff/reports/temporary-unchanged?days=-3").status_code == 400
 
