@@ -4,6 +4,12 @@ The cookie carries 32 random bytes; the database keeps only their SHA-256, the p
 the authentication time and a little UI state. Logging in replaces the id (session
 fixation), logging out or a staff reset deletes the record, so that a stolen or old
 cookie stops working everywhere at once.
+
+An anonymous visitor gets no record: what a login or start page needs before anyone
+signs in (the CSRF token, the chosen language) travels in the same cookie, signed with
+itsdangerous. A record is written only when something must be kept on the server — a
+login, a pending authorization request, a forced password change — and the records of
+anonymous visitors from one address are capped (``IDP_SESSION_ANONYMOUS_PER_ADDRESS``).
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from typing import Any
 from flask import Flask
 from flask import Request
 from flask import Response
+from flask import request as current_request
 from flask.sessions import SessionInterface
 from flask.sessions import SessionMixin
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.datastructures import CallbackDict
 
@@ -36,6 +46,18 @@ _TOUCH_INTERVAL = 60
 _SESSION_BY_HASH = select(LoginSession).where(LoginSession.id_hash == bindparam("digest"))
 
 
+#: Keys an anonymous session may keep in its signed cookie; any other key (a pending
+#: authorization request, a forced password change, …) makes it a server-side record.
+ANONYMOUS_KEYS = frozenset({"csrf_token", "lang", "login_notice", "_flashes"})
+#: Longest signed anonymous cookie value; more data goes into a record instead.
+_ANONYMOUS_MAX = 1024
+_ANONYMOUS_SALT = "idp.anonymous-session"
+
+
+def _anonymous_serializer(app: Flask) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(str(app.secret_key), salt=_ANONYMOUS_SALT)
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -43,11 +65,16 @@ def _hash(token: str) -> str:
 class ServerSession(CallbackDict[str, Any], SessionMixin):
     """The session of one browser; its dict holds UI state only."""
 
-    def __init__(self, row: LoginSession | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        row: LoginSession | None = None,
+        token: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         def on_update(_: Any) -> None:
             self.modified = True
 
-        super().__init__(dict(row.data) if row else {}, on_update)
+        super().__init__(dict(row.data) if row else dict(data or {}), on_update)
         self.row = row
         self.token = token
         self.modified = False
@@ -100,6 +127,8 @@ class ServerSessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(self.cookie_name(app))
+        if token and "." in token:  # ids are URL-safe base64: a dot means signed data
+            return self._open_anonymous(app, token)
         if not token or len(token) > 128:
             return ServerSession()
         row = db.session.scalar(_SESSION_BY_HASH, {"digest": _hash(token)})
@@ -112,6 +141,19 @@ class ServerSessionInterface(SessionInterface):
             db.session.commit()
             return ServerSession()
         return ServerSession(row, token)
+
+    def _open_anonymous(self, app: Flask, value: str) -> ServerSession:
+        if len(value) > _ANONYMOUS_MAX:
+            return ServerSession()
+        try:
+            data = _anonymous_serializer(app).loads(
+                value, max_age=int(app.config["IDP_SESSION_LIFETIME"])
+            )
+        except BadSignature:
+            return ServerSession()
+        if not isinstance(data, dict):
+            return ServerSession()
+        return ServerSession(data={k: v for k, v in data.items() if k in ANONYMOUS_KEYS})
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)  # noqa: S101 - only ours is ever opened
@@ -127,6 +169,11 @@ class ServerSessionInterface(SessionInterface):
         if session.rotate or row is None:
             if not session.modified and row is None:
                 return
+            if row is None and not session.rotate:
+                value = self._anonymous_value(app, session)
+                if value is not None:
+                    self._set_cookie(app, response, name, value)
+                    return
             token = secrets.token_urlsafe(32)
             new = LoginSession(
                 id_hash=_hash(token),
@@ -138,6 +185,9 @@ class ServerSessionInterface(SessionInterface):
             )
             if session.rotate:
                 new.patron_id, new.auth_time = session.pending_login
+            else:
+                new.ip = current_request.remote_addr
+                _cap_anonymous(new.ip, int(app.config["IDP_SESSION_ANONYMOUS_PER_ADDRESS"]))
             if row is not None:
                 db.session.delete(row)
             db.session.add(new)
@@ -154,6 +204,13 @@ class ServerSessionInterface(SessionInterface):
         if changed:
             db.session.commit()
 
+    def _anonymous_value(self, app: Flask, session: ServerSession) -> str | None:
+        """The signed cookie value for an anonymous session, or None if it needs a record."""
+        if not set(session).issubset(ANONYMOUS_KEYS):
+            return None
+        value = str(_anonymous_serializer(app).dumps(dict(session)))
+        return value if len(value) <= _ANONYMOUS_MAX else None
+
     def _set_cookie(self, app: Flask, response: Response, name: str, token: str) -> None:
         response.set_cookie(
             name,
@@ -165,6 +222,19 @@ class ServerSessionInterface(SessionInterface):
             httponly=True,
             samesite="Lax",
         )
+
+
+def _cap_anonymous(ip: str | None, cap: int) -> None:
+    """Drop the oldest anonymous records of ``ip`` so that a new one keeps it at ``cap``."""
+    if not ip or cap <= 0:
+        return
+    anonymous = (LoginSession.ip == ip) & LoginSession.patron_id.is_(None)
+    count = db.session.scalar(select(func.count()).select_from(LoginSession).where(anonymous))
+    if not count or count < cap:
+        return
+    oldest = select(LoginSession.id).where(anonymous).order_by(LoginSession.id)
+    ids = list(db.session.scalars(oldest.limit(count - cap + 1)))
+    db.session.execute(delete(LoginSession).where(LoginSession.id.in_(ids)))
 
 
 def end_patron_sessions(patron_id: int, *, keep_sid: str | None = None) -> list[LoginSession]:
