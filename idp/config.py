@@ -132,6 +132,8 @@ DEFAULTS: dict[str, Any] = {
     "IDP_PURGE_BATCH": 500,
     # Days an audit event is kept; older events are purged. 0: kept forever.
     "IDP_AUDIT_RETENTION_DAYS": 400,
+    # Seconds sent in ``Retry-After`` when the database is unavailable (answer 503).
+    "IDP_RETRY_AFTER": 5,
     # Log lines: ``text`` (readable, the default for development) or ``json`` (one object
     # per line; the gunicorn configuration uses it unless told otherwise). Every request
     # writes one access line with its request id (idp/logs.py).
@@ -196,6 +198,12 @@ DEFAULTS: dict[str, Any] = {
     "IDP_SIP2_PORT": 6001,
     # Simultaneous terminal connections; further ones are closed at once.
     "IDP_SIP2_MAX_CONNECTIONS": 64,
+    # Simultaneous connections from one address (one source cannot take every slot).
+    "IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS": 8,
+    # Seconds a new connection has to log in (93, or a request with its password in AC);
+    # ACS Status (99) before the login does not extend it. Connections from an address
+    # outside every terminal's ``networks`` are closed as soon as they are accepted.
+    "IDP_SIP2_LOGIN_TIMEOUT": 10,
     # Seconds without a complete message before a connection is closed.
     "IDP_SIP2_IDLE_TIMEOUT": 60,
     # Longest SIP2 message accepted, in bytes; a longer one closes the connection.
