@@ -39,9 +39,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.services.passwords import Argon2Settings
     from idp.services.passwords import Passwords
     from idp.sessions import ServerSessionInterface
+    from idp.unavailable import IdpFlask
+    from idp.unavailable import init_app as init_unavailable
     from idp.views import register_blueprints
 
-    app = Flask(__name__)
+    app = IdpFlask(__name__)
     app.config.from_mapping(idp_config.DEFAULTS)
     app.config.update(idp_config.from_environment(os.environ))
     if test_config:
@@ -104,6 +106,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_logs(app)
     init_metrics(app)
     register_blueprints(app)
+    init_unavailable(app)
     register_commands(app)
     return app
 

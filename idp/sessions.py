@@ -31,11 +31,15 @@ from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
 from idp.context import services
 from idp.extensions import db
 from idp.models.session import LoginSession
+from idp.unavailable import discard_transaction
+from idp.unavailable import is_disconnect
+from idp.unavailable import is_unavailable
 from idp.views.headers import is_tls
 
 #: Write ``last_seen_at`` at most this often (seconds), not on every request.
@@ -81,6 +85,12 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.rotate = False
         self.ended = False
         self.pending_login: tuple[int, int] = (0, 0)
+        #: The database could not be read when the request began (idp/unavailable.py).
+        self.unavailable = False
+        #: The ended session's cookie was already deleted on this response.
+        self.cleared = False
+        #: Saved with this response already; saving again writes only later changes.
+        self.saved = False
 
     @property
     def patron_id(self) -> int | None:
@@ -131,6 +141,19 @@ class ServerSessionInterface(SessionInterface):
             return self._open_anonymous(app, token)
         if not token or len(token) > 128:
             return ServerSession()
+        try:
+            return self._open_record(app, token)
+        except SQLAlchemyError as error:
+            discard_transaction()
+            if not is_disconnect(error):
+                return _unavailable_session(error)
+        try:  # once more on a new connection: reading the session changes nothing
+            return self._open_record(app, token)
+        except SQLAlchemyError as error:
+            discard_transaction()
+            return _unavailable_session(error)
+
+    def _open_record(self, app: Flask, token: str) -> ServerSession:
         row = db.session.scalar(_SESSION_BY_HASH, {"digest": _hash(token)})
         if row is None:
             return ServerSession()
@@ -156,14 +179,29 @@ class ServerSessionInterface(SessionInterface):
         return ServerSession(data={k: v for k, v in data.items() if k in ANONYMOUS_KEYS})
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Write the session with ``response``; saving it again writes only later changes.
+
+        The application saves it right after the view (idp/unavailable.py), and Flask
+        once more after the response hooks.
+        """
         assert isinstance(session, ServerSession)  # noqa: S101 - only ours is ever opened
+        if session.unavailable or (session.saved and not session.modified):
+            return
+        self._save(app, session, response)
+        session.saved = True
+
+    def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
         name = self.cookie_name(app)
         now = services().now()
         if session.ended and not session.rotate:
+            if session.cleared:
+                return
             if session.row is not None:
                 db.session.delete(session.row)
                 db.session.commit()
+                session.row = None
             response.delete_cookie(name, path="/", secure=is_tls(), httponly=True, samesite="Lax")
+            session.cleared = True
             return
         row = session.row
         if session.rotate or row is None:
@@ -173,6 +211,7 @@ class ServerSessionInterface(SessionInterface):
                 value = self._anonymous_value(app, session)
                 if value is not None:
                     self._set_cookie(app, response, name, value)
+                    session.modified = False
                     return
             token = secrets.token_urlsafe(32)
             new = LoginSession(
@@ -193,6 +232,8 @@ class ServerSessionInterface(SessionInterface):
             db.session.add(new)
             db.session.commit()
             self._set_cookie(app, response, name, token)
+            session.row, session.token = new, token
+            session.rotate = session.modified = False
             return
         changed = False
         if session.modified:
@@ -203,6 +244,7 @@ class ServerSessionInterface(SessionInterface):
             changed = True
         if changed:
             db.session.commit()
+            session.modified = False
 
     def _anonymous_value(self, app: Flask, session: ServerSession) -> str | None:
         """The signed cookie value for an anonymous session, or None if it needs a record."""
@@ -222,6 +264,15 @@ class ServerSessionInterface(SessionInterface):
             httponly=True,
             samesite="Lax",
         )
+
+
+def _unavailable_session(error: SQLAlchemyError) -> ServerSession:
+    """An empty session marked so that the request is answered 503, or the error itself."""
+    if not is_unavailable(error):
+        raise error
+    empty = ServerSession()
+    empty.unavailable = True
+    return empty
 
 
 def _cap_anonymous(ip: str | None, cap: int) -> None:
