@@ -118,11 +118,12 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     values (card numbers, password hashes, token hashes), only the statement.
     """
     if str(config["IDP_DATABASE_URL"]).startswith("sqlite"):
-        # One file, many threads: wait up to 30 s for the write lock instead of failing
-        # at once (the busy timeout); WAL is switched on at connect (_sqlite_pragmas).
+        # One file, many threads: wait for the write lock instead of failing at once (the
+        # busy timeout, then 503); WAL is switched on at connect (_sqlite_pragmas).
+        timeout = int(config.get("IDP_SQLITE_BUSY_TIMEOUT", 30))
         return {
             "hide_parameters": True,
-            "connect_args": {"timeout": 30, "check_same_thread": False},
+            "connect_args": {"timeout": timeout, "check_same_thread": False},
         }
     return {
         "hide_parameters": True,

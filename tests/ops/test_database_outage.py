@@ -227,3 +227,29 @@ def test_terminating_backends_under_load_gives_no_500(
     # Once the killing stops, everything answers again.
     assert all(call().status_code == 200 for _, _, call in calls)
     assert requests.get(node + "/readyz", timeout=TIMEOUT).status_code == 200
+
+
+def test_a_locked_sqlite_database_is_503_for_writes_only(
+    make_app: Callable[..., Flask], app_config: dict[str, Any], patron: Any, portal: Any
+) -> None:
+    import sqlite3
+
+    if not str(app_config["IDP_DATABASE_URL"]).startswith("sqlite"):
+        pytest.skip("the SQLite write lock (PostgreSQL locks rows, not the database)")
+    locked = make_app(IDP_SQLITE_BUSY_TIMEOUT=1)
+    browser = locked.test_client()
+    rp = RelyingParty.for_client(browser, portal, PORTAL_SECRET)
+    code = rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
+    holder = sqlite3.connect(str(app_config["IDP_DATABASE_URL"]).removeprefix("sqlite:///"))
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        assert_unavailable(rp.exchange(code), json=True)  # redeeming the code writes
+        assert_unavailable(
+            RelyingParty.for_client(locked.test_client(), portal, PORTAL_SECRET).authorize(),
+            json=False,
+        )  # a pending request is a new session record
+        assert browser.get("/login").status_code == 200  # reading goes on (WAL)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert rp.exchange(code).status_code == 200  # nothing was half done
