@@ -24,6 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     import idp.models  # noqa: F401 - registers every table with the metadata
     from idp.cli import register_commands
     from idp.context import IdpServices
+    from idp.db_errors import hide_error_details
     from idp.extensions import babel
     from idp.extensions import csrf
     from idp.extensions import db
@@ -77,8 +78,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db.init_app(app)
-    if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        hide_error_details(db.engine)
+        if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
     init_migrations(app, str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
