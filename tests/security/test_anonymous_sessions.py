@@ -50,8 +50,6 @@ def test_the_login_form_works_with_the_signed_anonymous_cookie(
     row = db.session.scalar(select(LoginSession))
     assert row is not None and row.patron_id == patron.id
     assert "." not in client.get_cookie("idp_session").value  # type: ignore[union-attr]
-    # The language chosen before the login is kept in the record.
-    assert row.data.get("lang") == "en"
 
 
 def test_a_forged_or_foreign_anonymous_cookie_is_ignored(client: FlaskClient) -> None:
