@@ -97,6 +97,10 @@ DEFAULTS: dict[str, Any] = {
     # Login sessions: absolute lifetime and idle timeout, in seconds.
     "IDP_SESSION_LIFETIME": 12 * 3600,
     "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
+    # Server-side records of anonymous visitors (a pending authorization request) kept per
+    # client address; a new one beyond this drops that address's oldest. 0: no cap.
+    # Anonymous visitors without such a request get no record at all (a signed cookie).
+    "IDP_SESSION_ANONYMOUS_PER_ADDRESS": 200,
     # Name of the login-session cookie.
     "IDP_SESSION_COOKIE": "idp_session",
     # Trust ``X-Forwarded-Proto``/``-For``/``-Host`` from one reverse proxy (0 or 1).
@@ -145,6 +149,19 @@ DEFAULTS: dict[str, Any] = {
     "IDP_DB_MAX_OVERFLOW": 5,
     "IDP_DB_POOL_TIMEOUT": 10,
     "IDP_DB_POOL_RECYCLE": 1800,
+    # SQLite only: seconds a request waits for the database's write lock before it is
+    # answered 503 (idp/unavailable.py).
+    "IDP_SQLITE_BUSY_TIMEOUT": 30,
+    # Purge of expired data (``idp purge``, README "Purging expired data"): seconds between
+    # two runs inside the server (``idp serve``); one node of many runs it each time,
+    # whichever takes the lease first. 0: only the ``idp purge`` command purges.
+    "IDP_PURGE_INTERVAL": 900,
+    # Rows deleted per transaction (short transactions, short locks).
+    "IDP_PURGE_BATCH": 500,
+    # Days an audit event is kept; older events are purged. 0: kept forever.
+    "IDP_AUDIT_RETENTION_DAYS": 400,
+    # Seconds sent in ``Retry-After`` when the database is unavailable (answer 503).
+    "IDP_RETRY_AFTER": 5,
     # Log lines: ``text`` (readable, the default for development) or ``json`` (one object
     # per line; the gunicorn configuration uses it unless told otherwise). Every request
     # writes one access line with its request id (idp/logs.py).
@@ -209,6 +226,12 @@ DEFAULTS: dict[str, Any] = {
     "IDP_SIP2_PORT": 6001,
     # Simultaneous terminal connections; further ones are closed at once.
     "IDP_SIP2_MAX_CONNECTIONS": 64,
+    # Simultaneous connections from one address (one source cannot take every slot).
+    "IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS": 8,
+    # Seconds a new connection has to log in (93, or a request with its password in AC);
+    # ACS Status (99) before the login does not extend it. Connections from an address
+    # outside every terminal's ``networks`` are closed as soon as they are accepted.
+    "IDP_SIP2_LOGIN_TIMEOUT": 10,
     # Seconds without a complete message before a connection is closed.
     "IDP_SIP2_IDLE_TIMEOUT": 60,
     # Longest SIP2 message accepted, in bytes; a longer one closes the connection.
