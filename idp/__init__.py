@@ -113,7 +113,14 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     if str(config["IDP_DATABASE_URL"]).startswith("sqlite"):
         # One file, many threads: wait up to 30 s for the write lock instead of failing
         # at once (the busy timeout); WAL is switched on at connect (_sqlite_pragmas).
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        options: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        if ":memory:" not in str(config["IDP_DATABASE_URL"]):
+            # A file: pooled like a server database, sized the same way (every password
+            # check briefly holds a second connection for its counters).
+            options.update(pool_size=int(config["IDP_DB_POOL_SIZE"]))
+            options.update(max_overflow=int(config["IDP_DB_MAX_OVERFLOW"]))
+            options.update(pool_timeout=int(config["IDP_DB_POOL_TIMEOUT"]))
+        return options
     return {
         "pool_pre_ping": True,
         "pool_size": int(config["IDP_DB_POOL_SIZE"]),
