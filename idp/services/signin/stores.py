@@ -131,10 +131,25 @@ class DatabaseStore:
                 conn.execute(delete(ThrottleCounter).where(ThrottleCounter.expires_at <= now))
         return found
 
+    @staticmethod
+    def _lock_in_order(conn: Any, keys: list[str]) -> None:
+        """Lock the rows in key order, as the reservation's upsert does (no deadlock).
+
+        ``UPDATE … WHERE key IN (…)`` alone locks in the table's order; two transactions
+        locking the same counters in different orders would wait for each other.
+        """
+        conn.execute(
+            select(ThrottleCounter.key)
+            .where(ThrottleCounter.key.in_(keys))
+            .order_by(ThrottleCounter.key)
+            .with_for_update()
+        ).all()
+
     def release(self, keys: Sequence[str]) -> None:
         if not keys:
             return
         with db.engine.begin() as conn:
+            self._lock_in_order(conn, sorted(set(keys)))
             conn.execute(
                 update(ThrottleCounter)
                 .where(ThrottleCounter.key.in_(sorted(set(keys))), ThrottleCounter.count > 0)
@@ -145,6 +160,7 @@ class DatabaseStore:
         if not keys:
             return
         with db.engine.begin() as conn:
+            self._lock_in_order(conn, sorted(set(keys)))
             conn.execute(
                 update(ThrottleCounter)
                 .where(ThrottleCounter.key.in_(sorted(set(keys))))
