@@ -477,6 +477,16 @@ def main(argv: list[str] | None = None) -> int:
             burst_net.get(401, 0),
             figures["burst_net_checked"],
         ),
+        (
+            "bursts: answers neither 401 nor 429",
+            sum(
+                n
+                for b in (burst_card, burst_ip, burst_net)
+                for k, n in b.items()
+                if k not in {401, 429}
+            ),
+            0,
+        ),
     ]
     if not simulated:
         # Real time: only what the first minute shows (windows start on the minute).
