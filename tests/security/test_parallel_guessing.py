@@ -206,3 +206,29 @@ def test_thirty_parallel_wrong_passwords_through_idp_serve(served: str, app: Fla
     patron = db.session.scalar(db.select(Patron).where(Patron.card_number == "0300000777"))
     assert patron is not None
     assert patron.locked_at is None and patron.failed_login_count == FREE
+
+
+# --- a check whose worker died ---------------------------------------------------------
+
+
+def test_a_check_that_never_finished_holds_the_card_only_for_a_while(
+    store: str, app: Flask, patron: Patron, clock: Any
+) -> None:
+    from idp.services.signin import Slot
+    from idp.services.signin import limiter
+    from idp.services.signin.rules import STALE_CHECK_SECONDS
+
+    card = patron.card_number
+    assert [authenticate(card, WRONG).outcome for _ in range(FREE)] == [
+        SignInOutcome.INVALID_CREDENTIALS
+    ] * FREE
+    clock.advance(seconds=60)
+    # A worker reserves the 6th slot and dies before it settles.
+    assert limiter().reserve([Slot("card", card)]).allowed
+    clock.advance(seconds=30)
+    # While it may still be running, nobody else gets a slot, however often they ask.
+    for _ in range(3):
+        assert authenticate(card, DEFAULT_PASSWORD).outcome is SignInOutcome.THROTTLED
+        clock.advance(seconds=10)
+    clock.advance(seconds=STALE_CHECK_SECONDS)
+    assert authenticate(card, DEFAULT_PASSWORD).outcome is SignInOutcome.OK

@@ -147,7 +147,9 @@ class Limiter:
         for slot, key, rule in wanted:
             counter = counters.get(key, Counter(1))
             if isinstance(rule, BackoffRule):
-                wait = rule.refuses(counter.count, counter.settled, counter.last, now)
+                wait = rule.refuses(
+                    counter.count, counter.settled, counter.last, now, counter.previous
+                )
             else:
                 wait = rule.refuses(counter.count, now)
             if wait:

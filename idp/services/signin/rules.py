@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal
 
+#: Seconds after which a check that reserved a slot and never settled it (its worker
+#: died) no longer holds the next ones back. Far longer than any check takes.
+STALE_CHECK_SECONDS = 120
 #: What a window counts: every attempt, or failures only (a success gives its slot back).
 Counts = Literal["attempts", "failures"]
 
@@ -70,7 +73,12 @@ class BackoffRule:
         return max(0, math.ceil(remaining))
 
     def refuses(
-        self, reserved: int, settled: int, last: dt.datetime | None, now: dt.datetime
+        self,
+        reserved: int,
+        settled: int,
+        last: dt.datetime | None,
+        now: dt.datetime,
+        previous: dt.datetime | None = None,
     ) -> int:
         """Seconds to wait for the attempt that reserved slot number ``reserved``.
 
@@ -81,13 +89,24 @@ class BackoffRule:
         failure has passed: while another check is still running its outcome (and so
         the delay) is unknown, and the attempt waits at least one full delay. So a burst
         never gets more than the free failures, and never counts toward the lock.
+
+        :param previous: when the slot before this one was reserved. Unfinished checks
+            are taken as dead (a killed worker) once that is :data:`STALE_CHECK_SECONDS`
+            ago, so that they do not hold the card back for good.
         """
         before = reserved - 1
         delay = self.delay_after(before)
         if delay == 0:
             return 0
-        if settled < before or last is None:
-            return delay
+        if settled < before:
+            is_recent = previous is not None and (
+                (now - previous).total_seconds() < STALE_CHECK_SECONDS
+            )
+            if is_recent:
+                return delay
+            before = settled  # the unfinished ones died: only settled failures count
+        if last is None:
+            return self.delay_after(before)
         return self.wait(before, last, now)
 
     def is_locking(self, failures: int) -> bool:

@@ -53,6 +53,8 @@ class Counter:
     settled: int = 0
     #: Time of the last settled failure (or of the counter's start).
     last: dt.datetime | None = None
+    #: Time of the reservation before this one (None: none in this counter's life).
+    previous: dt.datetime | None = None
 
 
 class CounterStore(Protocol):
@@ -95,6 +97,8 @@ class DatabaseStore:
                 "count": 1,
                 "settled": 0,
                 "last_at": now,
+                "reserved_at": now,
+                "previous_reserved_at": None,
                 "expires_at": now + dt.timedelta(seconds=ttl),
             }
             # Sorted: concurrent multi-row upserts lock rows in the same order (no deadlock).
@@ -114,6 +118,11 @@ class DatabaseStore:
                     "last_at": case(
                         (expired, stmt.excluded.last_at), else_=ThrottleCounter.last_at
                     ),
+                    "reserved_at": stmt.excluded.reserved_at,
+                    # SET sees the old row: the reservation before this one is returned.
+                    "previous_reserved_at": case(
+                        (expired, None), else_=ThrottleCounter.reserved_at
+                    ),
                     "expires_at": stmt.excluded.expires_at,
                 },
             ).returning(
@@ -121,9 +130,10 @@ class DatabaseStore:
                 ThrottleCounter.count,
                 ThrottleCounter.settled,
                 ThrottleCounter.last_at,
+                ThrottleCounter.previous_reserved_at,
             )
             found = {
-                str(row[0]): Counter(int(row[1]), int(row[2]), row[3])
+                str(row[0]): Counter(int(row[1]), int(row[2]), row[3], row[4])
                 for row in conn.execute(upsert)
             }
             if secrets.randbelow(200) == 0:
@@ -153,7 +163,11 @@ class DatabaseStore:
             conn.execute(
                 update(ThrottleCounter)
                 .where(ThrottleCounter.key.in_(sorted(set(keys))), ThrottleCounter.count > 0)
-                .values(count=ThrottleCounter.count - 1)
+                # A refused slot never ran: the reservation before it is the latest again.
+                .values(
+                    count=ThrottleCounter.count - 1,
+                    reserved_at=ThrottleCounter.previous_reserved_at,
+                )
             )
 
     def settle(self, keys: Sequence[str], now: dt.datetime) -> None:
@@ -194,13 +208,18 @@ local out = {}
 for i, key in ipairs(KEYS) do
   local expires = tonumber(redis.call('HGET', key, 'expires') or '0')
   if expires <= now then
+    redis.call('DEL', key)
     redis.call('HSET', key, 'count', 1, 'settled', 0, 'last', ARGV[1])
   else
     redis.call('HINCRBY', key, 'count', 1)
+    local reserved = redis.call('HGET', key, 'reserved')
+    if reserved then
+      redis.call('HSET', key, 'previous', reserved)
+    end
   end
-  redis.call('HSET', key, 'expires', ARGV[2 * i])
+  redis.call('HSET', key, 'reserved', ARGV[1], 'expires', ARGV[2 * i])
   redis.call('EXPIRE', key, ARGV[2 * i + 1])
-  out[i] = redis.call('HMGET', key, 'count', 'settled', 'last')
+  out[i] = redis.call('HMGET', key, 'count', 'settled', 'last', 'previous')
 end
 return out
 """
@@ -208,6 +227,12 @@ _RELEASE = """
 for _, key in ipairs(KEYS) do
   if tonumber(redis.call('HGET', key, 'count') or '0') > 0 then
     redis.call('HINCRBY', key, 'count', -1)
+    local previous = redis.call('HGET', key, 'previous')
+    if previous then
+      redis.call('HSET', key, 'reserved', previous)
+    else
+      redis.call('HDEL', key, 'reserved')
+    end
   end
 end
 return 0
@@ -223,8 +248,12 @@ return 0
 """
 
 
+def _stamp(value: Any) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(float(value), dt.UTC) if value is not None else None
+
+
 class RedisStore:
-    """Counters in Redis hashes ``{count, settled, last, expires}``."""
+    """Counters in Redis hashes ``{count, settled, last, reserved, previous, expires}``."""
 
     name = "redis"
 
@@ -258,9 +287,8 @@ class RedisStore:
             args += [stamp + ttl, max(ttl, 1) + 86400]
         answer = self._run(_RESERVE, [self.prefix + key for key, _ttl in ordered], args)
         found = {}
-        for (key, _ttl), (count, settled, last) in zip(ordered, answer, strict=True):
-            when = dt.datetime.fromtimestamp(float(last), dt.UTC) if last is not None else None
-            found[key] = Counter(int(count or 0), int(settled or 0), when)
+        for (key, _ttl), (count, settled, last, previous) in zip(ordered, answer, strict=True):
+            found[key] = Counter(int(count or 0), int(settled or 0), _stamp(last), _stamp(previous))
         return found
 
     def release(self, keys: Sequence[str]) -> None:
