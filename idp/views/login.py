@@ -25,6 +25,7 @@ from idp.views.account_forms import CancelForm
 from idp.views.errors import error_page
 from idp.views.forms import LoginForm
 from idp.views.password import CHANGED_LOGIN_AGAIN
+from idp.views.password import allow_forced_change
 from idp.views.password import start_forced_change
 
 bp = Blueprint("login", __name__)
@@ -99,6 +100,10 @@ def login() -> Any:
             if policy == "change":
                 # Not signed in: the temporary password only reaches the change form.
                 return start_forced_change(patron.id, rid if params else None, _next_arg())
+            # The password was just verified: the refusal page leads straight to the
+            # change form; after the change, logging in with the new password continues
+            # this request to the client.
+            allow_forced_change(patron.id, rid if params else None, _next_arg())
             temporary_denied = True
         message = refusal_message(result.outcome, policy, result.retry_after)
     elif request.method == "POST":

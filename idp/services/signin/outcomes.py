@@ -12,6 +12,7 @@ import enum
 import math
 
 from flask_babel import LazyString
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from idp.context import services
@@ -79,7 +80,7 @@ MESSAGES: dict[SignInOutcome, LazyString] = {
     SignInOutcome.INVALID_CREDENTIALS: _l("The library card number or password is incorrect."),
     SignInOutcome.TEMPORARY_PASSWORD: _l(
         "You cannot log in with a temporary password. "
-        "Please change it in MyLibrary before using this service."
+        "Please change it in %(portal)s before using this service."
     ),
     SignInOutcome.TEMPORARY_PASSWORD_EXPIRED: _l(
         "The temporary password has expired. Please ask at the library counter for a new one."
@@ -113,7 +114,15 @@ def message_for(outcome: SignInOutcome, *, retry_after: int = 0, must_change: bo
         return str(THROTTLED_TEXT % {"minutes": max(1, math.ceil(retry_after / 60))})
     if outcome is SignInOutcome.TEMPORARY_PASSWORD and must_change:
         return str(MUST_CHANGE_TEXT)
+    if outcome is SignInOutcome.TEMPORARY_PASSWORD:
+        return str(MESSAGES[outcome] % {"portal": _portal_name()})
     return str(MESSAGES.get(outcome, MESSAGES[SignInOutcome.INVALID_CREDENTIALS]))
+
+
+def _portal_name() -> str:
+    """The patron portal's name (Myライブラリ) in the current language."""
+    config = services().config
+    return str(config["IDP_PORTAL_NAME" if str(get_locale()) == "ja" else "IDP_PORTAL_NAME_EN"])
 
 
 _BY_STATUS = {
