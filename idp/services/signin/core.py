@@ -234,6 +234,7 @@ def matches_current_password(patron: Patron, candidate: str) -> bool:
     """Whether ``candidate`` is the patron's current password: a rule check, not a sign-in.
 
     Only for a patron already proven by other means (a valid re-issue link refusing the
-    same password again); never as an answer to someone who is not.
+    same password again) or for the operator's own tools (``idp demo``); never as an
+    answer to someone who is not.
     """
     return services().passwords.verify(patron.password_hash, normalize_password(candidate))
