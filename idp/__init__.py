@@ -139,10 +139,17 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
         # One file, many threads: wait for the write lock instead of failing at once (the
         # busy timeout, then 503); WAL is switched on at connect (_sqlite_pragmas).
         timeout = int(config.get("IDP_SQLITE_BUSY_TIMEOUT", 30))
-        return {
+        options: dict[str, Any] = {
             "hide_parameters": True,
             "connect_args": {"timeout": timeout, "check_same_thread": False},
         }
+        if ":memory:" not in str(config["IDP_DATABASE_URL"]):
+            # A file: pooled like a server database, sized the same way (every password
+            # check briefly holds a second connection for its counters).
+            options.update(pool_size=int(config["IDP_DB_POOL_SIZE"]))
+            options.update(max_overflow=int(config["IDP_DB_MAX_OVERFLOW"]))
+            options.update(pool_timeout=int(config["IDP_DB_POOL_TIMEOUT"]))
+        return options
     return {
         "hide_parameters": True,
         "pool_pre_ping": True,
