@@ -24,7 +24,7 @@ from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
 from idp.services.patrons import issue_patron
 from idp.services.patrons import temporary_expiry
-from idp.services.patrons import unlock_patron
+from idp.services.signin import unlock_patron
 from idp.services.staff.actor import Actor
 from idp.services.staff.actor import cli_actor
 
@@ -102,7 +102,7 @@ def reset_password(
     """
     patron = patron_by_card(card_number)
     svc = services()
-    unlock_patron(patron)  # first: resetting the throttle may commit
+    unlock_patron(patron)  # first: the limiter forgets the card in its own transaction
     temporary = generate_temporary_password(svc.config["IDP_TEMPORARY_PASSWORD_LENGTH"])
     now = svc.now()
     patron.password_hash = svc.passwords.hash(temporary)

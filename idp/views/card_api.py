@@ -29,9 +29,10 @@ from idp.services.cards import CardRefusal
 from idp.services.cards import VerifyResult
 from idp.services.cards import barcode_claim
 from idp.services.cards import card_refusal
-from idp.services.desk import desk_gate
+from idp.services.desk import desk_reserve
 from idp.services.desk import desk_verify
-from idp.services.throttle import throttle
+from idp.services.signin import Slot
+from idp.services.signin import limiter
 from idp.views.bearer import BearerError
 from idp.views.bearer import require_token
 
@@ -105,11 +106,10 @@ def verify() -> Response:
     """
     ip = request.remote_addr
     meta: dict[str, Any] = {"ip": ip, "user_agent": request.user_agent.string}
-    gate = throttle()
-    wait = gate.check("card_verify_ip", ip or "")
+    gate = limiter()
+    wait = gate.hit([Slot("card_verify_ip", ip or "")])
     if wait:
         return _throttled(wait, meta)
-    gate.hit("card_verify_ip", ip or "")
     try:
         token = require_token("card:verify")
     except BearerError as error:
@@ -123,15 +123,18 @@ def verify() -> Response:
             "insufficient_scope",
             "Use an access token from the client-credentials grant.",
         )
-    wait = desk_gate(client_id)
-    if wait:
-        return _throttled(wait, meta)
+    # The call and a refused code are reserved together, before the code is checked, so
+    # that parallel calls cannot all pass a limit that only room for one is left under.
+    reservation = desk_reserve(client_id)
+    if not reservation.allowed:
+        return _throttled(reservation.wait, meta)
     try:
         raw = _code_of(request.get_json(silent=True))
     except ValueError as exc:
+        gate.settle(reservation, succeeded=True)  # a bad body is no refused code
         audit.record("card.refused", commit=True, reason="invalid_request", **meta)
         return _json_error(400, "invalid_request", str(exc))
-    result = desk_verify(raw, client_id, meta)
+    result = desk_verify(raw, reservation, meta)
     response = jsonify(_verify_answer(result))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,46 +1,52 @@
-"""Staff password check through the sign-in throttle: channel ``staff``, counters of its own.
+"""Staff sign-in through the sign-in core: channel ``staff``, subject counters of its own.
 
-This module is the one place where a staff password is checked (the seam to the shared
-sign-in core). The counters are those of :mod:`idp.services.throttle` — same stores,
-Redis or database, counted across nodes, reserved before the password is checked — under
-kinds of their own (``staff``, ``staff_ip``, ``staff_ip_day``), so that patrons' failures
-and staff failures never share a counter.
+This module is the one place where a staff password or second factor is checked. Both
+go through :func:`idp.services.signin.check_secret`, which reserves every counter before
+the check runs (atomic across nodes) and refuses a throttled attempt without checking:
 
-Order (as for patrons, docs/security.md): a locked account is refused; a throttled
-account or source is refused without checking the password; then the attempt is counted
-and the password checked; a failure counts toward the delay and, at
-``IDP_STAFF_LOCK_AFTER``, locks the account until ``idp staff enable``. An unknown
-username costs the same Argon2 verification and counts the same way.
+``staff`` (per username)
+    consecutive wrong passwords: the per-card delays (``IDP_THROTTLE_CARD_*``); at
+    ``IDP_STAFF_LOCK_AFTER`` the account locks until ``idp staff enable``;
+``staff_2fa`` (per username)
+    consecutive wrong second-factor answers (TOTP, recovery code, passkey): the same
+    delays and lock, not cleared by a right password — only by a completed sign-in;
+``ip``, ``net``, ``ip_day``, ``net_day``
+    the per-source counters every channel shares.
+
+An unknown username costs the same Argon2 verification and counts the same way. Every
+outcome is audited by the core's :func:`~idp.services.signin.record_outcome` under
+``staff.*`` event names with the staff member as ``actor``.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from idp.context import services
 from idp.extensions import db
-from idp.metrics import current_metrics
 from idp.models.staff import StaffMember
-from idp.services import audit
-from idp.services.patrons import MAX_PASSWORD_INPUT
 from idp.services.patrons import normalize_password
+from idp.services.signin import MAX_PASSWORD_INPUT
+from idp.services.signin import SignInOutcome
+from idp.services.signin import Slot
+from idp.services.signin import Source
+from idp.services.signin import check_secret
+from idp.services.signin import limiter
+from idp.services.signin import record_outcome
 from idp.services.staff.accounts import find_staff
-from idp.services.throttle import BackoffRule
-from idp.services.throttle import Rule
-from idp.services.throttle import Throttle
-from idp.services.throttle import WindowRule
-from idp.services.throttle import throttle
 
-#: Key of the staff throttle in ``services().extra``.
-EXTRA_KEY = "staff_throttle"
 #: The sign-in channel, in the audit log and the metrics.
 CHANNEL = "staff"
+#: Counter kinds of the two factors.
+PASSWORD_KIND = "staff"  # noqa: S105 - a counter kind
+SECOND_FACTOR_KIND = "staff_2fa"
 
 
 class StaffSignInOutcome(enum.StrEnum):
-    """Why a staff password check passed or failed."""
+    """Why a staff check passed or failed."""
 
     OK = "ok"
     INVALID_CREDENTIALS = "invalid_credentials"
@@ -59,141 +65,141 @@ class StaffSignIn:
     retry_after: int = 0
 
 
-def staff_rules() -> dict[str, Rule]:
-    """The staff counters' rules (``IDP_STAFF_*`` and the per-address throttle limits)."""
-    config = services().config
-    return {
-        "staff": BackoffRule(
-            free=int(config["IDP_STAFF_FREE_FAILURES"]),
-            delay=int(config["IDP_THROTTLE_CARD_DELAY"]),
-            max_delay=int(config["IDP_THROTTLE_CARD_MAX_DELAY"]),
-            lock_after=int(config["IDP_STAFF_LOCK_AFTER"]),
-            forget=int(config["IDP_THROTTLE_CARD_FORGET"]),
-        ),
-        "staff_ip": WindowRule(int(config["IDP_THROTTLE_IP_PER_MINUTE"]), 60),
-        "staff_ip_day": WindowRule(int(config["IDP_THROTTLE_IP_FAILURES_PER_DAY"]), 86400),
-    }
-
-
-def staff_throttle() -> Throttle:
-    """The staff counters: the patrons' store (Redis or database), the staff rules."""
-    extra = services().extra
-    found = extra.get(EXTRA_KEY)
-    if found is None:
-        found = extra[EXTRA_KEY] = Throttle(
-            throttle().store, staff_rules(), str(services().config["SECRET_KEY"])
-        )
-    assert isinstance(found, Throttle)  # noqa: S101 - only this module sets it
-    return found
-
-
-def _backoff(gate: Throttle) -> BackoffRule:
-    rule = gate.rules["staff"]
-    assert isinstance(rule, BackoffRule)  # noqa: S101 - built by staff_rules
-    return rule
-
-
 def _key(username: str) -> str:
     return username.strip().lower()[:64]
+
+
+def _lock_after() -> int:
+    return int(services().config["IDP_STAFF_LOCK_AFTER"])
+
+
+def _record(
+    outcome: SignInOutcome, event: str, source: Source, staff: StaffMember | None, **detail: Any
+) -> None:
+    record_outcome(
+        outcome,
+        channel=CHANNEL,
+        source=source,
+        event=event,
+        actor=staff.username if staff is not None else None,
+        **detail,
+    )
 
 
 def check_staff_password(
     username: str, password: str, *, source_ip: str | None, user_agent: str | None
 ) -> StaffSignIn:
-    """Check a staff username and password (the first factor); audited, counted.
+    """Check a staff username and password (the first factor); counted, audited, committed.
 
-    :param source_ip: the browser's address (per-address counters, audit).
+    :param source_ip: the browser's address (per-source counters, audit).
     """
-    result = _check(username, password, source_ip, user_agent)
-    if metrics := current_metrics():
-        metrics.logins.labels(result.outcome.value, CHANNEL).inc()
-    return result
-
-
-def _check(
-    username: str, password: str, source_ip: str | None, user_agent: str | None
-) -> StaffSignIn:
     svc = services()
-    gate = staff_throttle()
     key = _key(username)
     secret = normalize_password(password)
     staff = find_staff(key) if len(secret) <= MAX_PASSWORD_INPUT else None
-    actor = staff.username if staff else None
-    meta: dict[str, Any] = {
-        "ip": source_ip,
-        "user_agent": user_agent,
-        "actor": actor,
-        "channel": CHANNEL,
-    }
-    failures = gate.count("staff", key)
-    if (staff is not None and staff.locked_at is not None) or _backoff(gate).is_locking(failures):
-        audit.record("staff.login_locked", commit=True, **meta)
-        return StaffSignIn(StaffSignInOutcome.LOCKED)
-    wait = max(
-        gate.check("staff", key),
-        gate.check("staff_ip", source_ip or ""),
-        gate.check("staff_ip_day", source_ip or ""),
-    )
-    if wait:
-        audit.record("staff.login_throttled", commit=True, retry_after=wait, **meta)
-        return StaffSignIn(StaffSignInOutcome.THROTTLED, retry_after=wait)
-    gate.hit("staff_ip", source_ip or "")
     password_hash = staff.password_hash if staff else None
-    if not svc.passwords.verify(password_hash, secret):
-        return record_failure(key, staff, meta)
+    source = Source(ip=source_ip, user_agent=user_agent)
+    if staff is not None and staff.locked_at is not None:
+        _record(SignInOutcome.LOCKED, "staff.login_locked", source, staff)
+        db.session.commit()
+        return StaffSignIn(StaffSignInOutcome.LOCKED)
+    check = check_secret(
+        PASSWORD_KIND,
+        key or None,
+        lambda: svc.passwords.verify(password_hash, secret),
+        source=source,
+    )
+    if check.is_right is None:
+        _record(
+            SignInOutcome.THROTTLED,
+            "staff.login_throttled",
+            source,
+            staff,
+            retry_after=check.retry_after,
+        )
+        db.session.commit()
+        return StaffSignIn(StaffSignInOutcome.THROTTLED, retry_after=check.retry_after)
+    if not check.is_right:
+        return _failed(staff, check.failures, source)
     assert staff is not None  # noqa: S101 - verify() is False without a hash
-    gate.reset("staff", key, commit=False)
     if svc.passwords.needs_rehash(password_hash or ""):
         staff.password_hash = svc.passwords.hash(secret)
     if not staff.is_active or not staff.is_enrolled:
-        audit.record("staff.login_refused", reason="unavailable", **meta)
+        _record(SignInOutcome.OK, "staff.login_refused", source, staff, reason="unavailable")
         db.session.commit()
         return StaffSignIn(StaffSignInOutcome.UNAVAILABLE)
     db.session.commit()
     return StaffSignIn(StaffSignInOutcome.OK, staff)
 
 
-def record_failure(username: str, staff: StaffMember | None, meta: dict[str, Any]) -> StaffSignIn:
-    """Count a failed first or second factor for ``username``; lock at the hard cap."""
-    gate = staff_throttle()
-    key = _key(username)
-    count = gate.hit("staff", key)
-    gate.hit("staff_ip_day", meta.get("ip") or "")
-    if staff is not None and _backoff(gate).is_locking(count):
+def check_second_factor(
+    staff: StaffMember,
+    verify: Callable[[], bool],
+    *,
+    method: str,
+    source_ip: str | None,
+    user_agent: str | None,
+) -> StaffSignIn:
+    """Check a second-factor answer of ``staff`` (after the password); counted, audited.
+
+    On success the sign-in is complete: both counters are cleared, the time noted and
+    ``staff.login`` audited. Commits.
+
+    :param verify: the check itself (a TOTP code, a recovery code, a passkey assertion).
+    :param method: ``totp``, ``recovery_code`` or ``passkey``, for the audit line.
+    """
+    source = Source(ip=source_ip, user_agent=user_agent)
+
+    def verify_and_commit() -> bool:
+        # A TOTP step or a recovery code is used up by the check itself: committed at
+        # once, before the core settles its counters (on the database store in a short
+        # transaction of its own, which must not wait for ours).
+        is_right = verify()
+        db.session.commit()
+        return is_right
+
+    check = check_secret(SECOND_FACTOR_KIND, staff.username, verify_and_commit, source=source)
+    if check.is_right is None:
+        _record(
+            SignInOutcome.THROTTLED,
+            "staff.login_throttled",
+            source,
+            staff,
+            retry_after=check.retry_after,
+            method=method,
+        )
+        db.session.commit()
+        return StaffSignIn(StaffSignInOutcome.THROTTLED, retry_after=check.retry_after)
+    if not check.is_right:
+        return _failed(staff, check.failures, source, method=method)
+    limiter().clear(PASSWORD_KIND, staff.username)
+    staff.last_login_at = services().now()
+    _record(SignInOutcome.OK, "staff.login", source, staff, role=staff.role, method=method)
+    db.session.commit()
+    return StaffSignIn(StaffSignInOutcome.OK, staff)
+
+
+def _failed(staff: StaffMember | None, failures: int, source: Source, **detail: Any) -> StaffSignIn:
+    """A wrong answer: audited; at ``IDP_STAFF_LOCK_AFTER`` in a row the account locks."""
+    if staff is not None and 0 < _lock_after() <= failures:
         staff.locked_at = services().now()
-        audit.record("staff.locked", failures=count, commit=True, **meta)
+        _record(SignInOutcome.LOCKED, "staff.locked", source, staff, failures=failures, **detail)
+        db.session.commit()
         return StaffSignIn(StaffSignInOutcome.LOCKED)
-    audit.record("staff.login_failed", commit=True, **meta)
+    _record(SignInOutcome.INVALID_CREDENTIALS, "staff.login_failed", source, staff, **detail)
+    db.session.commit()
     return StaffSignIn(StaffSignInOutcome.INVALID_CREDENTIALS)
 
 
 def clear_staff_failures(username: str) -> None:
-    """Forget an account's failure counter (enable, reset, a completed sign-in)."""
-    staff_throttle().reset("staff", _key(username))
+    """Forget an account's failures of both factors (enable, reset)."""
+    gate = limiter()
+    gate.clear(PASSWORD_KIND, _key(username))
+    gate.clear(SECOND_FACTOR_KIND, _key(username))
 
 
-def second_factor_wait(username: str, source_ip: str | None) -> int:
-    """Seconds before another second-factor attempt for ``username`` is allowed (0: go).
-
-    A wrong code counts on the same ``staff`` counter as a wrong password
-    (:func:`record_failure`), so guessing codes meets the same delays and lock.
-    """
-    gate = staff_throttle()
-    return max(gate.check("staff", _key(username)), gate.check("staff_ip_day", source_ip or ""))
-
-
-def complete_sign_in(
-    staff: StaffMember, *, method: str, source_ip: str | None, user_agent: str | None
-) -> None:
-    """Both factors passed: clear the failures, note the time, audit (caller commits)."""
-    staff_throttle().reset("staff", _key(staff.username), commit=False)
-    staff.last_login_at = services().now()
-    audit.record(
-        "staff.login",
-        ip=source_ip,
-        user_agent=user_agent,
-        actor=staff.username,
-        channel=CHANNEL,
-        role=staff.role,
-        method=method,
-    )
+def failure_count(username: str, kind: str = PASSWORD_KIND) -> int:
+    """Consecutive failures counted for ``username`` (``staff`` or ``staff_2fa``)."""
+    gate = limiter()
+    slot = Slot(kind, _key(username))
+    return gate.store.read(gate.key(slot, gate.rule(slot)), services().now()).settled

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint
@@ -21,10 +22,8 @@ from idp.models.staff import StaffMember
 from idp.services.staff import passkeys
 from idp.services.staff import totp
 from idp.services.staff.auth import StaffSignInOutcome
+from idp.services.staff.auth import check_second_factor
 from idp.services.staff.auth import check_staff_password
-from idp.services.staff.auth import complete_sign_in
-from idp.services.staff.auth import record_failure
-from idp.services.staff.auth import second_factor_wait
 from idp.views.staff.access import current_actor
 from idp.views.staff.access import current_staff
 from idp.views.staff.access import public
@@ -134,42 +133,26 @@ def second_factor() -> Any:
     return _second_page(staff)
 
 
-def _finish(staff: StaffMember, method: str) -> Any:
-    pending = session.pop("pending", None) or {}
-    session.pop("passkey_challenge", None)
-    complete_sign_in(staff, method=method, **_meta())
-    db.session.commit()
-    session.sign_in(staff.id)  # type: ignore[attr-defined]
-    return redirect(_safe_next(pending.get("next")))
-
-
-def _failed(staff: StaffMember) -> Any:
-    meta = {
-        "ip": request.remote_addr,
-        "user_agent": request.user_agent.string,
-        "actor": staff.username,
-        "channel": "staff",
-    }
-    result = record_failure(staff.username, staff, meta)
+def _second(staff: StaffMember, verify: Callable[[], bool], method: str) -> Any:
+    """Check a second-factor answer through the sign-in core; sign in when right."""
+    result = check_second_factor(staff, verify, method=method, **_meta())
+    if result.outcome is StaffSignInOutcome.OK:
+        pending = session.pop("pending", None) or {}
+        session.pop("passkey_challenge", None)
+        session.sign_in(staff.id)  # type: ignore[attr-defined]
+        return redirect(_safe_next(pending.get("next")))
+    if result.outcome is StaffSignInOutcome.THROTTLED:
+        minutes = max(1, math.ceil(result.retry_after / 60))
+        body, _status = _second_page(
+            staff, _("Too many attempts. Please wait %(minutes)s minutes.", minutes=minutes)
+        )
+        return body, 429, {"Retry-After": str(result.retry_after)}
     if result.outcome is StaffSignInOutcome.LOCKED:
         session.pop("pending", None)
-        db.session.commit()
         message = _("This account is locked after too many failed attempts. Ask an administrator.")
-        return render_template(
-            "staff/login.html", form=SignInForm(formdata=None), message=message
-        ), 403
+        form = SignInForm(formdata=None)
+        return render_template("staff/login.html", form=form, message=message), 403
     return _second_page(staff, _("That did not work. Please try again."), 401)
-
-
-def _check_wait(staff: StaffMember) -> Any | None:
-    wait = second_factor_wait(staff.username, request.remote_addr)
-    if not wait:
-        return None
-    minutes = max(1, math.ceil(wait / 60))
-    body, _status = _second_page(
-        staff, _("Too many attempts. Please wait %(minutes)s minutes.", minutes=minutes)
-    )
-    return body, 429, {"Retry-After": str(wait)}
 
 
 @bp.route("/login/totp", methods=["POST"])
@@ -182,11 +165,8 @@ def login_totp() -> Any:
     form = TotpForm()
     if not form.validate_on_submit():
         return _second_page(staff, _("Enter the code."), 400)
-    if (waiting := _check_wait(staff)) is not None:
-        return waiting
-    if totp.verify_totp(staff, form.code.data or "", services().now()):
-        return _finish(staff, "totp")
-    return _failed(staff)
+    code = form.code.data or ""
+    return _second(staff, lambda: totp.verify_totp(staff, code, services().now()), "totp")
 
 
 @bp.route("/login/recovery", methods=["POST"])
@@ -199,11 +179,10 @@ def login_recovery() -> Any:
     form = RecoveryForm()
     if not form.validate_on_submit():
         return _second_page(staff, _("Enter a recovery code."), 400)
-    if (waiting := _check_wait(staff)) is not None:
-        return waiting
-    if totp.use_recovery_code(staff, form.recovery_code.data or "", services().now()):
-        return _finish(staff, "recovery_code")
-    return _failed(staff)
+    code = form.recovery_code.data or ""
+    return _second(
+        staff, lambda: totp.use_recovery_code(staff, code, services().now()), "recovery_code"
+    )
 
 
 @bp.route("/login/passkey", methods=["POST"])
@@ -217,15 +196,18 @@ def login_passkey() -> Any:
     challenge = session.pop("passkey_challenge", None)
     if not form.validate_on_submit() or not challenge:
         return _second_page(staff, _("The passkey could not be used. Please try again."), 400)
-    if (waiting := _check_wait(staff)) is not None:
-        return waiting
-    try:
-        passkeys.verify_assertion(
-            staff, form.credential.data or "", base64url_to_bytes(challenge), services().now()
-        )
-    except passkeys.PasskeyError:
-        return _failed(staff)
-    return _finish(staff, "passkey")
+    answer = form.credential.data or ""
+
+    def verify() -> bool:
+        try:
+            passkeys.verify_assertion(
+                staff, answer, base64url_to_bytes(challenge), services().now()
+            )
+        except passkeys.PasskeyError:
+            return False
+        return True
+
+    return _second(staff, verify, "passkey")
 
 
 @bp.route("/logout", methods=["POST"])

@@ -14,9 +14,10 @@ from flask import Blueprint
 from flask import render_template
 from flask import request
 
-from idp.services.desk import desk_gate
+from idp.services.desk import desk_reserve
 from idp.services.desk import desk_verify
 from idp.services.desk import plain_card
+from idp.services.signin import limiter
 from idp.services.staff.roles import Permission
 from idp.views.staff.access import current_actor
 from idp.views.staff.access import requires
@@ -44,16 +45,18 @@ def scan() -> Any:
             "role": actor.role,
         }
         raw = form.code.data or ""
-        wait = desk_gate(caller)
+        reservation = desk_reserve(caller)
+        wait = reservation.wait
         if wait:
             actor.audit("card.throttled", commit=True, retry_after=wait)
             outcome = {"kind": "throttled", "retry_after": wait}
             status, headers["Retry-After"] = 429, str(wait)
         elif (patron := plain_card(raw)) is not None:
+            limiter().settle(reservation, succeeded=True)  # a real card is no guess
             actor.audit("card.plain_scanned", patron_id=patron.id, commit=True)
             outcome = {"kind": "plain", "patron": patron}
         else:
-            result = desk_verify(raw, caller, meta)
+            result = desk_verify(raw, reservation, meta)
             outcome = {
                 "kind": "valid" if result.is_valid else "refused",
                 "reason": result.reason,

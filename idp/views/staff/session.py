@@ -54,6 +54,8 @@ class ConsoleSession(CallbackDict[str, Any], SessionMixin):
         self.new_staff_id: int | None = row.staff_id if row else None
         #: True when the browser's session had just timed out (the sign-in page says so).
         self.expired = False
+        #: Written once already in this request: a second save writes only later changes.
+        self.saved = False
 
     @property
     def staff_id(self) -> int | None:
@@ -101,13 +103,26 @@ class ConsoleSessionInterface(SessionInterface):
         return ConsoleSession(row)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Write the session with ``response``; saving it again writes only later changes.
+
+        The application saves it right after the view (idp/unavailable.py), and Flask
+        once more after the response hooks.
+        """
         assert isinstance(session, ConsoleSession)  # noqa: S101 - only ours is opened here
+        if session.saved and not session.modified:
+            return
+        self._save(app, session, response)
+        session.saved = True
+
+    def _save(self, app: Flask, session: ConsoleSession, response: Response) -> None:
         name = self.cookie_name(app)
         now = services().now()
         if session.ended:
             if session.row is not None:
                 db.session.delete(session.row)
                 db.session.commit()
+                session.row = None
+            session.modified = False
             response.delete_cookie(
                 name, path=PREFIX, secure=is_tls(), httponly=True, samesite="Strict"
             )
@@ -145,10 +160,13 @@ class ConsoleSessionInterface(SessionInterface):
                 httponly=True,
                 samesite="Strict",
             )
+            session.row = new
+            session.rotate = session.modified = False
             return
         changed = False
         if session.modified:
             row.data = dict(session)
+            session.modified = False
             changed = True
         if (now - row.last_seen_at).total_seconds() >= _TOUCH_INTERVAL:
             row.last_seen_at = now
