@@ -69,6 +69,10 @@ DEFAULTS: dict[str, Any] = {
     "IDP_ID_TOKEN_TTL": 900,
     # Lifetime of a refresh token (issued only under ``offline_access``), in seconds.
     "IDP_REFRESH_TOKEN_TTL": 30 * 24 * 3600,
+    # Seconds after a rotation during which the previous refresh token is accepted once
+    # more, if the new one was never used (a response lost on the way back, then a
+    # retry); 0: never. Outside it, or a second time, reuse revokes the whole family.
+    "IDP_REFRESH_REUSE_GRACE": 5,
     # Login sessions: absolute lifetime and idle timeout, in seconds.
     "IDP_SESSION_LIFETIME": 12 * 3600,
     "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
@@ -290,6 +294,9 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_METRICS_NETWORKS must list addresses or CIDR networks") from exc
     _validate_card_rules(config)
     _validate_card(config)
+    grace = config.get("IDP_REFRESH_REUSE_GRACE", DEFAULTS["IDP_REFRESH_REUSE_GRACE"])
+    if not isinstance(grace, int) or not 0 <= grace <= 60:
+        raise ConfigError("IDP_REFRESH_REUSE_GRACE must be between 0 and 60 seconds")
     relaxed = bool(config.get("TESTING") or config.get("DEBUG"))
     if relaxed:
         return

@@ -14,6 +14,7 @@ from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -59,6 +60,9 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     is_first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(1000))
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Raised by every change of the registration (sync, enable, disable); the token
+    #: paths read it with the token, so a change is seen on the next request everywhere.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     #: The credential-check API's allowance (client file ``checks_per_minute`` and
     #: ``failures_per_day``): its checks count against the client instead of its server's
     #: address. None: the per-address limits (``IDP_THROTTLE_IP_*``).

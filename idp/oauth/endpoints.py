@@ -4,6 +4,8 @@ RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), bearer validation 
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
 
@@ -21,11 +23,14 @@ from idp.extensions import db
 from idp.models.client import Client
 from idp.models.token import Token
 from idp.oauth.tokens import find_access_token
+from idp.oauth.tokens import find_presented_token
 from idp.oauth.tokens import find_token
+from idp.oauth.tokens import holder_may_use
+from idp.oauth.tokens import is_access_active
+from idp.oauth.tokens import is_refresh_active
 from idp.oauth.tokens import revoke_family
 from idp.services import audit
 from idp.services.logout import end_browser_session
-from idp.services.patrons import refusal_reason
 from idp.services.subjects import subject_for
 
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -51,35 +56,54 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
         db.session.commit()
 
 
+@dataclass(frozen=True)
+class PresentedToken:
+    """A token row and which of its two values was presented."""
+
+    row: Token
+    kind: str
+
+
 class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
     """A confidential client may introspect the tokens issued to itself."""
 
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = CONFIDENTIAL_METHODS
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return find_token(token_string, token_type_hint)
+    def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
+        found = find_presented_token(token_string, token_type_hint)
+        return PresentedToken(*found) if found is not None else None
 
-    def check_permission(self, token: Token, client: Client, request: Any) -> bool:
-        return token.client_id == client.client_id
+    def check_permission(self, token: PresentedToken, client: Client, request: Any) -> bool:
+        return token.row.client_id == client.client_id
 
-    def introspect_token(self, token: Token) -> dict[str, Any]:
-        config = services().config
-        patron = token.patron
-        if patron is not None and refusal_reason(patron, services().now()) is not None:
+    def create_introspection_payload(self, token: PresentedToken | None) -> dict[str, Any]:
+        if token is None:
             return {"active": False}
-        payload: dict[str, Any] = {
-            "active": True,
-            "client_id": token.client_id,
-            "scope": token.scope,
-            "token_type": "Bearer",
-            "iss": config["IDP_ISSUER"],
-            "aud": token.client_id,
-            "iat": int(token.issued_at.timestamp()),
-            "exp": int(token.access_expires_at.timestamp()),
-        }
-        if patron is not None:
-            payload["sub"] = subject_for(patron, token.client, config["SECRET_KEY"])
-        return payload
+        return introspection_payload(token.row, token.kind, services().now())
+
+
+def introspection_payload(row: Token, kind: str, now: dt.datetime) -> dict[str, Any]:
+    """RFC 7662 §2.2 answer for a token the asking client owns."""
+    active = is_refresh_active(row, now) if kind == "refresh_token" else is_access_active(row, now)
+    if not active:
+        return {"active": False}
+    config = services().config
+    expires = row.refresh_expires_at if kind == "refresh_token" else row.access_expires_at
+    assert expires is not None  # noqa: S101 - an active refresh token has an expiry
+    payload: dict[str, Any] = {
+        "active": True,
+        "client_id": row.client_id,
+        "scope": row.scope,
+        "iss": config["IDP_ISSUER"],
+        "aud": row.client_id,
+        "iat": int(row.issued_at.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    if kind == "access_token":
+        payload["token_type"] = "Bearer"  # noqa: S105 - a token type, not a secret
+    if row.patron is not None:
+        payload["sub"] = subject_for(row.patron, row.client, config["SECRET_KEY"])
+    return payload
 
 
 class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
@@ -106,6 +130,5 @@ class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
 
     def validate_token(self, token: Token, scopes: Any, request: Any) -> None:
         super().validate_token(token, scopes, request)
-        patron = token.patron
-        if patron is not None and refusal_reason(patron, services().now()) is not None:
+        if not holder_may_use(token, services().now()):
             raise InvalidTokenError(realm=self.realm)

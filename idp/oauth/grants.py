@@ -152,17 +152,22 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         row: Token | None = db.session.scalar(
             _REFRESH_BY_HASH, {"digest": token_hash(refresh_token)}
         )
-        if row is None:
+        if row is None or row.revoked_at is not None:
             return None
         now = services().now()
-        if row.rotated_at is not None and row.revoked_at is None:
+        if row.rotated_at is not None:
+            if within_retry_grace(row, now, services().config["IDP_REFRESH_REUSE_GRACE"]):
+                # Possibly a retry after the answer to the rotation was lost: accepted
+                # once, if the token it was exchanged for was never used (checked
+                # atomically in revoke_old_credential).
+                return row
             # A refresh token that was already exchanged is being replayed: one of the
             # two holders is an attacker, so the whole family is revoked.
             revoke_family(row.family_id, now)
             _audit("refresh.reused", patron_id=row.patron_id, client_id=row.client_id)
             db.session.commit()
             return None
-        if not row.is_refresh_usable(now):
+        if not row.is_refresh_usable(now) or not row.client.is_enabled:
             return None
         return row
 
@@ -171,17 +176,28 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         now = services().now()
-        claimed = db.session.execute(
-            update(Token)
-            .where(Token.id == refresh_token.id)
-            .where(Token.rotated_at.is_(None), Token.revoked_at.is_(None))
-            .values(rotated_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-        if claimed != 1:
+        retry = refresh_token.rotated_at is not None
+        # The new token pair is pending in the session; the claims below must not see it.
+        with db.session.no_autoflush:
+            claim = claim_retry if retry else claim_refresh
+            claimed = claim(refresh_token.id, now)
+        if not claimed:
             db.session.rollback()
             revoke_family(refresh_token.family_id, now)
+            if retry:
+                _audit(
+                    "refresh.reused",
+                    patron_id=refresh_token.patron_id,
+                    client_id=refresh_token.client_id,
+                )
             db.session.commit()
             raise InvalidGrantError()
+        if retry:
+            _audit(
+                "refresh.retried",
+                patron_id=refresh_token.patron_id,
+                client_id=refresh_token.client_id,
+            )
         _audit(
             "token.issued",
             patron_id=refresh_token.patron_id,
@@ -189,6 +205,52 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             grant="refresh_token",
         )
         db.session.commit()
+
+
+def within_retry_grace(row: Token, now: dt.datetime, grace: int) -> bool:
+    """A rotated refresh token presented again soon enough, for the first time, to be
+    a client's retry after a lost answer (RFC 9700 §4.14.2 leaves the reuse interval to
+    the server; the successor's non-use is checked by :func:`claim_retry`)."""
+    return (
+        grace > 0
+        and row.rotated_at is not None
+        and row.reused_at is None
+        and row.refresh_expires_at is not None
+        and now < row.refresh_expires_at
+        and now - row.rotated_at <= dt.timedelta(seconds=grace)
+    )
+
+
+def claim_refresh(token_id: int, now: dt.datetime) -> bool:
+    """Mark a refresh token exchanged; False if it already was (or is revoked)."""
+    claimed = db.session.execute(
+        update(Token)
+        .where(Token.id == token_id)
+        .where(Token.rotated_at.is_(None), Token.revoked_at.is_(None))
+        .values(rotated_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(claimed == 1)
+
+
+def claim_retry(token_id: int, now: dt.datetime) -> bool:
+    """Accept a rotated refresh token once more: mark the retry, and revoke the pair it
+    was exchanged for — only if that pair's refresh token was never used. False (and
+    nothing to keep) if either step finds the state changed."""
+    marked = db.session.execute(
+        update(Token)
+        .where(Token.id == token_id)
+        .where(Token.reused_at.is_(None), Token.revoked_at.is_(None))
+        .values(reused_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    if marked != 1:
+        return False
+    successor = db.session.execute(
+        update(Token)
+        .where(Token.parent_id == token_id)
+        .where(Token.rotated_at.is_(None), Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(successor == 1)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -208,12 +270,12 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
         db.session.commit()
 
 
-def family_for(request: Any) -> tuple[str, str | None]:
-    """The grant family and session id a new token belongs to."""
+def family_for(request: Any) -> tuple[str, str | None, int | None]:
+    """The grant family, session id and parent token of a new token."""
     code = getattr(request, "authorization_code", None)
     if code is not None:
-        return _family_of_code(code.id), code.sid
+        return _family_of_code(code.id), code.sid, None
     old = getattr(request, "refresh_token", None)
     if old is not None:
-        return old.family_id, old.sid
-    return f"cc-{secrets.token_hex(8)}", None
+        return old.family_id, old.sid, old.id
+    return f"cc-{secrets.token_hex(8)}", None, None

@@ -55,7 +55,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
 
     now = services().now()
     config = services().config
-    family_id, sid = family_for(request)
+    family_id, sid, parent_id = family_for(request)
     refresh = token.get("refresh_token")
     db.session.add(
         Token(
@@ -66,6 +66,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
             refresh_token_hash=token_hash(refresh) if refresh else None,
             family_id=family_id,
             sid=sid,
+            parent_id=parent_id,
             issued_at=now,
             access_expires_at=now + dt.timedelta(seconds=int(token["expires_in"])),
             refresh_expires_at=(

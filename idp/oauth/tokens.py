@@ -16,6 +16,7 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.token import Token
+from idp.services.patrons import refusal_reason
 
 
 def token_hash(value: str) -> str:
@@ -64,15 +65,45 @@ def find_access_token(value: str) -> Token | None:
 
 def find_token(value: str, hint: str | None = None) -> Token | None:
     """The token row whose access or refresh token is ``value``."""
+    found = find_presented_token(value, hint)
+    return found[0] if found is not None else None
+
+
+def find_presented_token(value: str, hint: str | None = None) -> tuple[Token, str] | None:
+    """The token row whose access or refresh token is ``value``, and which of the two
+    it is: ``"access_token"`` or ``"refresh_token"``."""
     digest = token_hash(value)
-    statements = [_BY_ACCESS, _BY_REFRESH]
+    kinds = [("access_token", _BY_ACCESS), ("refresh_token", _BY_REFRESH)]
     if hint == "refresh_token":
-        statements.reverse()
-    for statement in statements:
+        kinds.reverse()
+    for kind, statement in kinds:
         row: Token | None = db.session.scalar(statement, {"digest": digest})
         if row is not None:
-            return row
+            return row, kind
     return None
+
+
+def holder_may_use(row: Token, now: dt.datetime) -> bool:
+    """The token's client is enabled and its patron (if any) may still sign in.
+
+    Every path that honours a token asks this on every request: disabling a client or a
+    staff change to the patron (reset, status, expiry) takes effect at once.
+    """
+    if not row.client.is_enabled:
+        return False
+    patron = row.patron
+    return patron is None or refusal_reason(patron, now) is None
+
+
+def is_access_active(row: Token, now: dt.datetime) -> bool:
+    """The access token of ``row`` may be honoured now (userinfo, APIs, introspection)."""
+    return row.revoked_at is None and now < row.access_expires_at and holder_may_use(row, now)
+
+
+def is_refresh_active(row: Token, now: dt.datetime) -> bool:
+    """The refresh token of ``row`` is live: not revoked, rotated or expired (RFC 7662:
+    a refresh token already exchanged is not active, even within the retry grace)."""
+    return row.is_refresh_usable(now) and holder_may_use(row, now)
 
 
 def revoke_family(family_id: str, now: dt.datetime) -> int:
