@@ -114,8 +114,10 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
         # One file, many threads: wait up to 30 s for the write lock instead of failing
         # at once (the busy timeout); WAL is switched on at connect (_sqlite_pragmas).
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    # No pre-ping: it costs a round trip on every checkout, i.e. on every request.
+    # Connections are replaced after IDP_DB_POOL_RECYCLE seconds, and a connection found
+    # dead makes SQLAlchemy invalidate every connection of the pool opened before it.
     return {
-        "pool_pre_ping": True,
         "pool_size": int(config["IDP_DB_POOL_SIZE"]),
         "max_overflow": int(config["IDP_DB_MAX_OVERFLOW"]),
         "pool_timeout": int(config["IDP_DB_POOL_TIMEOUT"]),

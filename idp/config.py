@@ -116,8 +116,9 @@ DEFAULTS: dict[str, Any] = {
     "IDP_REDIS_RETRY_SECONDS": 30,
     # Database connection pool of each worker process (PostgreSQL; SQLite has none):
     # connections kept open, extra ones allowed under load, seconds to wait for a free
-    # one, and seconds after which a connection is replaced. Connections are checked
-    # before use (pre-ping), so a restarted database costs no failed request.
+    # one, and seconds after which a connection is replaced. Connections are not
+    # checked before use (a round trip per request): a dead one is noticed when used,
+    # and then every connection the pool opened before it is replaced.
     # Total connections = nodes × workers × (pool size + overflow): keep it under the
     # server's max_connections.
     "IDP_DB_POOL_SIZE": 5,

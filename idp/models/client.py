@@ -14,6 +14,7 @@ from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -133,3 +134,10 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<Client {self.client_id}>"
+
+
+@event.listens_for(Client, "before_update")
+def _raise_version(mapper: Any, connection: Any, target: Client) -> None:
+    """Every change of a registration raises its version, in the same UPDATE: the token
+    paths compare it with their in-process copy (:class:`idp.oauth.hot.ClientRegistry`)."""
+    target.version = Client.version + 1

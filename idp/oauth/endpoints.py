@@ -10,6 +10,7 @@ from typing import Any
 from typing import ClassVar
 
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
+from authlib.oauth2.rfc6750 import InsufficientScopeError
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
@@ -22,13 +23,16 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.token import Token
-from idp.oauth.tokens import find_access_token
+from idp.oauth.hot import TokenView
+from idp.oauth.hot import attach_client
+from idp.oauth.hot import load_access_token
+from idp.oauth.tokens import bearer_refusal
 from idp.oauth.tokens import find_presented_token
 from idp.oauth.tokens import find_token
-from idp.oauth.tokens import holder_may_use
 from idp.oauth.tokens import is_access_active
 from idp.oauth.tokens import is_refresh_active
 from idp.oauth.tokens import revoke_family
+from idp.oauth.tokens import token_hash
 from idp.services import audit
 from idp.services.logout import end_browser_session
 from idp.services.subjects import subject_for
@@ -58,9 +62,9 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
 
 @dataclass(frozen=True)
 class PresentedToken:
-    """A token row and which of its two values was presented."""
+    """A token and which of its two values was presented."""
 
-    row: Token
+    row: TokenView
     kind: str
 
 
@@ -70,7 +74,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = CONFIDENTIAL_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
-        found = find_presented_token(token_string, token_type_hint)
+        found = find_presented_token(db.session.connection(), token_string, token_type_hint)
         return PresentedToken(*found) if found is not None else None
 
     def check_permission(self, token: PresentedToken, client: Client, request: Any) -> bool:
@@ -82,7 +86,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
         return introspection_payload(token.row, token.kind, services().now())
 
 
-def introspection_payload(row: Token, kind: str, now: dt.datetime) -> dict[str, Any]:
+def introspection_payload(row: TokenView, kind: str, now: dt.datetime) -> dict[str, Any]:
     """RFC 7662 §2.2 answer for a token the asking client owns."""
     active = is_refresh_active(row, now) if kind == "refresh_token" else is_access_active(row, now)
     if not active:
@@ -102,7 +106,7 @@ def introspection_payload(row: Token, kind: str, now: dt.datetime) -> dict[str, 
     if kind == "access_token":
         payload["token_type"] = "Bearer"  # noqa: S105 - a token type, not a secret
     if row.patron is not None:
-        payload["sub"] = subject_for(row.patron, row.client, config["SECRET_KEY"])
+        payload["sub"] = subject_for(row.patron.as_patron(), row.client, config["SECRET_KEY"])
     return payload
 
 
@@ -125,10 +129,13 @@ class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
 class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
     """Validates access tokens for userinfo and the card APIs."""
 
-    def authenticate_token(self, token_string: str) -> Token | None:
-        return find_access_token(token_string)
+    def authenticate_token(self, token_string: str) -> TokenView | None:
+        view = load_access_token(db.session.connection(), token_hash(token_string))
+        return view if view is not None and attach_client(view) else None
 
-    def validate_token(self, token: Token, scopes: Any, request: Any) -> None:
-        super().validate_token(token, scopes, request)
-        if not holder_may_use(token, services().now()):
+    def validate_token(self, token: TokenView | None, scopes: Any, request: Any) -> None:
+        refusal = bearer_refusal(token, services().now(), scopes)
+        if refusal == "insufficient_scope":
+            raise InsufficientScopeError()
+        if refusal is not None:
             raise InvalidTokenError(realm=self.realm)

@@ -8,6 +8,8 @@ import secrets
 from typing import Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
+from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
+from sqlalchemy import Connection
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
@@ -16,6 +18,10 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.token import Token
+from idp.oauth.hot import TokenView
+from idp.oauth.hot import attach_client
+from idp.oauth.hot import load_access_token
+from idp.oauth.hot import load_refresh_token
 from idp.services.patrons import refusal_reason
 
 
@@ -64,46 +70,66 @@ def find_access_token(value: str) -> Token | None:
 
 
 def find_token(value: str, hint: str | None = None) -> Token | None:
-    """The token row whose access or refresh token is ``value``."""
-    found = find_presented_token(value, hint)
-    return found[0] if found is not None else None
-
-
-def find_presented_token(value: str, hint: str | None = None) -> tuple[Token, str] | None:
-    """The token row whose access or refresh token is ``value``, and which of the two
-    it is: ``"access_token"`` or ``"refresh_token"``."""
+    """The token row (model) whose access or refresh token is ``value``."""
     digest = token_hash(value)
-    kinds = [("access_token", _BY_ACCESS), ("refresh_token", _BY_REFRESH)]
+    statements = [_BY_ACCESS, _BY_REFRESH]
     if hint == "refresh_token":
-        kinds.reverse()
-    for kind, statement in kinds:
+        statements.reverse()
+    for statement in statements:
         row: Token | None = db.session.scalar(statement, {"digest": digest})
         if row is not None:
-            return row, kind
+            return row
     return None
 
 
-def holder_may_use(row: Token, now: dt.datetime) -> bool:
+def find_presented_token(
+    connection: Connection, value: str, hint: str | None = None
+) -> tuple[TokenView, str] | None:
+    """The token whose access or refresh token is ``value`` (with its client attached),
+    and which of the two it is: ``"access_token"`` or ``"refresh_token"``."""
+    digest = token_hash(value)
+    kinds = [("access_token", load_access_token), ("refresh_token", load_refresh_token)]
+    if hint == "refresh_token":
+        kinds.reverse()
+    for kind, load in kinds:
+        view = load(connection, digest)
+        if view is not None:
+            return (view, kind) if attach_client(view) else None
+    return None
+
+
+def holder_may_use(view: TokenView, now: dt.datetime) -> bool:
     """The token's client is enabled and its patron (if any) may still sign in.
 
-    Every path that honours a token asks this on every request: disabling a client or a
-    staff change to the patron (reset, status, expiry) takes effect at once.
+    Every path that honours a token asks this on every request, from the state read
+    with the token: disabling a client or a staff change to the patron (reset, status,
+    expiry) takes effect on the next request, on every node.
     """
-    if not row.client.is_enabled:
+    if not view.client_enabled or not view.client.is_enabled:
         return False
-    patron = row.patron
-    return patron is None or refusal_reason(patron, now) is None
+    patron = view.patron
+    return patron is None or refusal_reason(patron.as_patron(), now) is None
 
 
-def is_access_active(row: Token, now: dt.datetime) -> bool:
-    """The access token of ``row`` may be honoured now (userinfo, APIs, introspection)."""
-    return row.revoked_at is None and now < row.access_expires_at and holder_may_use(row, now)
+def is_access_active(view: TokenView, now: dt.datetime) -> bool:
+    """The access token may be honoured now (userinfo, APIs, introspection)."""
+    return view.revoked_at is None and now < view.access_expires_at and holder_may_use(view, now)
 
 
-def is_refresh_active(row: Token, now: dt.datetime) -> bool:
-    """The refresh token of ``row`` is live: not revoked, rotated or expired (RFC 7662:
-    a refresh token already exchanged is not active, even within the retry grace)."""
-    return row.is_refresh_usable(now) and holder_may_use(row, now)
+def is_refresh_active(view: TokenView, now: dt.datetime) -> bool:
+    """The refresh token is live: not revoked, rotated or expired (RFC 7662: a refresh
+    token already exchanged is not active, even within the retry grace)."""
+    return view.is_refresh_usable(now) and holder_may_use(view, now)
+
+
+def bearer_refusal(view: TokenView | None, now: dt.datetime, scopes: list[str]) -> str | None:
+    """Why a bearer token cannot be used for a resource needing ``scopes`` (RFC 6750
+    §3.1 error code), or None when it can."""
+    if view is None or not is_access_active(view, now):
+        return "invalid_token"
+    if _BearerTokenValidator.scope_insufficient(view.scope, scopes):
+        return "insufficient_scope"
+    return None
 
 
 def revoke_family(family_id: str, now: dt.datetime) -> int:

@@ -255,7 +255,7 @@ class SyncResult:
 
 
 def sync_clients(specs: list[ClientSpec], *, prune: bool = False) -> SyncResult:
-    """Create or update clients from ``specs``, raising the version of each; a file
+    """Create or update clients from ``specs`` (a change raises a client's version); a file
     with ``enabled = false`` disables its client (and ends its tokens).
 
     :param prune: disable every enabled client that has no file in ``specs`` (they are
@@ -270,7 +270,6 @@ def sync_clients(specs: list[ClientSpec], *, prune: bool = False) -> SyncResult:
             db.session.add(client)
             result.created.append(spec.client_id)
         else:
-            client.version = client.version + 1
             result.updated.append(spec.client_id)
         client.name = spec.name
         client.client_secret_hash = spec.secret_hash
@@ -293,7 +292,6 @@ def sync_clients(specs: list[ClientSpec], *, prune: bool = False) -> SyncResult:
         for client_id, client in sorted(existing.items()):
             if client_id not in named and client.is_enabled:
                 client.is_enabled = False
-                client.version = client.version + 1
                 _end_tokens(client_id)
                 result.disabled.append(client_id)
     db.session.commit()
@@ -318,8 +316,7 @@ def set_client_enabled(client_id: str, enabled: bool) -> bool:
         raise UnknownClientError(client_id)
     if client.is_enabled == enabled:
         return False
-    client.is_enabled = enabled
-    client.version = client.version + 1
+    client.is_enabled = enabled  # the commit raises the version (models/client.py)
     if not enabled:
         _end_tokens(client_id)
     db.session.commit()

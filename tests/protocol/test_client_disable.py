@@ -147,3 +147,41 @@ def test_sync_prune_disables_the_clients_without_a_file(
     status = rp.browser.get("/userinfo", headers=_bearer(tokens["access_token"])).status_code
     assert status == (401 if prune else 200)
     assert (kiosk := _client("kiosk")) is not None and kiosk.is_enabled
+
+
+def test_a_changed_secret_is_seen_by_another_process_on_the_next_request(
+    app: Flask, app_config: dict[str, Any], rp: Any, patron: Any, runner: FlaskCliRunner
+) -> None:
+    """The in-process client registry of a process that already served the client is
+    checked against the registration's version on every request."""
+    tokens = _offline(rp, patron)
+    other = create_app(app_config)
+    try:
+        browser = other.test_client()
+        first = browser.post(
+            "/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            headers=_basic(),
+        )
+        assert first.status_code == 200  # the registration is now cached in `other`
+        portal = _client("portal")
+        assert portal is not None
+        before = portal.version
+        portal.client_secret_hash = "sha256:" + "0" * 64
+        db.session.commit()
+        assert (changed := _client("portal")) is not None and changed.version == before + 1
+
+        refused = browser.post(
+            "/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": first.get_json()["refresh_token"],
+            },
+            headers=_basic(),
+        )
+        assert refused.status_code == 401
+        assert refused.get_json()["error"] == "invalid_client"
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
