@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     # more, if the new one was never used (a response lost on the way back, then a
     # retry); 0: never. Outside it, or a second time, reuse revokes the whole family.
     "IDP_REFRESH_REUSE_GRACE": 5,
+    # Answer the common successful /token, /userinfo and /introspect requests before
+    # Flask (idp/views/fast.py; same rules, same functions); 0: always through Flask.
+    "IDP_FAST_PATH": True,
     # Login sessions: absolute lifetime and idle timeout, in seconds.
     "IDP_SESSION_LIFETIME": 12 * 3600,
     "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
@@ -137,9 +140,11 @@ DEFAULTS: dict[str, Any] = {
     "IDP_METRICS_NETWORKS": "127.0.0.1/32,::1/128",
     # ... or anyone sending ``Authorization: Bearer`` with this secret (unset: nobody).
     "IDP_METRICS_TOKEN": None,
-    # Serving with gunicorn (idp/gunicorn_conf.py reads these from the environment):
+    # ``idp serve``: granian (default) or gunicorn (``IDP_SERVER``); idp/granian_conf.py
+    # and idp/gunicorn_conf.py read these from the environment:
     # address to listen on, worker processes (0: 2 × cores + 1), and seconds a worker gets
     # to finish its requests on restart or shutdown (``idp serve``, README "Production").
+    "IDP_SERVER": "granian",
     "IDP_BIND": "127.0.0.1:8000",
     "IDP_WORKERS": 0,
     # Threads per worker; more than 1 uses threaded workers (they keep connections alive).
