@@ -78,6 +78,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
+            database = db.engine.url.database
+            if database and database != ":memory:":
+                from idp.sqlite_writes import install as queue_sqlite_writers
+
+                queue_sqlite_writers(
+                    db.engine, database, str(app.config["IDP_SQLITE_SYNCHRONOUS"]).lower()
+                )
     init_migrations(app, str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -76,6 +76,10 @@ DEFAULTS: dict[str, Any] = {
     # Answer the common successful /token, /userinfo and /introspect requests before
     # Flask (idp/views/fast.py; same rules, same functions); 0: always through Flask.
     "IDP_FAST_PATH": True,
+    # SQLite (the embedded default): ``normal`` — no fsync per commit in WAL mode; a
+    # commit survives a crash of the process, the last few may roll back (whole) on a
+    # power loss — or ``full`` (fsync each commit, several times slower writes).
+    "IDP_SQLITE_SYNCHRONOUS": "normal",
     # Login sessions: absolute lifetime and idle timeout, in seconds.
     "IDP_SESSION_LIFETIME": 12 * 3600,
     "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
@@ -300,6 +304,8 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_METRICS_NETWORKS must list addresses or CIDR networks") from exc
     _validate_card_rules(config)
     _validate_card(config)
+    if str(config.get("IDP_SQLITE_SYNCHRONOUS", "normal")).lower() not in {"normal", "full"}:
+        raise ConfigError("IDP_SQLITE_SYNCHRONOUS must be normal or full")
     grace = config.get("IDP_REFRESH_REUSE_GRACE", DEFAULTS["IDP_REFRESH_REUSE_GRACE"])
     if not isinstance(grace, int) or not 0 <= grace <= 60:
         raise ConfigError("IDP_REFRESH_REUSE_GRACE must be between 0 and 60 seconds")

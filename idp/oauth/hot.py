@@ -272,8 +272,11 @@ def _fill(view: Any, row: Row[Any], fields: tuple[str, ...]) -> None:
 
 
 def reader(engine: Engine) -> Engine:
-    """The engine for single-SELECT reads: autocommit, so that a read is one round trip
-    (no BEGIN/ROLLBACK around it)."""
+    """The engine for single-SELECT reads: autocommit on PostgreSQL, so that a read is
+    one round trip (no BEGIN/ROLLBACK around it). SQLite's driver begins transactions
+    only for writes, so its plain engine already reads that way."""
+    if engine.dialect.name == "sqlite":
+        return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 

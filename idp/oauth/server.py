@@ -12,6 +12,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
@@ -77,6 +78,23 @@ def _is_readable_basic(header: str | None) -> bool:
 
 class LibraryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """Authlib's Flask server, bound to our models."""
+
+    def create_validated_authorization_response(self, grant: Any, grant_user: Any) -> Any:
+        """The authorization response of a request :meth:`get_consent_grant` validated.
+
+        Authlib's ``create_authorization_response`` validates the request again (the
+        client lookup, the nonce check, every parameter); this is the rest of it, once.
+        """
+        try:
+            args = grant.create_authorization_response(grant.redirect_uri, grant_user)
+            response = self.handle_response(*args)
+        except OAuth2Error as error:
+            error.state = grant.request.payload.state
+            response = self.handle_error_response(grant.request, error)
+        grant.execute_hook("after_authorization_response", response)
+        # What Authlib's own method runs after it (RFC 9207 ``iss``, as an extension).
+        self.execute_hook("after_create_authorization_response", response)
+        return response
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         # Authlib decodes Basic credentials as UTF-8 without catching the error: answer

@@ -220,6 +220,9 @@ def _code_exchange(path: FastPath, call: Call) -> Answer:
         raise Fallthrough
     patron = _patron(code.patron, call)
     token = _issue(call, "authorization_code", client, patron, code.scope)
+    if is_openid_scope(token.get("scope")):
+        # Signed before the first write: SQLite holds its write lock from there on.
+        token["id_token"] = id_token_for(code, client, patron, token["access_token"])
     config = path.config
     store_token(
         connection,
@@ -244,8 +247,6 @@ def _code_exchange(path: FastPath, call: Call) -> Answer:
         user_agent=call.user_agent,
         grant="authorization_code",
     )
-    if is_openid_scope(token.get("scope")):
-        token["id_token"] = id_token_for(code, client, patron, token["access_token"])
     db.session.commit()
     return Answer(token, "token.issue_token", client.client_id)
 
