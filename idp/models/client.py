@@ -64,6 +64,10 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     #: Raised by every change of the registration (sync, enable, disable); the token
     #: paths read it with the token, so a change is seen on the next request everywhere.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    #: OIDC Registration §2: how this client's ID tokens are signed (RS256, ES256, EdDSA).
+    id_token_signed_response_alg: Mapped[str] = mapped_column(
+        String(16), default="RS256", server_default=text("'RS256'")
+    )
     #: The credential-check API's allowance (client file ``checks_per_minute`` and
     #: ``failures_per_day``): its checks count against the client instead of its server's
     #: address. None: the per-address limits (``IDP_THROTTLE_IP_*``).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 from typing import ClassVar
 
@@ -13,6 +14,7 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
+from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
 from sqlalchemy import exists
 from sqlalchemy import select
@@ -118,7 +120,8 @@ def id_token_for(code: CodeView, client: Client, patron: PatronView, access_toke
     browser-visible tokens longer than needed.
     """
     config = services().config
-    key = services().keys.active_key()
+    alg = client.id_token_signed_response_alg or SIGNING_ALG
+    key = services().keys.active_key_for(alg)
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": config["IDP_ISSUER"],
@@ -133,7 +136,11 @@ def id_token_for(code: CodeView, client: Client, patron: PatronView, access_toke
     claims["amr"] = code.get_amr()
     if code.sid:
         claims["sid"] = code.sid
-    claims["at_hash"] = create_half_hash(access_token, SIGNING_ALG).decode()
+    claims["at_hash"] = create_half_hash(access_token, alg).decode()
     claims["sub"] = subject_for(patron.as_patron(), client, config["SECRET_KEY"])
-    header = {"alg": SIGNING_ALG, "kid": str(key.kid)}
-    return jwt.encode(header, claims, key, algorithms=[SIGNING_ALG])
+    header = {"alg": alg, "kid": str(key.kid)}
+    with warnings.catch_warnings():
+        # joserfc flags "EdDSA" as superseded by RFC 9864's "Ed25519"; relying parties
+        # ask for and verify "EdDSA" (OIDC Registration), so that is the name we sign.
+        warnings.simplefilter("ignore", SecurityWarning)
+        return jwt.encode(header, claims, key, algorithms=[alg])

@@ -26,6 +26,7 @@ from idp.models.client import SECRET_HASH_PREFIX
 from idp.models.client import Client
 from idp.models.client import hash_client_secret
 from idp.models.token import Token
+from idp.oauth.keys import ID_TOKEN_ALGS
 from idp.oauth.oidc import SCOPES_SUPPORTED
 from idp.services.allowance import ALLOWANCE_KEYS
 from idp.services.allowance import Allowance
@@ -65,6 +66,8 @@ class ClientSpec:
     allowance: Allowance | None = None
     #: ``enabled = false`` in the file: registered, but every request and token refused.
     is_enabled: bool = True
+    #: How the client's ID tokens are signed (OIDC Registration §2).
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105 - an algorithm name
 
 
 def _uri(value: Any, where: str, *, redirect: bool = True) -> str:
@@ -141,6 +144,11 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     # requires it is always served; the key is accepted so registrations can say so.
     if not isinstance(data.get("backchannel_logout_session_required", True), bool):
         raise ClientFileError(f"{where}: backchannel_logout_session_required must be true or false")
+    id_token_alg = data.get("id_token_signed_response_alg", "RS256")
+    if id_token_alg not in ID_TOKEN_ALGS:
+        raise ClientFileError(
+            f"{where}: id_token_signed_response_alg must be one of {', '.join(ID_TOKEN_ALGS)}"
+        )
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ClientFileError(f"{where}: enabled must be true or false")
@@ -170,6 +178,7 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         "backchannel_logout_uri",
         "backchannel_logout_session_required",
         "enabled",
+        "id_token_signed_response_alg",
     }
     return ClientSpec(
         client_id=client_id,
@@ -187,6 +196,7 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         extra={k: v for k, v in data.items() if k not in known},
         allowance=allowance,
         is_enabled=enabled,
+        id_token_signed_response_alg=id_token_alg,
     )
 
 
@@ -282,6 +292,7 @@ def sync_clients(specs: list[ClientSpec], *, prune: bool = False) -> SyncResult:
         client.subject_type = spec.subject_type
         client.is_first_party = spec.is_first_party
         client.backchannel_logout_uri = spec.backchannel_logout_uri
+        client.id_token_signed_response_alg = spec.id_token_signed_response_alg
         client.checks_per_minute = spec.allowance.checks_per_minute if spec.allowance else None
         client.failures_per_day = spec.allowance.failures_per_day if spec.allowance else None
         if client.is_enabled is not False and not spec.is_enabled:

@@ -5,6 +5,7 @@
 ``IDP_REFRESH_REUSE_GRACE`` (a response lost on the way back). ``clients.version`` is
 raised by every change of a registration (sync, enable, disable): the token paths read
 it with the token, so every process notices a change on the very next request.
+``clients.id_token_signed_response_alg``: RS256 (default), ES256 or EdDSA per client.
 
 Revision ID: 0004_speed
 Revises: 0003_allow
@@ -32,9 +33,19 @@ def upgrade():
         "clients",
         sa.Column("version", sa.Integer(), nullable=False, server_default=sa.text("1")),
     )
+    op.add_column(
+        "clients",
+        sa.Column(
+            "id_token_signed_response_alg",
+            sa.String(length=16),
+            nullable=False,
+            server_default=sa.text("'RS256'"),
+        ),
+    )
 
 
 def downgrade():
+    op.drop_column("clients", "id_token_signed_response_alg")
     op.drop_column("clients", "version")
     op.drop_index("ix_tokens_parent_id", table_name="tokens")
     op.drop_column("tokens", "reused_at")
