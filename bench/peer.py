@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     server = None
     code = 1
+    worker_peaks: list[float] = []
     try:
         register_bench_client(instance)
         server = start_serve(instance, args.server, args.workers, args.threads)
@@ -248,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         print("Running", " ".join(command[:1] + command[1:3]), "…", flush=True)
         code = subprocess.run(command, env=env, check=False).returncode  # noqa: S603
+        # Each process's own peak (the harness sums the tree, counting shared pages once
+        # per process); the target is per worker.
+        worker_peaks = [round(v, 1) for v in server.peak_rss_mb()]
     finally:
         if server is not None:
             server.stop()
@@ -261,11 +265,13 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "threads": args.threads,
             "harness_args": extra,
+            "worker_peak_rss_mb": worker_peaks,
             **summarise(report),
         }
         ratios = RESULTS / f"{name}-ratios.json"
         ratios.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"\nRatios ours/peer written to {ratios}")
+        print(f"  peak RSS per server process (MB): {worker_peaks}")
         for scenario, row in summary["scenarios"].items():
             ours, peer = row["ours_cpu_ms_per_op"], row["peer_cpu_ms_per_op"]
             print(
