@@ -11,7 +11,9 @@ writes one line per request (:mod:`idp.logs`).
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -42,6 +44,7 @@ def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ())
     threads = int(environ.get("IDP_THREADS", "1") or 1)
     graceful = int(environ.get("IDP_GRACEFUL_TIMEOUT", "30") or 30)
     level = environ.get("IDP_LOG_LEVEL", "INFO").lower()
+    log_config = _log_config(environ["IDP_LOG_FORMAT"], level.upper())
     return [
         "-m",
         "granian",
@@ -63,9 +66,42 @@ def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ())
         "--no-access-log",
         "--log-level",
         level,
+        "--log-config",
+        str(log_config),
         *extra,
         "idp:create_app",
     ]
+
+
+def _log_config(kind: str, level: str) -> Path:
+    """granian's own lines (start, workers, errors) in the application's format: one JSON
+    object per line unless ``IDP_LOG_FORMAT=text``. Written to a file for
+    ``--log-config``; granian's access log stays off."""
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"idp": {"()": "idp.logs.make_formatter", "kind": kind}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "idp",
+                "stream": "ext://sys.stderr",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "idp",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "_granian": {"handlers": ["console"], "level": level, "propagate": False},
+            "granian.access": {"handlers": ["access"], "level": "WARNING", "propagate": False},
+        },
+    }
+    fd, name = tempfile.mkstemp(prefix="idp-granian-log-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(config, handle)
+    return Path(name)
 
 
 def _metrics_folder(environ: MutableMapping[str, str]) -> None:
