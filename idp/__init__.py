@@ -24,6 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     import idp.models  # noqa: F401 - registers every table with the metadata
     from idp.cli import register_commands
     from idp.context import IdpServices
+    from idp.db_errors import hide_error_details
     from idp.extensions import babel
     from idp.extensions import csrf
     from idp.extensions import db
@@ -39,9 +40,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.services.passwords import Argon2Settings
     from idp.services.passwords import Passwords
     from idp.sessions import ServerSessionInterface
+    from idp.unavailable import IdpFlask
+    from idp.unavailable import init_app as init_unavailable
     from idp.views import register_blueprints
 
-    app = Flask(__name__)
+    app = IdpFlask(__name__)
     app.config.from_mapping(idp_config.DEFAULTS)
     app.config.update(idp_config.from_environment(os.environ))
     if test_config:
@@ -75,8 +78,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db.init_app(app)
-    if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        hide_error_details(db.engine)
+        if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
             database = db.engine.url.database
             if database and database != ":memory:":
@@ -85,7 +89,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 queue_sqlite_writers(
                     db.engine, database, str(app.config["IDP_SQLITE_SYNCHRONOUS"]).lower()
                 )
-    init_migrations(app, str(Path(__file__).parent.parent / "migrations"))
+    init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     init_i18n(app)
@@ -109,22 +113,50 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["idp"].extra[REDIS_KEY] = build_shared_redis(app.config)
     init_logs(app)
+    _warn_missing_translations(app)
     init_metrics(app)
     register_blueprints(app)
+    init_unavailable(app)
     register_commands(app)
     return app
 
 
+def _warn_missing_translations(app: Flask) -> None:
+    """Say so when a language has no compiled catalogue (its pages would be English)."""
+    import logging
+
+    folder = Path(__file__).parent / "translations"
+    for code in str(app.config["IDP_LANGUAGES"]).split(","):
+        code = code.strip()
+        if code and code != "en" and not (folder / code / "LC_MESSAGES" / "messages.mo").is_file():
+            logging.getLogger("idp").warning(
+                "no compiled translations for %r: pages show English text. Install from a "
+                "wheel, or run `make translations` (pybabel compile -d idp/translations).",
+                code,
+            )
+
+
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """SQLAlchemy engine options for ``IDP_DATABASE_URL`` (pool per worker process)."""
+    """SQLAlchemy engine options for ``IDP_DATABASE_URL`` (pool per worker process).
+
+    ``hide_parameters``: a database error's message and log line never carry the bound
+    values (card numbers, password hashes, token hashes), only the statement.
+    """
     if str(config["IDP_DATABASE_URL"]).startswith("sqlite"):
-        # One file, many threads: wait up to 30 s for the write lock instead of failing
-        # at once (the busy timeout); WAL is switched on at connect (_sqlite_pragmas).
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        # One file, many threads: wait for the write lock instead of failing at once (the
+        # busy timeout, then 503); WAL is switched on at connect (_sqlite_pragmas), and
+        # writers queue on a file lock before that (idp/sqlite_writes.py).
+        timeout = int(config.get("IDP_SQLITE_BUSY_TIMEOUT", 30))
+        return {
+            "hide_parameters": True,
+            "connect_args": {"timeout": timeout, "check_same_thread": False},
+        }
     # No pre-ping: it costs a round trip on every checkout, i.e. on every request.
-    # Connections are replaced after IDP_DB_POOL_RECYCLE seconds, and a connection found
-    # dead makes SQLAlchemy invalidate every connection of the pool opened before it.
+    # Connections are replaced after IDP_DB_POOL_RECYCLE seconds; a connection found dead
+    # makes SQLAlchemy invalidate every connection of the pool opened before it, and the
+    # request is retried or answered 503 (idp/db_errors.py).
     return {
+        "hide_parameters": True,
         "pool_size": int(config["IDP_DB_POOL_SIZE"]),
         "max_overflow": int(config["IDP_DB_MAX_OVERFLOW"]),
         "pool_timeout": int(config["IDP_DB_POOL_TIMEOUT"]),

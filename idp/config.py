@@ -16,8 +16,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-#: Folder that holds ``idp/`` — relative defaults (``keys/``, ``clients/``) are resolved here.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """The checkout that holds ``idp/``; for an installed package, the current folder."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout
+    # Installed from a wheel: idp/ sits in site-packages, which is no place for data.
+    return Path.cwd()
+
+
+#: Where relative defaults (``instance/``, ``keys/``, ``clients/``) are resolved: the
+#: checkout, or the current folder when the package is installed from a wheel.
+PROJECT_ROOT = _project_root()
 
 DEFAULTS: dict[str, Any] = {
     # Issuer identifier: the public base URL of this provider, without a trailing slash.
@@ -41,6 +52,20 @@ DEFAULTS: dict[str, Any] = {
     "IDP_LIBRARY_NAME": "市立中央図書館",
     # English library name, shown when the page is in English.
     "IDP_LIBRARY_NAME_EN": "City Central Library",
+    # Name of the patron portal (the seed's "Myライブラリ"): the pages' header and titles,
+    # the refusal message, the mails and the printed notice use it.
+    "IDP_PORTAL_NAME": "Myライブラリ",
+    # The portal's name on English pages.
+    "IDP_PORTAL_NAME_EN": "MyLibrary",
+    # The library's own web site, linked from the start page and the help page ("": none).
+    "IDP_LIBRARY_URL": "",
+    # How to reach the library (address, phone, opening hours; one item per line, "\n"
+    # in the environment): the start and help pages and the signature of every mail.
+    "IDP_LIBRARY_CONTACT": "",
+    # The same contact text on English pages and mails ("": the Japanese text).
+    "IDP_LIBRARY_CONTACT_EN": "",
+    # Display name in the From header of mails ("": the library's name).
+    "IDP_MAIL_FROM_NAME": "",
     # Time zone of the library: a card is valid until the end of its expiry day there.
     "IDP_TIMEZONE": "Asia/Tokyo",
     # Regular expression a (normalised) card number must match in full.
@@ -83,6 +108,10 @@ DEFAULTS: dict[str, Any] = {
     # Login sessions: absolute lifetime and idle timeout, in seconds.
     "IDP_SESSION_LIFETIME": 12 * 3600,
     "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
+    # Server-side records of anonymous visitors (a pending authorization request) kept per
+    # client address; a new one beyond this drops that address's oldest. 0: no cap.
+    # Anonymous visitors without such a request get no record at all (a signed cookie).
+    "IDP_SESSION_ANONYMOUS_PER_ADDRESS": 200,
     # Name of the login-session cookie.
     "IDP_SESSION_COOKIE": "idp_session",
     # Trust ``X-Forwarded-Proto``/``-For``/``-Host`` from one reverse proxy (0 or 1).
@@ -132,6 +161,19 @@ DEFAULTS: dict[str, Any] = {
     "IDP_DB_MAX_OVERFLOW": 5,
     "IDP_DB_POOL_TIMEOUT": 10,
     "IDP_DB_POOL_RECYCLE": 1800,
+    # SQLite only: seconds a request waits for the database's write lock before it is
+    # answered 503 (idp/unavailable.py).
+    "IDP_SQLITE_BUSY_TIMEOUT": 30,
+    # Purge of expired data (``idp purge``, README "Purging expired data"): seconds between
+    # two runs inside the server (``idp serve``); one node of many runs it each time,
+    # whichever takes the lease first. 0: only the ``idp purge`` command purges.
+    "IDP_PURGE_INTERVAL": 900,
+    # Rows deleted per transaction (short transactions, short locks).
+    "IDP_PURGE_BATCH": 500,
+    # Days an audit event is kept; older events are purged. 0: kept forever.
+    "IDP_AUDIT_RETENTION_DAYS": 400,
+    # Seconds sent in ``Retry-After`` when the database is unavailable (answer 503).
+    "IDP_RETRY_AFTER": 5,
     # Log lines: ``text`` (readable, the default for development) or ``json`` (one object
     # per line; the gunicorn configuration uses it unless told otherwise). Every request
     # writes one access line with its request id (idp/logs.py).
@@ -198,6 +240,12 @@ DEFAULTS: dict[str, Any] = {
     "IDP_SIP2_PORT": 6001,
     # Simultaneous terminal connections; further ones are closed at once.
     "IDP_SIP2_MAX_CONNECTIONS": 64,
+    # Simultaneous connections from one address (one source cannot take every slot).
+    "IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS": 8,
+    # Seconds a new connection has to log in (93, or a request with its password in AC);
+    # ACS Status (99) before the login does not extend it. Connections from an address
+    # outside every terminal's ``networks`` are closed as soon as they are accepted.
+    "IDP_SIP2_LOGIN_TIMEOUT": 10,
     # Seconds without a complete message before a connection is closed.
     "IDP_SIP2_IDLE_TIMEOUT": 60,
     # Longest SIP2 message accepted, in bytes; a longer one closes the connection.

@@ -19,6 +19,10 @@ import tempfile
 from collections.abc import Mapping
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 SERVERS = ("granian", "gunicorn")
 
@@ -32,7 +36,7 @@ def chosen_server(environ: Mapping[str, str]) -> str:
 
 
 def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ()) -> list[str]:
-    """``python -m granian …`` arguments for ``idp:create_app`` (a factory).
+    """``python -m granian …`` arguments for :func:`served_app` (a factory).
 
     Also prepares the environment the workers inherit: JSON logs unless asked
     otherwise, and a fresh metrics folder when metrics are on.
@@ -69,8 +73,19 @@ def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ())
         "--log-config",
         str(log_config),
         *extra,
-        "idp:create_app",
+        "idp.granian_conf:served_app",
     ]
+
+
+def served_app() -> Flask:
+    """The application as each granian worker runs it: :func:`idp.create_app` and the
+    worker's periodic purge thread (under gunicorn, ``post_worker_init`` starts it)."""
+    from idp import create_app
+    from idp.purger import start_periodic_purge
+
+    app = create_app()
+    start_periodic_purge(app)
+    return app
 
 
 def _log_config(kind: str, level: str) -> Path:
