@@ -437,7 +437,7 @@ class FastPath:
             log.exception("fast path: %s handed on after an error", environ.get("PATH_INFO"))
             return None
         finally:
-            db.session.remove()
+            _end_session()
 
     def _log(self, environ: dict[str, Any], answer: Answer, rid: str, seconds: float) -> None:
         method = environ["REQUEST_METHOD"]
@@ -476,6 +476,15 @@ class FastPath:
             forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
             return forwarded.split(",")[-1].strip().lower() == "https"
         return False
+
+
+def _end_session() -> None:
+    """Give the request's connection back; a dead one (database restarted) must not
+    turn the answer, or the hand-over to the application, into a 500."""
+    try:
+        db.session.remove()
+    except Exception:
+        log.warning("fast path: the database session could not be closed", exc_info=True)
 
 
 def fast_path_of(app: Flask) -> FastPath | None:
