@@ -147,10 +147,17 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
         # busy timeout, then 503); WAL is switched on at connect (_sqlite_pragmas), and
         # writers queue on a file lock before that (idp/sqlite_writes.py).
         timeout = int(config.get("IDP_SQLITE_BUSY_TIMEOUT", 30))
-        return {
+        options: dict[str, Any] = {
             "hide_parameters": True,
             "connect_args": {"timeout": timeout, "check_same_thread": False},
         }
+        if ":memory:" not in str(config["IDP_DATABASE_URL"]):
+            # A file: pooled like a server database, sized the same way (every password
+            # check briefly holds a second connection for its counters).
+            options.update(pool_size=int(config["IDP_DB_POOL_SIZE"]))
+            options.update(max_overflow=int(config["IDP_DB_MAX_OVERFLOW"]))
+            options.update(pool_timeout=int(config["IDP_DB_POOL_TIMEOUT"]))
+        return options
     # No pre-ping: it costs a round trip on every checkout, i.e. on every request.
     # Connections are replaced after IDP_DB_POOL_RECYCLE seconds; a connection found dead
     # makes SQLAlchemy invalidate every connection of the pool opened before it, and the

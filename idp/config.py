@@ -139,6 +139,15 @@ DEFAULTS: dict[str, Any] = {
     # Failed sign-ins per day (UTC) from one client address, and from one network.
     "IDP_THROTTLE_IP_FAILURES_PER_DAY": 100,
     "IDP_THROTTLE_NET_FAILURES_PER_DAY": 300,
+    # Password re-issue form (/password/reissue): requests per minute and per hour from
+    # one address, and mails per hour for one card whoever asks (nobody floods a
+    # patron's mailbox).
+    "IDP_REISSUE_IP_PER_MINUTE": 5,
+    "IDP_REISSUE_IP_PER_HOUR": 20,
+    "IDP_REISSUE_CARD_PER_HOUR": 3,
+    # Seconds an e-mail address must have been confirmed before a re-issue link is sent
+    # to it (an address changed through a stolen session cannot receive one at once).
+    "IDP_REISSUE_EMAIL_MIN_AGE": 24 * 3600,
     # Prefix of the throttle keys in Redis (several installations may share one Redis).
     "IDP_THROTTLE_REDIS_PREFIX": "idp:throttle:",
     # Redis client shared by everything in a process (idp/redis_client.py): milliseconds to
@@ -156,7 +165,8 @@ DEFAULTS: dict[str, Any] = {
     # checked before use (a round trip per request): a dead one is noticed when used,
     # and then every connection the pool opened before it is replaced.
     # Total connections = nodes × workers × (pool size + overflow): keep it under the
-    # server's max_connections.
+    # server's max_connections. Each password check briefly holds a second connection
+    # (its counters commit on their own), so keep pool size + overflow above IDP_THREADS.
     "IDP_DB_POOL_SIZE": 5,
     "IDP_DB_MAX_OVERFLOW": 5,
     "IDP_DB_POOL_TIMEOUT": 10,

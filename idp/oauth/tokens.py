@@ -22,7 +22,7 @@ from idp.oauth.hot import TokenView
 from idp.oauth.hot import attach_client
 from idp.oauth.hot import load_access_token
 from idp.oauth.hot import load_refresh_token
-from idp.services.patrons import refusal_reason
+from idp.services.signin import refusal_reason
 
 
 def token_hash(value: str) -> str:
