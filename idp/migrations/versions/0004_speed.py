@@ -8,7 +8,7 @@ it with the token, so every process notices a change on the very next request.
 ``clients.id_token_signed_response_alg``: RS256 (default), ES256 or EdDSA per client.
 
 Revision ID: 0004_speed
-Revises: 0004_ops
+Revises: 0004_signin
 Create Date: 2026-12-04 07:00:00.000000
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0004_speed"
-down_revision = "0004_ops"
+down_revision = "0004_signin"
 branch_labels = None
 depends_on = None
 
