@@ -109,12 +109,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """SQLAlchemy engine options for ``IDP_DATABASE_URL`` (pool per worker process)."""
+    """SQLAlchemy engine options for ``IDP_DATABASE_URL`` (pool per worker process).
+
+    ``hide_parameters``: a database error's message and log line never carry the bound
+    values (card numbers, password hashes, token hashes), only the statement.
+    """
     if str(config["IDP_DATABASE_URL"]).startswith("sqlite"):
         # One file, many threads: wait up to 30 s for the write lock instead of failing
         # at once (the busy timeout); WAL is switched on at connect (_sqlite_pragmas).
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        return {
+            "hide_parameters": True,
+            "connect_args": {"timeout": 30, "check_same_thread": False},
+        }
     return {
+        "hide_parameters": True,
         "pool_pre_ping": True,
         "pool_size": int(config["IDP_DB_POOL_SIZE"]),
         "max_overflow": int(config["IDP_DB_MAX_OVERFLOW"]),

@@ -9,6 +9,7 @@ from idp.context import services
 from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.audit import AuditEvent
+from idp.redaction import redact
 
 log = logging.getLogger("idp.audit")
 
@@ -32,7 +33,9 @@ def record(
     :param commit: commit at once (for events recorded on a path that rolls back).
     :return: the new row.
     """
-    clean = {k: v for k, v in detail.items() if k not in _FORBIDDEN}
+    clean = {
+        k: redact(v) if isinstance(v, str) else v for k, v in detail.items() if k not in _FORBIDDEN
+    }
     row = AuditEvent(
         # The application's clock, like every other timestamp (tests move it).
         created_at=services().now(),

@@ -22,6 +22,7 @@ def test_postgresql_pool_comes_from_the_configuration() -> None:
         "IDP_DB_MAX_OVERFLOW": 7,
     }
     assert engine_options(config) == {
+        "hide_parameters": True,
         "pool_pre_ping": True,
         "pool_size": 3,
         "max_overflow": 7,
