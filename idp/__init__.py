@@ -30,6 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.extensions import init_migrations
     from idp.i18n import init_app as init_i18n
     from idp.i18n import select_locale
+    from idp.json_provider import BoundedJSONProvider
     from idp.logs import init_app as init_logs
     from idp.metrics import init_app as init_metrics
     from idp.oauth.keys import KeyStore
@@ -42,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.views import register_blueprints
 
     app = Flask(__name__)
+    app.json = BoundedJSONProvider(app)
     app.config.from_mapping(idp_config.DEFAULTS)
     app.config.update(idp_config.from_environment(os.environ))
     if test_config:
