@@ -14,6 +14,7 @@ from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -58,6 +59,11 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     sector_identifier: Mapped[str] = mapped_column(String(255), default="")
     is_first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(1000))
+    #: Client file ``backchannel_logout_allow_private``: the back-channel URI may be on a
+    #: loopback, private or link-local address (idp/services/destinations.py).
+    backchannel_logout_allow_private: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The credential-check API's allowance (client file ``checks_per_minute`` and
     #: ``failures_per_day``): its checks count against the client instead of its server's
