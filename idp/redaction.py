@@ -5,6 +5,11 @@ A password re-issue link (``/password/reissue/<token>``) and an e-mail confirmat
 the token in any text with ``[redacted]``; the log formatters (:mod:`idp.logs`) pass every
 finished line through it, so the access line, error lines with their tracebacks, the
 audit log line and any extra field are covered whoever wrote them.
+
+Database errors are covered too: SQLAlchemy runs with ``hide_parameters`` (no bound
+values in its messages), but PostgreSQL's own message adds a ``DETAIL`` line with the
+values it refused (``Key (card_number)=(…) already exists``, ``Failing row contains
+(…)``); that line's text is replaced as well.
 """
 
 from __future__ import annotations
@@ -21,8 +26,14 @@ _TOKEN_IN_PATH = re.compile(
 )
 
 
+# Up to the end of the line, real or escaped in a JSON string ("\n").
+_DATABASE_DETAIL = re.compile(r"DETAIL:.*?(?=\\n|\n|$)", re.MULTILINE)
+
+
 def redact(text: str) -> str:
-    """``text`` with the token of every one-time link path replaced by ``[redacted]``."""
+    """``text`` with one-time link tokens and database error details replaced."""
+    if "DETAIL:" in text:
+        text = _DATABASE_DETAIL.sub("DETAIL: " + REDACTED, text)
     if "/password/reissue/" not in text and "/account/verify-email/" not in text:
         return text
     return _TOKEN_IN_PATH.sub(r"\1" + REDACTED, text)

@@ -101,6 +101,8 @@ def test_redact_leaves_other_text_alone() -> None:
 
 
 def test_database_errors_never_show_the_values(app: Flask, patron: Any) -> None:
+    """Neither SQLAlchemy's parameters nor PostgreSQL's DETAIL line reach a log line."""
+    logger = logging.getLogger("idp.views.errors")
     with app.app_context():
         twin = Patron(
             card_number=patron.card_number,
@@ -108,9 +110,23 @@ def test_database_errors_never_show_the_values(app: Flask, patron: Any) -> None:
             name="x",
         )
         db.session.add(twin)
-        with pytest.raises(IntegrityError) as caught:
+        try:
             db.session.flush()
+        except IntegrityError as exc:
+            caught = exc
+            record = logger.makeRecord(
+                logger.name, logging.ERROR, __file__, 1, "unhandled error", (), sys.exc_info()
+            )
         db.session.rollback()
-    message = str(caught.value)
-    assert "SECRET-HASH" not in message and patron.card_number not in message
-    assert "hidden due to hide_parameters=True" in message
+    assert "hide_parameters=True" in str(caught)  # SQLAlchemy never adds the values
+    for formatter in (JsonFormatter(), TextFormatter()):
+        line = formatter.format(record)
+        assert "IntegrityError" in line
+        assert "SECRET-HASH" not in line and patron.card_number not in line, line
+
+
+def test_a_postgresql_detail_line_is_redacted() -> None:
+    text = "DETAIL:  Key (card_number)=(0300000001) already exists.\n[SQL: INSERT …]"
+    assert redact(text) == "DETAIL: [redacted]\n[SQL: INSERT …]"
+    escaped = 'x DETAIL:  Failing row contains (1, 0300000001).\\n[SQL: …]"'
+    assert "0300000001" not in redact(escaped)
