@@ -115,9 +115,15 @@ def test_clients_sync_follows_the_installation_setting(
     from idp import create_app
 
     app = create_app({**app_config, "IDP_BACKCHANNEL_ALLOW_PRIVATE": setting})
-    result = _sync(app.test_cli_runner(), tmp_path, CLIENT_TOML)
-    with app.app_context():
-        db.session.remove()
+    try:
+        result = _sync(app.test_cli_runner(), tmp_path, CLIENT_TOML)
+    finally:
+        with app.app_context():  # this second application's connections end here
+            db.session.remove()
+            db.engine.dispose()
+            shared = app.extensions["idp"].extra.get("redis")
+            if shared is not None:
+                shared.close()
     assert (result.exit_code != 0) is refused, result.output
     if refused:
         assert "169.254.169.254" in result.output and "non-public" in result.output
