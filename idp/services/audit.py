@@ -42,8 +42,9 @@ def record(
         event=event,
         patron_id=patron_id,
         client_id=client_id,
-        ip=ip,
-        user_agent=(user_agent or "")[:300] or None,
+        # Header values may carry NUL, which PostgreSQL text cannot hold.
+        ip=ip.replace("\x00", "") if ip else ip,
+        user_agent=(user_agent or "").replace("\x00", "")[:300] or None,
         detail=clean,
     )
     db.session.add(row)

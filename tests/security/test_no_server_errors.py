@@ -119,3 +119,67 @@ def test_the_depth_count_ignores_brackets_inside_strings() -> None:
     assert nesting_depth('{"a": "[[[[{{{{\\"[[["}') == 1
     assert nesting_depth(b"[[[]]]") == 3
     assert nesting_depth("[" * 40 + "]" * 40) == 40
+
+
+# NUL: PostgreSQL text cannot hold it, so a raw parameter with NUL that reached a query was
+# a DataError (a 500) there; SQLite stored it. These fail on the previous code under
+# IDP_TEST_DATABASE_URL (PostgreSQL).
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "is_json"),
+    [
+        ("GET", "/authorize?response_type=code&client_id=por%00tal", False),
+        ("POST", "/authorize", False),
+        ("GET", "/logout?client_id=por%00tal", False),
+        ("POST", "/token", True),
+        ("POST", "/revoke", True),
+    ],
+)
+def test_a_nul_in_a_parameter_is_a_bad_request(
+    client: FlaskClient, portal: Any, method: str, path: str, is_json: bool
+) -> None:
+    body = "grant_type=refresh_token&refresh_token=x&client_id=por%00tal&client_secret=s"
+    response = client.open(
+        path,
+        method=method,
+        data=body if method == "POST" else None,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    if is_json:
+        assert response.get_json()["error"] == "invalid_request"
+    else:
+        assert response.mimetype == "text/html" and "Location" not in response.headers
+
+
+def test_an_address_with_a_control_character_is_not_an_address() -> None:
+    from idp.services.accounts import clean_email
+
+    for odd in ("taro\x00@example.org", "taro@exa\x85mple.org", "taro@example.o\x7frg"):
+        with pytest.raises(ValueError):
+            clean_email(odd)
+    assert clean_email(" 図書館@例え.jp ") == "図書館@例え.jp"
+
+
+def test_a_nul_in_the_user_agent_is_audited_without_it(client: FlaskClient, patron: Any) -> None:
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models.audit import AuditEvent
+    from tests.oidc import csrf_token
+
+    agent = "Mozilla/5.0 \x00 evil"
+    page = client.get("/login", headers={"User-Agent": agent})
+    response = client.post(
+        "/login",
+        data={
+            "card_number": patron.card_number,
+            "password": "wrong-password",
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
+        headers={"User-Agent": agent},
+    )
+    assert response.status_code == 401
+    agents = db.session.scalars(select(AuditEvent.user_agent)).all()
+    assert "Mozilla/5.0  evil" in agents
