@@ -6,26 +6,33 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format install translations db demo bench portal clean browser
+.PHONY: run test lint format install translations db demo demo-reset bench portal elibrary clean browser
 
+# -qq: only errors (no build back-end warnings); the install takes a minute or two.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@echo "Installing into $(VENV) (quietly; a minute or two the first time)…"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -qq --upgrade pip
+	@$(BIN)/pip install -qq -e ".[dev]"
+	@touch $(STAMP)
 
 install: $(STAMP) translations
 
 translations: $(STAMP)
-	$(BIN)/pybabel -q compile -d idp/translations
+	@$(BIN)/pybabel -q compile -d idp/translations
 
 db: install
-	$(BIN)/idp init
+	@$(BIN)/idp init
 
 ## make run: install, create database/secret/keys, load demo data into a new database, serve.
 run: db
-	$(BIN)/idp demo --if-empty
-	$(BIN)/idp run --host $(HOST) --port $(PORT)
+	@$(BIN)/idp demo --if-empty
+	@$(BIN)/idp run --host $(HOST) --port $(PORT)
+
+## make demo-reset: the demo patrons get their demo passwords back (0300000000 temporary
+## again), and the example clients are registered again. Other patrons are not touched.
+demo-reset: db
+	@$(BIN)/idp demo
 
 ## make portal: the example relying party (clients/example_portal) on 127.0.0.1:5001, next to
 ## `make run`'s IdP, with the demo secret that `idp demo` registered for example-portal.
@@ -38,6 +45,23 @@ portal: install
 	PORTAL_CLIENT_SECRET="$${PORTAL_CLIENT_SECRET:-$$(../../$(BIN)/python -c 'from idp.cli.demo import DEMO_SECRETS; print(DEMO_SECRETS["PORTAL_CLIENT_SECRET"])')}" \
 	PORTAL_SECRET_KEY="$${PORTAL_SECRET_KEY:-example-portal-demo-cookie-key-not-for-production}" \
 	../../$(BIN)/flask --app portal run --host 127.0.0.1 --port $(PORTAL_PORT)
+
+## make elibrary: the same example site playing the e-library (client d-library: third party,
+## consent once, temporary passwords refused) on 127.0.0.1:5002, where the demo's d-library
+## registration sends patrons back — so "back to the service" answers.
+ELIBRARY_PORT ?= 5002
+elibrary: install
+	cd clients/example_portal && \
+	PORTAL_ISSUER="$(PORTAL_ISSUER)" \
+	PORTAL_CLIENT_ID=d-library \
+	PORTAL_CLIENT_SECRET="$${DLIBRARY_CLIENT_SECRET:-$$(../../$(BIN)/python -c 'from idp.cli.demo import DEMO_SECRETS; print(DEMO_SECRETS["DLIBRARY_CLIENT_SECRET"])')}" \
+	PORTAL_TOKEN_AUTH_METHOD=client_secret_post \
+	PORTAL_SCOPE="openid library_card" \
+	PORTAL_BASE_URL="http://127.0.0.1:$(ELIBRARY_PORT)" \
+	PORTAL_COOKIE_NAME=elibrary_session \
+	PORTAL_SITE_NAME=電子図書館 \
+	PORTAL_SECRET_KEY="$${PORTAL_SECRET_KEY:-example-elibrary-demo-cookie-key-not-for-production}" \
+	../../$(BIN)/flask --app portal run --host 127.0.0.1 --port $(ELIBRARY_PORT)
 
 ## make test: every test (embedded SQLite by default; IDP_TEST_DATABASE_URL/IDP_TEST_REDIS_URL for PostgreSQL/Redis).
 test: install browser

@@ -80,7 +80,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
-    init_migrations(app, str(Path(__file__).parent.parent / "migrations"))
+    init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     init_i18n(app)
@@ -104,10 +104,26 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["idp"].extra[REDIS_KEY] = build_shared_redis(app.config)
     init_logs(app)
+    _warn_missing_translations(app)
     init_metrics(app)
     register_blueprints(app)
     register_commands(app)
     return app
+
+
+def _warn_missing_translations(app: Flask) -> None:
+    """Say so when a language has no compiled catalogue (its pages would be English)."""
+    import logging
+
+    folder = Path(__file__).parent / "translations"
+    for code in str(app.config["IDP_LANGUAGES"]).split(","):
+        code = code.strip()
+        if code and code != "en" and not (folder / code / "LC_MESSAGES" / "messages.mo").is_file():
+            logging.getLogger("idp").warning(
+                "no compiled translations for %r: pages show English text. Install from a "
+                "wheel, or run `make translations` (pybabel compile -d idp/translations).",
+                code,
+            )
 
 
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:

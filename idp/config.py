@@ -16,8 +16,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-#: Folder that holds ``idp/`` — relative defaults (``keys/``, ``clients/``) are resolved here.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """The checkout that holds ``idp/``; for an installed package, the current folder."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout
+    # Installed from a wheel: idp/ sits in site-packages, which is no place for data.
+    return Path.cwd()
+
+
+#: Where relative defaults (``instance/``, ``keys/``, ``clients/``) are resolved: the
+#: checkout, or the current folder when the package is installed from a wheel.
+PROJECT_ROOT = _project_root()
 
 DEFAULTS: dict[str, Any] = {
     # Issuer identifier: the public base URL of this provider, without a trailing slash.
@@ -41,6 +52,20 @@ DEFAULTS: dict[str, Any] = {
     "IDP_LIBRARY_NAME": "市立中央図書館",
     # English library name, shown when the page is in English.
     "IDP_LIBRARY_NAME_EN": "City Central Library",
+    # Name of the patron portal (the seed's "Myライブラリ"): the pages' header and titles,
+    # the refusal message, the mails and the printed notice use it.
+    "IDP_PORTAL_NAME": "Myライブラリ",
+    # The portal's name on English pages.
+    "IDP_PORTAL_NAME_EN": "MyLibrary",
+    # The library's own web site, linked from the start page and the help page ("": none).
+    "IDP_LIBRARY_URL": "",
+    # How to reach the library (address, phone, opening hours; one item per line, "\n"
+    # in the environment): the start and help pages and the signature of every mail.
+    "IDP_LIBRARY_CONTACT": "",
+    # The same contact text on English pages and mails ("": the Japanese text).
+    "IDP_LIBRARY_CONTACT_EN": "",
+    # Display name in the From header of mails ("": the library's name).
+    "IDP_MAIL_FROM_NAME": "",
     # Time zone of the library: a card is valid until the end of its expiry day there.
     "IDP_TIMEZONE": "Asia/Tokyo",
     # Regular expression a (normalised) card number must match in full.

@@ -1,15 +1,27 @@
-"""Language of the hosted pages: Japanese by default, English on request (SPEC §4)."""
+"""Language of the hosted pages: Japanese by default, English on request (SPEC §4).
+
+Also the names the pages insert (the library, the portal) in the page's language.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
 from flask import Flask
+from flask import Response
+from flask import after_this_request
 from flask import current_app
+from flask import g
 from flask import has_request_context
 from flask import request
 from flask import session
 from flask_babel import get_locale
+
+#: The cookie that remembers a language chosen with the switch. It is not part of the
+#: login session, so it outlives logout.
+LANGUAGE_COOKIE = "idp_lang"
+#: One year, in seconds.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 
 def languages() -> list[str]:
@@ -17,28 +29,73 @@ def languages() -> list[str]:
     return [code.strip() for code in current_app.config["IDP_LANGUAGES"].split(",") if code]
 
 
+def _from_ui_locales(value: str, available: list[str]) -> str | None:
+    # OIDC Core §3.1.2.1: space-separated BCP47 tags, in order of preference.
+    for tag in value.split():
+        base = tag.split("-")[0].lower()
+        if base in available:
+            return base
+    return None
+
+
+def _pending_ui_locales() -> str:
+    """``ui_locales`` of the authorization request a page works on (``rid``), if any."""
+    from idp.views import pending
+
+    rid = request.args.get("rid")
+    if not rid and "form" in request.__dict__:
+        # Only a body the view already parsed: never parse one here (an oversized or
+        # malformed body must reach its own 413/400 answer, not fail in the selector).
+        rid = request.form.get("rid")
+    if not rid:
+        marker = session.get("password_change")
+        rid = marker.get("rid") if isinstance(marker, dict) else None
+    params = pending.recall(rid) if rid else None
+    return (params or {}).get("ui_locales", "")
+
+
 def select_locale() -> str:
     """Choose the page language.
 
-    Order: an explicit ``?lang=`` switch (remembered in the session), the OpenID Connect
-    ``ui_locales`` parameter, the remembered choice, ``Accept-Language``, then Japanese.
+    Order: an explicit ``?lang=`` switch (remembered in a long-lived cookie), the
+    remembered choice, the OpenID Connect ``ui_locales`` parameter (of this request or of
+    the waiting authorization request), ``Accept-Language``, then the default.
     """
     available = languages()
     if not has_request_context():
         return available[0]
     chosen = request.args.get("lang")
     if chosen in available:
-        session["lang"] = chosen
+        if request.cookies.get(LANGUAGE_COOKIE) != chosen:
+            _remember_language(chosen)
         return chosen
-    for tag in (request.args.get("ui_locales") or "").split():
-        base = tag.split("-")[0].lower()
-        if base in available:
-            return base
-    remembered = session.get("lang")
+    remembered = request.cookies.get(LANGUAGE_COOKIE)
     if remembered in available:
         return str(remembered)
+    requested = _from_ui_locales(request.args.get("ui_locales") or "", available)
+    requested = requested or _from_ui_locales(_pending_ui_locales(), available)
+    if requested:
+        return requested
     best = request.accept_languages.best_match(available)
     return best or available[0]
+
+
+def _remember_language(code: str) -> None:
+    if g.get("idp_language_cookie"):
+        return
+    g.idp_language_cookie = True
+
+    @after_this_request
+    def _set_cookie(response: Response) -> Response:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            code,
+            max_age=LANGUAGE_COOKIE_AGE,
+            secure=current_app.config["IDP_ISSUER"].startswith("https://"),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
 
 
 def current_locale() -> str:
@@ -46,10 +103,37 @@ def current_locale() -> str:
     return str(get_locale() or languages()[0])
 
 
-def library_name() -> str:
-    """The library's name in the page's language."""
-    key = "IDP_LIBRARY_NAME" if current_locale() == "ja" else "IDP_LIBRARY_NAME_EN"
+def library_name(locale: str | None = None) -> str:
+    """The library's name in the page's language (or ``locale``)."""
+    locale = locale or current_locale()
+    key = "IDP_LIBRARY_NAME" if locale == "ja" else "IDP_LIBRARY_NAME_EN"
     return str(current_app.config[key])
+
+
+def portal_name(locale: str | None = None) -> str:
+    """The patron portal's name (Myライブラリ) in the page's language (or ``locale``)."""
+    locale = locale or current_locale()
+    key = "IDP_PORTAL_NAME" if locale == "ja" else "IDP_PORTAL_NAME_EN"
+    return str(current_app.config[key])
+
+
+def library_url() -> str:
+    """The library's own web site ("" when not configured)."""
+    return str(current_app.config["IDP_LIBRARY_URL"])
+
+
+def library_contact(locale: str | None = None) -> list[str]:
+    """How to reach the library, one line per item (address, phone, hours)."""
+    locale = locale or current_locale()
+    text = str(current_app.config["IDP_LIBRARY_CONTACT"])
+    if locale != "ja" and current_app.config["IDP_LIBRARY_CONTACT_EN"]:
+        text = str(current_app.config["IDP_LIBRARY_CONTACT_EN"])
+    return [line.strip() for line in text.replace("\\n", "\n").splitlines() if line.strip()]
+
+
+def signed_in() -> bool:
+    """True when a patron is signed in to this browser (for the logout button)."""
+    return getattr(session, "patron_id", None) is not None
 
 
 def switch_language_url(code: str) -> str:
@@ -64,5 +148,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         current_locale=current_locale,
         library_name=library_name,
+        portal_name=portal_name,
+        library_url=library_url,
+        library_contact=library_contact,
+        signed_in=signed_in,
         switch_language_url=switch_language_url,
     )

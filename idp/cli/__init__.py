@@ -38,6 +38,9 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
     ("sip2", "idp.cli.sip2", "sip2", "SIP2 responder for e-book vendors and self-check."),
 ]
 
+#: Commands that keep serving: their audit lines stay in the log stream.
+_SERVERS = {"sip2"}
+
 
 class LazyCommand(click.Group):
     """A command whose module is imported when it is run or its help is shown."""
@@ -61,6 +64,13 @@ class LazyCommand(click.Group):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
+        if self.name not in _SERVERS:
+            # A one-shot command's own output is what the operator reads: its audit
+            # events go to the audit table (``idp audit`` shows them), not between the
+            # lines it prints.
+            import logging
+
+            logging.getLogger("idp.audit").setLevel(logging.WARNING)
         return self.target().make_context(info_name, args, parent=parent, **extra)
 
     def list_commands(self, ctx: click.Context) -> list[str]:

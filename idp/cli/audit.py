@@ -10,6 +10,8 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from idp.cli.times import library_iso
+from idp.cli.times import library_zone
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
@@ -24,13 +26,13 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter("use YYYY-MM-DD or an ISO 8601 time") from None
-    # A bare date or a time without zone is UTC, like the stored times.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    # A bare date or a time without zone is the library's, like the printed times.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=library_zone())
 
 
 def _row(event: AuditEvent, cards: dict[int, str]) -> dict[str, Any]:
     return {
-        "time": event.created_at.isoformat(),
+        "time": library_iso(event.created_at),
         "event": event.event,
         "card_number": cards.get(event.patron_id) if event.patron_id else None,
         "patron_id": event.patron_id,

@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from idp.cli.sip2 import DEMO_TERMINAL_SECRETS
+from idp.cli.times import library_time
 from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
@@ -63,6 +64,18 @@ def load_demo(*, only_if_empty: bool = False) -> bool:
     return True
 
 
+def _demo_password_state(card: str, password: str) -> str:
+    """The demo password, or when the patron changed it (``make demo-reset`` restores it)."""
+    patron = db.session.scalar(select(Patron).where(Patron.card_number == card))
+    if patron is None:
+        return "(not in this database)"
+    if services().passwords.verify(patron.password_hash, password):
+        return password
+    changed = patron.password_changed_at
+    when = f" on {library_time(changed)}" if changed else ""
+    return f"password changed{when}; `make demo-reset` (idp demo) restores {password}"
+
+
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Only load into a database with no patrons.")
 @with_appcontext
@@ -73,8 +86,11 @@ def demo_command(if_empty: bool) -> None:
     if loaded:
         click.echo("Demo data loaded.")
     click.echo(f"\n  Library IdP at {issuer}/")
-    click.echo(f"  Patron with a temporary password: {DEMO_TEMPORARY[0]} / {DEMO_TEMPORARY[1]}")
-    click.echo(f"  Patron with a chosen password:    {DEMO_READY[0]} / {DEMO_READY[1]}")
+    for label, (card, password) in (
+        ("Patron with a temporary password:", DEMO_TEMPORARY),
+        ("Patron with a chosen password:   ", DEMO_READY),
+    ):
+        click.echo(f"  {label} {card} / {_demo_password_state(card, password)}")
     click.echo(f"  Discovery: {issuer}/.well-known/openid-configuration")
     click.echo("  Demo client secrets (only when the variables are unset):")
     for name, value in DEMO_SECRETS.items():

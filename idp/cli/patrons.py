@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from idp.cli.times import library_iso
+from idp.cli.times import library_time
 from idp.extensions import db
 from idp.services import audit
 from idp.services import counter
@@ -65,10 +67,12 @@ def issue(
     audit.record("patron.issued", patron_id=patron.id)
     audit.record("password.temporary_issued", patron_id=patron.id)
     db.session.commit()
+    until = patron.temporary_password_expires_at
     result = {
         "card_number": patron.card_number,
         "temporary_password": temporary,
         "expires_on": patron.expires_on.isoformat(),
+        "temporary_password_expires_at": library_iso(until) if until else None,
     }
     if notice is not None and temporary is not None:
         write_notices(notice, [NoticeEntry.for_patron(patron, temporary)])
@@ -77,6 +81,8 @@ def issue(
         return
     click.echo(f"Card number:        {result['card_number']}")
     click.echo(f"Temporary password: {result['temporary_password']}")
+    if until is not None:
+        click.echo(f"Usable until:       {library_time(until)}")
     click.echo(f"Card expires on:    {result['expires_on']}")
     click.echo("The temporary password is shown only now; it cannot be recovered.")
     if notice is not None:
@@ -187,7 +193,7 @@ def reset_password(card_number: str, notice: Path | None, as_json: bool) -> None
                 {
                     "card_number": patron.card_number,
                     "temporary_password": temporary,
-                    "temporary_password_expires_at": until.isoformat() if until else None,
+                    "temporary_password_expires_at": library_iso(until) if until else None,
                 }
             )
         )
@@ -195,7 +201,7 @@ def reset_password(card_number: str, notice: Path | None, as_json: bool) -> None
     click.echo(f"Card number:        {patron.card_number}")
     click.echo(f"Temporary password: {temporary}")
     if until is not None:
-        click.echo(f"Usable until:       {until.isoformat(timespec='minutes')}")
+        click.echo(f"Usable until:       {library_time(until)}")
     click.echo("Every session and token of this card has ended; any lock is cleared.")
     click.echo("The temporary password is shown only now; it cannot be recovered.")
     if notice is not None:

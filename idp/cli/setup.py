@@ -13,6 +13,11 @@ from idp.context import services
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the database schema; create the secret and keys if missing."""
+    import logging
+
+    # Alembic's progress lines (plugins, each revision) are noise for the operator; the
+    # summary below says what they need. Errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from flask_migrate import upgrade
 
     upgrade()

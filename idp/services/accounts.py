@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from dataclasses import field
 from email.message import EmailMessage
+from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ from flask_babel import lazy_gettext as _l
 
 from idp.context import services
 from idp.extensions import db
+from idp.i18n import library_contact
+from idp.i18n import library_name
+from idp.i18n import portal_name
 from idp.models.patron import Patron
 from idp.services import audit
 from idp.services.logout import end_all_sessions
@@ -100,10 +104,19 @@ def patron_message(
     config = services().config
     locale = patron.locale if patron.locale in {"ja", "en"} else "ja"
     with force_locale(locale):
-        library = config["IDP_LIBRARY_NAME" if locale == "ja" else "IDP_LIBRARY_NAME_EN"]
-        body = render_template(template, patron=patron, library=library, **ctx)
+        library = library_name(locale)
+        body = render_template(
+            template,
+            patron=patron,
+            library=library,
+            portal=portal_name(locale),
+            portal_url=external_url("home.index"),
+            contact=library_contact(locale),
+            **ctx,
+        )
         title = str(subject)
-    return build_message(to=to, subject=title, body=body, from_addr=config["IDP_MAIL_FROM"])
+    sender = formataddr((config["IDP_MAIL_FROM_NAME"] or library, config["IDP_MAIL_FROM"]))
+    return build_message(to=to, subject=title, body=body, from_addr=sender)
 
 
 def set_password(patron: Patron, new_password: str) -> None:
@@ -242,6 +255,7 @@ def update_account(
             _l("Your patron information has been registered"),
             "mail/verify_email.txt",
             link=external_url("account.verify_email_link", token=token),
+            days=str(EMAIL_VERIFY_MAX_AGE // 86400),
         )
         try:
             mailer().send(message)

@@ -30,6 +30,14 @@ _CLASS_NAMES: dict[Symbology, str] = {"nw7": "nw-7", "code128": "code128"}
 _DIGITS = re.compile(r"[0-9]+")
 _CODABAR_FRAMED = re.compile(r"[A-Da-d]([0-9]+)[A-Da-d]")
 _MM_TO_CSS_PX = 96 / 25.4
+#: Drawing sizes in mm (python-barcode's units). The quiet zone is at least 10 narrow
+#: elements each side (NW-7's narrow bar is two modules); the bars are about a third as
+#: tall as the symbol is long, so a handheld scanner held at arm's length still crosses
+#: them, and the page's width makes a narrow bar at least 2 CSS pixels on a phone.
+_SIZES: dict[Symbology, dict[str, float]] = {
+    "nw7": {"module_width": 0.2, "quiet_zone": 5.0, "module_height": 24.0},
+    "code128": {"module_width": 0.2, "quiet_zone": 2.6, "module_height": 15.0},
+}
 
 
 def encoded_data(value: str, symbology: Symbology = "nw7") -> str:
@@ -140,4 +148,4 @@ def _render(
     symbol = barcode.get(_CLASS_NAMES[symbology], data, writer=writer)
     # Without an explicit text python-barcode prints the encoded data, start/stop included.
     text = value if human_readable else None
-    return symbol.render({**options, "write_text": human_readable}, text=text)
+    return symbol.render({**_SIZES[symbology], **options, "write_text": human_readable}, text=text)

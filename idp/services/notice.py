@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import segno
 from flask import render_template
 from flask_babel import force_locale
 
 from idp.context import services
+from idp.i18n import library_contact
+from idp.i18n import library_name
+from idp.i18n import portal_name
 from idp.models.patron import Patron
 
 
@@ -55,17 +59,29 @@ def mylibrary_url() -> str:
     return str(config.get("IDP_MYLIBRARY_URL") or f"{config['IDP_ISSUER']}/account")
 
 
+def qr_svg(url: str) -> str:
+    """A QR code of ``url`` as inline SVG (segno), sized for print."""
+    code = segno.make(url, error="m")
+    svg: str = code.svg_inline(scale=3, border=4, title=url)
+    return svg
+
+
 def render_notices(entries: Iterable[NoticeEntry], *, lang: str = "ja") -> str:
     """The notice HTML, one A4 page per entry."""
     config = services().config
+    portal_url = mylibrary_url()
     with force_locale(lang):
         return render_template(
             "notice/notice.html",
             entries=list(entries),
             lang=lang,
-            library=config["IDP_LIBRARY_NAME" if lang == "ja" else "IDP_LIBRARY_NAME_EN"],
+            library=library_name(lang),
+            portal=portal_name(lang),
+            contact=library_contact(lang),
             issuer=config["IDP_ISSUER"],
-            mylibrary_url=mylibrary_url(),
+            mylibrary_url=portal_url,
+            mylibrary_qr=qr_svg(portal_url),
+            card_url=f"{config['IDP_ISSUER']}/card",
             reissue_url=f"{config['IDP_ISSUER']}/password/reissue",
         )
 

@@ -12,7 +12,10 @@ from wtforms import StringField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
-_NEW = {"autocomplete": "new-password", "maxlength": "20"}
+#: No ``maxlength``: a browser would cut a longer password silently and the patron would
+#: be locked out with its first 20 characters; the server's rules say "too long" instead.
+#: (``maxlength=False`` also keeps WTForms from copying the Length validator's bound.)
+_NEW = {"autocomplete": "new-password", "maxlength": False}
 
 
 class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
@@ -21,7 +24,7 @@ class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
     current_password = PasswordField(
         _l("Current password"),
         validators=[InputRequired(_l("Enter your current password.")), Length(max=256)],
-        render_kw={"autocomplete": "current-password"},
+        render_kw={"autocomplete": "current-password", "maxlength": False},
     )
     new_password = PasswordField(
         _l("New password"),

@@ -40,9 +40,22 @@ def authorization_error(error: OAuth2Error) -> Response:
         response = Response(status=status, headers={"Location": location})
         response.headers["Cache-Control"] = "no-store"
         return response
-    return error_page(
-        400, _("This sign-in request cannot be processed."), error.error, error.description
-    )
+    return error_page(400, _("This sign-in request cannot be processed."), error.error, _why(error))
+
+
+def _why(error: OAuth2Error) -> str:
+    """What went wrong, in the patron's language (Authlib's descriptions are English)."""
+    description = (error.description or "").lower()
+    if error.error == "invalid_client":
+        return str(_("This service is not registered here. Please contact the service."))
+    if "redirect" in description:
+        return str(
+            _(
+                "The address this service asked to return to is not registered for it. "
+                "Please contact the service."
+            )
+        )
+    return str(_("The service sent an incomplete or invalid request. Please contact the service."))
 
 
 def error_page(

@@ -22,7 +22,8 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField(
         _l("Password"),
         validators=[InputRequired(_l("Enter your password.")), Length(max=256)],
-        render_kw={"autocomplete": "current-password"},
+        # No maxlength: the browser would cut a pasted password silently.
+        render_kw={"autocomplete": "current-password", "maxlength": False},
     )
     rid = HiddenField()
 

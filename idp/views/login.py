@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from idp.context import services
 from idp.extensions import db
+from idp.i18n import portal_name
 from idp.models.client import Client
 from idp.services import audit
 from idp.services.patrons import SignInOutcome
@@ -26,6 +27,7 @@ from idp.views.errors import error_page
 from idp.views.forms import LoginForm
 from idp.views.next_url import safe_next
 from idp.views.password import CHANGED_LOGIN_AGAIN
+from idp.views.password import allow_forced_change
 from idp.views.password import start_forced_change
 
 bp = Blueprint("login", __name__)
@@ -36,7 +38,7 @@ bp = Blueprint("login", __name__)
 REFUSALS = {
     SignInOutcome.TEMPORARY_PASSWORD: _l(
         "You cannot log in with a temporary password. "
-        "Please change it in MyLibrary before using this service."
+        "Please change it in %(portal)s before using this service."
     ),
     SignInOutcome.TEMPORARY_PASSWORD_EXPIRED: _l(
         "The temporary password has expired. Please ask at the library counter for a new one."
@@ -64,6 +66,8 @@ def refusal_message(outcome: SignInOutcome, policy: str = "deny", retry_after: i
         return str(MUST_CHANGE)
     if outcome is SignInOutcome.THROTTLED:
         return str(THROTTLED % {"minutes": max(1, math.ceil(retry_after / 60))})
+    if outcome is SignInOutcome.TEMPORARY_PASSWORD:
+        return str(REFUSALS[outcome] % {"portal": portal_name()})
     return str(REFUSALS.get(outcome, INVALID))
 
 
@@ -153,6 +157,10 @@ def login() -> Any:
             if policy == "change":
                 # Not signed in: the temporary password only reaches the change form.
                 return start_forced_change(patron.id, rid if params else None, _next_arg())
+            # The password was just verified: the refusal page leads straight to the
+            # change form; after the change, logging in with the new password continues
+            # this request to the client.
+            allow_forced_change(patron.id, rid if params else None, _next_arg())
             temporary_denied = True
         message = refusal_message(result.outcome, policy, result.retry_after)
     elif request.method == "POST":

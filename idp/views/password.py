@@ -57,8 +57,9 @@ REISSUE_STATE = "password_reissue"
 LINK_UNUSABLE = _l("This link has expired or has already been used. Please ask for a new one.")
 
 
-def start_forced_change(patron_id: int, rid: str | None, next_url: str | None) -> Any:
-    """Send a patron who logged in with a temporary password to the change form."""
+def allow_forced_change(patron_id: int, rid: str | None, next_url: str | None) -> None:
+    """Let this browser reach the change form for a patron whose temporary password was
+    just verified (no second login), bound to the waiting request ``rid``."""
     if next_url == url_for("password.change"):
         next_url = None
     session["password_change"] = {
@@ -67,6 +68,11 @@ def start_forced_change(patron_id: int, rid: str | None, next_url: str | None) -
         "rid": rid or "",
         "next": next_url or "",
     }
+
+
+def start_forced_change(patron_id: int, rid: str | None, next_url: str | None) -> Any:
+    """Send a patron who logged in with a temporary password to the change form."""
+    allow_forced_change(patron_id, rid, next_url)
     return redirect(url_for("password.change"))
 
 
@@ -119,8 +125,16 @@ def change() -> Any:
         status = 400
     for field in (form.current_password, form.new_password, form.new_password_confirm):
         field.data = ""
+    if forced:
+        cancel_url = url_for("login.login", rid=forced[1]["rid"] or None)
+    else:
+        cancel_url = url_for("account.index")
     body = render_template(
-        "password/change.html", form=form, forced=forced is not None, message=message
+        "password/change.html",
+        form=form,
+        forced=forced is not None,
+        message=message,
+        cancel_url=cancel_url,
     )
     return body, status
 

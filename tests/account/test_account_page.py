@@ -102,7 +102,10 @@ def test_registering_an_address_sends_the_confirmation_mail(
     assert patron.notify_due_date and not patron.notify_reservation
     [mail] = mail_server.wait_for(1)
     assert mail["Subject"] == SUBJECT and mail["To"] == "hanako@example.jp"
-    assert mail["From"] == MAIL_FROM and mail["Date"] and mail["Message-ID"]
+    # From carries the library's name as display name.
+    assert mail["From"].addresses[0].display_name == "市立中央図書館"
+    assert mail["From"].addresses[0].addr_spec == MAIL_FROM
+    assert mail["Date"] and mail["Message-ID"]
     assert "メールアドレスの確認" in mail.get_content()
     confirmed = client.application.test_client().get(urlsplit(link_in(mail)).path)
     assert confirmed.status_code == 200

@@ -65,7 +65,7 @@ def test_login_page_is_accessible_in_both_languages(live_server: LiveServer, vie
     with chromium() as browser:
         page = browser.new_page(viewport=VIEWPORTS[viewport], locale="ja-JP")
         page.goto(f"{live_server.url}/login")
-        assert page.get_by_label("貸出カードの番号").is_visible()
+        assert page.get_by_label("貸出カード番号").is_visible()
         _check(page, f"login-ja-{viewport}")
         page.get_by_role("link", name="English").click()
         assert page.get_by_label("Library card number").is_visible()
@@ -93,7 +93,7 @@ def test_e_library_refuses_the_temporary_password(live_server: LiveServer, viewp
         page = browser.new_page(viewport=VIEWPORTS[viewport], locale="ja-JP")
         page.route(f"{VENDOR_CALLBACK}**", vendor)
         page.goto(_authorize_url(live_server, "d-library", VENDOR_CALLBACK))
-        page.get_by_label("貸出カードの番号").fill("０３００ ０００ ０００")
+        page.get_by_label("貸出カード番号").fill("０３００ ０００ ０００")
         page.get_by_label("パスワード").fill("12345678")
         page.get_by_role("button", name="ログイン").click()
         alert = page.get_by_role("alert")
@@ -128,7 +128,7 @@ def test_the_seed_journey_in_a_browser(
         page = browser.new_page(viewport=VIEWPORTS[viewport], locale="ja-JP", device_scale_factor=2)
         page.goto(f"{live_server.url}/account")
         _check(page, f"journey-login-{viewport}")
-        page.get_by_label("貸出カードの番号").fill("0300000000")
+        page.get_by_label("貸出カード番号").fill("0300000000")
         page.get_by_label("パスワード").fill("12345678")
         page.get_by_role("button", name="ログイン").click()
 
@@ -142,7 +142,7 @@ def test_the_seed_journey_in_a_browser(
         notice = "パスワードの変更を受け付けました。新パスワードにて改めてログインしてください。"
         assert notice in page.content()
         _check(page, f"journey-changed-{viewport}")
-        page.get_by_label("貸出カードの番号").fill("0300000000")
+        page.get_by_label("貸出カード番号").fill("0300000000")
         page.get_by_label("パスワード").fill("hon2468")
         page.get_by_role("button", name="ログイン").click()
 

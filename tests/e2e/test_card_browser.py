@@ -50,7 +50,7 @@ def test_card_page_refreshes_by_itself_and_scans(
         page.on("console", lambda m: _note(problems, m))
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{live_server.url}/card")
-        page.get_by_label("貸出カードの番号").fill(patron.card_number)
+        page.get_by_label("貸出カード番号").fill(patron.card_number)
         page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
         page.get_by_role("button", name="ログイン").click()
         page.wait_for_url(f"{live_server.url}/card")

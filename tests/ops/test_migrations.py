@@ -29,7 +29,7 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from tests.conftest import SECRET
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "idp" / "migrations"
 CLIENT_SECRET = "migrated-client-secret-0123456789-abcdef"
 
 

@@ -59,7 +59,7 @@ def test_patron_signs_in_sees_the_card_and_logs_out(
     patron: Any,
 ) -> None:
     home = log_in(browser, portal_server, patron.card_number, PASSWORD)
-    assert "ようこそ" in home and "図書館 太郎" in home
+    assert '<span id="patron-name">図書館 太郎</span>さん' in home  # no space before さん
     assert _idp_sessions() == 1
     [sign_in] = portal_server.store._sign_ins.values()
     idp_session = db.session.scalar(select(LoginSession))

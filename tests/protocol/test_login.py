@@ -40,7 +40,7 @@ def test_login_page_has_the_form_fields_in_japanese(client: FlaskClient) -> None
     assert 'name="card_number"' in html and 'name="password"' in html
     assert 'name="csrf_token"' in html
     assert '<html lang="ja">' in html
-    assert "貸出カードの番号" in html
+    assert '<label for="card_number">貸出カード番号</label>' in html
 
 
 def test_login_page_in_english_from_accept_language(client: FlaskClient) -> None:

@@ -37,7 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings["PORTAL_SECRET_KEY"],
         # The IdP on the same host (another port) sets its own cookies; browsers do not
         # separate cookies by port, so the portal's cookie needs its own name.
-        SESSION_COOKIE_NAME="portal_session",
+        SESSION_COOKIE_NAME=settings["PORTAL_COOKIE_NAME"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["PORTAL_BASE_URL"].startswith("https://"),
@@ -53,7 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "scope": settings["PORTAL_SCOPE"],
             # PKCE with S256: Authlib makes the verifier and keeps it with the state.
             "code_challenge_method": "S256",
-            "token_endpoint_auth_method": "client_secret_basic",
+            "token_endpoint_auth_method": settings["PORTAL_TOKEN_AUTH_METHOD"],
             "timeout": settings["PORTAL_HTTP_TIMEOUT"],
         },
     )
@@ -73,6 +73,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(card.bp)
     csrf.exempt(auth.backchannel_logout)
+
+    @app.context_processor
+    def _site_name() -> dict[str, str]:
+        return {"site_name": settings["PORTAL_SITE_NAME"]}
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

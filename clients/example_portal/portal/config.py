@@ -18,6 +18,14 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_BASE_URL": "http://127.0.0.1:5001",
     # Scopes asked for: sign-in, the patron's name, the library card.
     "PORTAL_SCOPE": "openid profile library_card",
+    # How the portal authenticates at the token endpoint (as registered at the IdP):
+    # client_secret_basic or client_secret_post.
+    "PORTAL_TOKEN_AUTH_METHOD": "client_secret_basic",
+    # The session cookie's name: cookies do not tell ports apart, so a second copy on the
+    # same host (the demo e-library of `make elibrary`) needs its own.
+    "PORTAL_COOKIE_NAME": "portal_session",
+    # The site's name in its header and titles (`make elibrary` calls it 電子図書館).
+    "PORTAL_SITE_NAME": "Myライブラリ",
     # Seconds to wait for the IdP on every back-end call.
     "PORTAL_HTTP_TIMEOUT": 5,
     # How long a portal sign-in lasts at most, in seconds.
