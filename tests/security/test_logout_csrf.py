@@ -23,6 +23,12 @@ def _id_token(party: RelyingParty, card: str) -> str:
     return token
 
 
+def _confirm_action(html: str) -> str:
+    """Where the confirmation form posts (not the header's logout button)."""
+    before = html.split('name="confirm"')[0]
+    return before[before.rindex('action="') + len('action="') :].split('"')[0].replace("&amp;", "&")
+
+
 def _signed_in(party: RelyingParty) -> bool:
     return "code" in query_of(party.authorize(prompt="none"))
 
@@ -46,7 +52,7 @@ def test_a_valid_hint_of_another_patron_asks_first(
     assert 'name="confirm"' in page.get_data(as_text=True)
     assert _signed_in(rp)
     # The patron confirms: signed out, and sent on to the registered URI.
-    action = page.get_data(as_text=True).split('action="')[1].split('"')[0].replace("&amp;", "&")
+    action = _confirm_action(page.get_data(as_text=True))
     done = rp.browser.post(
         action, data={"confirm": "1", "csrf_token": csrf_token(page.get_data(as_text=True))}
     )
@@ -95,7 +101,7 @@ def test_parameters_named_like_url_for_arguments_are_just_parameters(
     page = rp.browser.get("/logout?" + query)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    action = html.split('action="')[1].split('"')[0].replace("&amp;", "&")
+    action = _confirm_action(html)
     assert urlsplit(action).path == "/logout" and urlsplit(action).query == query
     done = rp.browser.post(action, data={"confirm": "1", "csrf_token": csrf_token(html)})
     assert done.status_code == 200

@@ -95,7 +95,7 @@ def test_an_openid_request_without_redirect_uri_is_refused(
         },
     )
     _page_without_redirect(response)
-    assert "redirect_uri" in response.get_data(as_text=True)
+    assert "invalid_request" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", ["/api/patrons/authenticate", "/api/card/verify"])
