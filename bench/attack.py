@@ -5,7 +5,11 @@ Three attacks, each bounded in requests and time, on loopback only:
 1. **one card**: guess the 4-digit password of one card from one address, waiting out
    every delay, until the card locks or a day has passed;
 2. **spray**: one common PIN against many cards from one address for a day;
-3. **spray from a /24**: the same from every address of one network (127.0.0.1–254).
+3. **spray from a /24**: the same from every address of one network (127.0.0.1–254);
+4. **in parallel**: bursts of simultaneous requests — 30 wrong passwords for one card from
+   one address, 30 cards from one address, 40 addresses of one /24 — released together
+   from one thread each against a threaded server, to show that no burst gets past the
+   limits (every check reserves its counters before the password is checked).
 
 By default the provider runs in-process (werkzeug on 127.0.0.1, a fresh SQLite database,
 the default limits) on a *simulated clock*: when the answer says ``Retry-After: N`` the
@@ -13,10 +17,14 @@ attacker's clock jumps N seconds instead of sleeping, so a day of attack takes s
 and the figures are exact. The figures are then compared with the ones documented in
 docs/security.md (computed here from the same defaults).
 
+``--database-url`` runs the in-process provider on PostgreSQL (a scratch database is
+created there and dropped afterwards) and ``--redis-url`` keeps the counters in Redis.
 ``--url http://127.0.0.1:5000`` attacks a running server in real time instead, for at
 most ``--seconds`` (the server's own clock: only the first minutes can be observed).
 
     .venv/bin/python bench/attack.py
+    .venv/bin/python bench/attack.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
+    .venv/bin/python bench/attack.py --redis-url redis://127.0.0.1:6379/0
     .venv/bin/python bench/attack.py --url http://127.0.0.1:5000 --seconds 70
 """
 
@@ -71,6 +79,10 @@ def documented_figures(config: dict[str, Any] = DEFAULTS) -> dict[str, Any]:
         "ip_checks_per_day": config["IDP_THROTTLE_IP_FAILURES_PER_DAY"],
         "net_checks_first_minute": config["IDP_THROTTLE_NET_PER_MINUTE"],
         "net_checks_per_day": config["IDP_THROTTLE_NET_FAILURES_PER_DAY"],
+        # Parallel bursts: exactly what one window allows, however many arrive at once.
+        "burst_card_checked": free,
+        "burst_ip_checked": config["IDP_THROTTLE_IP_PER_MINUTE"],
+        "burst_net_checked": config["IDP_THROTTLE_NET_PER_MINUTE"],
     }
 
 
@@ -132,13 +144,17 @@ class Attacker:
         conn.close()
         return response.status, found, text
 
-    def guess(self, card: str, password: str) -> tuple[int, int]:
-        """Post one guess; return the status and the Retry-After seconds (0 if none)."""
+    def fetch_token(self) -> None:
+        """Open the login page once for the session cookie and CSRF token."""
         if not self.token:
             _status, _headers, page = self._send("GET", "/login")
             match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
             assert match, "no CSRF token on the login page"
             self.token = match.group(1)
+
+    def guess(self, card: str, password: str) -> tuple[int, int]:
+        """Post one guess; return the status and the Retry-After seconds (0 if none)."""
+        self.fetch_token()
         body = urlencode({"card_number": card, "password": password, "csrf_token": self.token})
         status, headers, _page = self._send("POST", "/login", body)
         self.requests.append(status)
@@ -210,11 +226,57 @@ def run_attack(
     return tally
 
 
+def burst(attackers: list[Attacker], cards: Callable[[int], str], password: str) -> dict[int, int]:
+    """Every attacker posts one guess, all released together; count the statuses."""
+    for attacker in attackers:
+        attacker.fetch_token()
+    barrier = threading.Barrier(len(attackers))
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def one(index: int) -> None:
+        barrier.wait()
+        status, _retry = attackers[index].guess(cards(index), password)
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(attackers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {status: statuses.count(status) for status in sorted(set(statuses))}
+
+
 # --------------------------------------------------------------------------- the target
 
 
-def start_in_process(clock: Clock) -> tuple[str, int, Callable[[], None], str]:
-    """A provider on 127.0.0.1 with the default limits, a fresh database and one patron."""
+def _scratch_database(admin_url: str) -> tuple[str, Callable[[], None]]:
+    """A new PostgreSQL database next to ``admin_url``'s, and how to drop it."""
+    from sqlalchemy import create_engine
+    from sqlalchemy import make_url
+    from sqlalchemy import text
+
+    name = f"idp_attack_{secrets.token_hex(6)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def start_in_process(
+    clock: Clock, database_url: str | None = None, redis_url: str | None = None
+) -> tuple[str, int, Callable[[], None], str]:
+    """A provider on 127.0.0.1 with the default limits, a fresh database and one patron.
+
+    Threaded, so that parallel requests really run at the same time.
+    """
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
@@ -223,18 +285,26 @@ def start_in_process(clock: Clock) -> tuple[str, int, Callable[[], None], str]:
     from idp.services.patrons import issue_patron
 
     folder = Path(tempfile.mkdtemp(prefix="idp-attack-"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "IDP_ISSUER": "http://127.0.0.1",
-            "IDP_SECRET_KEY": secrets.token_urlsafe(48),
-            "IDP_INSTANCE_DIR": str(folder),
-            "IDP_KEYS_DIR": str(folder / "keys"),
-            # Cheap hashing keeps the run short; it changes no count.
-            "IDP_ARGON2_TIME_COST": 1,
-            "IDP_ARGON2_MEMORY_COST": 1024,
-        }
-    )
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "IDP_ISSUER": "http://127.0.0.1",
+        "IDP_SECRET_KEY": secrets.token_urlsafe(48),
+        "IDP_INSTANCE_DIR": str(folder),
+        "IDP_KEYS_DIR": str(folder / "keys"),
+        # Cheap hashing keeps the run short; it changes no count.
+        "IDP_ARGON2_TIME_COST": 1,
+        "IDP_ARGON2_MEMORY_COST": 1024,
+        # Room for every thread of a burst: a check holds two connections for a moment.
+        "IDP_DB_POOL_SIZE": 50,
+        "IDP_DB_MAX_OVERFLOW": 50,
+    }
+    if database_url:
+        config["IDP_DATABASE_URL"], drop = _scratch_database(database_url)
+    if redis_url:
+        config["IDP_REDIS_URL"] = redis_url
+        config["IDP_THROTTLE_REDIS_PREFIX"] = f"idp-attack:{secrets.token_hex(6)}:"
+    app = create_app(config)
     app.extensions["idp"].clock = clock
     pin = f"{secrets.randbelow(10000):04d}"
     with app.app_context():
@@ -243,7 +313,7 @@ def start_in_process(clock: Clock) -> tuple[str, int, Callable[[], None], str]:
         patron.is_temporary_password = False
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=False)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
 
@@ -252,9 +322,15 @@ def start_in_process(clock: Clock) -> tuple[str, int, Callable[[], None], str]:
         server.server_close()
         with app.app_context():
             db.engine.dispose()
+        drop()
         shutil.rmtree(folder, ignore_errors=True)
 
     return "127.0.0.1", server.server_port, stop, pin
+
+
+def _same_source(host: str, port: int, count: int, source: str) -> list[Attacker]:
+    """``count`` browsers (each its own cookie and token) behind one address."""
+    return [Attacker(host, port, source) for _ in range(count)]
 
 
 # --------------------------------------------------------------------------- the report
@@ -272,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card", default="0300000001", help="the card of the one-card attack")
     parser.add_argument("--seconds", type=float, default=70, help="real-time limit per attack")
     parser.add_argument("--max-requests", type=int, default=2000, help="per attack")
+    parser.add_argument("--database-url", help="in-process on this PostgreSQL (scratch database)")
+    parser.add_argument("--redis-url", help="in-process, with the counters in this Redis")
     args = parser.parse_args(argv)
     budget = min(args.max_requests, MAX_REQUESTS)
 
@@ -288,9 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         clock = Clock(midnight + dt.timedelta(days=1))
-        host, port, stop, _pin = start_in_process(clock)
+        host, port, stop, _pin = start_in_process(clock, args.database_url, args.redis_url)
         simulated, horizon = True, DAY
-        print(f"target in-process http://{host}:{port} (simulated clock, 24 h per attack)")
+        store = "PostgreSQL" if args.database_url else "SQLite"
+        store += " + Redis" if args.redis_url else ""
+        print(f"target in-process http://{host}:{port} on {store} (simulated clock, 24 h)")
 
     def fresh(count: int, offset: int = 1) -> list[Attacker]:
         return [
@@ -339,6 +419,22 @@ def main(argv: list[str] | None = None) -> int:
             budget=budget,
             simulated=simulated,
         )
+        # The parallel bursts, each on fresh addresses and cards (an unknown card is
+        # counted exactly like an issued one).
+        if simulated:
+            clock.wait(DAY - net.seconds % DAY)
+        next_minute()
+        burst_card = burst(
+            _same_source(host, port, 30, "127.0.1.1"), lambda i: "0300000099", "0000"
+        )
+        next_minute()
+        burst_ip = burst(_same_source(host, port, 30, "127.0.2.1"), lambda i: f"06{i:08d}", "2580")
+        next_minute()
+        burst_net = burst(
+            [Attacker(host, port, f"127.0.3.{i + 1}") for i in range(40)],
+            lambda i: f"07{i:08d}",
+            "1357",
+        )
     finally:
         stop()
 
@@ -365,12 +461,38 @@ def main(argv: list[str] | None = None) -> int:
             figures["net_checks_first_minute"],
         ),
         ("spray, one /24: checks per day", net.checked, figures["net_checks_per_day"]),
+        (
+            "30 at once, one card: answered wrong",
+            burst_card.get(401, 0),
+            figures["burst_card_checked"],
+        ),
+        ("30 at once, one card: locked answers", burst_card.get(403, 0), 0),
+        (
+            "30 at once, one address: answered wrong",
+            burst_ip.get(401, 0),
+            figures["burst_ip_checked"],
+        ),
+        (
+            "40 at once, one /24: answered wrong",
+            burst_net.get(401, 0),
+            figures["burst_net_checked"],
+        ),
+        (
+            "bursts: answers neither 401 nor 429",
+            sum(
+                n
+                for b in (burst_card, burst_ip, burst_net)
+                for k, n in b.items()
+                if k not in {401, 429}
+            ),
+            0,
+        ),
     ]
     if not simulated:
         # Real time: only what the first minute shows (windows start on the minute).
         rows = [
             ("one card: guesses before the first delay", one.before_delay, figures["card_free"]),
-            *[r for r in rows if "first minute" in r[0]],
+            *[r for r in rows if "first minute" in r[0] or "at once" in r[0]],
         ]
     print(f"{'figure':52} {'measured':>10} {'documented':>11}")
     ok = True
@@ -382,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"throttled answers: one card {one.throttled}, spray {spray.throttled}, /24 {net.throttled}"
     )
+    print(f"bursts (status: count): card {burst_card}, address {burst_ip}, /24 {burst_net}")
     print(f"password found: {found}")
     print(f"wall time {time.monotonic() - started:.1f} s")
     print("matches docs/security.md" if ok else "DOES NOT match docs/security.md")

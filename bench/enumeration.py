@@ -36,9 +36,10 @@ def measure(attempts: int, options: dict[str, Any]) -> tuple[list[float], list[f
 
     from idp import create_app
     from idp.extensions import db
-    from idp.services.patrons import SignInOutcome
-    from idp.services.patrons import authenticate
     from idp.services.patrons import issue_patron
+    from idp.services.signin import SignInOutcome
+    from idp.services.signin import Source
+    from idp.services.signin import check_patron
 
     folder = Path(tempfile.mkdtemp(prefix="idp-enumeration-"))
     config = {
@@ -67,7 +68,9 @@ def measure(attempts: int, options: dict[str, Any]) -> tuple[list[float], list[f
                 ):
                     db.session.remove()  # a fresh session, as for a new request
                     started = time.perf_counter()
-                    outcome = authenticate(card, WRONG, source_ip=f"10.{net}.{i}.1").outcome
+                    outcome = check_patron(
+                        card, WRONG, channel="web", source=Source(ip=f"10.{net}.{i}.1")
+                    ).outcome
                     times.append((time.perf_counter() - started) * 1000)
                     if outcome is not SignInOutcome.INVALID_CREDENTIALS:
                         raise RuntimeError(f"{card}: {outcome}, not a plain wrong password")

@@ -24,6 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     import idp.models  # noqa: F401 - registers every table with the metadata
     from idp.cli import register_commands
     from idp.context import IdpServices
+    from idp.db_errors import hide_error_details
     from idp.extensions import babel
     from idp.extensions import csrf
     from idp.extensions import db
@@ -40,9 +41,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.services.passwords import Argon2Settings
     from idp.services.passwords import Passwords
     from idp.sessions import ServerSessionInterface
+    from idp.unavailable import IdpFlask
+    from idp.unavailable import init_app as init_unavailable
     from idp.views import register_blueprints
 
-    app = Flask(__name__)
+    app = IdpFlask(__name__)
     app.json = BoundedJSONProvider(app)
     app.config.from_mapping(idp_config.DEFAULTS)
     app.config.update(idp_config.from_environment(os.environ))
@@ -77,8 +80,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db.init_app(app)
-    if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        hide_error_details(db.engine)
+        if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
     init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
@@ -107,6 +111,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _warn_missing_translations(app)
     init_metrics(app)
     register_blueprints(app)
+    init_unavailable(app)
     register_commands(app)
     return app
 
@@ -133,12 +138,20 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     values (card numbers, password hashes, token hashes), only the statement.
     """
     if str(config["IDP_DATABASE_URL"]).startswith("sqlite"):
-        # One file, many threads: wait up to 30 s for the write lock instead of failing
-        # at once (the busy timeout); WAL is switched on at connect (_sqlite_pragmas).
-        return {
+        # One file, many threads: wait for the write lock instead of failing at once (the
+        # busy timeout, then 503); WAL is switched on at connect (_sqlite_pragmas).
+        timeout = int(config.get("IDP_SQLITE_BUSY_TIMEOUT", 30))
+        options: dict[str, Any] = {
             "hide_parameters": True,
-            "connect_args": {"timeout": 30, "check_same_thread": False},
+            "connect_args": {"timeout": timeout, "check_same_thread": False},
         }
+        if ":memory:" not in str(config["IDP_DATABASE_URL"]):
+            # A file: pooled like a server database, sized the same way (every password
+            # check briefly holds a second connection for its counters).
+            options.update(pool_size=int(config["IDP_DB_POOL_SIZE"]))
+            options.update(max_overflow=int(config["IDP_DB_MAX_OVERFLOW"]))
+            options.update(pool_timeout=int(config["IDP_DB_POOL_TIMEOUT"]))
+        return options
     return {
         "hide_parameters": True,
         "pool_pre_ping": True,

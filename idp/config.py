@@ -97,6 +97,10 @@ DEFAULTS: dict[str, Any] = {
     # Login sessions: absolute lifetime and idle timeout, in seconds.
     "IDP_SESSION_LIFETIME": 12 * 3600,
     "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
+    # Server-side records of anonymous visitors (a pending authorization request) kept per
+    # client address; a new one beyond this drops that address's oldest. 0: no cap.
+    # Anonymous visitors without such a request get no record at all (a signed cookie).
+    "IDP_SESSION_ANONYMOUS_PER_ADDRESS": 200,
     # Name of the login-session cookie.
     "IDP_SESSION_COOKIE": "idp_session",
     # Trust ``X-Forwarded-Proto``/``-For``/``-Host`` from one reverse proxy (0 or 1).
@@ -124,6 +128,15 @@ DEFAULTS: dict[str, Any] = {
     # Failed sign-ins per day (UTC) from one client address, and from one network.
     "IDP_THROTTLE_IP_FAILURES_PER_DAY": 100,
     "IDP_THROTTLE_NET_FAILURES_PER_DAY": 300,
+    # Password re-issue form (/password/reissue): requests per minute and per hour from
+    # one address, and mails per hour for one card whoever asks (nobody floods a
+    # patron's mailbox).
+    "IDP_REISSUE_IP_PER_MINUTE": 5,
+    "IDP_REISSUE_IP_PER_HOUR": 20,
+    "IDP_REISSUE_CARD_PER_HOUR": 3,
+    # Seconds an e-mail address must have been confirmed before a re-issue link is sent
+    # to it (an address changed through a stolen session cannot receive one at once).
+    "IDP_REISSUE_EMAIL_MIN_AGE": 24 * 3600,
     # Prefix of the throttle keys in Redis (several installations may share one Redis).
     "IDP_THROTTLE_REDIS_PREFIX": "idp:throttle:",
     # Redis client shared by everything in a process (idp/redis_client.py): milliseconds to
@@ -140,11 +153,25 @@ DEFAULTS: dict[str, Any] = {
     # one, and seconds after which a connection is replaced. Connections are checked
     # before use (pre-ping), so a restarted database costs no failed request.
     # Total connections = nodes × workers × (pool size + overflow): keep it under the
-    # server's max_connections.
+    # server's max_connections. Each password check briefly holds a second connection
+    # (its counters commit on their own), so keep pool size + overflow above IDP_THREADS.
     "IDP_DB_POOL_SIZE": 5,
     "IDP_DB_MAX_OVERFLOW": 5,
     "IDP_DB_POOL_TIMEOUT": 10,
     "IDP_DB_POOL_RECYCLE": 1800,
+    # SQLite only: seconds a request waits for the database's write lock before it is
+    # answered 503 (idp/unavailable.py).
+    "IDP_SQLITE_BUSY_TIMEOUT": 30,
+    # Purge of expired data (``idp purge``, README "Purging expired data"): seconds between
+    # two runs inside the server (``idp serve``); one node of many runs it each time,
+    # whichever takes the lease first. 0: only the ``idp purge`` command purges.
+    "IDP_PURGE_INTERVAL": 900,
+    # Rows deleted per transaction (short transactions, short locks).
+    "IDP_PURGE_BATCH": 500,
+    # Days an audit event is kept; older events are purged. 0: kept forever.
+    "IDP_AUDIT_RETENTION_DAYS": 400,
+    # Seconds sent in ``Retry-After`` when the database is unavailable (answer 503).
+    "IDP_RETRY_AFTER": 5,
     # Log lines: ``text`` (readable, the default for development) or ``json`` (one object
     # per line; the gunicorn configuration uses it unless told otherwise). Every request
     # writes one access line with its request id (idp/logs.py).
@@ -215,6 +242,12 @@ DEFAULTS: dict[str, Any] = {
     "IDP_SIP2_PORT": 6001,
     # Simultaneous terminal connections; further ones are closed at once.
     "IDP_SIP2_MAX_CONNECTIONS": 64,
+    # Simultaneous connections from one address (one source cannot take every slot).
+    "IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS": 8,
+    # Seconds a new connection has to log in (93, or a request with its password in AC);
+    # ACS Status (99) before the login does not extend it. Connections from an address
+    # outside every terminal's ``networks`` are closed as soon as they are accepted.
+    "IDP_SIP2_LOGIN_TIMEOUT": 10,
     # Seconds without a complete message before a connection is closed.
     "IDP_SIP2_IDLE_TIMEOUT": 60,
     # Longest SIP2 message accepted, in bytes; a longer one closes the connection.

@@ -81,3 +81,14 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def post_worker_init(worker: Any) -> None:
+    """Start the worker's periodic purge (idp/purger.py; ``IDP_PURGE_INTERVAL``)."""
+    from flask import Flask
+
+    from idp.purger import start_periodic_purge
+
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        start_periodic_purge(app)

@@ -7,6 +7,12 @@ deletes the record, so that a stolen or old cookie stops working everywhere at o
 Behind TLS the cookie's name carries the ``__Host-`` prefix: browsers then keep it only
 when it is ``Secure``, for path ``/`` and without ``Domain``, so no other host under the
 same domain can plant or overwrite it.
+
+An anonymous visitor gets no record: what a login or start page needs before anyone
+signs in (the CSRF token, the chosen language) travels in the same cookie, signed with
+itsdangerous. A record is written only when something must be kept on the server — a
+login, a pending authorization request, a forced password change — and the records of
+anonymous visitors from one address are capped (``IDP_SESSION_ANONYMOUS_PER_ADDRESS``).
 """
 
 from __future__ import annotations
@@ -20,16 +26,24 @@ from flask import Flask
 from flask import Request
 from flask import Response
 from flask import g
+from flask import request as current_request
 from flask.sessions import SessionInterface
 from flask.sessions import SessionMixin
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import bindparam
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
 from idp.context import services
 from idp.extensions import db
 from idp.models.session import LoginSession
+from idp.unavailable import discard_transaction
+from idp.unavailable import is_disconnect
+from idp.unavailable import is_unavailable
 from idp.views.headers import is_tls
 
 #: Write ``last_seen_at`` at most this often (seconds), not on every request.
@@ -44,6 +58,18 @@ CSRF_KEY = "csrf_token"
 _SESSION_BY_HASH = select(LoginSession).where(LoginSession.id_hash == bindparam("digest"))
 
 
+#: Keys an anonymous session may keep in its signed cookie; any other key (a pending
+#: authorization request, a forced password change, …) makes it a server-side record.
+ANONYMOUS_KEYS = frozenset({"csrf_token", "lang", "login_notice", "_flashes"})
+#: Longest signed anonymous cookie value; more data goes into a record instead.
+_ANONYMOUS_MAX = 1024
+_ANONYMOUS_SALT = "idp.anonymous-session"
+
+
+def _anonymous_serializer(app: Flask) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(str(app.secret_key), salt=_ANONYMOUS_SALT)
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -51,17 +77,28 @@ def _hash(token: str) -> str:
 class ServerSession(CallbackDict[str, Any], SessionMixin):
     """The session of one browser; its dict holds UI state only."""
 
-    def __init__(self, row: LoginSession | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        row: LoginSession | None = None,
+        token: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         def on_update(_: Any) -> None:
             self.modified = True
 
-        super().__init__(dict(row.data) if row else {}, on_update)
+        super().__init__(dict(row.data) if row else dict(data or {}), on_update)
         self.row = row
         self.token = token
         self.modified = False
         self.rotate = False
         self.ended = False
         self.pending_login: tuple[int, int] = (0, 0)
+        #: The database could not be read when the request began (idp/unavailable.py).
+        self.unavailable = False
+        #: The ended session's cookie was already deleted on this response.
+        self.cleared = False
+        #: Saved with this response already; saving again writes only later changes.
+        self.saved = False
 
     @property
     def patron_id(self) -> int | None:
@@ -116,8 +153,23 @@ class ServerSessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(self.cookie_name(app))
+        if token and "." in token:  # ids are URL-safe base64: a dot means signed data
+            return self._open_anonymous(app, token)
         if not token or len(token) > 128:
             return ServerSession()
+        try:
+            return self._open_record(app, token)
+        except SQLAlchemyError as error:
+            discard_transaction()
+            if not is_disconnect(error):
+                return _unavailable_session(error)
+        try:  # once more on a new connection: reading the session changes nothing
+            return self._open_record(app, token)
+        except SQLAlchemyError as error:
+            discard_transaction()
+            return _unavailable_session(error)
+
+    def _open_record(self, app: Flask, token: str) -> ServerSession:
         row = db.session.scalar(_SESSION_BY_HASH, {"digest": _hash(token)})
         if row is None:
             return ServerSession()
@@ -129,20 +181,54 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession()
         return ServerSession(row, token)
 
+    def _open_anonymous(self, app: Flask, value: str) -> ServerSession:
+        if len(value) > _ANONYMOUS_MAX:
+            return ServerSession()
+        try:
+            data = _anonymous_serializer(app).loads(
+                value, max_age=int(app.config["IDP_SESSION_LIFETIME"])
+            )
+        except BadSignature:
+            return ServerSession()
+        if not isinstance(data, dict):
+            return ServerSession()
+        return ServerSession(data={k: v for k, v in data.items() if k in ANONYMOUS_KEYS})
+
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Write the session with ``response``; saving it again writes only later changes.
+
+        The application saves it right after the view (idp/unavailable.py), and Flask
+        once more after the response hooks.
+        """
         assert isinstance(session, ServerSession)  # noqa: S101 - only ours is ever opened
+        if session.unavailable or (session.saved and not session.modified):
+            return
+        self._save(app, session, response)
+        session.saved = True
+
+    def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
         name = self.cookie_name(app)
         now = services().now()
         if session.ended and not session.rotate:
+            if session.cleared:
+                return
             if session.row is not None:
                 db.session.delete(session.row)
                 db.session.commit()
+                session.row = None
             response.delete_cookie(name, path="/", secure=is_tls(), httponly=True, samesite="Lax")
+            session.cleared = True
             return
         row = session.row
         if session.rotate or row is None:
             if not session.modified and row is None:
                 return
+            if row is None and not session.rotate:
+                value = self._anonymous_value(app, session)
+                if value is not None:
+                    self._set_cookie(app, response, name, value)
+                    session.modified = False
+                    return
             token = secrets.token_urlsafe(32)
             new = LoginSession(
                 id_hash=_hash(token),
@@ -154,11 +240,16 @@ class ServerSessionInterface(SessionInterface):
             )
             if session.rotate:
                 new.patron_id, new.auth_time = session.pending_login
+            else:
+                new.ip = current_request.remote_addr
+                _cap_anonymous(new.ip, int(app.config["IDP_SESSION_ANONYMOUS_PER_ADDRESS"]))
             if row is not None:
                 db.session.delete(row)
             db.session.add(new)
             db.session.commit()
             self._set_cookie(app, response, name, token)
+            session.row, session.token = new, token
+            session.rotate = session.modified = False
             return
         changed = False
         if session.modified:
@@ -169,6 +260,14 @@ class ServerSessionInterface(SessionInterface):
             changed = True
         if changed:
             db.session.commit()
+            session.modified = False
+
+    def _anonymous_value(self, app: Flask, session: ServerSession) -> str | None:
+        """The signed cookie value for an anonymous session, or None if it needs a record."""
+        if not set(session).issubset(ANONYMOUS_KEYS):
+            return None
+        value = str(_anonymous_serializer(app).dumps(dict(session)))
+        return value if len(value) <= _ANONYMOUS_MAX else None
 
     def _set_cookie(self, app: Flask, response: Response, name: str, token: str) -> None:
         response.set_cookie(
@@ -181,6 +280,28 @@ class ServerSessionInterface(SessionInterface):
             httponly=True,
             samesite="Lax",
         )
+
+
+def _unavailable_session(error: SQLAlchemyError) -> ServerSession:
+    """An empty session marked so that the request is answered 503, or the error itself."""
+    if not is_unavailable(error):
+        raise error
+    empty = ServerSession()
+    empty.unavailable = True
+    return empty
+
+
+def _cap_anonymous(ip: str | None, cap: int) -> None:
+    """Drop the oldest anonymous records of ``ip`` so that a new one keeps it at ``cap``."""
+    if not ip or cap <= 0:
+        return
+    anonymous = (LoginSession.ip == ip) & LoginSession.patron_id.is_(None)
+    count = db.session.scalar(select(func.count()).select_from(LoginSession).where(anonymous))
+    if not count or count < cap:
+        return
+    oldest = select(LoginSession.id).where(anonymous).order_by(LoginSession.id)
+    ids = list(db.session.scalars(oldest.limit(count - cap + 1)))
+    db.session.execute(delete(LoginSession).where(LoginSession.id.in_(ids)))
 
 
 def end_patron_sessions(patron_id: int, *, keep_sid: str | None = None) -> list[LoginSession]:

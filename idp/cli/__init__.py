@@ -35,6 +35,12 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "Load demo patrons and the example clients (with demo secrets).",
     ),
     ("audit", "idp.cli.audit", "audit_command", "Print security events, oldest first."),
+    (
+        "purge",
+        "idp.cli.purge",
+        "purge_command",
+        "Delete expired sessions, codes, tokens, counters and old audit events.",
+    ),
     ("sip2", "idp.cli.sip2", "sip2", "SIP2 responder for e-book vendors and self-check."),
 ]
 

@@ -18,6 +18,7 @@ from idp.models.patron import Patron
 from idp.services.clients import load_client_files
 from idp.services.clients import sync_clients
 from idp.services.patrons import issue_patron
+from idp.services.signin import matches_current_password
 
 #: The seed notice's example patron, with its temporary password.
 DEMO_TEMPORARY = ("0300000000", "12345678")
@@ -69,7 +70,7 @@ def _demo_password_state(card: str, password: str) -> str:
     patron = db.session.scalar(select(Patron).where(Patron.card_number == card))
     if patron is None:
         return "(not in this database)"
-    if services().passwords.verify(patron.password_hash, password):
+    if matches_current_password(patron, password):
         return password
     changed = patron.password_changed_at
     when = f" on {library_time(changed)}" if changed else ""

@@ -23,7 +23,7 @@ from idp.services.patron_import import import_patrons
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
 from idp.services.patrons import issue_patron
-from idp.services.patrons import unlock_patron
+from idp.services.signin import unlock_patron
 
 _NOTICE_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -25,10 +26,13 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     """One authorization code. ``used_at`` makes redemption single-use."""
 
     __tablename__ = "authorization_codes"
+    #: ``exists_nonce`` looks a nonce up per client on every authentication request (the
+    #: index also serves lookups by ``client_id`` alone).
+    __table_args__ = (Index("ix_authorization_codes_client_id_nonce", "client_id", "nonce"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
     patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id", ondelete="CASCADE"))
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text, default="")
@@ -39,7 +43,7 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     #: Public id of the login session, for the ``sid`` claim (Back-Channel Logout §2.4).
     sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     #: Loaded with the code by the token endpoint (one query instead of two); never

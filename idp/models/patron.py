@@ -61,6 +61,11 @@ class Patron(db.Model):  # type: ignore[name-defined,misc]
     is_email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     email2: Mapped[str | None] = mapped_column(String(254))
     is_email2_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When ``email`` / ``email2`` was confirmed (None: before this was recorded, or not
+    #: confirmed). A re-issue link needs an address confirmed ``IDP_REISSUE_EMAIL_MIN_AGE``
+    #: ago.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    email2_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     notify_due_date: Mapped[bool] = mapped_column(Boolean, default=False)
     notify_reservation: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Language for mail and pages when the patron has chosen one ("ja" or "en").

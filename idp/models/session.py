@@ -35,7 +35,9 @@ class LoginSession(db.Model):  # type: ignore[name-defined,misc]
     #: Client ids that received a code in this session (for back-channel logout).
     clients: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    ip: Mapped[str | None] = mapped_column(String(64))
+    #: Indexed, like ``expires_at``: ``idp purge`` finds idle and expired sessions.
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    #: Client address of an anonymous record (the per-address cap counts them).
+    ip: Mapped[str | None] = mapped_column(String(64), index=True)
     user_agent: Mapped[str | None] = mapped_column(String(300))

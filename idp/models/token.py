@@ -40,8 +40,9 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
     family_id: Mapped[str] = mapped_column(String(64), index=True)
     sid: Mapped[str | None] = mapped_column(String(64))
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    access_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    refresh_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Indexed for ``idp purge`` (a row goes when both have passed).
+    access_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    refresh_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     #: Set when the refresh token was exchanged; using it again is reuse (RFC 9700 §4.14.2).
     rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

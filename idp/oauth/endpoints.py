@@ -25,7 +25,7 @@ from idp.oauth.tokens import find_token
 from idp.oauth.tokens import revoke_family
 from idp.services import audit
 from idp.services.logout import end_browser_session
-from idp.services.patrons import refusal_reason
+from idp.services.signin import refusal_reason
 from idp.services.subjects import subject_for
 
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]

@@ -32,7 +32,7 @@ from idp.models.token import Token
 from idp.oauth.tokens import revoke_family
 from idp.oauth.tokens import token_hash
 from idp.services import audit
-from idp.services.patrons import refusal_reason
+from idp.services.signin import refusal_reason
 
 #: Client authentication methods the token endpoint accepts (``none``: public + PKCE).
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]

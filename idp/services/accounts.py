@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import render_template
 from flask import url_for
@@ -40,6 +41,12 @@ from idp.services.password_rules import RULE_MESSAGES
 from idp.services.password_rules import PasswordRule
 from idp.services.password_rules import check_new_password
 from idp.services.patrons import normalize_password
+from idp.services.signin import SignInOutcome
+from idp.services.signin import SignInResult
+from idp.services.signin import Source
+from idp.services.signin import check_patron
+from idp.services.signin import message_for
+from idp.services.signin.outcomes import WRONG_CURRENT_TEXT
 from idp.services.signing import TokenError
 from idp.services.signing import TokenService
 
@@ -53,19 +60,58 @@ EMAIL_PATTERN = re.compile(
 )
 #: How long an e-mail confirmation link stays valid, in seconds.
 EMAIL_VERIFY_MAX_AGE = 7 * 24 * 3600
-WRONG_CURRENT = _l("The current password is incorrect.")
-TEMPORARY_EXPIRED = _l(
-    "The temporary password has expired. Please ask at the library counter for a new one."
-)
 
 
 class PasswordChangeError(ValueError):
-    """The password was not changed; ``message`` tells the patron why."""
+    """The change was not made; ``message`` tells the patron why, ``status`` the HTTP status."""
 
-    def __init__(self, message: LazyString, rule: PasswordRule | None = None) -> None:
+    def __init__(
+        self,
+        message: LazyString | str,
+        rule: PasswordRule | None = None,
+        *,
+        status: int = 400,
+        retry_after: int = 0,
+    ) -> None:
         super().__init__(str(rule or "refused"))
         self.message = message
         self.rule = rule
+        self.status = status
+        self.retry_after = retry_after
+
+
+def confirm_current_password(
+    patron: Patron,
+    current_password: str,
+    *,
+    channel: str,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> SignInResult:
+    """Check a signed-in patron's current password through the sign-in core.
+
+    Same counters as every sign-in (per card, address, network), audited by the core
+    with ``channel``: the form is no password oracle.
+
+    :raises PasswordChangeError: wrong (400), throttled (429) or locked (403).
+    """
+    result = check_patron(
+        patron.card_number,
+        current_password,
+        channel=channel,
+        source=Source(ip=ip, user_agent=user_agent),
+    )
+    if result.outcome is SignInOutcome.THROTTLED:
+        raise PasswordChangeError(
+            message_for(result.outcome, retry_after=result.retry_after),
+            status=429,
+            retry_after=result.retry_after,
+        )
+    if result.outcome is SignInOutcome.LOCKED:
+        raise PasswordChangeError(message_for(result.outcome), status=403)
+    if not result.is_password_right:
+        raise PasswordChangeError(WRONG_CURRENT_TEXT)
+    return result
 
 
 def mailer() -> Mailer:
@@ -147,12 +193,11 @@ def change_password(
     :param keep_sid: the session that made the change (stays signed in), if any.
     :raises PasswordChangeError: with the message for the patron.
     """
-    svc = services()
-    if not svc.passwords.verify(patron.password_hash, normalize_password(current_password)):
-        audit.record("password.change_failed", patron_id=patron.id, ip=ip, commit=True)
-        raise PasswordChangeError(WRONG_CURRENT)
-    if patron.is_temporary_password_expired(svc.now()):
-        raise PasswordChangeError(TEMPORARY_EXPIRED)
+    result = confirm_current_password(
+        patron, current_password, channel="password_change", ip=ip, user_agent=user_agent
+    )
+    if result.outcome is SignInOutcome.TEMPORARY_PASSWORD_EXPIRED:
+        raise PasswordChangeError(message_for(result.outcome))
     rule = check_new_password(
         new_password,
         confirmation,
@@ -217,21 +262,43 @@ def update_account(
     notify_reservation: bool,
     locale: str,
     send_confirmation: bool,
+    current_password: str | None = None,
     ip: str | None = None,
+    user_agent: str | None = None,
 ) -> AccountUpdate:
     """Save the account form; a new or changed address must be confirmed again.
 
-    With ``send_confirmation``, every set but unconfirmed address gets the mail
-    "利用者情報登録完了のお知らせ" with its confirmation link. The changes are committed
-    before any mail is sent, so a mail failure loses nothing.
+    Changing or removing an e-mail address is security-relevant (a re-issue link goes to
+    it): it needs the current password, checked through the sign-in core (channel
+    ``email_change``), and every confirmed address that goes away is told so, with a
+    way to report it. With ``send_confirmation``, every set but unconfirmed address gets
+    the mail "利用者情報登録完了のお知らせ" with its confirmation link. The changes are
+    committed before any mail is sent, so a mail failure loses nothing.
+
+    :raises PasswordChangeError: an address changes and the password is missing, wrong,
+        throttled or the card locked; nothing is saved.
     """
-    changed = []
-    if email != patron.email:
-        patron.email, patron.is_email_verified = email, False
-        changed.append("email")
-    if email2 != patron.email2:
-        patron.email2, patron.is_email2_verified = email2, False
-        changed.append("email2")
+    old = [
+        (patron.email, patron.is_email_verified),
+        (patron.email2, patron.is_email2_verified),
+    ]
+    changed = [
+        name
+        for name, before, after in (
+            ("email", patron.email, email),
+            ("email2", patron.email2, email2),
+        )
+        if before != after
+    ]
+    if changed:
+        # Checked before anything changes: the core commits the session.
+        confirm_current_password(
+            patron, current_password or "", channel="email_change", ip=ip, user_agent=user_agent
+        )
+    if "email" in changed:
+        patron.email, patron.is_email_verified, patron.email_verified_at = email, False, None
+    if "email2" in changed:
+        patron.email2, patron.is_email2_verified, patron.email2_verified_at = email2, False, None
     patron.notify_due_date = notify_due_date
     patron.notify_reservation = notify_reservation
     if locale in {"ja", "en"}:
@@ -239,6 +306,10 @@ def update_account(
     audit.record("account.updated", patron_id=patron.id, ip=ip, changed=changed)
     db.session.commit()
     result = AccountUpdate()
+    kept = {patron.email, patron.email2}
+    for address, verified in old:
+        if address and verified and address not in kept:
+            result.mail_failed |= not _send_change_notice(patron, address)
     if not send_confirmation:
         return result
     slots = [
@@ -249,22 +320,39 @@ def update_account(
         if address is None or verified:
             continue
         token = email_tokens().dumps({"p": patron.id, "s": slot, "e": address})
-        message = patron_message(
-            patron,
-            address,
-            _l("Your patron information has been registered"),
-            "mail/verify_email.txt",
-            link=external_url("account.verify_email_link", token=token),
-            days=str(EMAIL_VERIFY_MAX_AGE // 86400),
-        )
-        try:
-            mailer().send(message)
-        except MailError as exc:
-            log.warning("confirmation mail for patron %s not sent: %s", patron.id, exc)
-            result.mail_failed = True
-        else:
+        link = external_url("account.verify_email_link", token=token)
+        subject = _l("Your patron information has been registered")
+        days = str(EMAIL_VERIFY_MAX_AGE // 86400)
+        if _send(patron, address, subject, "mail/verify_email.txt", link=link, days=days):
             result.mailed.append(address)
+        else:
+            result.mail_failed = True
     return result
+
+
+def _send_change_notice(patron: Patron, address: str) -> bool:
+    """Tell a confirmed address that it was taken off the card, and how to report it."""
+    zone = ZoneInfo(services().config["IDP_TIMEZONE"])
+    return _send(
+        patron,
+        address,
+        _l("An e-mail address was removed from your library card"),
+        "mail/email_changed.txt",
+        old_address=address,
+        when=services().now().astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        link=external_url("password.reissue"),
+    )
+
+
+def _send(patron: Patron, to: str, subject: LazyString, template: str, **ctx: str) -> bool:
+    """Send one mail to the patron; False (logged) when it could not be sent."""
+    message = patron_message(patron, to, subject, template, **ctx)
+    try:
+        mailer().send(message)
+    except MailError as exc:
+        log.warning("mail for patron %s not sent: %s", patron.id, exc)
+        return False
+    return True
 
 
 def verify_email(token: str | None) -> Patron:
@@ -276,10 +364,13 @@ def verify_email(token: str | None) -> Patron:
     patron = db.session.get(Patron, data.get("p")) if isinstance(data.get("p"), int) else None
     if patron is None:
         raise TokenError("email.verify")
+    now = services().now()
     if data.get("s") == 1 and patron.email == data.get("e"):
-        patron.is_email_verified = True
+        if not patron.is_email_verified:
+            patron.is_email_verified, patron.email_verified_at = True, now
     elif data.get("s") == 2 and patron.email2 == data.get("e"):
-        patron.is_email2_verified = True
+        if not patron.is_email2_verified:
+            patron.is_email2_verified, patron.email2_verified_at = True, now
     else:
         raise TokenError("email.verify")
     audit.record("email.verified", patron_id=patron.id, slot=data["s"])

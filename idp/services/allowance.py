@@ -9,7 +9,7 @@ SIP2 terminals file, a client file) it may get an allowance: ``checks_per_minute
 ``client:<client_id>``) instead of against its address and network. The per-card limits
 (delays and the lock) are never relaxed by an allowance.
 
-This module is pure: it validates the two settings; :mod:`idp.services.throttle` counts.
+This module is pure: it validates the two settings; :mod:`idp.services.signin.limiter` counts.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from joserfc import jwt
 from idp.context import services
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.models.patron import PatronStatus
 from idp.oauth.keys import SIGNING_ALG
 from idp.redis_client import shared_redis
 from idp.services.barcode import Symbology
@@ -38,6 +37,8 @@ from idp.services.card_replay import DatabaseReplayStore
 from idp.services.card_replay import FallbackReplayStore
 from idp.services.card_replay import KeyedReplayStore
 from idp.services.patrons import find_patron
+from idp.services.signin import SignInOutcome
+from idp.services.signin import refusal_reason
 from idp.services.subjects import subject_for
 
 #: Key of the service in ``services().extra``.
@@ -47,7 +48,8 @@ CLAIM_TYPE = "card-barcode+jwt"
 #: Longest scan accepted before normalising (anything longer is malformed).
 MAX_SCAN_LENGTH = 256
 
-#: Why a card cannot be shown or used now.
+#: Why a card cannot be shown or used now (wire values of the card APIs, mapped from
+#: :class:`~idp.services.signin.SignInOutcome`).
 CardRefusal = Literal["suspended", "lost", "withdrawn", "card_expired", "temporary_password"]
 #: The desk API's answer: ``ok`` or why the scan is refused.
 VerifyReason = Literal[
@@ -116,17 +118,19 @@ def card_service() -> CardService:
 def card_refusal(patron: Patron, now: dt.datetime) -> CardRefusal | None:
     """Why ``patron``'s card cannot be shown now, or None when it can.
 
+    Mapped from the sign-in core's one vocabulary
+    (:func:`~idp.services.signin.refusal_reason`): a temporary password, expired or not,
+    is ``temporary_password`` here.
+
     :param patron: the card holder.
     :param now: the current time.
     """
-    if patron.status != PatronStatus.ACTIVE:
-        status = patron.status
-        return cast("CardRefusal", status if status in {"suspended", "lost"} else "withdrawn")
-    if patron.is_card_expired(now, services().config["IDP_TIMEZONE"]):
-        return "card_expired"
-    if patron.is_temporary_password:
+    outcome = refusal_reason(patron, now)
+    if outcome is None:
+        return None
+    if outcome is SignInOutcome.TEMPORARY_PASSWORD_EXPIRED:
         return "temporary_password"
-    return None
+    return cast("CardRefusal", outcome.value)
 
 
 @dataclass(frozen=True)

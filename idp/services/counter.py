@@ -21,7 +21,7 @@ from idp.services.passwords import generate_temporary_password
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
 from idp.services.patrons import temporary_expiry
-from idp.services.patrons import unlock_patron
+from idp.services.signin import unlock_patron
 
 #: Who did it, in the audit log, for actions from the ``idp`` command.
 STAFF_ACTOR = "staff-cli"
@@ -48,7 +48,7 @@ def reset_password(card_number: str) -> tuple[Patron, str]:
     """
     patron = patron_by_card(card_number)
     svc = services()
-    unlock_patron(patron)  # first: resetting the throttle may commit
+    unlock_patron(patron)  # first: the limiter forgets the card in its own transaction
     temporary = generate_temporary_password(svc.config["IDP_TEMPORARY_PASSWORD_LENGTH"])
     now = svc.now()
     patron.password_hash = svc.passwords.hash(temporary)

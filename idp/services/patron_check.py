@@ -3,8 +3,8 @@
 Some e-book and e-resource vendors show their own form ("利用者IDに貸出カードの番号、
 パスワードにMyライブラリのパスワード") and ask the library whether the pair is right. This
 service answers them from the same credential store and with the same rules as the
-hosted login: :func:`idp.services.patrons.authenticate` does the checking, with the same
-throttle counters, so a guess through a vendor counts exactly like a guess on our form.
+hosted login: :func:`idp.services.signin.check_patron` does the checking and the audit,
+with the same counters, so a guess through a vendor counts exactly like a guess on our form.
 
 It is *not* the resource owner password credentials grant that RFC 9700 §2.4 says MUST
 NOT be used: no token is ever issued for the patron, only a yes or no (and, when yes, the
@@ -14,7 +14,6 @@ client with its own client-credentials token and a scope that is off by default.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,59 +21,22 @@ from authlib.oauth2.rfc6749 import scope_to_list
 
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.models.patron import PatronStatus
 from idp.oauth.oidc import claims_for
-from idp.services import audit
 from idp.services.allowance import Allowance
-from idp.services.patrons import SignInOutcome
-from idp.services.patrons import SignInResult
-from idp.services.patrons import authenticate
+from idp.services.signin import SignInOutcome
+from idp.services.signin import Source
+from idp.services.signin import check_patron
 
 #: The scope a client-credentials token needs to call the credential check.
 SCOPE = "patron:authenticate"
-#: Audit event of every check (client, caller address, outcome; never the password).
-AUDIT_EVENT = "api.patron_authenticate"
-
-
-class CheckReason(enum.StrEnum):
-    """The ``reason`` of a credential-check answer."""
-
-    OK = "ok"
-    INVALID_CREDENTIALS = "invalid_credentials"
-    TEMPORARY_PASSWORD = "temporary_password"  # noqa: S105 - a reason code
-    TEMPORARY_PASSWORD_EXPIRED = "temporary_password_expired"  # noqa: S105 - a reason code
-    CARD_EXPIRED = "card_expired"
-    SUSPENDED = "suspended"
-    LOST = "lost"
-    WITHDRAWN = "withdrawn"
-    LOCKED = "locked"
-    THROTTLED = "throttled"
-
-
-#: Reasons told straight from the sign-in outcome. The status reasons (suspended, lost,
-#: withdrawn) come from the patron row, and like every outcome below but LOCKED and
-#: THROTTLED only once :func:`authenticate` has verified the password.
-_BY_OUTCOME = {
-    SignInOutcome.OK: CheckReason.OK,
-    SignInOutcome.INVALID_CREDENTIALS: CheckReason.INVALID_CREDENTIALS,
-    SignInOutcome.TEMPORARY_PASSWORD: CheckReason.TEMPORARY_PASSWORD,
-    SignInOutcome.TEMPORARY_PASSWORD_EXPIRED: CheckReason.TEMPORARY_PASSWORD_EXPIRED,
-    SignInOutcome.CARD_EXPIRED: CheckReason.CARD_EXPIRED,
-    SignInOutcome.LOCKED: CheckReason.LOCKED,
-    SignInOutcome.THROTTLED: CheckReason.THROTTLED,
-}
-_BY_STATUS: dict[str, CheckReason] = {
-    PatronStatus.SUSPENDED: CheckReason.SUSPENDED,
-    PatronStatus.LOST: CheckReason.LOST,
-    PatronStatus.WITHDRAWN: CheckReason.WITHDRAWN,
-}
 
 
 @dataclass(frozen=True)
 class CredentialCheck:
     """The answer to one credential check."""
 
-    reason: CheckReason
+    #: The sign-in outcome; its value is the answer's ``reason`` on the wire.
+    reason: SignInOutcome
     #: The claims the client may see; only when :attr:`valid`.
     claims: dict[str, Any] | None = None
     #: For THROTTLED: seconds until the next attempt for this card or source is allowed.
@@ -83,24 +45,16 @@ class CredentialCheck:
     @property
     def valid(self) -> bool:
         """True when the card and password are right and the patron may sign in now."""
-        return self.reason is CheckReason.OK
+        return self.reason is SignInOutcome.OK
 
     def as_json(self) -> dict[str, Any]:
         """The JSON body of the API answer."""
         body: dict[str, Any] = {"valid": self.valid, "reason": self.reason.value}
         if self.claims is not None:
             body["claims"] = self.claims
-        if self.reason is CheckReason.THROTTLED:
+        if self.reason is SignInOutcome.THROTTLED:
             body["retry_after"] = self.retry_after
         return body
-
-
-def reason_for(result: SignInResult) -> CheckReason:
-    """The API reason of a sign-in result."""
-    if result.outcome is SignInOutcome.INACTIVE and result.patron is not None:
-        # Any status that is not one of ours still refuses, as a suspension would.
-        return _BY_STATUS.get(str(result.patron.status), CheckReason.SUSPENDED)
-    return _BY_OUTCOME.get(result.outcome, CheckReason.INVALID_CREDENTIALS)
 
 
 def granted_scope(client: Client, token_scope: str) -> str:
@@ -146,30 +100,23 @@ def check_credentials(
         per-source throttle counts this address instead of the client's own server.
         A client with an allowance (:func:`allowance_of`) counts against the allowance
         instead of its server's address, and in addition to ``patron_ip``'s limits.
-    :return: the reason, and the claims when valid.
+    :return: the reason, and the claims when valid (audited by the core, channel ``api``).
     """
-    result = authenticate(
+    result = check_patron(
         card_number,
         password,
-        source_ip=patron_ip or caller_ip,
         channel="api",
-        user_agent=user_agent,
-        allowance=allowance_of(client, patron_ip),
+        source=Source(
+            ip=patron_ip or caller_ip,
+            user_agent=user_agent,
+            allowance=allowance_of(client, patron_ip),
+            client_id=client.client_id,
+            audit_ip=caller_ip,
+            detail={"patron_ip": patron_ip},
+        ),
     )
-    reason = reason_for(result)
     patron: Patron | None = result.patron
     claims = None
-    if reason is CheckReason.OK and patron is not None:
+    if result.outcome is SignInOutcome.OK and patron is not None:
         claims = claims_for(patron, client, granted_scope(client, token_scope))
-    audit.record(
-        AUDIT_EVENT,
-        patron_id=result.patron_id,
-        client_id=client.client_id,
-        ip=caller_ip,
-        user_agent=user_agent,
-        commit=True,
-        channel="api",
-        outcome=reason.value,
-        patron_ip=patron_ip,
-    )
-    return CredentialCheck(reason, claims, result.retry_after)
+    return CredentialCheck(result.outcome, claims, result.retry_after)

@@ -13,6 +13,7 @@ to a background sender on a match.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -35,8 +36,8 @@ from idp.services.password_rules import RULE_MESSAGES
 from idp.services.password_rules import PasswordRule
 from idp.services.password_rules import check_new_password
 from idp.services.patrons import find_patron
-from idp.services.patrons import normalize_password
-from idp.services.patrons import unlock_patron
+from idp.services.signin import matches_current_password
+from idp.services.signin import unlock_patron
 from idp.services.signing import TokenError
 from idp.services.signing import TokenService
 
@@ -55,16 +56,36 @@ def reissue_tokens() -> TokenService:
     )
 
 
+def _is_settled(verified_at: dt.datetime | None) -> bool:
+    """Whether an address was confirmed at least ``IDP_REISSUE_EMAIL_MIN_AGE`` ago.
+
+    None: confirmed before confirmation times were recorded (or set by the library).
+    """
+    svc = services()
+    min_age = dt.timedelta(seconds=int(svc.config["IDP_REISSUE_EMAIL_MIN_AGE"]))
+    return verified_at is None or svc.now() - verified_at >= min_age
+
+
 def _confirmed_address(patron: Patron | None, address: str) -> str | None:
+    """The patron's address equal to ``address`` that may receive a re-issue link.
+
+    Only a confirmed address, confirmed long enough ago: an address just put in through
+    a stolen session (or a typo confirmed by someone else) gets no link yet.
+    """
     if patron is None:
         return None
     wanted = address.strip().lower()
-    for value, verified in (
-        (patron.email, patron.is_email_verified),
-        (patron.email2, patron.is_email2_verified),
+    for value, verified, verified_at in (
+        (patron.email, patron.is_email_verified, patron.email_verified_at),
+        (patron.email2, patron.is_email2_verified, patron.email2_verified_at),
     ):
         # Constant-time, so the comparison itself tells nothing either.
-        if value and verified and hmac.compare_digest(value.lower().encode(), wanted.encode()):
+        if (
+            value
+            and verified
+            and hmac.compare_digest(value.lower().encode(), wanted.encode())
+            and _is_settled(verified_at)
+        ):
             return value
     return None
 
@@ -184,13 +205,11 @@ def reissue_password(
     """
     patron = patron_for_grant(grant)
     rule = check_new_password(new_password, confirmation, card_number=patron.card_number)
-    if rule is None and services().passwords.verify(
-        patron.password_hash, normalize_password(new_password)
-    ):
+    if rule is None and matches_current_password(patron, new_password):
         rule = PasswordRule.SAME_AS_CURRENT
     if rule is not None:
         raise PasswordChangeError(RULE_MESSAGES[rule], rule)
-    unlock_patron(patron)  # first: resetting the throttle may commit
+    unlock_patron(patron)  # first: the limiter forgets the card in its own transaction
     set_password(patron, new_password)
     end_all_sessions(patron.id, reason="password.reissued")
     audit.record("password.reissued", patron_id=patron.id, ip=ip)

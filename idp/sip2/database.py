@@ -1,8 +1,8 @@
 """The SIP2 responder's patron directory on the IdP's own credential store.
 
-Every password a terminal sends goes through :func:`idp.services.patrons.authenticate`,
-the same check (and the same throttling counters, lock and audit) as the hosted login page
-and the credential-check API. Terminal logins are throttled per source address with the
+Every password a terminal sends goes through :func:`idp.services.signin.check_patron`,
+the same check (and the same counters, lock and audit) as the hosted login page and the
+credential-check API. Terminal logins are throttled per source address with the
 same shared counters, and audited.
 """
 
@@ -17,21 +17,24 @@ from flask import Flask
 from flask import g
 from flask_babel import force_locale
 
+from idp.context import services
 from idp.extensions import db
-from idp.models.patron import Patron
-from idp.models.patron import PatronStatus
 from idp.services import audit
 from idp.services.allowance import Allowance
-from idp.services.patrons import SignInOutcome
-from idp.services.patrons import SignInResult
-from idp.services.patrons import authenticate
 from idp.services.patrons import find_patron
 from idp.services.patrons import is_valid_card_number
-from idp.services.throttle import throttle
+from idp.services.signin import SignInOutcome
+from idp.services.signin import SignInResult
+from idp.services.signin import Source
+from idp.services.signin import check_patron
+from idp.services.signin import limiter
+from idp.services.signin import message_for
+from idp.services.signin import record_outcome
+from idp.services.signin import refusal_reason
+from idp.services.signin import source_slots
 from idp.sip2.directory import TEMPORARY_PASSWORD_SCREEN_MESSAGE
 from idp.sip2.directory import PatronAnswer
 from idp.sip2.directory import PatronReason
-from idp.views.login import refusal_message
 
 #: Screen-message languages (the terminal's setting picks one).
 LANGUAGES = ("ja", "en")
@@ -48,13 +51,17 @@ REFUSED_BLOCKS = frozenset(
 #: Longest terminal login kept in the audit log (the CN is whatever the peer sent).
 _MAX_LOGGED_LOGIN = 64
 
+#: The log/audit reason of SIP2 answers (kept as before: every inactive status is
+#: ``suspended``; the status itself goes on the wire as the patron-status flags).
 _REASONS: dict[SignInOutcome, PatronReason] = {
     SignInOutcome.OK: "ok",
     SignInOutcome.INVALID_CREDENTIALS: "invalid_credentials",
     SignInOutcome.TEMPORARY_PASSWORD: "temporary_password",
     SignInOutcome.TEMPORARY_PASSWORD_EXPIRED: "temporary_password_expired",
     SignInOutcome.CARD_EXPIRED: "card_expired",
-    SignInOutcome.INACTIVE: "suspended",
+    SignInOutcome.SUSPENDED: "suspended",
+    SignInOutcome.LOST: "suspended",
+    SignInOutcome.WITHDRAWN: "suspended",
     SignInOutcome.LOCKED: "locked",
     SignInOutcome.THROTTLED: "throttled",
 }
@@ -67,14 +74,24 @@ def _screen_message(outcome: SignInOutcome, retry_after: int = 0) -> dict[str, s
     messages = {}
     for language in LANGUAGES:
         with force_locale(language):
-            messages[language] = refusal_message(outcome, "deny", retry_after)
+            messages[language] = message_for(outcome, retry_after=retry_after)
     return messages
 
 
-def _blocks(patron: Patron, outcome: SignInOutcome) -> frozenset[str]:
-    if outcome not in (SignInOutcome.CARD_EXPIRED, SignInOutcome.INACTIVE):
+def status_blocks(outcome: SignInOutcome, *, with_pin: bool = True) -> frozenset[str]:
+    """The patron-status flags (SIP2 2.00 fixed field) of a card refused for ``outcome``.
+
+    An expired or inactive card denies charge, renewal, recall and hold privileges, and a
+    lost card also sets "card reported lost". Without a PIN the terminal learns nothing
+    else about the card (there is no CQ), so a temporary password — with which the card
+    may not be used until the patron chooses a password — denies them too.
+    """
+    refused = {SignInOutcome.CARD_EXPIRED} | {o for o in SignInOutcome if o.is_inactive}
+    if not with_pin:
+        refused |= {SignInOutcome.TEMPORARY_PASSWORD, SignInOutcome.TEMPORARY_PASSWORD_EXPIRED}
+    if outcome not in refused:
         return frozenset()
-    if patron.status == PatronStatus.LOST:
+    if outcome is SignInOutcome.LOST:
         return REFUSED_BLOCKS | {"card_reported_lost"}
     return REFUSED_BLOCKS
 
@@ -126,23 +143,27 @@ class DatabaseDirectory:
         with self._context(terminal):
             if password is None:
                 return self._lookup(card_number, terminal, source_ip)
-            result = authenticate(
+            result = check_patron(
                 card_number,
                 password,
-                source_ip=source_ip,
                 channel="sip2",
-                user_agent=terminal,
-                allowance=self.allowances.get(terminal),
+                source=self._source(terminal, source_ip),
             )
-            answer = self._answer(result)
-            self._audit(result, answer, terminal, source_ip)
-            return answer
+            return self._answer(result)
+
+    def _source(self, terminal: str, source_ip: str) -> Source:
+        return Source(
+            ip=source_ip,
+            user_agent=terminal,
+            allowance=self.allowances.get(terminal),
+            detail={"terminal": terminal},
+        )
 
     def _answer(self, result: SignInResult) -> PatronAnswer:
         outcome = result.outcome
         patron = result.patron
         reason = _REASONS[outcome]
-        if outcome in (SignInOutcome.THROTTLED, SignInOutcome.LOCKED):
+        if not outcome.is_password_checked:
             # Refused before the password was checked: nothing about the card is told.
             return PatronAnswer(
                 False,
@@ -166,59 +187,41 @@ class DatabaseDirectory:
         return PatronAnswer(
             True,
             False,
-            _blocks(patron, outcome),
+            status_blocks(outcome),
             screen_message=_screen_message(outcome),
             reason=reason,
             expires_on=patron.expires_on,
         )
 
-    def _audit(
-        self, result: SignInResult, answer: PatronAnswer, terminal: str, source_ip: str
-    ) -> None:
-        if result.outcome in (SignInOutcome.THROTTLED, SignInOutcome.LOCKED):
-            return  # recorded by authenticate() for every channel
-        event = {"ok": "login.ok", "invalid_credentials": "login.failed", "unknown": "login.failed"}
-        audit.record(
-            event.get(answer.reason, "login.refused"),
-            patron_id=result.patron_id,
-            ip=source_ip,
-            user_agent=terminal,
-            channel="sip2",
-            terminal=terminal,
-            reason=answer.reason,
-            commit=True,
-        )
-
     def _lookup(self, card_number: str, terminal: str, source_ip: str) -> PatronAnswer:
-        """BL without a password: counted like a sign-in attempt from the terminal's address
-        (or against the terminal, when it has an allowance).
+        """BL and the patron-status flags without a password.
 
-        An unknown card also counts as a failure for the address's daily limit, so that
-        enumerating card numbers is as slow as guessing passwords.
+        Counted like a sign-in attempt from the terminal's address (or against the
+        terminal, when it has an allowance), reserved before the card is looked up; an
+        unknown card also counts as a failure for the day, so that enumerating card
+        numbers is as slow as guessing passwords. A card that may not be used now gets
+        the flags of :func:`status_blocks` and the reason as AF, never a plain BL=Y.
         """
-        gate = throttle()
-        allowance = self.allowances.get(terminal)
-        wait = gate.check_source(source_ip, allowance=allowance)
-        if wait:
-            audit.record(
-                "login.throttled",
-                ip=source_ip,
-                user_agent=terminal,
+        gate = limiter()
+        source = self._source(terminal, source_ip)
+        reservation = gate.reserve(source_slots(source_ip, source.allowance))
+        if not reservation.allowed:
+            record_outcome(
+                SignInOutcome.THROTTLED,
                 channel="sip2",
-                terminal=terminal,
-                retry_after=wait,
-                commit=True,
+                source=source,
+                retry_after=reservation.wait,
             )
+            db.session.commit()
             return PatronAnswer(
                 False,
                 None,
-                screen_message=_screen_message(SignInOutcome.THROTTLED, wait),
+                screen_message=_screen_message(SignInOutcome.THROTTLED, reservation.wait),
                 reason="throttled",
             )
-        gate.hit_source(source_ip, allowance=allowance)
         patron = find_patron(card_number) if is_valid_card_number(card_number) else None
-        if patron is None:
-            gate.hit_source(source_ip, failed=True, allowance=allowance)
+        gate.settle(reservation, succeeded=patron is not None)
+        refusal = refusal_reason(patron, services().now()) if patron is not None else None
         audit.record(
             "sip2.patron_lookup",
             patron_id=patron.id if patron else None,
@@ -227,18 +230,27 @@ class DatabaseDirectory:
             channel="sip2",
             terminal=terminal,
             found=patron is not None,
+            status=refusal.value if refusal else None,
             commit=True,
         )
         if patron is None:
             return PatronAnswer(False, None, reason="unknown")
-        return PatronAnswer(True, None, reason="ok")
+        if refusal is None:
+            return PatronAnswer(True, None, reason="ok")
+        return PatronAnswer(
+            True,
+            None,
+            status_blocks(refusal, with_pin=False),
+            screen_message=_screen_message(refusal),
+            reason=_REASONS[refusal],
+        )
 
     # --- terminal logins (TerminalLoginGuard) ---------------------------------------------
 
     def check_login(self, user: str, source_ip: str) -> bool:
         """False while the address is throttled (the login is refused unchecked, audited)."""
         with self._context(user):
-            wait = throttle().check_source(source_ip)
+            wait = limiter().waiting(source_slots(source_ip))
             if not wait:
                 return True
             audit.record(
@@ -255,9 +267,9 @@ class DatabaseDirectory:
         """Audit a terminal login; a failure counts against the address like a wrong password."""
         with self._context(user):
             if not is_ok:
-                gate = throttle()
-                gate.hit_source(source_ip)
-                gate.hit_source(source_ip, failed=True)
+                # A failed terminal login costs the address what a wrong password does.
+                gate = limiter()
+                gate.settle(gate.reserve(source_slots(source_ip)), succeeded=False)
             audit.record(
                 "sip2.terminal_login.ok" if is_ok else "sip2.terminal_login.failed",
                 ip=source_ip,

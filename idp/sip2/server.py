@@ -1,8 +1,9 @@
 """A SIP2 ACS on TCP or TLS, answering patron authentication from a :class:`PatronDirectory`.
 
 The socket side of 3M SIP2 2.00: framing (messages end with CR; LF and CRLF are accepted),
-the connection cap, the idle timeout, the message size cap and TLS; each connection's
-protocol state is a :class:`~idp.sip2.session.Sip2Session`.
+the connection caps (in all and per address), the terminals' networks checked when a
+connection is accepted, the login deadline, the idle timeout, the message size cap and
+TLS; each connection's protocol state is a :class:`~idp.sip2.session.Sip2Session`.
 
 One thread per connection (:class:`socketserver.ThreadingTCPServer`): the directory call is
 blocking work (a database query, an Argon2 verification taking tens of milliseconds), which
@@ -54,27 +55,47 @@ class _ThreadingServer(socketserver.ThreadingTCPServer):
         self.owner = owner
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self._slots = threading.BoundedSemaphore(owner.options.max_connections)
+        self._per_address: dict[str, int] = {}
+        self._count_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
-        if self._slots.acquire(blocking=False):
-            return True
-        # Refused: socketserver closes the socket at once.
-        logger.warning("sip2: connection cap reached, refused ip=%s", client_address[0])
-        return False
+        # Refused connections are closed at once by socketserver, before any byte is read.
+        source_ip = str(client_address[0])
+        if not self.owner.terminals.accepts_connection_from(source_ip):
+            logger.warning("sip2: no terminal may connect from there, refused ip=%s", source_ip)
+            return False
+        with self._count_lock:
+            held = self._per_address.get(source_ip, 0)
+            if held >= self.owner.options.max_connections_per_address:
+                logger.warning("sip2: per-address connection cap reached, refused ip=%s", source_ip)
+                return False
+            if not self._slots.acquire(blocking=False):
+                logger.warning("sip2: connection cap reached, refused ip=%s", source_ip)
+                return False
+            self._per_address[source_ip] = held + 1
+        return True
+
+    def _release(self, client_address: Any) -> None:
+        source_ip = str(client_address[0])
+        with self._count_lock:
+            left = self._per_address.pop(source_ip, 1) - 1
+            if left > 0:
+                self._per_address[source_ip] = left
+            self._slots.release()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._release(client_address)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._release(client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.error("sip2: unexpected connection error ip=%s", client_address[0])
@@ -169,6 +190,7 @@ class Sip2Server:
         self.shutdown()
 
     def _serve_connection(self, sock: socket.socket, address: Any) -> None:
+        login_deadline = time.monotonic() + self.options.login_timeout
         source_ip = str(address[0])
         connection = sock
         session = Sip2Session(
@@ -181,7 +203,7 @@ class Sip2Server:
         if not self._track(sock):
             return
         try:
-            sock.settimeout(self.options.idle_timeout)
+            sock.settimeout(min(self.options.idle_timeout, self.options.login_timeout))
             if self._ssl_context is not None:
                 try:
                     connection = self._ssl_context.wrap_socket(
@@ -195,7 +217,7 @@ class Sip2Server:
                 except (OSError, ValueError) as exc:
                     logger.info("sip2: TLS handshake failed ip=%s why=%r", source_ip, str(exc))
                     return
-            self._converse(connection, session, source_ip)
+            self._converse(connection, session, source_ip, login_deadline)
         except Exception as exc:
             # Type and frames only: an exception's text may carry what it was given.
             frames = "".join(traceback.format_tb(exc.__traceback__))
@@ -223,7 +245,19 @@ class Sip2Server:
             self._connections.add(connection)
             return True
 
-    def _converse(self, connection: socket.socket, session: Sip2Session, source_ip: str) -> None:
+    def _converse(
+        self,
+        connection: socket.socket,
+        session: Sip2Session,
+        source_ip: str,
+        login_deadline: float,
+    ) -> None:
+        """Read messages and answer them until the terminal or a limit ends the connection.
+
+        Two deadlines: the idle timeout, renewed by every complete message, and until a
+        terminal has authenticated the login deadline, which nothing renews (an ACS
+        Status request every few seconds cannot hold a connection without logging in).
+        """
         options = self.options
         buffer = bytearray()
         deadline = time.monotonic() + options.idle_timeout
@@ -246,7 +280,11 @@ class Sip2Server:
             if len(buffer) > options.max_message_bytes:
                 logger.warning("sip2: over-long message, closing ip=%s", source_ip)
                 return
-            remaining = deadline - time.monotonic()
+            if not session.is_authenticated and time.monotonic() >= login_deadline:
+                logger.info("sip2: no login in time, closing ip=%s", source_ip)
+                return
+            until = deadline if session.is_authenticated else min(deadline, login_deadline)
+            remaining = until - time.monotonic()
             if remaining <= 0:
                 logger.info("sip2: idle connection, closing ip=%s", source_ip)
                 return

@@ -80,6 +80,11 @@ class Sip2Options:
     library_name: str = ""
     #: Simultaneous connections; extra ones are closed at once.
     max_connections: int = 64
+    #: Simultaneous connections from one address, so that one source cannot take them all.
+    max_connections_per_address: int = 8
+    #: Seconds a new connection has to log in (93, or a first request with AC); ACS Status
+    #: (99) and other messages before that do not extend it.
+    login_timeout: float = 10.0
     #: Seconds without a complete message before the connection is closed.
     idle_timeout: float = 60.0
     #: Longest message accepted, terminator excluded; longer ones close the connection.
@@ -99,10 +104,16 @@ class Sip2Options:
     clock: Callable[[], dt.datetime] = _utc_now
 
     def __post_init__(self) -> None:
-        if min(self.max_connections, self.max_resend_requests, self.max_login_failures) < 1:
+        limits = (
+            self.max_connections,
+            self.max_connections_per_address,
+            self.max_resend_requests,
+            self.max_login_failures,
+        )
+        if min(limits) < 1:
             raise ValueError("connection, resend and login limits must be at least 1")
-        if self.idle_timeout <= 0:
-            raise ValueError("idle_timeout must be positive")
+        if self.idle_timeout <= 0 or self.login_timeout <= 0:
+            raise ValueError("idle_timeout and login_timeout must be positive")
         if self.max_message_bytes < 64:
             raise ValueError("max_message_bytes must be at least 64")
         codecs.lookup(self.encoding)
@@ -149,6 +160,8 @@ class Sip2Session:
         self._source_ip = source_ip
         self._login_guard = login_guard
         self.terminal: Terminal | None = None
+        #: A terminal identified itself (Login, or a request carrying its password in AC).
+        self.is_authenticated = False
         self._location: str | None = None
         self._last_reply: bytes | None = None
         self._errors = 0
@@ -244,6 +257,7 @@ class Sip2Session:
             close = self._login_failures >= self._options.max_login_failures
             return self._respond(request, "94", {"ok": "0"}, [], close=close)
         self.terminal = terminal
+        self.is_authenticated = True
         self._location = request.get("CP") or None
         logger.info("sip2: terminal logged in terminal=%s ip=%s", terminal.name, self._source_ip)
         return self._respond(request, "94", {"ok": "1"}, [])
@@ -285,6 +299,7 @@ class Sip2Session:
         if terminal is not None and not terminal.settings.is_allowed_from(self._source_ip):
             reason = "network"
         if reason == "ok":
+            self.is_authenticated = True
             return terminal
         if guard is not None:
             # Only failures: a terminal without login identifies itself in every request.

@@ -130,6 +130,10 @@ class TerminalRegistry:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def accepts_connection_from(self, source_ip: str) -> bool:
+        """True when some terminal may connect from ``source_ip`` (checked at accept time)."""
+        return any(settings.is_allowed_from(source_ip) for _, settings in self._entries.values())
+
     def login(self, user: str, password: str) -> Terminal | None:
         """The terminal for a Login (93) user and password, or None."""
         entry = self._entries.get(user)

@@ -15,6 +15,8 @@ from flask_babel import lazy_gettext as _l
 
 from idp.context import services
 from idp.i18n import current_locale
+from idp.models.patron import Patron
+from idp.services.accounts import PasswordChangeError
 from idp.services.accounts import clean_email
 from idp.services.accounts import mail_failed_message
 from idp.services.accounts import update_account
@@ -43,6 +45,7 @@ def index() -> Any:
         return redirect(url_for("login.login", next=url_for("account.index")))
     form = AccountForm()
     status = 200
+    headers: dict[str, str] = {}
     if request.method == "GET":
         form.email.data = patron.email or ""
         form.email2.data = patron.email2 or ""
@@ -56,16 +59,24 @@ def index() -> Any:
             except ValueError:
                 field.errors.append(str(BAD_ADDRESS))
         if not form.email.errors and not form.email2.errors:
-            result = update_account(
-                patron,
-                email=addresses[0],
-                email2=addresses[1],
-                notify_due_date=bool(form.notify_due_date.data),
-                notify_reservation=bool(form.notify_reservation.data),
-                locale=current_locale(),
-                send_confirmation=bool(form.send_confirmation.data),
-                ip=request.remote_addr,
-            )
+            try:
+                result = update_account(
+                    patron,
+                    email=addresses[0],
+                    email2=addresses[1],
+                    notify_due_date=bool(form.notify_due_date.data),
+                    notify_reservation=bool(form.notify_reservation.data),
+                    locale=current_locale(),
+                    send_confirmation=bool(form.send_confirmation.data),
+                    current_password=form.current_password.data or "",
+                    ip=request.remote_addr,
+                    user_agent=request.user_agent.string,
+                )
+            except PasswordChangeError as exc:
+                form.current_password.errors.append(str(exc.message))
+                if exc.retry_after:
+                    headers["Retry-After"] = str(exc.retry_after)
+                return _page(patron, form, exc.status, headers)
             flash(_("Your patron information has been updated."))
             for address in result.mailed:
                 flash(_("A confirmation mail has been sent to %(address)s.", address=address))
@@ -75,13 +86,19 @@ def index() -> Any:
         status = 400
     else:
         status = 400
-    return render_template(
+    return _page(patron, form, status, headers)
+
+
+def _page(patron: Patron, form: AccountForm, status: int, headers: dict[str, str]) -> Any:
+    form.current_password.data = ""
+    body = render_template(
         "account/index.html",
         patron=patron,
         form=form,
         status_name=STATUS_NAMES.get(patron.status, patron.status),
         timezone=services().config["IDP_TIMEZONE"],
-    ), status
+    )
+    return body, status, headers
 
 
 @bp.route("/account/verify-email/<token>")

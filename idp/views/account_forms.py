@@ -70,6 +70,12 @@ class AccountForm(FlaskForm):  # type: ignore[misc]
     notify_due_date = BooleanField(_l("Due-date reminder"))
     notify_reservation = BooleanField(_l("Reservation ready"))
     send_confirmation = BooleanField(_l("Send a confirmation mail"), default=True)
+    #: Needed only when an e-mail address changes (checked by the sign-in core).
+    current_password = PasswordField(
+        _l("Current password (needed to change an e-mail address)"),
+        validators=[Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 class CancelForm(FlaskForm):  # type: ignore[misc]

@@ -30,7 +30,8 @@ from idp.services.cards import VerifyResult
 from idp.services.cards import barcode_claim
 from idp.services.cards import card_refusal
 from idp.services.cards import verify_code
-from idp.services.throttle import throttle
+from idp.services.signin import Slot
+from idp.services.signin import limiter
 from idp.views.bearer import BearerError
 from idp.views.bearer import require_token
 
@@ -103,11 +104,10 @@ def verify() -> Response:
     """
     ip = request.remote_addr
     meta: dict[str, Any] = {"ip": ip, "user_agent": request.user_agent.string}
-    gate = throttle()
-    wait = gate.check("card_verify_ip", ip or "")
+    gate = limiter()
+    wait = gate.hit([Slot("card_verify_ip", ip or "")])
     if wait:
         return _throttled(wait, meta)
-    gate.hit("card_verify_ip", ip or "")
     try:
         token = require_token("card:verify")
     except BearerError as error:
@@ -121,25 +121,28 @@ def verify() -> Response:
             "insufficient_scope",
             "Use an access token from the client-credentials grant.",
         )
-    wait = max(
-        gate.check("card_verify_client", client_id),
-        gate.check("card_verify_failures", client_id),
+    # The call and a refused code are reserved together, before the code is checked, so
+    # that parallel calls cannot all pass a limit that only room for one is left under.
+    reservation = gate.reserve(
+        [Slot("card_verify_client", client_id), Slot("card_verify_failures", client_id)]
     )
-    if wait:
-        return _throttled(wait, meta)
-    gate.hit("card_verify_client", client_id)
+    if not reservation.allowed:
+        return _throttled(reservation.wait, meta)
     try:
         raw = _code_of(request.get_json(silent=True))
     except ValueError as exc:
+        gate.settle(reservation, succeeded=True)  # a bad body is no refused code
         audit.record("card.refused", commit=True, reason="invalid_request", **meta)
         return _json_error(400, "invalid_request", str(exc))
     result = verify_code(raw, services().now())
     patron_id = result.patron.id if result.patron is not None else None
+    # Only codes that could be guesses count as refused codes for the day.
+    gate.settle(
+        reservation, succeeded=result.reason not in {"malformed", "unknown", "expired_code"}
+    )
     if result.is_valid:
         audit.record("card.verified", patron_id=patron_id, commit=True, **meta)
     else:
-        if result.reason in {"malformed", "unknown", "expired_code"}:
-            gate.hit("card_verify_failures", client_id)
         audit.record("card.refused", patron_id=patron_id, commit=True, reason=result.reason, **meta)
     response = jsonify(_verify_answer(result))
     response.headers["Cache-Control"] = "no-store"

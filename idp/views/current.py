@@ -7,7 +7,7 @@ from flask import session
 from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services.patrons import refusal_reason
+from idp.services.signin import refusal_reason
 
 
 def current_patron() -> Patron | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from flask import Blueprint
@@ -16,11 +15,11 @@ from sqlalchemy import select
 
 from idp.context import services
 from idp.extensions import db
-from idp.i18n import portal_name
 from idp.models.client import Client
-from idp.services import audit
-from idp.services.patrons import SignInOutcome
-from idp.services.patrons import authenticate
+from idp.services.signin import SignInOutcome
+from idp.services.signin import Source
+from idp.services.signin import check_patron
+from idp.services.signin import message_for
 from idp.views import pending
 from idp.views.account_forms import CancelForm
 from idp.views.errors import error_page
@@ -32,43 +31,13 @@ from idp.views.password import start_forced_change
 
 bp = Blueprint("login", __name__)
 
-
-#: What the patron is told when the card number and password were right but the card
-#: still cannot sign in (the outcome is only told after a correct password).
-REFUSALS = {
-    SignInOutcome.TEMPORARY_PASSWORD: _l(
-        "You cannot log in with a temporary password. "
-        "Please change it in %(portal)s before using this service."
-    ),
-    SignInOutcome.TEMPORARY_PASSWORD_EXPIRED: _l(
-        "The temporary password has expired. Please ask at the library counter for a new one."
-    ),
-    SignInOutcome.CARD_EXPIRED: _l(
-        "Your library card has expired. Please renew it at the library counter."
-    ),
-    SignInOutcome.INACTIVE: _l(
-        "This library card cannot be used at the moment. Please ask at the library counter."
-    ),
-    # Throttled and locked attempts are told without checking the password (SPEC §7).
-    SignInOutcome.LOCKED: _l(
-        "This library card has been locked because the password was entered incorrectly "
-        "too many times. Please ask at the library counter, or have your password reissued."
-    ),
-}
-THROTTLED = _l("Too many login attempts. Please wait %(minutes)s minutes and try again.")
-INVALID = _l("The library card number or password is incorrect.")
-MUST_CHANGE = _l("Your password is temporary. Please change it before you continue.")
+#: HTTP status of a refused sign-in (any other refusal: 403).
+_STATUS = {SignInOutcome.INVALID_CREDENTIALS: 401, SignInOutcome.THROTTLED: 429}
 
 
 def refusal_message(outcome: SignInOutcome, policy: str = "deny", retry_after: int = 0) -> str:
     """The message for a refused sign-in, by outcome and the client's policy."""
-    if outcome is SignInOutcome.TEMPORARY_PASSWORD and policy == "change":
-        return str(MUST_CHANGE)
-    if outcome is SignInOutcome.THROTTLED:
-        return str(THROTTLED % {"minutes": max(1, math.ceil(retry_after / 60))})
-    if outcome is SignInOutcome.TEMPORARY_PASSWORD:
-        return str(REFUSALS[outcome] % {"portal": portal_name()})
-    return str(REFUSALS.get(outcome, INVALID))
+    return message_for(outcome, retry_after=retry_after, must_change=policy == "change")
 
 
 def _client_for(params: dict[str, str] | None) -> Client | None:
@@ -102,56 +71,29 @@ def login() -> Any:
     status = 200
     headers: dict[str, str] = {}
     if form.validate_on_submit():
-        result = authenticate(
+        client_id = client.client_id if client else None
+        result = check_patron(
             form.card_number.data or "",
             form.password.data or "",
-            source_ip=request.remote_addr,
             channel="web",
-            user_agent=request.user_agent.string,
-        )
-        patron = result.patron
-        meta = {"ip": request.remote_addr, "user_agent": request.user_agent.string}
-        client_id = client.client_id if client else None
-        if result.outcome is SignInOutcome.OK and patron is not None:
-            session.sign_in(patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
-            # Committed with the new session record (sessions.py), in one transaction.
-            audit.record(
-                "login.ok",
-                patron_id=patron.id,
-                client_id=client_id,
+            source=Source(
                 ip=request.remote_addr,
                 user_agent=request.user_agent.string,
-            )
+                client_id=client_id,
+            ),
+        )
+        patron = result.patron
+        if result.outcome is SignInOutcome.OK and patron is not None:
+            # The sign-in itself is audited by the core.
+            session.sign_in(patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
             if params is not None and rid:
                 pending.forget(rid)
                 pending.mark("login", params)
                 return redirect(pending.authorize_url(params))
             return redirect(_safe_next(request.args.get("next")))
-        if result.outcome is SignInOutcome.INVALID_CREDENTIALS:
-            audit.record(
-                "login.failed",
-                patron_id=result.patron_id,
-                client_id=client_id,
-                commit=True,
-                **meta,
-            )
-            status = 401
-        elif result.outcome is SignInOutcome.THROTTLED:
-            # Throttled and locked attempts are audited by authenticate(), for every channel.
-            status = 429
+        status = _STATUS.get(result.outcome, 403)
+        if result.outcome is SignInOutcome.THROTTLED:
             headers["Retry-After"] = str(result.retry_after)
-        elif result.outcome is SignInOutcome.LOCKED:
-            status = 403
-        else:
-            audit.record(
-                "login.refused",
-                patron_id=patron.id if patron else None,
-                client_id=client_id,
-                commit=True,
-                reason=result.outcome.value,
-                **meta,
-            )
-            status = 403
         policy = client.temporary_password_policy if client else "change"
         if result.outcome is SignInOutcome.TEMPORARY_PASSWORD and patron is not None:
             if policy == "change":

@@ -26,7 +26,6 @@ from idp.models.patron import Patron
 from idp.services.accounts import PasswordChangeError
 from idp.services.accounts import change_password
 from idp.services.card_numbers import normalize_card_number
-from idp.services.rate_limits import rate_limits
 from idp.services.reissue import REISSUE_MAX_AGE
 from idp.services.reissue import ReissueGrant
 from idp.services.reissue import link_digest
@@ -34,6 +33,8 @@ from idp.services.reissue import patron_for_grant
 from idp.services.reissue import redeem_link
 from idp.services.reissue import reissue_password
 from idp.services.reissue import request_reissue
+from idp.services.signin import Slot
+from idp.services.signin import limiter
 from idp.services.signing import TokenError
 from idp.views.account_forms import NewPasswordForm
 from idp.views.account_forms import PasswordChangeForm
@@ -45,10 +46,6 @@ bp = Blueprint("password", __name__)
 
 #: Seconds the pending-change marker lives after a temporary-password login.
 CHANGE_WINDOW = 600
-#: Re-issue requests per source address.
-REISSUE_IP_LIMIT = "5 per minute;20 per hour"
-#: Re-issue mails per card, whoever asks: a card's owner is not flooded with mail.
-REISSUE_CARD_LIMIT = "3 per hour"
 CHANGED_LOGIN_AGAIN = _l(
     "Your password change has been accepted. Please log in again with your new password."
 )
@@ -98,6 +95,7 @@ def change() -> Any:
     form = PasswordChangeForm()
     message = None
     status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             change_password(
@@ -110,7 +108,9 @@ def change() -> Any:
                 user_agent=request.user_agent.string,
             )
         except PasswordChangeError as exc:
-            message, status = str(exc.message), 400
+            message, status = str(exc.message), exc.status
+            if exc.retry_after:
+                headers["Retry-After"] = str(exc.retry_after)
         else:
             if forced:
                 marker = forced[1]
@@ -136,16 +136,17 @@ def change() -> Any:
         message=message,
         cancel_url=cancel_url,
     )
-    return body, status
+    return body, status, headers
 
 
 @bp.route("/password/reissue", methods=["GET", "POST"])
 def reissue() -> Any:
     """Ask for a re-issue link by card number and registered e-mail address."""
     form = ReissueForm()
-    limits = rate_limits()
-    if request.method == "POST" and not limits.hit(
-        REISSUE_IP_LIMIT, "reissue-ip", request.remote_addr or "-"
+    gate = limiter()
+    address = request.remote_addr or "-"
+    if request.method == "POST" and gate.hit(
+        [Slot("reissue_ip", address), Slot("reissue_ip_hour", address)]
     ):
         return error_page(429, _("Too many attempts. Please wait a while and try again."))
     if form.validate_on_submit():
@@ -154,7 +155,7 @@ def reissue() -> Any:
             card,
             form.email.data or "",
             # Past the per-card limit the same work is done and the same page shown.
-            deliver=limits.hit(REISSUE_CARD_LIMIT, "reissue-card", card),
+            deliver=gate.hit([Slot("reissue_card", card)]) == 0,
             ip=request.remote_addr,
         )
         return render_template("password/reissue_sent.html", minutes=REISSUE_MAX_AGE // 60)

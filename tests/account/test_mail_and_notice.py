@@ -30,7 +30,15 @@ def test_confirmation_mail_names_the_patron_its_validity_and_signs(
 ) -> None:
     patron = make_patron("0300000001", name="図書 花子")
     login(client, patron.card_number, DEFAULT_PASSWORD)
-    submit(client, "/account", {"email": "hanako@example.jp", "send_confirmation": "y"})
+    submit(
+        client,
+        "/account",
+        {
+            "email": "hanako@example.jp",
+            "send_confirmation": "y",
+            "current_password": DEFAULT_PASSWORD,
+        },
+    )
     [mail] = mail_server.wait_for(1)
     assert mail["From"].addresses[0].display_name == "中央図書館"
     assert mail["From"].addresses[0].addr_spec == MAIL_FROM

@@ -1,35 +1,40 @@
-"""Request limits of the re-issue form: in memory, or in Redis shared by every node."""
+"""Limits of the re-issue form: the one limiter, in the database or shared through Redis."""
 
 from __future__ import annotations
 
-import os
 import secrets
+from typing import Any
 
-import pytest
+from flask import Flask
 
-from idp.services.rate_limits import RateLimits
-
-REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL")
-
-
-def test_memory_limits_count_per_identifier() -> None:
-    limits = RateLimits(None)
-    assert [limits.hit("2/minute", "reissue-ip", "192.0.2.1") for _ in range(3)] == [
-        True,
-        True,
-        False,
-    ]
-    assert limits.hit("2/minute", "reissue-ip", "192.0.2.2")
+from idp.extensions import db
+from idp.services.signin import Slot
+from idp.services.signin import limiter
+from tests.conftest import TEST_REDIS_URL
 
 
-@pytest.mark.skipif(not REDIS_URL, reason="IDP_TEST_REDIS_URL names the Redis of the run")
-def test_redis_limits_are_shared_by_every_node() -> None:
-    node_a, node_b = RateLimits(REDIS_URL), RateLimits(REDIS_URL)
-    card = secrets.token_hex(8)
-    try:
-        assert node_a.hit("3/hour", "reissue-card", card)
-        assert node_b.hit("3/hour", "reissue-card", card)
-        assert node_a.hit("3/hour", "reissue-card", card)
-        assert not node_b.hit("3/hour", "reissue-card", card)
-    finally:
-        node_a.storage.reset()
+def test_limits_count_per_identifier_from_the_configuration(app: Flask) -> None:
+    app.config["IDP_REISSUE_IP_PER_MINUTE"] = 2
+    app.extensions["idp"].extra.pop("limiter", None)
+    first = [Slot("reissue_ip", "192.0.2.1")]
+    assert [limiter().hit(first) == 0 for _ in range(3)] == [True, True, False]
+    assert limiter().hit([Slot("reissue_ip", "192.0.2.2")]) == 0
+
+
+def test_redis_limits_are_shared_by_every_node(
+    app_config: dict[str, Any], redis_prefix: str
+) -> None:
+    from idp import create_app
+
+    app_config.update(IDP_REDIS_URL=TEST_REDIS_URL, IDP_THROTTLE_REDIS_PREFIX=redis_prefix)
+    node_a, node_b = create_app(app_config), create_app(app_config)
+    card = [Slot("reissue_card", secrets.token_hex(8))]
+    answers = []
+    for node in (node_a, node_b, node_a, node_b):
+        with node.app_context():
+            answers.append(limiter().hit(card) == 0)
+            db.session.remove()
+    assert answers == [True, True, True, False]
+    for node in (node_a, node_b):
+        with node.app_context():
+            db.engine.dispose()

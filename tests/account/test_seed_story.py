@@ -35,7 +35,12 @@ def _rid(response: Any) -> str:
 
 
 def test_the_seed_notice_story(
-    runner: FlaskCliRunner, rp: Any, vendor_rp: Any, tmp_path: Path, mail_server: MailServer
+    runner: FlaskCliRunner,
+    rp: Any,
+    vendor_rp: Any,
+    tmp_path: Path,
+    mail_server: MailServer,
+    clock: Any,
 ) -> None:
     browser = rp.browser
     # The counter issues the card and prints the notice.
@@ -125,14 +130,21 @@ def test_the_seed_notice_story(
     saved = submit(
         browser,
         "/account",
-        {"email": "hanako@example.jp", "notify_due_date": "y", "send_confirmation": "y"},
+        {
+            "email": "hanako@example.jp",
+            "notify_due_date": "y",
+            "send_confirmation": "y",
+            "current_password": "hon2468",
+        },
     )
     assert saved.status_code == 302
     [mail] = mail_server.wait_for(1)
     assert mail["Subject"] == "利用者情報登録完了のお知らせ"
     assert browser.get(urlsplit(link_in(mail)).path).status_code == 200
 
-    # パスワード再発行: card number + the confirmed address → a link → a new password.
+    # パスワード再発行: card number + the confirmed address → a link → a new password (an
+    # address confirmed at least IDP_REISSUE_EMAIL_MIN_AGE ago).
+    clock.advance(days=1)
     submit(browser, "/password/reissue", {"card_number": CARD, "email": "hanako@example.jp"})
     reissue = mail_server.wait_for(2)[1]
     assert reissue["Subject"] == "パスワード再発行のお知らせ"

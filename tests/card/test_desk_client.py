@@ -78,7 +78,7 @@ def test_verify_api_answers_as_described_with_a_valid_token(
     app.config["IDP_CARD_VERIFY_IP_PER_MINUTE"] = 0  # no limit for the fuzzer
     app.config["IDP_CARD_VERIFY_CLIENT_PER_MINUTE"] = 0
     app.config["IDP_CARD_VERIFY_FAILURES_PER_DAY"] = 0
-    app.extensions["idp"].extra.pop("throttle", None)
+    app.extensions["idp"].extra.pop("limiter", None)
 
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 

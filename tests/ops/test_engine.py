@@ -49,3 +49,32 @@ def test_sqlite_runs_in_wal_mode(app: Flask) -> None:
         pytest.skip("SQLite only")
     with db.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_database_errors_never_carry_the_bound_values(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed INSERT's message and log line name the statement, never card or hash."""
+    import logging
+
+    from sqlalchemy.exc import IntegrityError
+
+    from idp.models.patron import Patron
+    from tests.factories import make_patron
+
+    patron = make_patron("1234567897")
+    duplicate = Patron(
+        card_number=patron.card_number,
+        password_hash="$argon2id$secret-hash-value",
+        expires_on=patron.expires_on,
+    )
+    db.session.add(duplicate)
+    with pytest.raises(IntegrityError) as raised:
+        db.session.commit()
+    db.session.rollback()
+    logging.getLogger("idp.test").error("database error", exc_info=raised.value)
+    logged = caplog.text + str(raised.value)
+    assert "INSERT INTO patrons" in logged
+    assert "1234567897" not in logged
+    assert "secret-hash-value" not in logged
+    assert "hidden due to hide_parameters" in logged

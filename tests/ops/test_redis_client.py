@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 
 from idp.redis_client import SharedRedis
 from idp.redis_client import shared_redis
-from idp.services.rate_limits import rate_limits
-from idp.services.throttle import FallbackStore
-from idp.services.throttle import throttle
+from idp.services.signin import Slot
+from idp.services.signin import limiter
+from idp.services.signin.stores import FallbackStore
 from tests.factories import DEFAULT_PASSWORD
 from tests.oidc import csrf_token
 from tests.ops.conftest import CLOSED_REDIS_URL
@@ -35,20 +35,17 @@ def prefix(redis_url: str) -> Any:
     client.close()
 
 
-def test_throttle_and_limits_share_one_client_and_pool(
+def test_the_limiter_uses_the_one_shared_client_and_pool(
     make_app: Callable[..., Flask], redis_url: str, prefix: str
 ) -> None:
     app = make_app(IDP_REDIS_URL=redis_url, IDP_THROTTLE_REDIS_PREFIX=prefix)
     with app.app_context():
         shared = shared_redis()
         assert isinstance(shared, SharedRedis)
-        store = throttle().store
+        store = limiter().store
         assert isinstance(store, FallbackStore)
         assert store.primary.client is shared.client
         assert store.shared is shared
-        limits = rate_limits()
-        assert limits.shared is shared
-        assert limits.storage.storage.connection_pool is shared.client.connection_pool  # type: ignore[attr-defined]
         kwargs = shared.client.connection_pool.connection_kwargs
         assert kwargs["socket_timeout"] == 0.25
         assert kwargs["health_check_interval"] == 30
@@ -57,7 +54,7 @@ def test_throttle_and_limits_share_one_client_and_pool(
 
 def test_no_redis_configured_means_no_client(app: Flask) -> None:
     assert shared_redis() is None
-    assert rate_limits().shared is None
+    assert limiter().store.name == "database"
 
 
 def test_client_is_made_again_after_a_fork(redis_url: str) -> None:
@@ -74,22 +71,24 @@ def test_one_failure_makes_every_user_skip_redis(
 ) -> None:
     app = make_app(IDP_REDIS_URL=CLOSED_REDIS_URL, IDP_REDIS_TIMEOUT_MS=100)
     with app.app_context(), caplog.at_level(logging.WARNING):
-        assert rate_limits().hit("5/minute", "reissue-ip", "192.0.2.1")
+        ip = [Slot("reissue_ip", "192.0.2.1")]
+        assert limiter().hit(ip) == 0
         shared = shared_redis()
         assert shared is not None and not shared.is_available()
-        assert throttle().store.name == "database"  # no second timeout for the throttle
+        assert limiter().store.name == "database"  # no second timeout
         for _ in range(4):
-            rate_limits().hit("5/minute", "reissue-ip", "192.0.2.1")
-        # Never open: this process's memory still counts.
-        assert not rate_limits().hit("5/minute", "reissue-ip", "192.0.2.1")
+            limiter().hit(ip)
+        # Never open: the database still counts.
+        assert limiter().hit(ip) > 0
         for _ in range(3):
-            throttle().hit("card", "0399999991")
-        assert throttle().count("card", "0399999991") == 3  # in the database
+            limiter().hit([Slot("card", "0399999991")])
+        assert limiter().count("card", "0399999991") == 3  # in the database
+        redis_checks = shared.client.connection_pool.connection_kwargs
+        assert redis_checks["socket_timeout"] == 0.1
     warnings = [r.getMessage() for r in caplog.records if "Redis unreachable" in r.getMessage()]
-    # One line per user and outage, not one per request.
-    assert len(warnings) == 2
-    assert "request limits (ConnectionError)" in warnings[0]
-    assert "throttling (ConnectionError)" in warnings[1]
+    # One line per outage, not one per request.
+    assert len(warnings) == 1
+    assert "throttling (ConnectionError)" in warnings[0]
 
 
 @pytest.fixture
@@ -155,7 +154,7 @@ def test_readyz_names_the_database_when_it_is_down(make_app: Callable[..., Flask
 def test_free_failures_never_wait_even_if_another_node_clock_is_ahead() -> None:
     import datetime as dt
 
-    from idp.services.throttle import BackoffRule
+    from idp.services.signin.rules import BackoffRule
 
     rule = BackoffRule(free=5, delay=60, max_delay=3600, lock_after=20, forget=3600)
     now = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)

@@ -113,3 +113,58 @@ def test_serve_starts_the_configured_workers_and_restarts_them_gracefully(
     assert process.poll() is None
     process.terminate()
     assert process.wait(timeout=20) == 0
+
+
+def test_serve_purges_expired_data_by_itself(tmp_path: Path, keys_dir: Path) -> None:
+    import datetime as dt
+
+    from flask_migrate import upgrade
+    from sqlalchemy import func
+    from sqlalchemy import select
+
+    from idp import create_app
+    from idp.extensions import db
+    from idp.models.lease import MaintenanceLease
+    from idp.models.throttle import ThrottleCounter
+
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PROMETHEUS_"))},
+        "IDP_ISSUER": f"http://127.0.0.1:{port}",
+        "IDP_SECRET_KEY": SECRET,
+        "IDP_INSTANCE_DIR": str(tmp_path),
+        "IDP_KEYS_DIR": str(keys_dir),
+        "IDP_BIND": f"127.0.0.1:{port}",
+        "IDP_WORKERS": "2",
+        "IDP_PURGE_INTERVAL": "1",
+    }
+    app = create_app({k: v for k, v in env.items() if k.startswith("IDP_")} | {"TESTING": True})
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    with app.app_context():
+        upgrade()
+        db.session.add_all(
+            ThrottleCounter(key=f"k{n}", count=1, last_at=past, expires_at=past) for n in range(5)
+        )
+        db.session.commit()
+
+    def left() -> int:
+        with app.app_context():
+            count = db.session.scalar(select(func.count()).select_from(ThrottleCounter))
+            db.session.remove()
+            return int(count or 0)
+
+    with (tmp_path / "serve.log").open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own console script
+            [str(IDP), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait(lambda: left() == 0)
+        with app.app_context():
+            lease = db.session.get(MaintenanceLease, "purge")
+            assert lease is not None and int(lease.holder.rsplit(":", 1)[1]) in _workers(
+                process.pid
+            )
+            db.engine.dispose()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

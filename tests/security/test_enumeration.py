@@ -21,14 +21,14 @@ from flask.testing import FlaskClient
 from idp.extensions import db
 from idp.models.card_failure import CardFailure
 from idp.models.patron import Patron
-from idp.services.patrons import SignInOutcome
-from idp.services.patrons import authenticate
-from idp.services.patrons import unlock_card
-from idp.services.patrons import unlock_patron
-from idp.services.throttle import throttle
+from idp.services.signin import SignInOutcome
+from idp.services.signin import limiter
+from idp.services.signin import unlock_card
+from idp.services.signin import unlock_patron
 from tests.factories import DEFAULT_PASSWORD
 from tests.oidc import csrf_token
 from tests.security.conftest import REDIS_URL
+from tests.signin import authenticate
 
 WRONG = "wrong-guess"
 UNKNOWN = "0399999999"
@@ -102,7 +102,7 @@ def assert_same_work(known: list[str], unknown: list[str]) -> None:
 def test_wrong_password_costs_the_same_statements_for_an_unknown_card(
     store: str, app: Flask, patron: Patron
 ) -> None:
-    assert throttle().store.name == store
+    assert limiter().store.name == store
     card = patron.card_number
     for ip in ("198.51.100.1", "198.51.100.2"):  # the first failure, then a further one
         known_outcome, known = failed_sign_in(card, ip)
@@ -111,9 +111,9 @@ def test_wrong_password_costs_the_same_statements_for_an_unknown_card(
         assert_same_work(known, unknown)
     writes = per_table(known)
     assert writes["UPDATE patrons"] == 0 and writes["INSERT card_failures"] == 1
-    # Database store: the attempt (address and network in one commit), the card, the
-    # failure (address and network), then the durable count; Redis: only the durable count.
-    assert writes["COMMIT"] == (4 if store == "database" else 1)
+    # Database store: the reservation (card, address, network in one statement), the
+    # settled failure, then the durable count and audit line; Redis: only the last one.
+    assert writes["COMMIT"] == (3 if store == "database" else 1)
 
 
 def test_locking_costs_the_same_statements_for_an_unknown_card(

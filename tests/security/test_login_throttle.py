@@ -12,10 +12,10 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from idp.services.patrons import SignInOutcome
-from idp.services.patrons import authenticate
+from idp.services.signin import SignInOutcome
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import post_login
+from tests.signin import authenticate
 
 THROTTLED_JA = "ログインの試行回数が多すぎます。1分ほど待ってから、もう一度お試しください。"
 THROTTLED_EN = "Too many login attempts. Please wait 1 minutes and try again."

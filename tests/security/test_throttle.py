@@ -13,14 +13,14 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.throttle import ThrottleCounter
-from idp.services.patrons import SignInOutcome
-from idp.services.patrons import authenticate
-from idp.services.patrons import unlock_patron
-from idp.services.throttle import BackoffRule
-from idp.services.throttle import WindowRule
-from idp.services.throttle import network_of
-from idp.services.throttle import throttle
+from idp.services.signin import SignInOutcome
+from idp.services.signin import limiter
+from idp.services.signin import unlock_patron
+from idp.services.signin.rules import BackoffRule
+from idp.services.signin.rules import WindowRule
+from idp.services.signin.rules import network_of
 from tests.factories import DEFAULT_PASSWORD
+from tests.signin import authenticate
 
 WRONG = "wrong-guess"
 
@@ -245,11 +245,11 @@ def test_network_of_groups_addresses_by_24_and_64(address: str, network: str) ->
 def test_a_limit_of_zero_switches_that_limit_off(app: Flask) -> None:
     app.config["IDP_THROTTLE_IP_PER_MINUTE"] = 0
     app.config["IDP_THROTTLE_NET_PER_MINUTE"] = 0
-    app.extensions["idp"].extra.pop("throttle", None)
+    app.extensions["idp"].extra.pop("limiter", None)
     outcomes = {
         authenticate(f"03000400{i:02d}", WRONG, source_ip="198.51.100.12").outcome
         for i in range(15)
     }
     assert outcomes == {SignInOutcome.INVALID_CREDENTIALS}
     assert db.session.scalar(select(func.count()).select_from(ThrottleCounter)) == 17
-    assert throttle().check("ip", "198.51.100.12") == 0
+    assert limiter().count("ip", "198.51.100.12") == 0

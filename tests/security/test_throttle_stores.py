@@ -16,14 +16,14 @@ from sqlalchemy import select
 from idp import create_app
 from idp.extensions import db
 from idp.models.throttle import ThrottleCounter
-from idp.services.patrons import SignInOutcome
-from idp.services.patrons import authenticate
-from idp.services.patrons import unlock_card
-from idp.services.throttle import FallbackStore
-from idp.services.throttle import throttle
+from idp.services.signin import SignInOutcome
+from idp.services.signin import limiter
+from idp.services.signin import unlock_card
+from idp.services.signin.stores import FallbackStore
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import REDIS_URL
 from tests.security.conftest import post_login
+from tests.signin import authenticate
 
 WRONG = "wrong-guess"
 #: Nothing listens there: a Redis that is configured but down.
@@ -102,12 +102,12 @@ def test_redis_backend_locks_and_resets_like_the_database(
 def test_redis_down_falls_back_to_database_counters(
     redis_down: dict[str, Any], app: Flask, patron: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="idp.services.throttle"):
+    with caplog.at_level(logging.WARNING, logger="idp.services.signin.stores"):
         outcomes = [authenticate(patron.card_number, WRONG).outcome for _ in range(6)]
     assert outcomes == [SignInOutcome.INVALID_CREDENTIALS] * 5 + [SignInOutcome.THROTTLED]
     assert _counters_in_database() == 1
     assert "counting in the database" in caplog.text
-    store = throttle().store
+    store = limiter().store
     assert isinstance(store, FallbackStore) and store.name == "database"
 
 
@@ -122,7 +122,7 @@ def test_redis_down_never_fails_open_or_500_on_the_login_page(
 def test_redis_is_tried_again_after_the_retry_period(
     on_redis: dict[str, Any], app: Flask, patron: Any
 ) -> None:
-    store = throttle().store
+    store = limiter().store
     assert isinstance(store, FallbackStore)
     store.down_until = float("inf")  # as if Redis had just failed
     authenticate(patron.card_number, WRONG)

@@ -429,7 +429,7 @@ def test_expired_temporary_password(terminal: RawClient, app: Flask, now: dt.dat
         "仮パスワードの有効期限が切れています。図書館の窓口で新しい仮パスワードの発行を受けてください。"
     )
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "login.refused")).one()
-    assert event.detail["reason"] == "temporary_password_expired"
+    assert event.detail["outcome"] == "temporary_password_expired"
 
 
 def test_concurrent_terminals_each_get_their_own_answer(

@@ -184,11 +184,17 @@ def test_the_sample_file_loads_with_the_demo_secrets() -> None:
 def test_server_options_from_config(app: Any) -> None:
     options = options_from_config({**app.config, "IDP_SIP2_EXPIRY_FIELD": "PA"})
     assert options.max_connections == 64
+    assert options.max_connections_per_address == 8
     assert options.idle_timeout == 60
+    assert options.login_timeout == 10
     assert options.max_message_bytes == 4096
     assert options.expiry_field == "PA"
     with pytest.raises(TerminalConfigError, match="IDP_SIP2_"):
         options_from_config({**app.config, "IDP_SIP2_MAX_CONNECTIONS": 0})
+    with pytest.raises(TerminalConfigError, match="IDP_SIP2_"):
+        options_from_config({**app.config, "IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS": 0})
+    with pytest.raises(TerminalConfigError, match="IDP_SIP2_"):
+        options_from_config({**app.config, "IDP_SIP2_LOGIN_TIMEOUT": 0})
     with pytest.raises(TerminalConfigError, match="IDP_SIP2_"):
         options_from_config({**app.config, "IDP_SIP2_ENCODING": "no-such-codec"})
 

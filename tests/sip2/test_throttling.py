@@ -14,7 +14,7 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from idp.services.throttle import EXTRA_KEY
+from idp.services.signin.limiter import EXTRA_KEY
 from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import REDIS_URL

@@ -678,3 +678,94 @@ def test_pypi_sip2_client_is_refused_with_a_wrong_terminal_password(sip2_client:
         sip2_client.get_response(sip2_client.sip_login_request("dlibrary", "nope"))
     )
     assert response["fixed"]["Ok"] == "0"
+
+
+def _connect_from(server: Sip2Server, source_ip: str) -> RawClient:
+    """A connection from another loopback address (all of 127.0.0.0/8 is this host)."""
+    return RawClient(
+        socket.create_connection(server.address, timeout=3, source_address=(source_ip, 0))
+    )
+
+
+def test_one_address_cannot_take_every_connection(
+    make_server: Callable[..., Sip2Server],
+) -> None:
+    server = make_server(max_connections=6, max_connections_per_address=3)
+    flood = [_connect_from(server, "127.0.0.3") for _ in range(3)]
+    try:
+        for client in flood:  # held open, chatting ACS Status without a login
+            assert client.ask(signed("9900302.00AY1")).code == "98"
+        started = time.monotonic()
+        refused = _connect_from(server, "127.0.0.3")
+        assert refused.is_closed()
+        assert time.monotonic() - started < 1
+        refused.close()
+        # A real terminal from another address still gets a connection and an answer.
+        desk = _connect_from(server, "127.0.0.2")
+        assert desk.ask(login("selfcheck", "sc-pass")).fixed == {"ok": "1"}
+        assert desk.ask(patron_status(HANAKO, "4321")).get("CQ") == "Y"
+        desk.close()
+        # The flooding address gets a slot back when it closes one.
+        flood.pop().close()
+        deadline = time.monotonic() + 3
+        while True:
+            again = _connect_from(server, "127.0.0.3")
+            flood.append(again)
+            try:
+                assert again.ask(signed("9900302.00AY2")).code == "98"
+                break
+            except (ConnectionError, OSError):
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+    finally:
+        for client in flood:
+            client.close()
+
+
+def test_acs_status_before_login_does_not_extend_the_login_deadline(
+    make_server: Callable[..., Sip2Server],
+) -> None:
+    server = make_server(login_timeout=0.6, idle_timeout=5)
+    client = _connect_from(server, "127.0.0.3")
+    started = time.monotonic()
+    try:
+        with pytest.raises((ConnectionError, OSError)):
+            for sequence in range(20):
+                assert client.ask(signed(f"9900302.00AY{sequence % 10}")).code == "98"
+                time.sleep(0.15)
+        assert 0.5 <= time.monotonic() - started < 1.5
+    finally:
+        client.close()
+
+
+def test_after_login_the_idle_timeout_applies_instead(
+    make_server: Callable[..., Sip2Server], connect: Callable[[Sip2Server], RawClient]
+) -> None:
+    server = make_server(login_timeout=0.4, idle_timeout=5)
+    client = connect(server)
+    assert client.ask(login("dlibrary", "dlib-pass")).fixed == {"ok": "1"}
+    time.sleep(0.6)
+    assert client.ask(signed("9900302.00AY1")).code == "98"
+    # A terminal without login authenticates with its first request carrying AC.
+    proxy = connect(server)
+    assert proxy.ask(patron_status(HANAKO, "4321", ac="proxy-pass")).get("CQ") == "Y"
+    time.sleep(0.6)
+    assert proxy.ask(patron_status(HANAKO, "4321", ac="proxy-pass", seq=2)).get("CQ") == "Y"
+
+
+def test_addresses_outside_every_terminals_networks_are_refused_at_accept(
+    directory: StaticDirectory,
+) -> None:
+    only_desk = ipaddress.ip_network("127.0.0.2/32")
+    terminals = {"selfcheck": ("sc-pass", TerminalSettings(allowed_networks=(only_desk,)))}
+    options = Sip2Options(institution_id="NIIGATA", clock=lambda: NOW)
+    with Sip2Server(directory, terminals, port=0, options=options) as server:
+        server.start()
+        stranger = _connect_from(server, "127.0.0.1")
+        started = time.monotonic()
+        assert stranger.is_closed()  # closed before it could send a byte
+        assert time.monotonic() - started < 1
+        stranger.close()
+        desk = _connect_from(server, "127.0.0.2")
+        assert desk.ask(login("selfcheck", "sc-pass")).fixed == {"ok": "1"}
+        desk.close()

@@ -5,7 +5,7 @@ logout URI on a loopback, private or link-local address is refused at registrati
 at delivery (idp/services/destinations.py).
 
 Revision ID: 0004_web
-Revises: 0003_allow
+Revises: 0004_signin
 Create Date: 2026-12-04 07:40:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0004_web"
-down_revision = "0003_allow"
+down_revision = "0004_signin"
 branch_labels = None
 depends_on = None
 

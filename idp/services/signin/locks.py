@@ -1,9 +1,11 @@
 """The durable failure count and lock of a card number, issued or not (SPEC §7).
 
-Every function runs the same statements whether or not a patron has the card: a wrong
-password for an unknown card number must cost exactly what one for a real card costs,
-or its timing tells an attacker which card numbers exist (docs/security.md). None of
-them commits; :func:`idp.services.patrons.authenticate` commits once per attempt.
+The limiter's per-card counter decides the delays; this table keeps the consecutive
+failures that lock a card, so that a lock survives a Redis flush. Every function runs
+the same statements whether or not a patron has the card: a wrong password for an
+unknown card number must cost exactly what one for a real card costs, or its timing
+tells an attacker which card numbers exist (docs/security.md). None of them commits;
+:func:`idp.services.signin.core.check_patron` commits once per attempt.
 """
 
 from __future__ import annotations
@@ -73,3 +75,24 @@ def lock_card(card_number: str, now: dt.datetime) -> None:
 def clear_failures(card_number: str) -> None:
     """Forget the card's failures and lock (a correct sign-in, an unlock, a re-issue)."""
     db.session.execute(delete(CardFailure).where(CardFailure.card_number == card_number))
+
+
+def unlock_card(card_number: str) -> None:
+    """Clear the lock, failure count and delays of a normalised card number, issued or not.
+
+    The limiter's counter is forgotten at once (its own transaction); the caller commits
+    the rest.
+    """
+    from idp.services.signin.limiter import limiter
+
+    limiter().clear("card", card_number)
+    clear_failures(card_number)
+
+
+def unlock_patron(patron: Patron) -> None:
+    """Clear a card's lock and failure counters (staff unlock, password re-issue).
+
+    The caller records the audit event and commits.
+    """
+    unlock_card(patron.card_number)
+    patron.locked_at = None

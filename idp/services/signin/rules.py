@@ -1,0 +1,167 @@
+"""The rules of the sign-in limiter: fixed windows and growing delays (SPEC §7).
+
+Pure logic: every rule decides on counts that :mod:`idp.services.signin.stores` returned
+from one atomic step. Limits come from the ``IDP_THROTTLE_*``, ``IDP_CARD_VERIFY_*`` and
+``IDP_REISSUE_*`` options (:mod:`idp.config`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import math
+from dataclasses import dataclass
+from typing import Any
+from typing import Literal
+
+#: Seconds after which a check that reserved a slot and never settled it (its worker
+#: died) no longer holds the next ones back. Far longer than any check takes.
+STALE_CHECK_SECONDS = 120
+#: What a window counts: every attempt, or failures only (a success gives its slot back).
+Counts = Literal["attempts", "failures"]
+
+
+@dataclass(frozen=True)
+class WindowRule:
+    """At most ``limit`` hits per fixed window of ``window`` seconds (0: no limit)."""
+
+    limit: int
+    window: int
+    counts: Counts = "attempts"
+
+    def bucket(self, now: dt.datetime) -> int:
+        """The number of the window ``now`` falls in (windows start at the Unix epoch)."""
+        return int(now.timestamp()) // self.window
+
+    def wait(self, count: int, now: dt.datetime) -> int:
+        """Seconds until another hit is allowed, after ``count`` hits in this window."""
+        if self.limit <= 0 or count < self.limit:
+            return 0
+        end = (self.bucket(now) + 1) * self.window
+        return max(1, math.ceil(end - now.timestamp()))
+
+    def refuses(self, reserved: int, now: dt.datetime) -> int:
+        """Seconds to wait when the ``reserved``-th hit of this window is one too many."""
+        if self.limit <= 0 or reserved <= self.limit:
+            return 0
+        return self.wait(reserved, now)
+
+
+@dataclass(frozen=True)
+class BackoffRule:
+    """Growing delays after consecutive failures, and the count that locks."""
+
+    free: int
+    delay: int
+    max_delay: int
+    lock_after: int
+    forget: int
+
+    def delay_after(self, failures: int) -> int:
+        """Seconds to wait after the last of ``failures`` consecutive failures."""
+        if failures < self.free or failures <= 0:
+            return 0
+        return int(min(self.delay * 2 ** min(failures - self.free, 32), self.max_delay))
+
+    def wait(self, failures: int, last: dt.datetime | None, now: dt.datetime) -> int:
+        """Seconds from ``now`` until the next attempt is allowed."""
+        delay = self.delay_after(failures)
+        # No delay is due (free failures), whatever the clocks of other nodes said.
+        if last is None or delay == 0:
+            return 0
+        remaining = (last + dt.timedelta(seconds=delay) - now).total_seconds()
+        return max(0, math.ceil(remaining))
+
+    def refuses(
+        self,
+        reserved: int,
+        settled: int,
+        last: dt.datetime | None,
+        now: dt.datetime,
+        previous: dt.datetime | None = None,
+    ) -> int:
+        """Seconds to wait for the attempt that reserved slot number ``reserved``.
+
+        ``reserved - 1`` attempts came before it (finished or still checking); ``settled``
+        of them finished as failures, the last at ``last``. Within the free failures
+        every attempt goes ahead, however many run at once. Past them an attempt goes
+        ahead only when every earlier one has finished and the delay after the last
+        failure has passed: while another check is still running its outcome (and so
+        the delay) is unknown, and the attempt waits at least one full delay. So a burst
+        never gets more than the free failures, and never counts toward the lock.
+
+        :param previous: when the slot before this one was reserved. Unfinished checks
+            are taken as dead (a killed worker) once that is :data:`STALE_CHECK_SECONDS`
+            ago, so that they do not hold the card back for good.
+        """
+        before = reserved - 1
+        delay = self.delay_after(before)
+        if delay == 0:
+            return 0
+        if settled < before:
+            is_recent = previous is not None and (
+                (now - previous).total_seconds() < STALE_CHECK_SECONDS
+            )
+            if is_recent:
+                return delay
+            before = settled  # the unfinished ones died: only settled failures count
+        if last is None:
+            return self.delay_after(before)
+        return self.wait(before, last, now)
+
+    def is_locking(self, failures: int) -> bool:
+        """True when ``failures`` consecutive failures lock the card."""
+        return 0 < self.lock_after <= failures
+
+
+Rule = WindowRule | BackoffRule
+
+
+def backoff_from_config(config: dict[str, Any]) -> BackoffRule:
+    """The per-card rule (``IDP_THROTTLE_CARD_*``)."""
+    return BackoffRule(
+        free=int(config["IDP_THROTTLE_CARD_FREE_FAILURES"]),
+        delay=int(config["IDP_THROTTLE_CARD_DELAY"]),
+        max_delay=int(config["IDP_THROTTLE_CARD_MAX_DELAY"]),
+        lock_after=int(config["IDP_THROTTLE_CARD_LOCK_AFTER"]),
+        forget=int(config["IDP_THROTTLE_CARD_FORGET"]),
+    )
+
+
+def rules_from_config(config: dict[str, Any]) -> dict[str, Rule]:
+    """The rule of every counter kind, from the configuration."""
+    per_ip = int(config["IDP_THROTTLE_IP_PER_MINUTE"])
+    per_ip_day = int(config["IDP_THROTTLE_IP_FAILURES_PER_DAY"])
+    return {
+        "card": backoff_from_config(config),
+        "ip": WindowRule(per_ip, 60),
+        "net": WindowRule(int(config["IDP_THROTTLE_NET_PER_MINUTE"]), 60),
+        "ip_day": WindowRule(per_ip_day, 86400, "failures"),
+        "net_day": WindowRule(int(config["IDP_THROTTLE_NET_FAILURES_PER_DAY"]), 86400, "failures"),
+        # The defaults of an allowance that sets only one of its two limits.
+        "caller": WindowRule(per_ip, 60),
+        "caller_day": WindowRule(per_ip_day, 86400, "failures"),
+        "card_verify_client": WindowRule(int(config["IDP_CARD_VERIFY_CLIENT_PER_MINUTE"]), 60),
+        "card_verify_ip": WindowRule(int(config["IDP_CARD_VERIFY_IP_PER_MINUTE"]), 60),
+        "card_verify_failures": WindowRule(
+            int(config["IDP_CARD_VERIFY_FAILURES_PER_DAY"]), 86400, "failures"
+        ),
+        "reissue_ip": WindowRule(int(config["IDP_REISSUE_IP_PER_MINUTE"]), 60),
+        "reissue_ip_hour": WindowRule(int(config["IDP_REISSUE_IP_PER_HOUR"]), 3600),
+        "reissue_card": WindowRule(int(config["IDP_REISSUE_CARD_PER_HOUR"]), 3600),
+    }
+
+
+def network_of(address: str) -> str:
+    """The network an address belongs to for throttling: /24 for IPv4, /64 for IPv6.
+
+    Anything that is not an IP address is its own network.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
