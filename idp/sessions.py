@@ -119,8 +119,9 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.ended = False
         self.pending_login = (patron_id, auth_time)
         # A CSRF token from before the login (perhaps one an attacker obtained with a
-        # planted session) must not work after it: the next form gets a new one.
-        self.pop(CSRF_KEY, None)
+        # planted session) must not work after it. A new secret (Flask-WTF's format) is
+        # saved with the new record, so the first form after login writes nothing more.
+        self[CSRF_KEY] = secrets.token_hex(20)
         g.pop(CSRF_KEY, None)
         self.modified = True
 
