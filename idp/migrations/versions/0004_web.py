@@ -5,7 +5,7 @@ logout URI on a loopback, private or link-local address is refused at registrati
 at delivery (idp/services/destinations.py).
 
 Revision ID: 0004_web
-Revises: 0004_signin
+Revises: 0004_speed
 Create Date: 2026-12-04 07:40:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0004_web"
-down_revision = "0004_signin"
+down_revision = "0004_speed"
 branch_labels = None
 depends_on = None
 
