@@ -253,6 +253,12 @@ DEFAULTS: dict[str, Any] = {
     "IDP_BACKCHANNEL_WORKERS": 4,
     # Lifetime of a logout token, in seconds (clients refuse older ones).
     "IDP_LOGOUT_TOKEN_TTL": 120,
+    # Back-channel logout URIs on loopback, private or link-local addresses (a request
+    # from this server into its own network): "auto" allows them only in development and
+    # tests (DEBUG/TESTING), "false" never, "true" for every client. Otherwise only a
+    # client file with ``backchannel_logout_allow_private = true`` may use one. Checked at
+    # registration and again, on the address connected to, at every delivery.
+    "IDP_BACKCHANNEL_ALLOW_PRIVATE": "auto",
     # SIP2 responder (``idp sip2 serve``, README "SIP2 responder").
     # The terminals file (TOML): each terminal's login, password source, language and
     # what it may see (sample: terminals/sip2.toml).
@@ -374,6 +380,9 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_METRICS_NETWORKS must list addresses or CIDR networks") from exc
     _validate_card_rules(config)
     _validate_card(config)
+    allow_private = str(config.get("IDP_BACKCHANNEL_ALLOW_PRIVATE", "auto")).strip().lower()
+    if allow_private not in {"auto", "true", "false", "1", "0", "yes", "no", "on", "off"}:
+        raise ConfigError('IDP_BACKCHANNEL_ALLOW_PRIVATE must be "auto", "true" or "false"')
     if str(config.get("IDP_SQLITE_SYNCHRONOUS", "normal")).lower() not in {"normal", "full"}:
         raise ConfigError("IDP_SQLITE_SYNCHRONOUS must be normal or full")
     grace = config.get("IDP_REFRESH_REUSE_GRACE", DEFAULTS["IDP_REFRESH_REUSE_GRACE"])

@@ -18,6 +18,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import headers
     from idp.views import health
     from idp.views import home
+    from idp.views import input_guard
     from idp.views import login
     from idp.views import logout
     from idp.views import openapi
@@ -48,6 +49,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     errors.init_app(app)
     staff.init_app(app)
+    input_guard.init_app(app)
     fast.init_app(app)
     discovery.init_app(app)
     headers.init_app(app)

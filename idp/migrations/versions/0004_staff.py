@@ -4,7 +4,7 @@ Staff accounts live in their own tables, never in ``patrons``; ``audit_events.ac
 names the staff member or operator behind an event (``idp audit --staff``).
 
 Revision ID: 0004_staff
-Revises: 0004_speed
+Revises: 0004_web
 Create Date: 2026-12-04 07:30:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0004_staff"
-down_revision = "0004_speed"
+down_revision = "0004_web"
 branch_labels = None
 depends_on = None
 
