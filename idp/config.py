@@ -114,6 +114,18 @@ DEFAULTS: dict[str, Any] = {
     "IDP_SESSION_ANONYMOUS_PER_ADDRESS": 200,
     # Name of the login-session cookie.
     "IDP_SESSION_COOKIE": "idp_session",
+    # Staff console under /staff (README "Staff console"): its own session cookie, scoped
+    # to /staff, with a short idle timeout and an absolute lifetime (seconds).
+    "IDP_STAFF_SESSION_COOKIE": "idp_staff",
+    "IDP_STAFF_SESSION_IDLE_TIMEOUT": 15 * 60,
+    "IDP_STAFF_SESSION_LIFETIME": 10 * 3600,
+    # Hours an enrolment link printed by `idp staff add` / `reset` stays usable (once).
+    "IDP_STAFF_ENROLMENT_HOURS": 24,
+    # Addresses or networks (CIDR, comma-separated) that may open /staff; empty: any.
+    "IDP_STAFF_NETWORKS": "",
+    # Staff sign-in: consecutive wrong passwords, or wrong second-factor answers, that
+    # lock the account until `idp staff enable` (the delays before are the per-card ones).
+    "IDP_STAFF_LOCK_AFTER": 10,
     # Trust ``X-Forwarded-Proto``/``-For``/``-Host`` from one reverse proxy (0 or 1).
     "IDP_TRUST_PROXY": False,
     # Languages of the hosted pages; the first is the default.

@@ -12,6 +12,10 @@ from idp.models.lease import MaintenanceLease
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.models.session import LoginSession
+from idp.models.staff import StaffCredential
+from idp.models.staff import StaffMember
+from idp.models.staff import StaffRecoveryCode
+from idp.models.staff import StaffSession
 from idp.models.throttle import ThrottleCounter
 from idp.models.token import Token
 
@@ -25,6 +29,10 @@ __all__ = [
     "MaintenanceLease",
     "Patron",
     "PatronStatus",
+    "StaffCredential",
+    "StaffMember",
+    "StaffRecoveryCode",
+    "StaffSession",
     "ThrottleCounter",
     "Token",
     "UsedCardCode",

@@ -27,12 +27,15 @@ def record(
     client_id: str | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
+    actor: str | None = None,
     commit: bool = False,
     **detail: Any,
 ) -> AuditEvent:
     """Add an audit event to the current database session.
 
     :param event: dotted event name, e.g. ``login.failed``.
+    :param actor: the staff member or operator who did it (see
+        :class:`idp.services.staff.actor.Actor`, which adds role, channel and reason).
     :param commit: commit at once (for events recorded on a path that rolls back).
     :return: the new row.
     """
@@ -45,6 +48,7 @@ def record(
         event=event,
         patron_id=patron_id,
         client_id=client_id,
+        actor=actor,
         # Header values may carry NUL, which PostgreSQL text cannot hold.
         ip=ip.replace("\x00", "") if ip else ip,
         user_agent=(user_agent or "").replace("\x00", "")[:300] or None,

@@ -24,6 +24,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import openapi
     from idp.views import password
     from idp.views import patron_api
+    from idp.views import staff
     from idp.views import token
     from idp.views import userinfo
 
@@ -41,11 +42,13 @@ def register_blueprints(app: Flask) -> None:
         openapi,
         password,
         patron_api,
+        staff,
         token,
         userinfo,
     ):
         app.register_blueprint(module.bp)
     errors.init_app(app)
+    staff.init_app(app)
     input_guard.init_app(app)
     fast.init_app(app)
     discovery.init_app(app)
