@@ -1,7 +1,7 @@
 """Staff sign-in through the sign-in core: channel ``staff``, subject counters of its own.
 
 This module is the one place where a staff password or second factor is checked. Both
-go through :func:`idp.services.signin.check_secret`, which reserves every counter before
+go through :func:`idp.services.signin.check_password`, which reserves every counter before
 the check runs (atomic across nodes) and refuses a throttled attempt without checking:
 
 ``staff`` (per username)
@@ -33,6 +33,7 @@ from idp.services.signin import MAX_PASSWORD_INPUT
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Slot
 from idp.services.signin import Source
+from idp.services.signin import check_password
 from idp.services.signin import check_secret
 from idp.services.signin import limiter
 from idp.services.signin import record_outcome
@@ -103,12 +104,7 @@ def check_staff_password(
         _record(SignInOutcome.LOCKED, "staff.login_locked", source, staff)
         db.session.commit()
         return StaffSignIn(StaffSignInOutcome.LOCKED)
-    check = check_secret(
-        PASSWORD_KIND,
-        key or None,
-        lambda: svc.passwords.verify(password_hash, secret),
-        source=source,
-    )
+    check = check_password(PASSWORD_KIND, key or None, password_hash, secret, source=source)
     if check.is_right is None:
         _record(
             SignInOutcome.THROTTLED,
