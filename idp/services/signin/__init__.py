@@ -24,7 +24,8 @@ whose patron-facing texts are in :func:`~idp.services.signin.outcomes.message_fo
 Other subject kinds
 -------------------
 :func:`check_password` (over :func:`check_secret`, the layer under :func:`check_patron`)
-serves any other kind of account that signs in with a password — e.g. staff accounts keyed by their user name::
+serves any other kind of account that signs in with a password — e.g. staff accounts
+keyed by their user name::
 
     check = check_password(
         "staff", username, stored_hash, password,
