@@ -256,6 +256,16 @@ DEFAULTS: dict[str, Any] = {
     # Two-letter extension field carrying the card expiry date in Patron Information
     # responses (e.g. "PA"); empty: not sent, as SIP2 2.00 defines no such field.
     "IDP_SIP2_EXPIRY_FIELD": "",
+    # EZproxy external-script check (POST /ezproxy/check; README "EZproxy"). The shared
+    # secret EZproxy sends (URL parameter ``secret`` or header ``X-EZproxy-Secret``), at
+    # least 32 characters; "" switches the endpoint off (404).
+    "IDP_EZPROXY_SECRET": "",
+    # Addresses or CIDR networks of the EZproxy server(s); other callers get 403.
+    "IDP_EZPROXY_NETWORKS": "127.0.0.1/32,::1/128",
+    # The EZproxy server's own allowance, counted instead of its address's limits (it
+    # sends every patron's check); the per-card delays and lock still apply.
+    "IDP_EZPROXY_CHECKS_PER_MINUTE": 600,
+    "IDP_EZPROXY_FAILURES_PER_DAY": 2000,
 }
 
 #: Known development secrets that must never reach production.

@@ -14,6 +14,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import consent
     from idp.views import discovery
     from idp.views import errors
+    from idp.views import ezproxy
     from idp.views import headers
     from idp.views import health
     from idp.views import home
@@ -44,5 +45,6 @@ def register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(module.bp)
     errors.init_app(app)
+    ezproxy.init_app(app)
     discovery.init_app(app)
     headers.init_app(app)
