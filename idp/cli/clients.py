@@ -28,7 +28,21 @@ def sync(folder: Path | None) -> None:
         specs = load_client_files(folder)
     except ClientFileError as exc:
         raise click.ClickException(str(exc)) from exc
+    from idp.saml.registry import SamlFileError
+    from idp.saml.registry import load_sp_files
+    from idp.saml.registry import sync_sps
+
+    try:
+        sp_specs = load_sp_files(folder)
+    except SamlFileError as exc:
+        raise click.ClickException(str(exc)) from exc
     created, updated = sync_clients(specs)
     click.echo(
         f"Clients created: {', '.join(created) or '-'}; updated: {', '.join(updated) or '-'}"
     )
+    if sp_specs:
+        created, updated = sync_sps(sp_specs, services().now())
+        click.echo(
+            f"SAML service providers created: {', '.join(created) or '-'}; "
+            f"updated: {', '.join(updated) or '-'}"
+        )

@@ -23,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import openapi
     from idp.views import password
     from idp.views import patron_api
+    from idp.views import saml
     from idp.views import token
     from idp.views import userinfo
 
@@ -46,5 +47,6 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     errors.init_app(app)
     ezproxy.init_app(app)
+    saml.init_app(app)
     discovery.init_app(app)
     headers.init_app(app)
