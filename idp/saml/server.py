@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -38,7 +39,7 @@ from idp.saml.identity import attribute_converter_map
 from idp.saml.keys import SamlKeys
 
 #: Where Debian's xmlsec1 is (installed by ``make saml``/``make test``).
-XMLSEC1 = "/usr/bin/xmlsec1"
+XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 BINDINGS = (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)
 
 
@@ -107,7 +108,7 @@ def idp_config(settings: SamlSettings, keys: SamlKeys, sp: SamlServiceProvider |
                     "single_sign_on_service": [(settings.sso_url, b) for b in BINDINGS],
                 },
                 "name_id_format": [NAMEID_FORMAT_PERSISTENT],
-                "want_authn_requests_signed": bool(sp and not sp.is_unsigned_request_allowed),
+                "want_authn_requests_signed": sp is None or not sp.is_unsigned_request_allowed,
                 "sign_response": True,
                 "sign_assertion": True,
                 "policy": {

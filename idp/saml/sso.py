@@ -23,6 +23,8 @@ from saml2.saml import AUTHN_PASSWORD_PROTECTED
 from saml2.samlp import STATUS_AUTHN_FAILED
 from saml2.samlp import authn_request_from_string
 from saml2.server import Server
+from saml2.xmldsig import DIGEST_SHA256
+from saml2.xmldsig import SIG_RSA_SHA256
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
@@ -240,6 +242,8 @@ def assertion_response(
             authn=authn,
             sign_response=True,
             sign_assertion=True,
+            sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
         )
     except UnknownPrincipal as exc:  # pragma: no cover - pysaml2's own refusal
         raise SamlRequestError("The response cannot be made.") from exc
@@ -256,5 +260,7 @@ def error_response(
         pending.acs_url,
         (STATUS_AUTHN_FAILED, "The patron did not sign in."),
         sign=True,
+        sign_alg=SIG_RSA_SHA256,
+        digest_alg=DIGEST_SHA256,
     )
     return encode_response(str(xml))

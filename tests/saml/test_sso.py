@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import pytest
@@ -51,6 +52,12 @@ def test_pysaml2_sp_logs_patron_in(
     assert answer.in_response_to == request_id
     assert answer.assertion.signature is not None
     assert answer.response.signature is not None
+    xml = base64.b64decode(fields["SAMLResponse"]).decode()
+    assert (
+        xml.count('SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"')
+        == 2
+    )
+    assert "rsa-sha1" not in xml and "xmldsig#sha1" not in xml
     name_id = answer.name_id
     assert name_id.format == NAMEID_FORMAT_PERSISTENT
     assert patron.card_number not in name_id.text
