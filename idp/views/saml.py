@@ -68,7 +68,7 @@ def _refuse(reason: str) -> Response:
         reason=reason,
         commit=True,
     )
-    return error_page(400, str(_REFUSED), detail=reason)
+    return error_page(400, str(_REFUSED))
 
 
 @bp.route("/saml/metadata")
