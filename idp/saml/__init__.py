@@ -9,3 +9,18 @@ Signing and verification are pysaml2's with Debian's ``xmlsec1``; XML is parsed 
 pysaml2 through defusedxml (no DTDs, no entities), and every signature is checked by
 xmlsec1 against the metadata's certificates, never by hand.
 """
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from cryptography.utils import CryptographyDeprecationWarning
+
+# pysaml2 names a cipher mode at import that cryptography has moved (one the IdP never
+# uses); the warning would reach every operator command's output.
+warnings.filterwarnings(
+    "ignore", message="CFB has been moved", category=CryptographyDeprecationWarning
+)
+# xmlschema (under pysaml2) logs every schema it loads at INFO.
+logging.getLogger("xmlschema").setLevel(logging.WARNING)

@@ -41,6 +41,7 @@ from idp.saml.keys import SamlKeys
 #: Where Debian's xmlsec1 is (installed by ``make saml``/``make test``).
 XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 BINDINGS = (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)
+__all__ = ["BINDINGS", "BINDING_HTTP_POST", "BINDING_HTTP_REDIRECT"]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from saml2 import BINDING_HTTP_POST
+from saml2 import SAMLError
 from saml2.mdstore import MetadataStore
 from saml2.s_utils import UnknownPrincipal
 from saml2.saml import AUTHN_PASSWORD_PROTECTED
@@ -245,7 +246,7 @@ def assertion_response(
             sign_alg=SIG_RSA_SHA256,
             digest_alg=DIGEST_SHA256,
         )
-    except UnknownPrincipal as exc:  # pragma: no cover - pysaml2's own refusal
+    except (UnknownPrincipal, SAMLError, ValueError) as exc:  # e.g. metadata pysaml2 rejects
         raise SamlRequestError("The response cannot be made.") from exc
     return encode_response(str(xml))
 

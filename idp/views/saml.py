@@ -20,8 +20,6 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from saml2 import BINDING_HTTP_POST
-from saml2 import BINDING_HTTP_REDIRECT
 
 from idp.context import services
 from idp.extensions import csrf_exempt
@@ -29,6 +27,8 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.saml.keys import SamlKeys
 from idp.saml.registry import find_sp
+from idp.saml.server import BINDING_HTTP_POST
+from idp.saml.server import BINDING_HTTP_REDIRECT
 from idp.saml.server import SamlSettings
 from idp.saml.server import metadata_xml
 from idp.saml.server import settings_from_config
