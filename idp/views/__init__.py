@@ -15,9 +15,11 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import discovery
     from idp.views import errors
     from idp.views import ezproxy
+    from idp.views import fast
     from idp.views import headers
     from idp.views import health
     from idp.views import home
+    from idp.views import input_guard
     from idp.views import login
     from idp.views import logout
     from idp.views import openapi
@@ -48,5 +50,7 @@ def register_blueprints(app: Flask) -> None:
     errors.init_app(app)
     ezproxy.init_app(app)
     saml.init_app(app)
+    input_guard.init_app(app)
+    fast.init_app(app)
     discovery.init_app(app)
     headers.init_app(app)

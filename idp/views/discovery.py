@@ -13,7 +13,7 @@ from flask import current_app
 from flask import request
 
 from idp.context import services
-from idp.oauth.keys import SIGNING_ALG
+from idp.oauth.keys import ID_TOKEN_ALGS
 from idp.oauth.oidc import SCOPES_SUPPORTED
 from idp.views.headers import CSP_NONE
 from idp.views.headers import HSTS
@@ -40,7 +40,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public", "pairwise"],
-        "id_token_signing_alg_values_supported": [SIGNING_ALG],
+        "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGS),
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",

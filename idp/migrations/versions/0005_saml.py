@@ -1,7 +1,7 @@
 """saml_service_providers, saml_request_ids: the SAML 2.0 IdP's registrations and replay memory
 
 Revision ID: 0005_saml
-Revises: 0004_signin
+Revises: 0004_web
 Create Date: 2026-12-04 08:30:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005_saml"
-down_revision = "0004_signin"
+down_revision = "0004_web"
 branch_labels = None
 depends_on = None
 
