@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format install translations db demo demo-reset bench bench-peer portal elibrary clean browser
+.PHONY: run test lint format install translations db demo demo-reset bench bench-peer portal elibrary clean browser xmlsec
 
 # -qq: only errors (no build back-end warnings); the install takes a minute or two.
 $(STAMP): pyproject.toml
@@ -25,7 +25,7 @@ db: install
 	@$(BIN)/idp init
 
 ## make run: install, create database/secret/keys, load demo data into a new database, serve.
-run: db
+run: db xmlsec
 	@$(BIN)/idp demo --if-empty
 	@$(BIN)/idp run --host $(HOST) --port $(PORT)
 
@@ -64,7 +64,7 @@ elibrary: install
 	../../$(BIN)/flask --app portal run --host 127.0.0.1 --port $(ELIBRARY_PORT)
 
 ## make test: every test (embedded SQLite by default; IDP_TEST_DATABASE_URL/IDP_TEST_REDIS_URL for PostgreSQL/Redis).
-test: install browser
+test: install browser xmlsec
 	$(BIN)/python -m pytest
 
 ## The browser tests use Debian's Chromium (never a downloaded one) and a Japanese font.
@@ -75,6 +75,17 @@ browser:
 	  else \
 	    echo "The browser tests need Debian's chromium and fonts-ipafont-gothic:"; \
 	    echo "  sudo apt-get install chromium fonts-ipafont-gothic"; exit 1; \
+	  fi; \
+	fi
+
+## The SAML IdP signs and verifies with Debian's xmlsec1 (through pysaml2).
+xmlsec:
+	@if ! command -v xmlsec1 >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq xmlsec1 >/dev/null; \
+	  else \
+	    echo "The SAML IdP needs Debian's xmlsec1:"; \
+	    echo "  sudo apt-get install xmlsec1"; exit 1; \
 	  fi; \
 	fi
 

@@ -288,6 +288,27 @@ DEFAULTS: dict[str, Any] = {
     # Two-letter extension field carrying the card expiry date in Patron Information
     # responses (e.g. "PA"); empty: not sent, as SIP2 2.00 defines no such field.
     "IDP_SIP2_EXPIRY_FIELD": "",
+    # SAML 2.0 IdP (README "SAML service providers"). Scope of pairwise-id and
+    # eduPersonScopedAffiliation ("": the issuer's host name).
+    "IDP_SAML_SCOPE": "",
+    # eduPersonScopedAffiliation values released (comma-separated; "": none).
+    "IDP_SAML_AFFILIATIONS": "member,library-walk-in",
+    # Seconds an assertion is valid (NotOnOrAfter), rounded down to whole minutes.
+    "IDP_SAML_ASSERTION_LIFETIME": 300,
+    # Seconds an AuthnRequest may be old (IssueInstant); its ID is remembered this long.
+    "IDP_SAML_REQUEST_MAX_AGE": 300,
+    # Hours the signed metadata is valid (validUntil).
+    "IDP_SAML_METADATA_VALID_HOURS": 168,
+    # EZproxy external-script check (POST /ezproxy/check; README "EZproxy"). The shared
+    # secret EZproxy sends (URL parameter ``secret`` or header ``X-EZproxy-Secret``), at
+    # least 32 characters; "" switches the endpoint off (404).
+    "IDP_EZPROXY_SECRET": "",
+    # Addresses or CIDR networks of the EZproxy server(s); other callers get 403.
+    "IDP_EZPROXY_NETWORKS": "127.0.0.1/32,::1/128",
+    # The EZproxy server's own allowance, counted instead of its address's limits (it
+    # sends every patron's check); the per-card delays and lock still apply.
+    "IDP_EZPROXY_CHECKS_PER_MINUTE": 600,
+    "IDP_EZPROXY_FAILURES_PER_DAY": 2000,
 }
 
 #: Known development secrets that must never reach production.

@@ -35,6 +35,14 @@ def sync(folder: Path | None, prune: bool) -> None:
         specs = load_client_files(folder)
     except ClientFileError as exc:
         raise click.ClickException(str(exc)) from exc
+    from idp.saml.registry import SamlFileError
+    from idp.saml.registry import load_sp_files
+    from idp.saml.registry import sync_sps
+
+    try:
+        sp_specs = load_sp_files(folder)
+    except SamlFileError as exc:
+        raise click.ClickException(str(exc)) from exc
     result = sync_clients(specs, prune=prune)
     line = (
         f"Clients created: {', '.join(result.created) or '-'}; "
@@ -43,6 +51,12 @@ def sync(folder: Path | None, prune: bool) -> None:
     if prune:
         line += f"; disabled (no file): {', '.join(result.disabled) or '-'}"
     click.echo(line)
+    if sp_specs:
+        created, updated = sync_sps(sp_specs, services().now())
+        click.echo(
+            f"SAML service providers created: {', '.join(created) or '-'}; "
+            f"updated: {', '.join(updated) or '-'}"
+        )
 
 
 def _set_enabled(client_id: str, enabled: bool) -> None:

@@ -11,6 +11,8 @@ from idp.models.consent import Consent
 from idp.models.lease import MaintenanceLease
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
+from idp.models.saml import SamlRequestId
+from idp.models.saml import SamlServiceProvider
 from idp.models.session import LoginSession
 from idp.models.staff import StaffCredential
 from idp.models.staff import StaffMember
@@ -29,6 +31,8 @@ __all__ = [
     "MaintenanceLease",
     "Patron",
     "PatronStatus",
+    "SamlRequestId",
+    "SamlServiceProvider",
     "StaffCredential",
     "StaffMember",
     "StaffRecoveryCode",

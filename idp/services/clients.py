@@ -287,6 +287,8 @@ def load_client_files(folder: Path, env: Mapping[str, str] | None = None) -> lis
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ClientFileError(f"{path.name}: {exc}") from exc
+        if data.get("protocol") == "saml":
+            continue  # a SAML service provider: idp.saml.registry reads it
         specs.append(parse_client(data, path.name, env))
     ids = [spec.client_id for spec in specs]
     duplicates = {i for i in ids if ids.count(i) > 1}

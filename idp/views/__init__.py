@@ -14,6 +14,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import consent
     from idp.views import discovery
     from idp.views import errors
+    from idp.views import ezproxy
     from idp.views import fast
     from idp.views import headers
     from idp.views import health
@@ -24,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import openapi
     from idp.views import password
     from idp.views import patron_api
+    from idp.views import saml
     from idp.views import staff
     from idp.views import token
     from idp.views import userinfo
@@ -49,6 +51,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     errors.init_app(app)
     staff.init_app(app)
+    ezproxy.init_app(app)
+    saml.init_app(app)
     input_guard.init_app(app)
     fast.init_app(app)
     discovery.init_app(app)

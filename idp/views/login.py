@@ -41,6 +41,10 @@ def refusal_message(outcome: SignInOutcome, policy: str = "deny", retry_after: i
 
 
 def _client_for(params: dict[str, str] | None) -> Client | None:
+    if params and params.get("protocol") == "saml":
+        from idp.views.saml import login_client
+
+        return login_client(params)
     if not params or "client_id" not in params:
         return None
     client: Client | None = db.session.scalar(

@@ -54,7 +54,10 @@ def forget(rid: str) -> None:
 
 
 def authorize_url(params: dict[str, str]) -> str:
-    """The authorization endpoint URL that replays ``params``."""
+    """The URL that replays ``params``: the authorization endpoint, or for a SAML
+    request (``protocol=saml``) the SAML IdP's resume endpoint."""
+    if params.get("protocol") == "saml":
+        return url_for("saml.resume") + "?" + urlencode(params)
     return url_for("authorize.authorize") + "?" + urlencode(params)
 
 
