@@ -8,6 +8,7 @@ from idp.models.card_code import UsedCardCode
 from idp.models.card_failure import CardFailure
 from idp.models.client import Client
 from idp.models.consent import Consent
+from idp.models.device import DeviceAuthorization
 from idp.models.lease import MaintenanceLease
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
@@ -21,6 +22,7 @@ __all__ = [
     "CardFailure",
     "Client",
     "Consent",
+    "DeviceAuthorization",
     "LoginSession",
     "MaintenanceLease",
     "Patron",

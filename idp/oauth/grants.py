@@ -40,7 +40,7 @@ def _family_of_code(code_id: int) -> str:
     return f"code-{code_id}"
 
 
-def _signed_in_patron(patron_id: int | None) -> Patron:
+def signed_in_patron(patron_id: int | None) -> Patron:
     """The patron a grant is for, if they may still receive tokens."""
     patron = db.session.get(Patron, patron_id) if patron_id is not None else None
     if patron is None or refusal_reason(patron, services().now()) is not None:
@@ -139,7 +139,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         db.session.commit()
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> Patron:
-        return _signed_in_patron(authorization_code.patron_id)
+        return signed_in_patron(authorization_code.patron_id)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
@@ -167,7 +167,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return row
 
     def authenticate_user(self, refresh_token: Token) -> Patron:
-        return _signed_in_patron(refresh_token.patron_id)
+        return signed_in_patron(refresh_token.patron_id)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         now = services().now()
@@ -213,6 +213,9 @@ def family_for(request: Any) -> tuple[str, str | None]:
     code = getattr(request, "authorization_code", None)
     if code is not None:
         return _family_of_code(code.id), code.sid
+    device = getattr(request, "credential", None)
+    if device is not None:
+        return f"device-{device.id}", device.sid
     old = getattr(request, "refresh_token", None)
     if old is not None:
         return old.family_id, old.sid

@@ -32,7 +32,10 @@ from idp.services.allowance import parse_allowance
 #: Scopes for machine clients (client-credentials grant), besides the OpenID ones.
 API_SCOPES = ["card:verify", "patron:authenticate"]
 AUTH_METHODS = {"client_secret_basic", "client_secret_post", "none"}
-GRANT_TYPES = {"authorization_code", "refresh_token", "client_credentials"}
+#: ``urn:ietf:params:oauth:grant-type:device_code``: the Device Authorization Grant
+#: (RFC 8628), for kiosks, e-readers and TV apps; the patron approves on ``/device``.
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_TYPES = {"authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT}
 MIN_SECRET_LENGTH = 32
 _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

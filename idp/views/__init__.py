@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import card
     from idp.views import card_api
     from idp.views import consent
+    from idp.views import device
     from idp.views import discovery
     from idp.views import errors
     from idp.views import headers
@@ -31,6 +32,7 @@ def register_blueprints(app: Flask) -> None:
         card,
         card_api,
         consent,
+        device,
         discovery,
         health,
         home,

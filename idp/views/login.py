@@ -22,6 +22,7 @@ from idp.services.signin import check_patron
 from idp.services.signin import message_for
 from idp.views import pending
 from idp.views.account_forms import CancelForm
+from idp.views.device import requested_client
 from idp.views.errors import error_page
 from idp.views.forms import LoginForm
 from idp.views.password import CHANGED_LOGIN_AGAIN
@@ -61,7 +62,8 @@ def login() -> Any:
     form = LoginForm()
     rid = request.values.get("rid") or form.rid.data or None
     params = pending.recall(rid)
-    client = _client_for(params)
+    # A device request being approved on /device: its client's temporary-password policy.
+    client = _client_for(params) or requested_client()
     if request.method == "GET":
         form.rid.data = rid if params else ""
     message = None
@@ -116,7 +118,7 @@ def login() -> Any:
         message=message,
         notice=notice,
         temporary_denied=temporary_denied,
-        cancel_form=CancelForm(rid=form.rid.data) if client else None,
+        cancel_form=CancelForm(rid=form.rid.data) if params else None,
     )
     return body, status, headers
 

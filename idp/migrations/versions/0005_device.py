@@ -1,0 +1,51 @@
+"""device_authorizations: requests of the Device Authorization Grant (RFC 8628)
+
+Revision ID: 0005_device
+Revises: 0004_signin
+Create Date: 2026-12-04 08:30:00.000000
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "0005_device"
+down_revision = "0004_signin"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "device_authorizations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("device_code_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_code", sa.String(length=16), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("patron_id", sa.Integer(), nullable=True),
+        sa.Column("auth_time", sa.Integer(), nullable=True),
+        sa.Column("sid", sa.String(length=64), nullable=True),
+        sa.Column("interval", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["patron_id"], ["patrons.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("device_code_hash"),
+    )
+    op.create_index(
+        "ix_device_authorizations_user_code", "device_authorizations", ["user_code"]
+    )
+    op.create_index(
+        "ix_device_authorizations_expires_at", "device_authorizations", ["expires_at"]
+    )
+
+
+def downgrade():
+    op.drop_index("ix_device_authorizations_expires_at", table_name="device_authorizations")
+    op.drop_index("ix_device_authorizations_user_code", table_name="device_authorizations")
+    op.drop_table("device_authorizations")
