@@ -143,6 +143,8 @@ DEFAULTS: dict[str, Any] = {
     "IDP_DEVICE_IP_PER_MINUTE": 10,
     "IDP_DEVICE_IP_FAILURES_PER_HOUR": 20,
     "IDP_DEVICE_CODE_ENTRIES": 5,
+    # Passkeys: a patron adds one within this many seconds of signing in with the password.
+    "IDP_PASSKEY_FRESH_LOGIN": 600,
     # Seconds an e-mail address must have been confirmed before a re-issue link is sent
     # to it (an address changed through a stolen session cannot receive one at once).
     "IDP_REISSUE_EMAIL_MIN_AGE": 24 * 3600,

@@ -10,6 +10,7 @@ from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.device import DeviceAuthorization
 from idp.models.lease import MaintenanceLease
+from idp.models.passkey import PatronPasskey
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.models.session import LoginSession
@@ -26,6 +27,7 @@ __all__ = [
     "LoginSession",
     "MaintenanceLease",
     "Patron",
+    "PatronPasskey",
     "PatronStatus",
     "ThrottleCounter",
     "Token",

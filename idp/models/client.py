@@ -14,6 +14,7 @@ from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import false
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -59,6 +60,8 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     is_first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(1000))
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The client accepts only sign-ins with a passkey (client file ``require_passkey``).
+    require_passkey: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: The credential-check API's allowance (client file ``checks_per_minute`` and
     #: ``failures_per_day``): its checks count against the client instead of its server's
     #: address. None: the per-address limits (``IDP_THROTTLE_IP_*``).

@@ -75,7 +75,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         now = services().now()
-        login = g.idp_login  # set by the authorize view: (sid, auth_time)
+        login = g.idp_login  # set by the authorize view: (sid, auth_time, amr)
         payload = request.payload
         db.session.add(
             AuthorizationCode(
@@ -89,6 +89,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 code_challenge_method=payload.data.get("code_challenge_method"),
                 auth_time=login[1],
                 sid=login[0],
+                amr=login[2],
                 created_at=now,
                 expires_at=now + dt.timedelta(seconds=services().config["IDP_CODE_TTL"]),
             )

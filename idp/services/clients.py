@@ -60,6 +60,8 @@ class ClientSpec:
     subject_type: str
     is_first_party: bool
     backchannel_logout_uri: str | None
+    #: The client accepts only sign-ins with a passkey.
+    require_passkey: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     #: The credential-check API's own limits for this client (None: per address).
     allowance: Allowance | None = None
@@ -129,6 +131,9 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     subject_type = data.get("subject_type", default_subject)
     if subject_type not in {"public", "pairwise"}:
         raise ClientFileError(f"{where}: subject_type must be 'public' or 'pairwise'")
+    require_passkey = data.get("require_passkey", False)
+    if not isinstance(require_passkey, bool):
+        raise ClientFileError(f"{where}: require_passkey must be true or false")
     first_party = data.get("first_party", False)
     if not isinstance(first_party, bool):
         raise ClientFileError(f"{where}: first_party must be true or false")
@@ -162,6 +167,7 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         "temporary_password",
         "subject_type",
         "first_party",
+        "require_passkey",
         "backchannel_logout_uri",
         "backchannel_logout_session_required",
     }
@@ -178,6 +184,7 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         subject_type=subject_type,
         is_first_party=first_party,
         backchannel_logout_uri=backchannel,
+        require_passkey=require_passkey,
         extra={k: v for k, v in data.items() if k not in known},
         allowance=allowance,
     )
@@ -261,6 +268,7 @@ def sync_clients(specs: list[ClientSpec]) -> tuple[list[str], list[str]]:
         client.temporary_password_policy = spec.temporary_password_policy
         client.subject_type = spec.subject_type
         client.is_first_party = spec.is_first_party
+        client.require_passkey = spec.require_passkey
         client.backchannel_logout_uri = spec.backchannel_logout_uri
         client.checks_per_minute = spec.allowance.checks_per_minute if spec.allowance else None
         client.failures_per_day = spec.allowance.failures_per_day if spec.allowance else None

@@ -21,6 +21,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import login
     from idp.views import logout
     from idp.views import openapi
+    from idp.views import passkeys
     from idp.views import password
     from idp.views import patron_api
     from idp.views import token
@@ -39,6 +40,7 @@ def register_blueprints(app: Flask) -> None:
         login,
         logout,
         openapi,
+        passkeys,
         password,
         patron_api,
         token,

@@ -25,6 +25,8 @@ from idp.views.account_forms import CancelForm
 from idp.views.device import requested_client
 from idp.views.errors import error_page
 from idp.views.forms import LoginForm
+from idp.views.passkeys import AMR_KEY
+from idp.views.passkeys import login_form_context
 from idp.views.password import CHANGED_LOGIN_AGAIN
 from idp.views.password import allow_forced_change
 from idp.views.password import start_forced_change
@@ -89,6 +91,7 @@ def login() -> Any:
         if result.outcome is SignInOutcome.OK and patron is not None:
             # The sign-in itself is audited by the core.
             session.sign_in(patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
+            session.pop(AMR_KEY, None)  # signed in with the password
             if params is not None and rid:
                 pending.forget(rid)
                 pending.mark("login", params)
@@ -119,6 +122,7 @@ def login() -> Any:
         notice=notice,
         temporary_denied=temporary_denied,
         cancel_form=CancelForm(rid=form.rid.data) if params else None,
+        **login_form_context(form.rid.data, client),
     )
     return body, status, headers
 

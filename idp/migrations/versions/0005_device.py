@@ -1,4 +1,9 @@
-"""device_authorizations: requests of the Device Authorization Grant (RFC 8628)
+"""device_authorizations (RFC 8628); patron_passkeys; how a code's login was made
+
+``device_authorizations``: requests of the Device Authorization Grant. ``patron_passkeys``:
+patrons' WebAuthn credentials. ``authorization_codes.amr``: the RFC 8176 method of the
+sign-in behind a code (NULL: password). ``clients.require_passkey``: the client accepts
+only sign-ins with a passkey.
 
 Revision ID: 0005_device
 Revises: 0004_signin
@@ -43,9 +48,37 @@ def upgrade():
     op.create_index(
         "ix_device_authorizations_expires_at", "device_authorizations", ["expires_at"]
     )
+    op.create_table(
+        "patron_passkeys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("patron_id", sa.Integer(), nullable=False),
+        sa.Column("credential_id", sa.String(length=1024), nullable=False),
+        sa.Column("public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("sign_count", sa.Integer(), nullable=False),
+        sa.Column("transports", sa.JSON(), nullable=False),
+        sa.Column("is_synced", sa.Boolean(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["patron_id"], ["patrons.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("credential_id"),
+    )
+    op.create_index("ix_patron_passkeys_patron_id", "patron_passkeys", ["patron_id"])
+    op.add_column("authorization_codes", sa.Column("amr", sa.String(length=8), nullable=True))
+    op.add_column(
+        "clients",
+        sa.Column("require_passkey", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade():
+    with op.batch_alter_table("clients") as batch_op:
+        batch_op.drop_column("require_passkey")
+    with op.batch_alter_table("authorization_codes") as batch_op:
+        batch_op.drop_column("amr")
+    op.drop_index("ix_patron_passkeys_patron_id", table_name="patron_passkeys")
+    op.drop_table("patron_passkeys")
     op.drop_index("ix_device_authorizations_expires_at", table_name="device_authorizations")
     op.drop_index("ix_device_authorizations_user_code", table_name="device_authorizations")
     op.drop_table("device_authorizations")
