@@ -40,12 +40,25 @@ from tests.e2e.browser import screenshot
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import make_client
 from tests.factories import make_patron
+from tests.mailserver import MailServer
 
 pytestmark = pytest.mark.e2e
 
 #: The relying party's callback: a page of the IdP itself (no request interception).
 CALLBACK_PATH = "/healthz"
 SECRET = "rp-secret-0123456789-abcdefghijklmnopqrstu"
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    server = MailServer(auth=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any], mail_server: MailServer) -> dict[str, Any]:
+    return {**app_config, "IDP_SMTP_URL": mail_server.url(), "IDP_MAIL_FROM": "lib@example.org"}
 
 
 class Server:
@@ -169,7 +182,9 @@ def _id_token_claims(server: Server, id_token: str) -> dict[str, Any]:
     return dict(jwt.decode(id_token, KeySet.import_key_set(jwks)).claims)
 
 
-def test_patron_adds_a_passkey_and_signs_in_with_it_without_a_password(server: Server) -> None:
+def test_patron_adds_a_passkey_and_signs_in_with_it_without_a_password(
+    server: Server, mail_server: MailServer
+) -> None:
     patron = make_patron(name="図書館 花子", email="hanako@example.org")
     make_client("rp", secret=SECRET, redirect_uris=[server.url + CALLBACK_PATH])
     with chromium() as browser:
@@ -178,6 +193,10 @@ def test_patron_adds_a_passkey_and_signs_in_with_it_without_a_password(server: S
         cdp, authenticator = _authenticator(context, page)
         _register(page, server, patron.card_number, "私のスマホ")
         assert "私のスマホ" in page.content()
+        notice = mail_server.wait_for(1)[0]
+        assert notice["To"] == "hanako@example.org"
+        assert "パスキー" in str(notice["Subject"])
+        assert "私のスマホ" in notice.get_content()
         violations = accessibility_violations(page)
         assert not violations, [(v["id"], v["help"]) for v in violations]
         screenshot(page, "passkeys-list")
