@@ -17,6 +17,7 @@ from idp.models.patron import PatronStatus
 from idp.services import audit
 from idp.services.card_numbers import normalize_card_number
 from idp.services.logout import end_all_sessions
+from idp.services.passkeys import passkeys_of
 from idp.services.passwords import generate_temporary_password
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
@@ -135,6 +136,7 @@ def describe(card_number: str) -> dict[str, Any]:
         "locked_at": local(patron.locked_at),
         "failed_login_count": patron.failed_login_count,
         "last_login_at": local(patron.last_login_at),
+        "passkeys": len(passkeys_of(patron.id)),
     }
     audit.record("patron.viewed", patron_id=patron.id, actor=STAFF_ACTOR, commit=True)
     return facts

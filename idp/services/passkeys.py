@@ -130,3 +130,17 @@ def remove_passkey(
     audit.record("passkey.removed", patron_id=patron_id, ip=ip, user_agent=user_agent)
     db.session.commit()
     return True
+
+
+def remove_all_passkeys(patron_id: int, *, actor: str) -> int:
+    """Remove every passkey of a patron (staff, e.g. with a lost phone); the count removed."""
+    removed = int(
+        db.session.execute(
+            delete(PatronPasskey).where(PatronPasskey.patron_id == patron_id)
+        ).rowcount  # type: ignore[attr-defined]
+        or 0
+    )
+    if removed:
+        audit.record("passkey.removed", patron_id=patron_id, actor=actor, count=removed)
+    db.session.commit()
+    return removed

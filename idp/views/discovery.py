@@ -73,6 +73,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
             "nonce",
             "sid",
             "at_hash",
+            "amr",
+            "acr",
             "name",
             "email",
             "email_verified",
@@ -80,6 +82,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
             "card_expires_on",
         ],
         "prompt_values_supported": ["none", "login", "consent"],
+        # A passkey sign-in is phishing-resistant (``phr``), hardware-bound ``phrh``.
+        "acr_values_supported": ["phr", "phrh"],
         "ui_locales_supported": ["ja", "en"],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

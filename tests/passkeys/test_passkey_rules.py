@@ -183,3 +183,17 @@ def test_client_file_require_passkey() -> None:
     assert not parse_client(base, "k.toml", {}).require_passkey
     with pytest.raises(ClientFileError, match="require_passkey"):
         parse_client({**base, "require_passkey": "yes"}, "k.toml", {})
+
+
+def test_counter_reset_keeps_passkeys_unless_told(runner: Any, patron: Any) -> None:
+    _add_row(patron.id)
+    kept = runner.invoke(args=["patrons", "reset-password", patron.card_number])
+    assert kept.exit_code == 0, kept.output
+    assert "Passkeys kept:      1" in kept.output
+    assert db.session.query(PatronPasskey).count() == 1
+    removed = runner.invoke(
+        args=["patrons", "reset-password", patron.card_number, "--remove-passkeys", "--json"]
+    )
+    assert removed.exit_code == 0, removed.output
+    assert '"passkeys_removed": 1' in removed.output
+    assert db.session.query(PatronPasskey).count() == 0
