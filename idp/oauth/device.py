@@ -24,6 +24,7 @@ from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint as _Endpoint
 from authlib.oauth2.rfc8628 import DeviceCodeGrant as _Grant
 from authlib.oauth2.rfc8628 import ExpiredTokenError
 from authlib.oauth2.rfc8628 import SlowDownError
+from flask import g
 from flask import request as flask_request
 from sqlalchemy import select
 from sqlalchemy import update
@@ -59,17 +60,20 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
         return client
 
     def create_endpoint_response(self, request: Any) -> Any:
-        self.authenticate_client(request)
+        # One endpoint object serves every thread: the request's own values live in
+        # ``g``, never on ``self``.
         config = services().config
-        self.EXPIRES_IN = int(config["IDP_DEVICE_CODE_TTL"])
-        self.INTERVAL = int(config["IDP_DEVICE_POLL_INTERVAL"])
-        self._user_code = new_user_code(services().now())
+        expires_in = int(config["IDP_DEVICE_CODE_TTL"])
+        interval = int(config["IDP_DEVICE_POLL_INTERVAL"])
         status, body, headers = super().create_endpoint_response(request)
+        body = {**body, "expires_in": expires_in, "interval": interval}
+        self._save(request.client.get_client_id(), request.payload.scope, body)
         headers = [*headers, ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
         return status, body, headers
 
     def generate_user_code(self) -> str:
-        return display_user_code(self._user_code)
+        g.idp_user_code = new_user_code(services().now())
+        return display_user_code(g.idp_user_code)
 
     def generate_device_code(self) -> str:
         return secrets.token_urlsafe(32)
@@ -80,13 +84,17 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
     def save_device_credential(
         self, client_id: str, scope: str | None, data: dict[str, Any]
     ) -> None:
+        # Saved by :meth:`_save` once this installation's lifetimes are in ``data``.
+        pass
+
+    def _save(self, client_id: str, scope: str | None, data: dict[str, Any]) -> None:
         now = services().now()
         client = self.server.query_client(client_id)
         allowed = client.get_allowed_scope(scope) if client is not None else ""
         db.session.add(
             DeviceAuthorization(
                 device_code_hash=token_hash(data["device_code"]),
-                user_code=self._user_code,
+                user_code=g.idp_user_code,
                 client_id=client_id,
                 scope=allowed,
                 interval=int(data["interval"]),

@@ -123,3 +123,35 @@ def test_kiosk_gets_tokens_after_the_patron_allows_it_in_the_browser(
         timeout=10,
     ).json()
     assert info["name"] == "図書館 花子"
+
+
+def test_simultaneous_devices_each_get_their_own_user_code(live_server: LiveServer) -> None:
+    """The endpoint object is shared by the server's threads: no code pair may mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models.device import DeviceAuthorization
+    from idp.oauth.tokens import token_hash
+
+    make_client("kiosk", secret=SECRET, grant_types=[DEVICE_GRANT])
+
+    def start(_: int) -> dict[str, Any]:
+        body: dict[str, Any] = requests.post(
+            f"{live_server.url}/device_authorization",
+            data={"scope": "openid"},
+            auth=("kiosk", SECRET),
+            timeout=10,
+        ).json()
+        return body
+
+    with ThreadPoolExecutor(8) as pool:
+        pairs = list(pool.map(start, range(24)))
+    stored = {
+        row.device_code_hash: row.user_code
+        for row in db.session.scalars(select(DeviceAuthorization))
+    }
+    assert len(stored) == 24
+    for pair in pairs:
+        assert stored[token_hash(pair["device_code"])] == pair["user_code"].replace("-", "")
