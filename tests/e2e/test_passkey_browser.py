@@ -279,3 +279,35 @@ def test_require_passkey_client_refuses_a_password_session(server: Server) -> No
         page.goto(url)
         assert page.locator("input[name=password]").count() == 0
         assert page.get_by_role("button", name="パスキーでログイン").is_visible()
+
+
+def test_patron_approves_a_device_with_a_passkey(server: Server) -> None:
+    grant = "urn:ietf:params:oauth:grant-type:device_code"
+    make_client("tv", secret=SECRET, name="テレビアプリ", grant_types=[grant])
+    patron = make_patron(name="図書館 花子")
+    start = requests.post(
+        f"{server.url}/device_authorization",
+        data={"scope": "openid profile"},
+        auth=("tv", SECRET),
+        timeout=10,
+    ).json()
+    with chromium() as browser:
+        context = browser.new_context(locale="ja-JP")
+        page = context.new_page()
+        _authenticator(context, page)
+        _register(page, server, patron.card_number, "phone")
+        _sign_out(context)
+        page.goto(start["verification_uri_complete"])
+        page.get_by_role("button", name="次へ").click()
+        page.get_by_role("button", name="パスキーでログイン").click()
+        page.wait_for_url("**/device/confirm")
+        page.wait_for_selector("text=テレビアプリ")
+        page.get_by_role("button", name="許可する").click()
+        page.wait_for_selector("p[role=status]")
+    tokens = requests.post(
+        f"{server.url}/token",
+        data={"grant_type": grant, "device_code": start["device_code"]},
+        auth=("tv", SECRET),
+        timeout=10,
+    ).json()
+    assert tokens["token_type"] == "Bearer", tokens
