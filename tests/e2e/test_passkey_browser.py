@@ -209,6 +209,9 @@ def test_patron_adds_a_passkey_and_signs_in_with_it_without_a_password(
         caught = _code_at_callback(page, url)  # no session: the login page
         assert not caught
         assert page.locator("input[name=password]").count() == 1  # no passkey required
+        violations = accessibility_violations(page)
+        assert not violations, [(v["id"], v["help"]) for v in violations]
+        screenshot(page, "login-with-passkey-button")
         page.get_by_role("button", name="パスキーでログイン").click()
         page.wait_for_url(f"**{CALLBACK_PATH}?**")
         caught = _callback_params(page)
