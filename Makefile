@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format install translations db demo demo-reset bench portal elibrary clean browser
+.PHONY: run test lint format install translations db demo demo-reset bench bench-peer portal elibrary clean browser
 
 # -qq: only errors (no build back-end warnings); the install takes a minute or two.
 $(STAMP): pyproject.toml
@@ -93,6 +93,12 @@ bench: install
 	@if [ "$(SERVER)" = granian ]; then $(BIN)/pip install --quiet -e ".[granian]"; fi
 	$(BIN)/python -m bench.run --backend $(BACKEND) --server $(SERVER) --duration $(DURATION) \
 	  --concurrency $(CONCURRENCY) --patrons $(PATRONS) $(BENCH_ARGS)
+
+## make bench-peer [BACKEND=postgres] [PEER_ARGS="--duration 3 --rounds 3"]: side by side with
+## node oidc-provider (../shared/peer-bench, needs node >= 20.18.1 and npm); ratios in bench/results/.
+PEER_ARGS ?=
+bench-peer: install
+	$(BIN)/python -m bench.peer --backend $(BACKEND) $(BENCH_ARGS) -- $(PEER_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

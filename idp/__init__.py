@@ -82,6 +82,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         hide_error_details(db.engine)
         if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
+            database = db.engine.url.database
+            if database and database != ":memory:":
+                from idp.sqlite_writes import install as queue_sqlite_writers
+
+                queue_sqlite_writers(
+                    db.engine, database, str(app.config["IDP_SQLITE_SYNCHRONOUS"]).lower()
+                )
     init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
@@ -137,7 +144,8 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """
     if str(config["IDP_DATABASE_URL"]).startswith("sqlite"):
         # One file, many threads: wait for the write lock instead of failing at once (the
-        # busy timeout, then 503); WAL is switched on at connect (_sqlite_pragmas).
+        # busy timeout, then 503); WAL is switched on at connect (_sqlite_pragmas), and
+        # writers queue on a file lock before that (idp/sqlite_writes.py).
         timeout = int(config.get("IDP_SQLITE_BUSY_TIMEOUT", 30))
         options: dict[str, Any] = {
             "hide_parameters": True,
@@ -150,9 +158,12 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
             options.update(max_overflow=int(config["IDP_DB_MAX_OVERFLOW"]))
             options.update(pool_timeout=int(config["IDP_DB_POOL_TIMEOUT"]))
         return options
+    # No pre-ping: it costs a round trip on every checkout, i.e. on every request.
+    # Connections are replaced after IDP_DB_POOL_RECYCLE seconds; a connection found dead
+    # makes SQLAlchemy invalidate every connection of the pool opened before it, and the
+    # request is retried or answered 503 (idp/db_errors.py).
     return {
         "hide_parameters": True,
-        "pool_pre_ping": True,
         "pool_size": int(config["IDP_DB_POOL_SIZE"]),
         "max_overflow": int(config["IDP_DB_MAX_OVERFLOW"]),
         "pool_timeout": int(config["IDP_DB_POOL_TIMEOUT"]),

@@ -94,6 +94,17 @@ DEFAULTS: dict[str, Any] = {
     "IDP_ID_TOKEN_TTL": 900,
     # Lifetime of a refresh token (issued only under ``offline_access``), in seconds.
     "IDP_REFRESH_TOKEN_TTL": 30 * 24 * 3600,
+    # Seconds after a rotation during which the previous refresh token is accepted once
+    # more, if the new one was never used (a response lost on the way back, then a
+    # retry); 0: never. Outside it, or a second time, reuse revokes the whole family.
+    "IDP_REFRESH_REUSE_GRACE": 5,
+    # Answer the common successful /token, /userinfo and /introspect requests before
+    # Flask (idp/views/fast.py; same rules, same functions); 0: always through Flask.
+    "IDP_FAST_PATH": True,
+    # SQLite (the embedded default): ``normal`` — no fsync per commit in WAL mode; a
+    # commit survives a crash of the process, the last few may roll back (whole) on a
+    # power loss — or ``full`` (fsync each commit, several times slower writes).
+    "IDP_SQLITE_SYNCHRONOUS": "normal",
     # Login sessions: absolute lifetime and idle timeout, in seconds.
     "IDP_SESSION_LIFETIME": 12 * 3600,
     "IDP_SESSION_IDLE_TIMEOUT": 2 * 3600,
@@ -161,8 +172,9 @@ DEFAULTS: dict[str, Any] = {
     "IDP_REDIS_RETRY_SECONDS": 30,
     # Database connection pool of each worker process (PostgreSQL; SQLite has none):
     # connections kept open, extra ones allowed under load, seconds to wait for a free
-    # one, and seconds after which a connection is replaced. Connections are checked
-    # before use (pre-ping), so a restarted database costs no failed request.
+    # one, and seconds after which a connection is replaced. Connections are not
+    # checked before use (a round trip per request): a dead one is noticed when used,
+    # and then every connection the pool opened before it is replaced.
     # Total connections = nodes × workers × (pool size + overflow): keep it under the
     # server's max_connections. Each password check briefly holds a second connection
     # (its counters commit on their own), so keep pool size + overflow above IDP_THREADS.
@@ -195,9 +207,11 @@ DEFAULTS: dict[str, Any] = {
     "IDP_METRICS_NETWORKS": "127.0.0.1/32,::1/128",
     # ... or anyone sending ``Authorization: Bearer`` with this secret (unset: nobody).
     "IDP_METRICS_TOKEN": None,
-    # Serving with gunicorn (idp/gunicorn_conf.py reads these from the environment):
+    # ``idp serve``: granian (default) or gunicorn (``IDP_SERVER``); idp/granian_conf.py
+    # and idp/gunicorn_conf.py read these from the environment:
     # address to listen on, worker processes (0: 2 × cores + 1), and seconds a worker gets
     # to finish its requests on restart or shutdown (``idp serve``, README "Production").
+    "IDP_SERVER": "granian",
     "IDP_BIND": "127.0.0.1:8000",
     "IDP_WORKERS": 0,
     # Threads per worker; more than 1 uses threaded workers (they keep connections alive).
@@ -359,6 +373,11 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_METRICS_NETWORKS must list addresses or CIDR networks") from exc
     _validate_card_rules(config)
     _validate_card(config)
+    if str(config.get("IDP_SQLITE_SYNCHRONOUS", "normal")).lower() not in {"normal", "full"}:
+        raise ConfigError("IDP_SQLITE_SYNCHRONOUS must be normal or full")
+    grace = config.get("IDP_REFRESH_REUSE_GRACE", DEFAULTS["IDP_REFRESH_REUSE_GRACE"])
+    if not isinstance(grace, int) or not 0 <= grace <= 60:
+        raise ConfigError("IDP_REFRESH_REUSE_GRACE must be between 0 and 60 seconds")
     relaxed = bool(config.get("TESTING") or config.get("DEBUG"))
     if relaxed:
         return

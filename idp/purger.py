@@ -4,7 +4,7 @@ Every worker wakes once per ``IDP_PURGE_INTERVAL`` and tries to take the purge l
 (:func:`idp.services.purge.take_lease`); the one that gets it purges, the others go back
 to sleep. So however many workers and nodes share the database, the purge runs about
 once per interval, on one of them, in small batches. ``idp serve`` starts the thread in
-each worker (idp/gunicorn_conf.py); ``idp purge`` runs the same purge by hand.
+each worker (idp/granian_conf.py, idp/gunicorn_conf.py); ``idp purge`` runs the same purge by hand.
 """
 
 from __future__ import annotations

@@ -95,12 +95,23 @@ def register_commands(app: Flask) -> None:
 
 
 @main.command("serve", context_settings={"ignore_unknown_options": True})
-@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
-def serve_command(gunicorn_args: tuple[str, ...]) -> None:
-    """Serve with gunicorn and idp/gunicorn_conf.py (extra arguments go to gunicorn)."""
+@click.argument("server_args", nargs=-1, type=click.UNPROCESSED)
+def serve_command(server_args: tuple[str, ...]) -> None:
+    """Serve with granian (default) or gunicorn, IDP_SERVER (extra arguments go to it)."""
     import os
     import sys
 
-    args = ["-m", "gunicorn", "-c", "python:idp.gunicorn_conf", *gunicorn_args]
-    # Replaces this process (signals then reach gunicorn's master directly); no shell.
-    os.execv(sys.executable, [sys.executable, *args, "idp:create_app()"])  # noqa: S606
+    from idp.granian_conf import chosen_server
+    from idp.granian_conf import granian_args
+
+    try:
+        server = chosen_server(os.environ)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if server == "gunicorn":
+        conf = ["-c", "python:idp.gunicorn_conf"]
+        args = ["-m", "gunicorn", *conf, *server_args, "idp:create_app()"]
+    else:
+        args = granian_args(os.environ, server_args)
+    # Replaces this process (signals then reach the server's master directly); no shell.
+    os.execv(sys.executable, [sys.executable, *args])  # noqa: S606

@@ -1,4 +1,4 @@
-"""``idp clients``: sync the client registration files into the database."""
+"""``idp clients``: sync the client registration files; enable or disable a client."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from flask.cli import with_appcontext
 
 from idp.context import services
 from idp.services.clients import ClientFileError
+from idp.services.clients import UnknownClientError
 from idp.services.clients import load_client_files
+from idp.services.clients import set_client_enabled
 from idp.services.clients import sync_clients
 
 
@@ -20,15 +22,49 @@ def clients() -> None:
 
 @clients.command("sync")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Disable every client that has no file in FOLDER (and say which).",
+)
 @with_appcontext
-def sync(folder: Path | None) -> None:
+def sync(folder: Path | None, prune: bool) -> None:
     """Create and update clients from FOLDER/*.toml (default: IDP_CLIENTS_DIR)."""
     folder = folder or Path(services().config["IDP_CLIENTS_DIR"])
     try:
         specs = load_client_files(folder)
     except ClientFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    created, updated = sync_clients(specs)
-    click.echo(
-        f"Clients created: {', '.join(created) or '-'}; updated: {', '.join(updated) or '-'}"
+    result = sync_clients(specs, prune=prune)
+    line = (
+        f"Clients created: {', '.join(result.created) or '-'}; "
+        f"updated: {', '.join(result.updated) or '-'}"
     )
+    if prune:
+        line += f"; disabled (no file): {', '.join(result.disabled) or '-'}"
+    click.echo(line)
+
+
+def _set_enabled(client_id: str, enabled: bool) -> None:
+    try:
+        changed = set_client_enabled(client_id, enabled)
+    except UnknownClientError:
+        raise click.ClickException(f"no client {client_id!r}") from None
+    state = "enabled" if enabled else "disabled"
+    click.echo(f"Client {client_id} {state}." if changed else f"Client {client_id} was {state}.")
+
+
+@clients.command("disable")
+@click.argument("client_id")
+@with_appcontext
+def disable(client_id: str) -> None:
+    """Disable CLIENT_ID: its sign-ins, codes and tokens stop working at once."""
+    _set_enabled(client_id, False)
+
+
+@clients.command("enable")
+@click.argument("client_id")
+@with_appcontext
+def enable(client_id: str) -> None:
+    """Enable CLIENT_ID again (tokens ended by disabling it stay ended)."""
+    _set_enabled(client_id, True)

@@ -19,8 +19,14 @@ def keys() -> None:
 def list_keys() -> None:
     """Show the active key and the published ones."""
     state = services().keys.describe()
+    companions = {kid: alg for alg, kid in (state.get("companions") or {}).items()}
     for kid in state["published"]:
-        mark = "active" if kid == state["active"] else "published"
+        if kid == state["active"]:
+            mark = "active"
+        elif kid in companions:
+            mark = f"active {companions[kid]}"
+        else:
+            mark = "published"
         click.echo(f"{kid}  {mark}")
 
 

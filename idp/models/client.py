@@ -14,7 +14,9 @@ from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import event
 from sqlalchemy import false
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -62,6 +64,13 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The client accepts only sign-ins with a passkey (client file ``require_passkey``).
     require_passkey: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Raised by every change of the registration (sync, enable, disable); the token
+    #: paths read it with the token, so a change is seen on the next request everywhere.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    #: OIDC Registration §2: how this client's ID tokens are signed (RS256, ES256, EdDSA).
+    id_token_signed_response_alg: Mapped[str] = mapped_column(
+        String(16), default="RS256", server_default=text("'RS256'")
+    )
     #: The credential-check API's allowance (client file ``checks_per_minute`` and
     #: ``failures_per_day``): its checks count against the client instead of its server's
     #: address. None: the per-address limits (``IDP_THROTTLE_IP_*``).
@@ -132,3 +141,10 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<Client {self.client_id}>"
+
+
+@event.listens_for(Client, "before_update")
+def _raise_version(mapper: Any, connection: Any, target: Client) -> None:
+    """Every change of a registration raises its version, in the same UPDATE: the token
+    paths compare it with their in-process copy (:class:`idp.oauth.hot.ClientRegistry`)."""
+    target.version = Client.version + 1

@@ -46,6 +46,11 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
     #: Set when the refresh token was exchanged; using it again is reuse (RFC 9700 §4.14.2).
     rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The token whose refresh token was exchanged for this one (None: from a code).
+    parent_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: Set when the rotated refresh token was accepted once more within the retry grace
+    #: (``IDP_REFRESH_REUSE_GRACE``): a second retry is reuse.
+    reused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     client: Mapped[Client] = relationship(lazy="joined")
     patron: Mapped[Patron | None] = relationship(lazy="joined")

@@ -37,11 +37,11 @@ from idp.models.device import USED
 from idp.models.device import DeviceAuthorization
 from idp.models.patron import Patron
 from idp.oauth.grants import TOKEN_AUTH_METHODS
-from idp.oauth.grants import signed_in_patron
 from idp.oauth.tokens import token_hash
 from idp.services import audit
 from idp.services.device import display_user_code
 from idp.services.device import new_user_code
+from idp.services.signin import refusal_reason
 
 #: The family of tokens issued for one device request (revocation, refresh rotation).
 FAMILY_PREFIX = "device-"
@@ -114,6 +114,14 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
 _BY_HASH = select(DeviceAuthorization)
 
 
+def _receiving_patron(patron_id: int | None) -> Patron:
+    """The approving patron, if they may receive tokens now (SPEC §1)."""
+    patron = db.session.get(Patron, patron_id) if patron_id is not None else None
+    if patron is None or refusal_reason(patron, services().now()) is not None:
+        raise InvalidGrantError("The patron may not sign in at this time.")
+    return patron
+
+
 class DeviceCodeGrant(_Grant):  # type: ignore[misc]
     """RFC 8628 §3.4: the device's polls at the token endpoint."""
 
@@ -138,7 +146,7 @@ class DeviceCodeGrant(_Grant):  # type: ignore[misc]
         if credential.status == APPROVED:
             # The invariant: a temporary or expired password, an expired card or an
             # inactive status gets no token, even after approving.
-            return signed_in_patron(credential.patron_id)
+            return _receiving_patron(credential.patron_id)
         too_fast = self.should_slow_down(credential)
         values: dict[str, Any] = {"last_polled_at": now}
         if too_fast:

@@ -4,10 +4,13 @@ RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), bearer validation 
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
 
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
+from authlib.oauth2.rfc6750 import InsufficientScopeError
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
@@ -20,12 +23,18 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.token import Token
-from idp.oauth.tokens import find_access_token
+from idp.oauth.hot import TokenView
+from idp.oauth.hot import attach_client
+from idp.oauth.hot import load_access_token
+from idp.oauth.tokens import bearer_refusal
+from idp.oauth.tokens import find_presented_token
 from idp.oauth.tokens import find_token
+from idp.oauth.tokens import is_access_active
+from idp.oauth.tokens import is_refresh_active
 from idp.oauth.tokens import revoke_family
+from idp.oauth.tokens import token_hash
 from idp.services import audit
 from idp.services.logout import end_browser_session
-from idp.services.signin import refusal_reason
 from idp.services.subjects import subject_for
 
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -51,35 +60,54 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
         db.session.commit()
 
 
+@dataclass(frozen=True)
+class PresentedToken:
+    """A token and which of its two values was presented."""
+
+    row: TokenView
+    kind: str
+
+
 class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
     """A confidential client may introspect the tokens issued to itself."""
 
     CLIENT_AUTH_METHODS: ClassVar[list[str]] = CONFIDENTIAL_METHODS
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return find_token(token_string, token_type_hint)
+    def query_token(self, token_string: str, token_type_hint: str | None) -> PresentedToken | None:
+        found = find_presented_token(db.session.connection(), token_string, token_type_hint)
+        return PresentedToken(*found) if found is not None else None
 
-    def check_permission(self, token: Token, client: Client, request: Any) -> bool:
-        return token.client_id == client.client_id
+    def check_permission(self, token: PresentedToken, client: Client, request: Any) -> bool:
+        return token.row.client_id == client.client_id
 
-    def introspect_token(self, token: Token) -> dict[str, Any]:
-        config = services().config
-        patron = token.patron
-        if patron is not None and refusal_reason(patron, services().now()) is not None:
+    def create_introspection_payload(self, token: PresentedToken | None) -> dict[str, Any]:
+        if token is None:
             return {"active": False}
-        payload: dict[str, Any] = {
-            "active": True,
-            "client_id": token.client_id,
-            "scope": token.scope,
-            "token_type": "Bearer",
-            "iss": config["IDP_ISSUER"],
-            "aud": token.client_id,
-            "iat": int(token.issued_at.timestamp()),
-            "exp": int(token.access_expires_at.timestamp()),
-        }
-        if patron is not None:
-            payload["sub"] = subject_for(patron, token.client, config["SECRET_KEY"])
-        return payload
+        return introspection_payload(token.row, token.kind, services().now())
+
+
+def introspection_payload(row: TokenView, kind: str, now: dt.datetime) -> dict[str, Any]:
+    """RFC 7662 §2.2 answer for a token the asking client owns."""
+    active = is_refresh_active(row, now) if kind == "refresh_token" else is_access_active(row, now)
+    if not active:
+        return {"active": False}
+    config = services().config
+    expires = row.refresh_expires_at if kind == "refresh_token" else row.access_expires_at
+    assert expires is not None  # noqa: S101 - an active refresh token has an expiry
+    payload: dict[str, Any] = {
+        "active": True,
+        "client_id": row.client_id,
+        "scope": row.scope,
+        "iss": config["IDP_ISSUER"],
+        "aud": row.client_id,
+        "iat": int(row.issued_at.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    if kind == "access_token":
+        payload["token_type"] = "Bearer"  # noqa: S105 - a token type, not a secret
+    if row.patron is not None:
+        payload["sub"] = subject_for(row.patron.as_patron(), row.client, config["SECRET_KEY"])
+    return payload
 
 
 class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
@@ -101,11 +129,13 @@ class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
 class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
     """Validates access tokens for userinfo and the card APIs."""
 
-    def authenticate_token(self, token_string: str) -> Token | None:
-        return find_access_token(token_string)
+    def authenticate_token(self, token_string: str) -> TokenView | None:
+        view = load_access_token(db.session.connection(), token_hash(token_string))
+        return view if view is not None and attach_client(view) else None
 
-    def validate_token(self, token: Token, scopes: Any, request: Any) -> None:
-        super().validate_token(token, scopes, request)
-        patron = token.patron
-        if patron is not None and refusal_reason(patron, services().now()) is not None:
+    def validate_token(self, token: TokenView | None, scopes: Any, request: Any) -> None:
+        refusal = bearer_refusal(token, services().now(), scopes)
+        if refusal == "insufficient_scope":
+            raise InsufficientScopeError()
+        if refusal is not None:
             raise InvalidTokenError(realm=self.realm)

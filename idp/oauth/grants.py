@@ -14,19 +14,26 @@ from typing import ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
+from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from flask import g
 from flask import request as flask_request
+from sqlalchemy import Connection
 from sqlalchemy import bindparam
-from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm import joinedload
 
 from idp.context import services
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
-from idp.models.patron import Patron
 from idp.models.token import Token
+from idp.oauth.hot import INSERT_TOKEN
+from idp.oauth.hot import CodeView
+from idp.oauth.hot import PatronView
+from idp.oauth.hot import TokenView
+from idp.oauth.hot import attach_client
+from idp.oauth.hot import load_code
+from idp.oauth.hot import load_refresh_token
 from idp.oauth.tokens import revoke_family
 from idp.oauth.tokens import token_hash
 from idp.services import audit
@@ -40,32 +47,182 @@ def _family_of_code(code_id: int) -> str:
     return f"code-{code_id}"
 
 
-def signed_in_patron(patron_id: int | None) -> Patron:
-    """The patron a grant is for, if they may still receive tokens."""
-    patron = db.session.get(Patron, patron_id) if patron_id is not None else None
-    if patron is None or refusal_reason(patron, services().now()) is not None:
+# --- the rules of the token endpoint, shared by the Authlib grants and the fast path --
+
+
+def receiving_patron(patron: PatronView | None, now: dt.datetime) -> PatronView:
+    """The patron a grant is for, if they may still receive tokens (SPEC §1).
+
+    :raises InvalidGrantError: the patron is gone or may not sign in now.
+    """
+    if patron is None or refusal_reason(patron.as_patron(), now) is not None:
         raise InvalidGrantError("The patron may not sign in at this time.")
     return patron
 
 
+def code_is_redeemable(code: CodeView, client_id: str, now: dt.datetime) -> bool:
+    """The code belongs to the client, whose registration is enabled, was never used
+    and has not expired (RFC 6749 §4.1.3)."""
+    return (
+        code.client_id == client_id
+        and code.client_enabled
+        and code.used_at is None
+        and now < code.expires_at
+    )
+
+
+def pkce_matches(code: CodeView, verifier: str | None) -> bool:
+    """RFC 7636 §4.6 with S256, the only method this provider accepts."""
+    return (
+        bool(verifier)
+        and bool(code.code_challenge)
+        and code.code_challenge_method == "S256"
+        and CODE_VERIFIER_PATTERN.match(verifier or "") is not None
+        and bool(compare_s256_code_challenge(verifier, code.code_challenge))
+    )
+
+
+def refresh_is_redeemable(token: TokenView, client_id: str, now: dt.datetime, grace: int) -> bool:
+    """The refresh token belongs to the client, whose registration is enabled, and is
+    live — or a rotated one within the retry grace (:func:`within_retry_grace`)."""
+    if token.client_id != client_id or not token.client_enabled or token.revoked_at is not None:
+        return False
+    if token.rotated_at is not None:
+        return within_retry_grace(token, now, grace)
+    return token.is_refresh_usable(now)
+
+
+def within_retry_grace(row: TokenView, now: dt.datetime, grace: int) -> bool:
+    """A rotated refresh token presented again soon enough, for the first time, to be
+    a client's retry after a lost answer (RFC 9700 §4.14.2 leaves the reuse interval to
+    the server; the successor's non-use is checked by :func:`claim_retry`)."""
+    return (
+        grace > 0
+        and row.rotated_at is not None
+        and row.reused_at is None
+        and row.refresh_expires_at is not None
+        and now < row.refresh_expires_at
+        and now - row.rotated_at <= dt.timedelta(seconds=grace)
+    )
+
+
+_tokens = Token.__table__
+_codes = AuthorizationCode.__table__
+_CLAIM_CODE = (
+    update(_codes)
+    .where(_codes.c.id == bindparam("code_id"), _codes.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+_CLAIM_REFRESH = (
+    update(_tokens)
+    .where(
+        _tokens.c.id == bindparam("token_id"),
+        _tokens.c.rotated_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+    )
+    .values(rotated_at=bindparam("now"))
+)
+_MARK_RETRY = (
+    update(_tokens)
+    .where(
+        _tokens.c.id == bindparam("token_id"),
+        _tokens.c.reused_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+    )
+    .values(reused_at=bindparam("now"))
+)
+_END_SUCCESSOR = (
+    update(_tokens)
+    .where(
+        _tokens.c.parent_id == bindparam("token_id"),
+        _tokens.c.rotated_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+    )
+    .values(revoked_at=bindparam("now"))
+)
+
+
+def claim_code(connection: Connection, code_id: int, now: dt.datetime) -> bool:
+    """Mark a code used, atomically; False if it already was (single use)."""
+    result = connection.execute(_CLAIM_CODE, {"code_id": code_id, "now": now})
+    return bool(result.rowcount == 1)
+
+
+def claim_refresh(connection: Connection, token_id: int, now: dt.datetime) -> bool:
+    """Mark a refresh token exchanged; False if it already was (or is revoked)."""
+    result = connection.execute(_CLAIM_REFRESH, {"token_id": token_id, "now": now})
+    return bool(result.rowcount == 1)
+
+
+def claim_retry(connection: Connection, token_id: int, now: dt.datetime) -> bool:
+    """Accept a rotated refresh token once more: mark the retry, and revoke the pair it
+    was exchanged for — only if that pair's refresh token was never used. False (and
+    nothing to keep) if either step finds the state changed. Must run before the new
+    pair is stored, so that only the earlier successor can match."""
+    params = {"token_id": token_id, "now": now}
+    if connection.execute(_MARK_RETRY, params).rowcount != 1:
+        return False
+    return bool(connection.execute(_END_SUCCESSOR, params).rowcount == 1)
+
+
+def claim_for_refresh(connection: Connection, token: TokenView, now: dt.datetime) -> bool:
+    """The claim of a refresh redemption: a rotation, or the one retry in the grace."""
+    claim = claim_retry if token.rotated_at is not None else claim_refresh
+    return claim(connection, token.id, now)
+
+
+def store_token(
+    connection: Connection,
+    token: dict[str, Any],
+    *,
+    client_id: str,
+    patron_id: int | None,
+    family: tuple[str, str | None, int | None],
+    now: dt.datetime,
+    refresh_ttl: int,
+) -> None:
+    """INSERT a new token pair, as hashes (one Core statement, in the open transaction)."""
+    family_id, sid, parent_id = family
+    refresh = token.get("refresh_token")
+    connection.execute(
+        INSERT_TOKEN,
+        {
+            "client_id": client_id,
+            "patron_id": patron_id,
+            "scope": token.get("scope", ""),
+            "access_token_hash": token_hash(token["access_token"]),
+            "refresh_token_hash": token_hash(refresh) if refresh else None,
+            "family_id": family_id,
+            "sid": sid,
+            "parent_id": parent_id,
+            "issued_at": now,
+            "access_expires_at": now + dt.timedelta(seconds=int(token["expires_in"])),
+            "refresh_expires_at": now + dt.timedelta(seconds=refresh_ttl) if refresh else None,
+            "rotated_at": None,
+            "revoked_at": None,
+            "reused_at": None,
+        },
+    )
+
+
+def end_family_after_lost_claim(family_id: str, event: str | None, **audit_detail: Any) -> None:
+    """A claim lost to a concurrent or repeated redemption: undo this request's writes,
+    revoke the family (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and commit that alone."""
+    db.session.rollback()
+    revoke_family(family_id, services().now())
+    if event is not None:
+        audit.record_in(db.session.connection(), event, **audit_detail)
+    db.session.commit()
+
+
 def _audit(event: str, **detail: Any) -> None:
-    audit.record(
+    audit.record_in(
+        db.session.connection(),
         event,
         ip=flask_request.remote_addr,
         user_agent=flask_request.user_agent.string,
         **detail,
     )
-
-
-# Built once: the token endpoint's lookups skip statement construction per request.
-# The code's patron comes in the same query: the exchange needs it (its status, its
-# claims) a moment later, and ``session.get`` then finds it without a round trip.
-_CODE_BY_HASH = (
-    select(AuthorizationCode)
-    .options(joinedload(AuthorizationCode.patron))
-    .where(AuthorizationCode.code_hash == bindparam("digest"))
-)
-_REFRESH_BY_HASH = select(Token).where(Token.refresh_token_hash == bindparam("digest"))
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -98,10 +255,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         # audit event and the session's client list, in one transaction, before the
         # redirect that carries the code is sent.
 
-    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        row: AuthorizationCode | None = db.session.scalar(
-            _CODE_BY_HASH, {"digest": token_hash(code)}
-        )
+    def query_authorization_code(self, code: str, client: Client) -> CodeView | None:
+        row = load_code(db.session.connection(), token_hash(code))
         if row is None or row.client_id != client.client_id:
             return None
         now = services().now()
@@ -112,24 +267,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             _audit("code.reused", patron_id=row.patron_id, client_id=client.client_id)
             db.session.commit()
             return None
-        if now >= row.expires_at:
+        if not code_is_redeemable(row, client.client_id, now):
             return None
         return row
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def delete_authorization_code(self, authorization_code: CodeView) -> None:
         # Claim the code atomically; the tokens saved just before are committed only
         # with a successful claim.
         now = services().now()
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.id == authorization_code.id)
-            .where(AuthorizationCode.used_at.is_(None))
-            .values(used_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-        if claimed != 1:
-            db.session.rollback()
-            revoke_family(_family_of_code(authorization_code.id), now)
-            db.session.commit()
+        if not claim_code(db.session.connection(), authorization_code.id, now):
+            end_family_after_lost_claim(_family_of_code(authorization_code.id), None)
             raise InvalidGrantError("Invalid 'code' in request.")
         _audit(
             "token.issued",
@@ -139,8 +286,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         )
         db.session.commit()
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> Patron:
-        return signed_in_patron(authorization_code.patron_id)
+    def authenticate_user(self, authorization_code: CodeView) -> PatronView:
+        return receiving_patron(authorization_code.patron, services().now())
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
@@ -149,40 +296,54 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        row: Token | None = db.session.scalar(
-            _REFRESH_BY_HASH, {"digest": token_hash(refresh_token)}
-        )
-        if row is None:
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenView | None:
+        row = load_refresh_token(db.session.connection(), token_hash(refresh_token))
+        if row is None or row.revoked_at is not None or not attach_client(row):
             return None
         now = services().now()
-        if row.rotated_at is not None and row.revoked_at is None:
+        grace = int(services().config["IDP_REFRESH_REUSE_GRACE"])
+        if row.rotated_at is not None and not within_retry_grace(row, now, grace):
             # A refresh token that was already exchanged is being replayed: one of the
             # two holders is an attacker, so the whole family is revoked.
             revoke_family(row.family_id, now)
             _audit("refresh.reused", patron_id=row.patron_id, client_id=row.client_id)
             db.session.commit()
             return None
-        if not row.is_refresh_usable(now):
+        # A rotated one that gets past here is possibly a retry after the answer to the
+        # rotation was lost: accepted once, if the token it was exchanged for was never
+        # used (checked atomically in revoke_old_credential).
+        if not refresh_is_redeemable(row, row.client_id, now, grace):
             return None
         return row
 
-    def authenticate_user(self, refresh_token: Token) -> Patron:
-        return signed_in_patron(refresh_token.patron_id)
+    def authenticate_user(self, refresh_token: TokenView) -> PatronView:
+        return receiving_patron(refresh_token.patron, services().now())
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
-        now = services().now()
-        claimed = db.session.execute(
-            update(Token)
-            .where(Token.id == refresh_token.id)
-            .where(Token.rotated_at.is_(None), Token.revoked_at.is_(None))
-            .values(rotated_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-        if claimed != 1:
-            db.session.rollback()
-            revoke_family(refresh_token.family_id, now)
-            db.session.commit()
-            raise InvalidGrantError()
+    def save_token(self, token: dict[str, Any]) -> None:
+        # The claim runs first: a retry's claim must not see the pair stored now.
+        if not claim_for_refresh(
+            db.session.connection(), self.request.refresh_token, services().now()
+        ):
+            self._lost_claim()
+        super().save_token(token)
+
+    def _lost_claim(self) -> None:
+        old: TokenView = self.request.refresh_token
+        end_family_after_lost_claim(
+            old.family_id,
+            "refresh.reused" if old.rotated_at is not None else None,
+            patron_id=old.patron_id,
+            client_id=old.client_id,
+        )
+        raise InvalidGrantError()
+
+    def revoke_old_credential(self, refresh_token: TokenView) -> None:
+        if refresh_token.rotated_at is not None:
+            _audit(
+                "refresh.retried",
+                patron_id=refresh_token.patron_id,
+                client_id=refresh_token.client_id,
+            )
         _audit(
             "token.issued",
             patron_id=refresh_token.patron_id,
@@ -209,15 +370,15 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
         db.session.commit()
 
 
-def family_for(request: Any) -> tuple[str, str | None]:
-    """The grant family and session id a new token belongs to."""
+def family_for(request: Any) -> tuple[str, str | None, int | None]:
+    """The grant family, session id and parent token of a new token."""
     code = getattr(request, "authorization_code", None)
     if code is not None:
-        return _family_of_code(code.id), code.sid
+        return _family_of_code(code.id), code.sid, None
     device = getattr(request, "credential", None)
     if device is not None:
-        return f"device-{device.id}", device.sid
+        return f"device-{device.id}", device.sid, None
     old = getattr(request, "refresh_token", None)
     if old is not None:
-        return old.family_id, old.sid
-    return f"cc-{secrets.token_hex(8)}", None
+        return old.family_id, old.sid, old.id
+    return f"cc-{secrets.token_hex(8)}", None, None

@@ -17,10 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from joserfc.jwk import ECKey
+from joserfc.jwk import JWKRegistry
 from joserfc.jwk import KeySet
+from joserfc.jwk import OKPKey
 from joserfc.jwk import RSAKey
 
 SIGNING_ALG = "RS256"
+#: Algorithms a client may ask for its ID tokens (``id_token_signed_response_alg``);
+#: every other token (logout, card claims) is RS256.
+ID_TOKEN_ALGS = ("RS256", "ES256", "EdDSA")
+#: The companion keys made with each RSA key: one per other ID-token algorithm.
+_COMPANIONS = {"ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519")}
+SigningKey = RSAKey | ECKey | OKPKey
 _RELOAD_INTERVAL = 1.0
 
 
@@ -32,7 +41,9 @@ class KeyStoreError(RuntimeError):
 class _Loaded:
     mtime_ns: int
     active: RSAKey
-    published: tuple[RSAKey, ...]
+    published: tuple[SigningKey, ...]
+    #: The active key of each ID-token algorithm other than RS256.
+    companions: dict[str, SigningKey]
     jwks_json: bytes
     etag: str
 
@@ -59,8 +70,11 @@ class KeyStore:
         return self.folder / "state.json"
 
     def ensure(self) -> None:
-        """Create a first key when the folder holds none (first start)."""
+        """Create a first key when the folder holds none (first start), and the ES256 and
+        EdDSA companions of the active key when a folder made before them lacks them."""
         if self._state_path.exists():
+            if not self._read_state().get("companions"):
+                self._with_init_lock(self._add_companions)
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         lock = self.folder / ".init.lock"
@@ -77,7 +91,8 @@ class KeyStore:
             os.close(fd)
             if not self._state_path.exists():
                 kid = self._generate()
-                self._write_state(kid, [kid])
+                companions = self._generate_companions()
+                self._write_state(kid, [kid, *companions.values()], companions)
         finally:
             lock.unlink(missing_ok=True)
 
@@ -88,7 +103,8 @@ class KeyStore:
         """
         state = self._read_state()
         kid = self._generate()
-        self._write_state(kid, [kid, *state["published"]])
+        companions = self._generate_companions()
+        self._write_state(kid, [kid, *companions.values(), *state["published"]], companions)
         return kid
 
     def retire(self, kid: str) -> None:
@@ -97,11 +113,13 @@ class KeyStore:
         :raises KeyStoreError: for the active key or an unknown id.
         """
         state = self._read_state()
-        if kid == state["active"]:
+        companions = state.get("companions") or {}
+        if kid == state["active"] or kid in companions.values():
             raise KeyStoreError("the active key cannot be retired; rotate first")
         if kid not in state["published"]:
             raise KeyStoreError(f"no published key {kid!r}")
-        self._write_state(state["active"], [k for k in state["published"] if k != kid])
+        published = [k for k in state["published"] if k != kid]
+        self._write_state(state["active"], published, companions)
         (self.folder / f"{kid}.json").unlink(missing_ok=True)
 
     def describe(self) -> dict[str, Any]:
@@ -110,13 +128,26 @@ class KeyStore:
 
     # --- reading ---------------------------------------------------------------------
     def active_key(self) -> RSAKey:
-        """The private key that signs new tokens."""
+        """The private key that signs new tokens (RS256)."""
         return self._current().active
+
+    def active_key_for(self, alg: str) -> SigningKey:
+        """The private key that signs new ID tokens with ``alg`` (one of ID_TOKEN_ALGS).
+
+        :raises KeyStoreError: no key of that algorithm (run ``idp init`` or rotate).
+        """
+        loaded = self._current()
+        if alg == SIGNING_ALG:
+            return loaded.active
+        try:
+            return loaded.companions[alg]
+        except KeyError:
+            raise KeyStoreError(f"no {alg} signing key; run 'idp init'") from None
 
     def public_keyset(self) -> KeySet:
         """Every published public key, to verify tokens this provider signed."""
         loaded = self._current()
-        return KeySet([RSAKey.import_key(k.as_dict(private=False)) for k in loaded.published])
+        return KeySet([JWKRegistry.import_key(k.as_dict(private=False)) for k in loaded.published])
 
     def jwks_document(self) -> tuple[bytes, str]:
         """The JWKS as JSON bytes and its ETag (served from memory)."""
@@ -140,15 +171,21 @@ class KeyStore:
 
     def _load(self, mtime_ns: int) -> _Loaded:
         state = self._read_state()
+        companions: dict[str, str] = state.get("companions") or {}
         keys = {kid: self._read_key(kid) for kid in state["published"]}
-        if state["active"] not in keys:
-            keys[state["active"]] = self._read_key(state["active"])
+        for kid in [state["active"], *companions.values()]:
+            if kid not in keys:
+                keys[kid] = self._read_key(kid)
         public = [keys[kid].as_dict(private=False) for kid in state["published"]]
         body = json.dumps({"keys": public}, separators=(",", ":")).encode()
         etag = hashlib.sha256(body).hexdigest()[:32]
+        active = keys[state["active"]]
+        if not isinstance(active, RSAKey):
+            raise KeyStoreError("the active key is not an RSA key")
         return _Loaded(
             mtime_ns=mtime_ns,
-            active=keys[state["active"]],
+            active=active,
+            companions={alg: keys[kid] for alg, kid in companions.items()},
             published=tuple(keys[kid] for kid in state["published"]),
             jwks_json=body,
             etag=etag,
@@ -165,15 +202,24 @@ class KeyStore:
             raise KeyStoreError(f"{self._state_path} is not a key state file")
         return state
 
-    def _read_key(self, kid: str) -> RSAKey:
+    def _read_key(self, kid: str) -> SigningKey:
         path = self.folder / f"{kid}.json"
         try:
-            return RSAKey.import_key(json.loads(path.read_text()))
+            key = JWKRegistry.import_key(json.loads(path.read_text()))
+            if isinstance(key, RSAKey | ECKey | OKPKey):
+                return key
         except (OSError, ValueError) as exc:
             raise KeyStoreError(f"cannot read key {kid}: {exc.__class__.__name__}") from exc
+        raise KeyStoreError(f"key {kid} is not a signing key")
 
-    def _generate(self) -> str:
-        key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": SIGNING_ALG})
+    def _generate(self, alg: str = SIGNING_ALG) -> str:
+        key: SigningKey
+        if alg == SIGNING_ALG:
+            key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": alg})
+        elif alg == "ES256":
+            key = ECKey.generate_key("P-256", parameters={"use": "sig", "alg": alg})
+        else:
+            key = OKPKey.generate_key("Ed25519", parameters={"use": "sig", "alg": alg})
         # The RFC 7638 thumbprint, base64url: it may begin with "-", which a command line
         # would read as an option (``idp keys retire <kid>``), so such keys get a prefix.
         thumbprint = key.thumbprint()
@@ -183,6 +229,39 @@ class KeyStore:
         _write_private(self.folder / f"{kid}.json", json.dumps(data))
         return kid
 
-    def _write_state(self, active: str, published: list[str]) -> None:
-        state = {"active": active, "published": published}
+    def _generate_companions(self) -> dict[str, str]:
+        return {alg: self._generate(alg) for alg in _COMPANIONS}
+
+    def _add_companions(self) -> None:
+        state = self._read_state()
+        if state.get("companions"):
+            return
+        companions = self._generate_companions()
+        published = [state["active"], *companions.values()]
+        published += [k for k in state["published"] if k != state["active"]]
+        self._write_state(state["active"], published, companions)
+
+    def _with_init_lock(self, action: Any) -> None:
+        lock = self.folder / ".init.lock"
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            # Another process is at it: wait for it to finish.
+            for _ in range(100):
+                if not lock.exists():
+                    return
+                time.sleep(0.05)
+            raise KeyStoreError(f"{lock} exists; remove it and retry") from None
+        try:
+            os.close(fd)
+            action()
+        finally:
+            lock.unlink(missing_ok=True)
+
+    def _write_state(
+        self, active: str, published: list[str], companions: dict[str, str] | None = None
+    ) -> None:
+        state: dict[str, Any] = {"active": active, "published": published}
+        if companions:
+            state["companions"] = companions
         _write_private(self._state_path, json.dumps(state, indent=2))

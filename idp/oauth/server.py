@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
-from sqlalchemy import bindparam
-from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models.client import Client
-from idp.models.token import Token
 from idp.oauth.device import DeviceAuthorizationEndpoint
 from idp.oauth.device import DeviceCodeGrant
 from idp.oauth.endpoints import BearerTokenValidator
@@ -32,50 +29,38 @@ from idp.oauth.grants import AuthorizationCodeGrant
 from idp.oauth.grants import ClientCredentialsGrant
 from idp.oauth.grants import RefreshTokenGrant
 from idp.oauth.grants import family_for
+from idp.oauth.grants import store_token
+from idp.oauth.hot import client_registry
+from idp.oauth.hot import client_state
 from idp.oauth.oidc import OpenIDCode
 from idp.oauth.oidc import S256CodeChallenge
 from idp.oauth.tokens import generate_bearer_token
-from idp.oauth.tokens import token_hash
-
-#: Built once (the statement is the same for every request).
-_ENABLED_CLIENT = select(Client).where(
-    Client.client_id == bindparam("client_id"), Client.is_enabled.is_(True)
-)
 
 
 def query_client(client_id: str) -> Client | None:
-    """The enabled client with this id, or None."""
+    """The enabled client with this id, or None (the registration from the process's
+    registry, checked against the version in the database)."""
     if not isinstance(client_id, str) or len(client_id) > 64:
         return None
-    client: Client | None = db.session.scalar(_ENABLED_CLIENT, {"client_id": client_id})
-    return client
+    state = client_state(db.session.connection(), client_id)
+    if state is None or not state[0]:
+        return None
+    client = client_registry().get(client_id, state[1])
+    return client if client is not None and client.is_enabled else None
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
     """Store a new token pair as hashes. The grant commits (after its single-use claim)."""
     from idp.context import services
 
-    now = services().now()
-    config = services().config
-    family_id, sid = family_for(request)
-    refresh = token.get("refresh_token")
-    db.session.add(
-        Token(
-            client_id=request.client.client_id,
-            patron_id=request.user.id if request.user is not None else None,
-            scope=token.get("scope", ""),
-            access_token_hash=token_hash(token["access_token"]),
-            refresh_token_hash=token_hash(refresh) if refresh else None,
-            family_id=family_id,
-            sid=sid,
-            issued_at=now,
-            access_expires_at=now + dt.timedelta(seconds=int(token["expires_in"])),
-            refresh_expires_at=(
-                now + dt.timedelta(seconds=int(config["IDP_REFRESH_TOKEN_TTL"]))
-                if refresh
-                else None
-            ),
-        )
+    store_token(
+        db.session.connection(),
+        token,
+        client_id=request.client.client_id,
+        patron_id=request.user.id if request.user is not None else None,
+        family=family_for(request),
+        now=services().now(),
+        refresh_ttl=int(services().config["IDP_REFRESH_TOKEN_TTL"]),
     )
 
 
@@ -95,6 +80,23 @@ def _is_readable_basic(header: str | None) -> bool:
 
 class LibraryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """Authlib's Flask server, bound to our models."""
+
+    def create_validated_authorization_response(self, grant: Any, grant_user: Any) -> Any:
+        """The authorization response of a request :meth:`get_consent_grant` validated.
+
+        Authlib's ``create_authorization_response`` validates the request again (the
+        client lookup, the nonce check, every parameter); this is the rest of it, once.
+        """
+        try:
+            args = grant.create_authorization_response(grant.redirect_uri, grant_user)
+            response = self.handle_response(*args)
+        except OAuth2Error as error:
+            error.state = grant.request.payload.state
+            response = self.handle_error_response(grant.request, error)
+        grant.execute_hook("after_authorization_response", response)
+        # What Authlib's own method runs after it (RFC 9207 ``iss``, as an extension).
+        self.execute_hook("after_create_authorization_response", response)
+        return response
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         # Authlib decodes Basic credentials as UTF-8 without catching the error: answer

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import Connection
+from sqlalchemy import insert
+
 from idp.context import services
 from idp.extensions import db
 from idp.metrics import current_metrics
@@ -46,7 +49,44 @@ def record(
     db.session.add(row)
     if commit:
         db.session.commit()
+    _announce(event, patron_id, client_id, ip, clean)
+    return row
+
+
+def record_in(
+    connection: Connection,
+    event: str,
+    *,
+    patron_id: int | None = None,
+    client_id: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    **detail: Any,
+) -> None:
+    """Like :func:`record`, as one Core INSERT on ``connection`` (in its transaction):
+    for the token paths, which write their rows without the ORM unit of work."""
+    clean = {k: v for k, v in detail.items() if k not in _FORBIDDEN}
+    connection.execute(
+        _INSERT,
+        {
+            "created_at": services().now(),
+            "event": event,
+            "patron_id": patron_id,
+            "client_id": client_id,
+            "ip": ip,
+            "user_agent": (user_agent or "")[:300] or None,
+            "detail": clean,
+        },
+    )
+    _announce(event, patron_id, client_id, ip, clean)
+
+
+_INSERT = insert(AuditEvent.__table__)
+
+
+def _announce(
+    event: str, patron_id: int | None, client_id: str | None, ip: str | None, clean: dict[str, Any]
+) -> None:
     log.info("%s patron=%s client=%s ip=%s", event, patron_id, client_id, ip)
     if event == "token.issued" and (metrics := current_metrics()):
         metrics.tokens.labels(str(clean.get("grant", "unknown"))).inc()
-    return row

@@ -17,12 +17,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy import update
 
 from idp.config import is_local_host
+from idp.context import services
 from idp.extensions import db
 from idp.models.client import SECRET_HASH_PREFIX
 from idp.models.client import Client
 from idp.models.client import hash_client_secret
+from idp.models.token import Token
+from idp.oauth.keys import ID_TOKEN_ALGS
 from idp.oauth.oidc import SCOPES_SUPPORTED
 from idp.services.allowance import ALLOWANCE_KEYS
 from idp.services.allowance import Allowance
@@ -65,6 +69,10 @@ class ClientSpec:
     extra: dict[str, Any] = field(default_factory=dict)
     #: The credential-check API's own limits for this client (None: per address).
     allowance: Allowance | None = None
+    #: ``enabled = false`` in the file: registered, but every request and token refused.
+    is_enabled: bool = True
+    #: How the client's ID tokens are signed (OIDC Registration §2).
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105 - an algorithm name
 
 
 def _uri(value: Any, where: str, *, redirect: bool = True) -> str:
@@ -144,6 +152,14 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     # requires it is always served; the key is accepted so registrations can say so.
     if not isinstance(data.get("backchannel_logout_session_required", True), bool):
         raise ClientFileError(f"{where}: backchannel_logout_session_required must be true or false")
+    id_token_alg = data.get("id_token_signed_response_alg", "RS256")
+    if id_token_alg not in ID_TOKEN_ALGS:
+        raise ClientFileError(
+            f"{where}: id_token_signed_response_alg must be one of {', '.join(ID_TOKEN_ALGS)}"
+        )
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ClientFileError(f"{where}: enabled must be true or false")
     try:
         allowance = parse_allowance(data, f"client:{client_id}")
     except AllowanceError as exc:
@@ -170,6 +186,8 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         "require_passkey",
         "backchannel_logout_uri",
         "backchannel_logout_session_required",
+        "enabled",
+        "id_token_signed_response_alg",
     }
     return ClientSpec(
         client_id=client_id,
@@ -187,6 +205,8 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         require_passkey=require_passkey,
         extra={k: v for k, v in data.items() if k not in known},
         allowance=allowance,
+        is_enabled=enabled,
+        id_token_signed_response_alg=id_token_alg,
     )
 
 
@@ -244,20 +264,33 @@ def load_client_files(folder: Path, env: Mapping[str, str] | None = None) -> lis
     return specs
 
 
-def sync_clients(specs: list[ClientSpec]) -> tuple[list[str], list[str]]:
-    """Create or update clients from ``specs`` (clients not in ``specs`` are kept).
+@dataclass
+class SyncResult:
+    """What :func:`sync_clients` did, by client id."""
 
-    :return: the client ids created and updated.
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    #: Clients missing from the folder that ``prune`` disabled now.
+    disabled: list[str] = field(default_factory=list)
+
+
+def sync_clients(specs: list[ClientSpec], *, prune: bool = False) -> SyncResult:
+    """Create or update clients from ``specs`` (a change raises a client's version); a file
+    with ``enabled = false`` disables its client (and ends its tokens).
+
+    :param prune: disable every enabled client that has no file in ``specs`` (they are
+        kept, with their history, and ``idp clients enable`` brings one back).
     """
-    created, updated = [], []
+    result = SyncResult()
+    existing = {c.client_id: c for c in db.session.scalars(select(Client))}
     for spec in specs:
-        client = db.session.scalar(select(Client).where(Client.client_id == spec.client_id))
+        client = existing.get(spec.client_id)
         if client is None:
-            client = Client(client_id=spec.client_id)
+            client = Client(client_id=spec.client_id, version=1)
             db.session.add(client)
-            created.append(spec.client_id)
+            result.created.append(spec.client_id)
         else:
-            updated.append(spec.client_id)
+            result.updated.append(spec.client_id)
         client.name = spec.name
         client.client_secret_hash = spec.secret_hash
         client.redirect_uris = spec.redirect_uris
@@ -270,8 +303,53 @@ def sync_clients(specs: list[ClientSpec]) -> tuple[list[str], list[str]]:
         client.is_first_party = spec.is_first_party
         client.require_passkey = spec.require_passkey
         client.backchannel_logout_uri = spec.backchannel_logout_uri
+        client.id_token_signed_response_alg = spec.id_token_signed_response_alg
         client.checks_per_minute = spec.allowance.checks_per_minute if spec.allowance else None
         client.failures_per_day = spec.allowance.failures_per_day if spec.allowance else None
-        client.is_enabled = True
+        if client.is_enabled is not False and not spec.is_enabled:
+            _end_tokens(spec.client_id)
+        client.is_enabled = spec.is_enabled
+    if prune:
+        named = {spec.client_id for spec in specs}
+        for client_id, client in sorted(existing.items()):
+            if client_id not in named and client.is_enabled:
+                client.is_enabled = False
+                _end_tokens(client_id)
+                result.disabled.append(client_id)
     db.session.commit()
-    return created, updated
+    return result
+
+
+class UnknownClientError(LookupError):
+    """No client is registered with this id."""
+
+
+def set_client_enabled(client_id: str, enabled: bool) -> bool:
+    """Enable or disable a registered client, effective on the next request everywhere.
+
+    A disabled client cannot authenticate, and every code and token issued to it stops
+    working (token exchange, refresh, userinfo, introspection, the APIs).
+
+    :return: whether anything changed.
+    :raises UnknownClientError: no such client.
+    """
+    client = db.session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        raise UnknownClientError(client_id)
+    if client.is_enabled == enabled:
+        return False
+    client.is_enabled = enabled  # the commit raises the version (models/client.py)
+    if not enabled:
+        _end_tokens(client_id)
+    db.session.commit()
+    return True
+
+
+def _end_tokens(client_id: str) -> None:
+    """Revoke every live token of a client being disabled, so that enabling it again
+    does not bring them back (the token paths refuse a disabled client's tokens anyway)."""
+    db.session.execute(
+        update(Token)
+        .where(Token.client_id == client_id, Token.revoked_at.is_(None))
+        .values(revoked_at=services().now())
+    )

@@ -15,6 +15,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import device
     from idp.views import discovery
     from idp.views import errors
+    from idp.views import fast
     from idp.views import headers
     from idp.views import health
     from idp.views import home
@@ -48,5 +49,6 @@ def register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(module.bp)
     errors.init_app(app)
+    fast.init_app(app)
     discovery.init_app(app)
     headers.init_app(app)

@@ -85,7 +85,7 @@ def authorize() -> Any:
 
 def _respond(server: Any, grant: Any, patron: Patron | None, client: Client) -> Response:
     g.idp_login = (session.sid, session.auth_time, session.get(AMR_KEY))  # type: ignore[attr-defined]
-    response: Response = server.create_authorization_response(grant=grant, grant_user=patron)
+    response: Response = server.create_validated_authorization_response(grant, patron)
     if patron is not None and response.status_code == 302:
         seen = list(session.row.clients) if session.row is not None else []  # type: ignore[attr-defined]
         if client.client_id not in seen and session.row is not None:  # type: ignore[attr-defined]

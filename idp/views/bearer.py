@@ -11,7 +11,7 @@ from flask import jsonify
 from flask import request
 
 from idp.context import services
-from idp.models.token import Token
+from idp.oauth.hot import TokenView
 
 
 class BearerError(Exception):
@@ -47,7 +47,7 @@ def insufficient_scope(description: str) -> BearerError:
     return BearerError(_challenge(403, "insufficient_scope", description))
 
 
-def require_token(*scopes: str) -> Token:
+def require_token(*scopes: str) -> TokenView:
     """The valid access token of this request, carrying every scope in ``scopes``.
 
     :raises BearerError: with a 401 (no or bad token) or 403 (scope missing) answer.
@@ -61,7 +61,7 @@ def require_token(*scopes: str) -> Token:
         # §3.1: a request without credentials gets a challenge with no error code.
         raise BearerError(_challenge(401, None, None))
     try:
-        token: Token = services().require_oauth.acquire_token(list(scopes))
+        token: TokenView = services().require_oauth.acquire_token(list(scopes))
     except InsufficientScopeError:
         raise BearerError(
             _challenge(403, "insufficient_scope", "The token lacks a required scope.")

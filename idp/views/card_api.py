@@ -193,7 +193,7 @@ def barcode() -> Response:
     if patron is None:
         # A client-credentials token has no card behind it.
         return _json_error(403, "insufficient_scope", "The token was not issued for a patron.")
-    body, _exp = barcode_claim(patron, token.get_client(), services().now())
+    body, _exp = barcode_claim(patron.as_patron(), token.get_client(), services().now())
     response = Response(body, mimetype=JWT_MEDIA_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -13,7 +13,7 @@ from flask import current_app
 from flask import request
 
 from idp.context import services
-from idp.oauth.keys import SIGNING_ALG
+from idp.oauth.keys import ID_TOKEN_ALGS
 from idp.oauth.oidc import SCOPES_SUPPORTED
 from idp.views.headers import CSP_NONE
 from idp.views.headers import HSTS
@@ -47,7 +47,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         # RFC 8628 §4: the device asks here for a code pair; the patron approves on /device.
         "device_authorization_endpoint": f"{issuer}/device_authorization",
         "subject_types_supported": ["public", "pairwise"],
-        "id_token_signing_alg_values_supported": [SIGNING_ALG],
+        "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGS),
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",

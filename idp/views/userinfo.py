@@ -27,6 +27,6 @@ def userinfo() -> Any:
     if patron is None:
         # A client-credentials token has no patron behind it.
         return BearerError(jsonify({"error": "invalid_token"})).response, 401
-    response = jsonify(claims_for(patron, token.get_client(), token.scope))
+    response = jsonify(claims_for(patron.as_patron(), token.get_client(), token.scope))
     response.headers["Cache-Control"] = "no-store"
     return response

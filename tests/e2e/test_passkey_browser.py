@@ -242,7 +242,7 @@ def test_suspended_card_is_refused_with_its_passkey(server: Server) -> None:
         with page.expect_response(f"{server.url}/login/passkey*") as answer:
             page.get_by_role("button", name="パスキーでログイン").click()
         assert answer.value.status == 403
-        assert "この貸出カードは現在ご利用いただけません" in page.content()
+        page.wait_for_selector("text=この貸出カードは現在ご利用いただけません")
     events = {(e.event, e.detail.get("outcome")) for e in db.session.query(AuditEvent).all()}
     assert ("login.refused", "suspended") in events
 

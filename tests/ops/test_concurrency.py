@@ -67,14 +67,45 @@ def test_simultaneous_redemptions_of_one_code_give_one_success(
     assert statuses == [200] + [400] * (RACERS - 1)
 
 
+@pytest.fixture
+def no_grace(app_config: dict[str, Any]) -> None:
+    """No retry grace: every redemption after the first is reuse."""
+    app_config["IDP_REFRESH_REUSE_GRACE"] = 0
+
+
 @pytest.mark.parametrize("attempt", range(3))
 def test_simultaneous_refreshes_of_one_token_give_one_success(
-    live_server: LiveServer, party: HttpRelyingParty, card: str, attempt: int
+    no_grace: None, live_server: LiveServer, party: HttpRelyingParty, card: str, attempt: int
 ) -> None:
     tokens = party.tokens(live_server.url, party.sign_in(live_server.url, card, DEFAULT_PASSWORD))
     refresh = tokens["refresh_token"]
     statuses = race(lambda: party.refresh(live_server.url, refresh))
     assert statuses == [200] + [400] * (RACERS - 1)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_simultaneous_refreshes_within_the_grace_leave_at_most_one_live_token(
+    live_server: LiveServer, party: HttpRelyingParty, card: str, attempt: int
+) -> None:
+    """With the retry grace, a second redemption may succeed as a retry, but it ends
+    the pair of the first: never two usable refresh tokens from one."""
+    tokens = party.tokens(live_server.url, party.sign_in(live_server.url, card, DEFAULT_PASSWORD))
+    refresh = tokens["refresh_token"]
+    answers: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def send() -> requests.Response:
+        answer = party.refresh(live_server.url, refresh)
+        with lock:
+            answers.append(answer)
+        return answer
+
+    statuses = race(send)
+    assert statuses.count(200) in {1, 2}
+    assert set(statuses) <= {200, 400}
+    issued = [a.json()["refresh_token"] for a in answers if a.status_code == 200]
+    usable = [t for t in issued if party.refresh(live_server.url, t).status_code == 200]
+    assert len(usable) <= 1
 
 
 def test_the_database_refuses_a_second_patron_with_the_same_card_number(app: Any) -> None:

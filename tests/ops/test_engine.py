@@ -21,9 +21,9 @@ def test_postgresql_pool_comes_from_the_configuration() -> None:
         "IDP_DB_POOL_SIZE": 3,
         "IDP_DB_MAX_OVERFLOW": 7,
     }
+    # No pre-ping (a round trip per request): recycling and disconnect handling instead.
     assert engine_options(config) == {
         "hide_parameters": True,
-        "pool_pre_ping": True,
         "pool_size": 3,
         "max_overflow": 7,
         "pool_timeout": 10,
@@ -41,7 +41,7 @@ def test_the_engine_uses_the_pool_settings(
             return
         assert db.engine.pool.size() == 2  # type: ignore[attr-defined]
         assert db.engine.pool._max_overflow == 1  # type: ignore[attr-defined]
-        assert db.engine.pool._pre_ping
+        assert not db.engine.pool._pre_ping
 
 
 def test_sqlite_runs_in_wal_mode(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""``idp serve``: gunicorn with the worker count from the configuration, graceful restarts."""
+"""``idp serve``: granian or gunicorn with the configured workers, graceful restarts."""
 
 from __future__ import annotations
 
@@ -53,8 +53,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def node(tmp_path: Path, keys_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+@pytest.fixture(params=["granian", "gunicorn"])
+def node(
+    request: pytest.FixtureRequest, tmp_path: Path, keys_dir: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PROMETHEUS_"))},
@@ -65,6 +67,7 @@ def node(tmp_path: Path, keys_dir: Path) -> Iterator[tuple[str, subprocess.Popen
         "IDP_BIND": f"127.0.0.1:{port}",
         "IDP_WORKERS": "2",
         "IDP_GRACEFUL_TIMEOUT": "5",
+        "IDP_SERVER": request.param,
     }
     log = tmp_path / "serve.log"
     with log.open("wb") as out:

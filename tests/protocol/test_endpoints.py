@@ -34,10 +34,13 @@ def test_discovery_answers_304_for_a_matching_etag(client: FlaskClient) -> None:
 
 def test_jwks_publishes_the_active_key_without_private_parts(client: FlaskClient) -> None:
     keys = client.get("/jwks.json").get_json()["keys"]
-    active = services().keys.active_key()
-    assert [k["kid"] for k in keys] == [active.kid]
-    assert keys[0]["alg"] == "RS256" and keys[0]["use"] == "sig"
-    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(keys[0])
+    store = services().keys
+    active = [store.active_key_for(alg).kid for alg in ("RS256", "ES256", "EdDSA")]
+    assert [k["kid"] for k in keys] == active  # the RSA key and its two companions
+    assert [k["alg"] for k in keys] == ["RS256", "ES256", "EdDSA"]
+    for key in keys:
+        assert key["use"] == "sig"
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
 
 
 def test_userinfo_without_token_is_401_with_challenge(client: FlaskClient) -> None:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import TEST_REDIS_URL
 from tests.oidc import csrf_token
 
 REDIS_URL = TEST_REDIS_URL
+
+
+@pytest.fixture(autouse=True, params=["fast_path", "authlib"])
+def token_path(request: pytest.FixtureRequest, app_config: dict[str, Any]) -> str:
+    """Every test here runs twice: with the WSGI fast path of the token endpoints
+    (idp/views/fast.py) and with every request through Flask and Authlib."""
+    app_config["IDP_FAST_PATH"] = request.param == "fast_path"
+    return str(request.param)
 
 
 def post_login(

@@ -1,0 +1,374 @@
+"""Storage of the token paths: one SELECT per token or code with everything its checks
+need, Core writes in the request's one transaction, and the in-process client registry.
+
+Used by the Authlib endpoints and by the WSGI fast path (:mod:`idp.views.fast`) alike,
+so that the rules are read from the same rows by the same functions.
+
+* A token or code is read with its client's ``is_enabled`` and ``version`` and its
+  patron's sign-in state in one statement (:func:`load_access_token`,
+  :func:`load_refresh_token`, :func:`load_code`), as plain views (no ORM identity map,
+  no unit of work).
+* :class:`ClientRegistry` keeps each client's registration in the process, keyed by
+  its ``version``: the statement that reads a token or a code also reads the client's
+  current version and enabled flag, so a change (``idp clients sync``, ``disable``)
+  is seen on the very next request by every process, without a further read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import cast
+
+from authlib.oauth2.rfc6749 import TokenMixin
+from authlib.oidc.core import AuthorizationCodeMixin
+from sqlalchemy import Connection
+from sqlalchemy import Engine
+from sqlalchemy import Row
+from sqlalchemy import bindparam
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.extensions import db
+from idp.models.authorization_code import ACR_BY_AMR
+from idp.models.authorization_code import AuthorizationCode
+from idp.models.client import Client
+from idp.models.patron import Patron
+from idp.models.token import Token
+
+if TYPE_CHECKING:
+    from idp.models.patron import Patron as PatronModel
+
+_tokens = Token.__table__
+_codes = AuthorizationCode.__table__
+_clients = Client.__table__
+_patrons = Patron.__table__
+
+#: The patron columns the token paths read: sign-in state (SPEC §1) and claims.
+PATRON_FIELDS = (
+    "id",
+    "subject",
+    "card_number",
+    "status",
+    "expires_on",
+    "is_temporary_password",
+    "temporary_password_expires_at",
+    "name",
+    "email",
+    "is_email_verified",
+)
+TOKEN_FIELDS = (
+    "id",
+    "client_id",
+    "patron_id",
+    "scope",
+    "family_id",
+    "sid",
+    "issued_at",
+    "access_expires_at",
+    "refresh_expires_at",
+    "rotated_at",
+    "revoked_at",
+    "reused_at",
+    "parent_id",
+)
+CODE_FIELDS = (
+    "id",
+    "client_id",
+    "patron_id",
+    "redirect_uri",
+    "scope",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "auth_time",
+    "sid",
+    "amr",
+    "expires_at",
+    "used_at",
+)
+
+
+class PatronView:
+    """A patron's sign-in state and claims, read with a token or code.
+
+    Carries the same attributes and rule methods as :class:`~idp.models.patron.Patron`
+    (the methods are the model's own functions), so the one implementation of the
+    sign-in rules (:func:`idp.services.patrons.refusal_reason`) and of the claims
+    (:func:`idp.oauth.oidc.claims_for`) serves both.
+    """
+
+    __slots__ = PATRON_FIELDS
+    id: int
+    subject: str
+    card_number: str
+    status: str
+    expires_on: dt.date
+    is_temporary_password: bool
+    temporary_password_expires_at: dt.datetime | None
+    name: str | None
+    email: str | None
+    is_email_verified: bool
+
+    is_card_expired = Patron.is_card_expired
+    is_temporary_password_expired = Patron.is_temporary_password_expired
+
+    def as_patron(self) -> PatronModel:
+        """This view where a function is typed for the model (same attributes)."""
+        return cast("PatronModel", self)
+
+    def __repr__(self) -> str:
+        return f"<PatronView id={self.id}>"
+
+
+class TokenView(TokenMixin):  # type: ignore[misc]
+    """A token row with its client's state and its patron, for the token paths."""
+
+    id: int
+    client_id: str
+    patron_id: int | None
+    scope: str
+    family_id: str
+    sid: str | None
+    issued_at: dt.datetime
+    access_expires_at: dt.datetime
+    refresh_expires_at: dt.datetime | None
+    rotated_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    reused_at: dt.datetime | None
+    parent_id: int | None
+    client_enabled: bool
+    client_version: int
+    patron: PatronView | None
+    client: Client
+
+    # --- Authlib TokenMixin ----------------------------------------------------------
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.access_expires_at - self.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        from idp.context import services
+
+        return services().now() >= self.access_expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def get_user(self) -> PatronView | None:
+        return self.patron
+
+    def get_client(self) -> Client:
+        return self.client
+
+    def is_refresh_usable(self, now: dt.datetime) -> bool:
+        """The refresh token is neither revoked, rotated nor expired."""
+        return (
+            self.revoked_at is None
+            and self.rotated_at is None
+            and self.refresh_expires_at is not None
+            and now < self.refresh_expires_at
+        )
+
+
+class CodeView(AuthorizationCodeMixin):  # type: ignore[misc]
+    """An authorization code row with its client's state and its patron."""
+
+    id: int
+    client_id: str
+    patron_id: int
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    auth_time: int
+    sid: str | None
+    #: RFC 8176 method of the sign-in (``hwk``/``swk``: a passkey; None: the password).
+    amr: str | None
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+    client_enabled: bool
+    client_version: int
+    patron: PatronView | None
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> str | None:
+        return ACR_BY_AMR.get(self.amr or "pwd")
+
+    def get_amr(self) -> list[str]:
+        return [self.amr or "pwd"]
+
+
+def _patron_columns() -> list[Any]:
+    return [_patrons.c[name].label(f"p_{name}") for name in PATRON_FIELDS]
+
+
+def _client_columns() -> list[Any]:
+    return [_clients.c.is_enabled.label("c_enabled"), _clients.c.version.label("c_version")]
+
+
+def _token_select(column: str) -> Any:
+    return (
+        select(*[_tokens.c[n] for n in TOKEN_FIELDS], *_client_columns(), *_patron_columns())
+        .select_from(
+            _tokens.join(_clients, _clients.c.client_id == _tokens.c.client_id).outerjoin(
+                _patrons, _patrons.c.id == _tokens.c.patron_id
+            )
+        )
+        .where(_tokens.c[column] == bindparam("digest"))
+    )
+
+
+# Built once: the statements are the same for every request (and compiled once).
+_BY_ACCESS = _token_select("access_token_hash")
+_BY_REFRESH = _token_select("refresh_token_hash")
+_CODE_BY_HASH = (
+    select(*[_codes.c[n] for n in CODE_FIELDS], *_client_columns(), *_patron_columns())
+    .select_from(
+        _codes.join(_clients, _clients.c.client_id == _codes.c.client_id).outerjoin(
+            _patrons, _patrons.c.id == _codes.c.patron_id
+        )
+    )
+    .where(_codes.c.code_hash == bindparam("digest"))
+)
+_CLIENT_STATE = select(_clients.c.is_enabled, _clients.c.version).where(
+    _clients.c.client_id == bindparam("client_id")
+)
+INSERT_TOKEN = insert(_tokens)
+
+
+def _patron_of(row: Row[Any]) -> PatronView | None:
+    if row.p_id is None:
+        return None
+    view = PatronView.__new__(PatronView)
+    for name in PATRON_FIELDS:
+        setattr(view, name, row._mapping[f"p_{name}"])
+    return view
+
+
+def _fill(view: Any, row: Row[Any], fields: tuple[str, ...]) -> None:
+    mapping = row._mapping
+    for name in fields:
+        setattr(view, name, mapping[name])
+    view.client_enabled = bool(row.c_enabled)
+    view.client_version = int(row.c_version)
+    view.patron = _patron_of(row)
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for single-SELECT reads: autocommit on PostgreSQL, so that a read is
+    one round trip (no BEGIN/ROLLBACK around it). SQLite's driver begins transactions
+    only for writes, so its plain engine already reads that way."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _token(connection: Connection, statement: Any, digest: str) -> TokenView | None:
+    row = connection.execute(statement, {"digest": digest}).first()
+    if row is None:
+        return None
+    view = TokenView()
+    _fill(view, row, TOKEN_FIELDS)
+    return view
+
+
+def load_access_token(connection: Connection, digest: str) -> TokenView | None:
+    """The token whose access token hashes to ``digest``, with client state and patron."""
+    return _token(connection, _BY_ACCESS, digest)
+
+
+def load_refresh_token(connection: Connection, digest: str) -> TokenView | None:
+    """The token whose refresh token hashes to ``digest``, with client state and patron."""
+    return _token(connection, _BY_REFRESH, digest)
+
+
+def load_code(connection: Connection, digest: str) -> CodeView | None:
+    """The authorization code hashing to ``digest``, with client state and patron."""
+    row = connection.execute(_CODE_BY_HASH, {"digest": digest}).first()
+    if row is None:
+        return None
+    view = CodeView()
+    _fill(view, row, CODE_FIELDS)
+    return view
+
+
+def client_state(connection: Connection, client_id: str) -> tuple[bool, int] | None:
+    """A client's enabled flag and registration version (None: not registered)."""
+    row = connection.execute(_CLIENT_STATE, {"client_id": client_id}).first()
+    return (bool(row.is_enabled), int(row.version)) if row is not None else None
+
+
+class ClientRegistry:
+    """Registered clients kept in the process, each valid for one ``version``.
+
+    :meth:`get` is given the version the caller just read from the database (with the
+    token or code, or by :func:`client_state`); an entry of another version is loaded
+    again, so a registration change is never served stale. Entries are detached model
+    instances that nothing writes to (``idp clients`` writes through its own session).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[int, Client]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client_id: str, version: int) -> Client | None:
+        entry = self._entries.get(client_id)
+        if entry is not None and entry[0] == version:
+            return entry[1]
+        with Session(db.engine, expire_on_commit=False) as session:
+            client: Client | None = session.scalar(
+                select(Client).where(Client.client_id == client_id)
+            )
+            if client is None:
+                return None
+            session.expunge(client)
+        with self._lock:
+            self._entries[client_id] = (client.version, client)
+        # Read after the caller's own read: never older than the version it saw.
+        return client
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def client_registry() -> ClientRegistry:
+    """The application's client registry (made on first use)."""
+    from idp.context import services
+
+    extra = services().extra
+    found = extra.get("client_registry")
+    if found is None:
+        found = extra.setdefault("client_registry", ClientRegistry())
+    registry: ClientRegistry = found
+    return registry
+
+
+def attach_client(view: TokenView) -> bool:
+    """Give ``view`` its client's registration (of the version read with it)."""
+    client = client_registry().get(view.client_id, view.client_version)
+    if client is None:
+        return False
+    view.client = client
+    return True

@@ -1,0 +1,96 @@
+"""SQLite: writers queue on a file lock instead of in SQLite's busy handler.
+
+SQLite lets one writer at a time hold the database (WAL keeps readers free). A writer
+that finds it taken waits in SQLite's busy handler, which sleeps 1, 2, 5, 10 … up to
+100 ms between attempts: under a steady stream of short write transactions from
+several processes (token requests), most of the time goes to sleeping while the lock
+is already free again. Here every connection takes an exclusive ``flock`` on
+``<database>.write-lock`` just before its first write statement and lets go when the
+connection goes back to the pool (after its commit or rollback) or when SQLite says
+the statement ended the transaction: a waiting writer is woken by the kernel the
+moment the previous one is done. Reads never take it.
+
+A thread that already holds the lock through another connection does not wait for
+itself: that connection falls back to SQLite's own busy handling.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy import event
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_HELD = "idp_write_lock_held"
+_FD = "idp_write_lock_fd"
+_holding = threading.local()
+
+
+def _release(info: dict[str, Any]) -> None:
+    if info.get(_HELD):
+        fcntl.flock(info[_FD], fcntl.LOCK_UN)
+        info[_HELD] = False
+        _holding.count = max(0, getattr(_holding, "count", 0) - 1)
+
+
+def install(engine: Engine, database_path: str, synchronous: str = "normal") -> None:
+    """Queue the writers of ``engine`` (a SQLite file at ``database_path``).
+
+    :param synchronous: SQLite's ``synchronous`` setting (``IDP_SQLITE_SYNCHRONOUS``):
+        ``normal`` (WAL: no fsync per commit; a commit survives a crash of the
+        process, the last ones may roll back on power loss — each with everything it
+        wrote, so the database stays consistent) or ``full`` (fsync every commit).
+    """
+    lock_path = database_path + ".write-lock"
+    pragma = f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}"
+
+    @event.listens_for(engine, "connect")
+    def _open(dbapi_connection: Any, record: Any) -> None:
+        record.info[_FD] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        record.info[_HELD] = False
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "close")
+    def _close(dbapi_connection: Any, record: Any) -> None:
+        _release(record.info)
+        if _FD in record.info:
+            os.close(record.info.pop(_FD))
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        info = conn.info
+        if info.get(_HELD) or _FD not in info:
+            return
+        if not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        if getattr(_holding, "count", 0):
+            return  # this thread holds it through another connection
+        fcntl.flock(info[_FD], fcntl.LOCK_EX)
+        info[_HELD] = True
+        _holding.count = getattr(_holding, "count", 0) + 1
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, *args: Any) -> None:
+        info = conn.info
+        if info.get(_HELD) and not conn.connection.dbapi_connection.in_transaction:
+            _release(info)  # autocommit: the statement was its own transaction
+
+    @event.listens_for(engine, "handle_error")
+    def _error(context: Any) -> None:
+        connection = context.connection
+        if connection is not None and not connection.invalidated:
+            raw = connection.connection.dbapi_connection
+            if raw is not None and not raw.in_transaction:
+                _release(connection.info)
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        _release(record.info)

@@ -1,0 +1,107 @@
+"""How many SQL statements each hot request costs (docs/performance.md): a regression
+here is a slowdown. Counted on the engine, so both token paths are covered."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from idp.extensions import db
+from tests.conftest import ISSUER
+from tests.conftest import PORTAL_SECRET
+from tests.factories import DEFAULT_PASSWORD
+from tests.oidc import query_of
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _server_side(rp: Any) -> Any:
+    """The relying party's back channel: no browser cookie (and no login session)."""
+    return dataclasses.replace(rp, browser=rp.browser.application.test_client())
+
+
+def _basic() -> dict[str, str]:
+    raw = f"portal:{PORTAL_SECRET}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+@pytest.fixture
+def tokens(rp: Any, patron: Any) -> dict[str, Any]:
+    code = rp.sign_in(patron.card_number, DEFAULT_PASSWORD, scope="openid offline_access")
+    body: dict[str, Any] = rp.exchange(code).get_json()
+    return body
+
+
+def test_code_exchange_statements(rp: Any, patron: Any, token_path: str) -> None:
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
+    code = rp.code_from(rp.authorize())
+    with counted() as statements:
+        assert _server_side(rp).exchange(code).status_code == 200
+    # the code with its client's state and patron; the token, the claim, the audit row
+    expected = ["SELECT", "INSERT", "UPDATE", "INSERT"]
+    if token_path == "authlib":
+        expected = ["SELECT", *expected]  # Authlib authenticates the client first
+    assert statements == expected
+
+
+def test_refresh_statements(rp: Any, tokens: dict[str, Any], token_path: str) -> None:
+    with counted() as statements:
+        assert _server_side(rp).refresh(tokens["refresh_token"]).status_code == 200
+    expected = ["SELECT", "UPDATE", "INSERT", "INSERT"]
+    if token_path == "authlib":
+        expected = ["SELECT", *expected]
+    assert statements == expected
+
+
+def test_userinfo_and_introspection_are_one_select(rp: Any, tokens: dict[str, Any]) -> None:
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    server = _server_side(rp).browser
+    with counted() as statements:
+        assert server.get("/userinfo", headers=bearer).status_code == 200
+    assert statements == ["SELECT"]
+    with counted() as statements:
+        answer = server.post(
+            "/introspect", data={"token": tokens["access_token"]}, headers=_basic()
+        )
+        assert answer.get_json()["active"] is True
+    # the token with its client's state and patron (Authlib: the client first)
+    assert statements[-1] == "SELECT" and len(statements) <= 2
+
+
+def test_authorize_validates_the_request_once(rp: Any, patron: Any) -> None:
+    """With a live session: the client is read once, the nonce checked once."""
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
+    texts: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        texts.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = rp.authorize()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert query_of(response)["iss"] == ISSUER  # RFC 9207 on the success too
+    rp.code_from(response)
+    client_reads = [t for t in texts if t.startswith("SELECT") and "FROM clients" in t]
+    nonce_checks = [t for t in texts if "authorization_codes.nonce" in t and "EXISTS" in t]
+    assert len(client_reads) == 1, client_reads
+    assert len(nonce_checks) == 1, nonce_checks
