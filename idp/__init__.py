@@ -31,6 +31,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.extensions import init_migrations
     from idp.i18n import init_app as init_i18n
     from idp.i18n import select_locale
+    from idp.json_provider import BoundedJSONProvider
     from idp.logs import init_app as init_logs
     from idp.metrics import init_app as init_metrics
     from idp.oauth.keys import KeyStore
@@ -45,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.views import register_blueprints
 
     app = IdpFlask(__name__)
+    app.json = BoundedJSONProvider(app)
     app.config.from_mapping(idp_config.DEFAULTS)
     app.config.update(idp_config.from_environment(os.environ))
     if test_config:

@@ -114,6 +114,18 @@ DEFAULTS: dict[str, Any] = {
     "IDP_SESSION_ANONYMOUS_PER_ADDRESS": 200,
     # Name of the login-session cookie.
     "IDP_SESSION_COOKIE": "idp_session",
+    # Staff console under /staff (README "Staff console"): its own session cookie, scoped
+    # to /staff, with a short idle timeout and an absolute lifetime (seconds).
+    "IDP_STAFF_SESSION_COOKIE": "idp_staff",
+    "IDP_STAFF_SESSION_IDLE_TIMEOUT": 15 * 60,
+    "IDP_STAFF_SESSION_LIFETIME": 10 * 3600,
+    # Hours an enrolment link printed by `idp staff add` / `reset` stays usable (once).
+    "IDP_STAFF_ENROLMENT_HOURS": 24,
+    # Addresses or networks (CIDR, comma-separated) that may open /staff; empty: any.
+    "IDP_STAFF_NETWORKS": "",
+    # Staff sign-in: consecutive wrong passwords, or wrong second-factor answers, that
+    # lock the account until `idp staff enable` (the delays before are the per-card ones).
+    "IDP_STAFF_LOCK_AFTER": 10,
     # Trust ``X-Forwarded-Proto``/``-For``/``-Host`` from one reverse proxy (0 or 1).
     "IDP_TRUST_PROXY": False,
     # Languages of the hosted pages; the first is the default.
@@ -252,6 +264,12 @@ DEFAULTS: dict[str, Any] = {
     "IDP_BACKCHANNEL_WORKERS": 4,
     # Lifetime of a logout token, in seconds (clients refuse older ones).
     "IDP_LOGOUT_TOKEN_TTL": 120,
+    # Back-channel logout URIs on loopback, private or link-local addresses (a request
+    # from this server into its own network): "auto" allows them only in development and
+    # tests (DEBUG/TESTING), "false" never, "true" for every client. Otherwise only a
+    # client file with ``backchannel_logout_allow_private = true`` may use one. Checked at
+    # registration and again, on the address connected to, at every delivery.
+    "IDP_BACKCHANNEL_ALLOW_PRIVATE": "auto",
     # SIP2 responder (``idp sip2 serve``, README "SIP2 responder").
     # The terminals file (TOML): each terminal's login, password source, language and
     # what it may see (sample: terminals/sip2.toml).
@@ -373,6 +391,9 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_METRICS_NETWORKS must list addresses or CIDR networks") from exc
     _validate_card_rules(config)
     _validate_card(config)
+    allow_private = str(config.get("IDP_BACKCHANNEL_ALLOW_PRIVATE", "auto")).strip().lower()
+    if allow_private not in {"auto", "true", "false", "1", "0", "yes", "no", "on", "off"}:
+        raise ConfigError('IDP_BACKCHANNEL_ALLOW_PRIVATE must be "auto", "true" or "false"')
     if str(config.get("IDP_SQLITE_SYNCHRONOUS", "normal")).lower() not in {"normal", "full"}:
         raise ConfigError("IDP_SQLITE_SYNCHRONOUS must be normal or full")
     grace = config.get("IDP_REFRESH_REUSE_GRACE", DEFAULTS["IDP_REFRESH_REUSE_GRACE"])

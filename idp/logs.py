@@ -6,7 +6,8 @@ echoed in the ``X-Request-ID`` response header and added to every log line writt
 the request runs. The access line (logger ``idp.access``) holds the method, the path
 *without* its query string (authorization codes and states travel there), the status,
 the duration in milliseconds, the endpoint and the client id when the request names one.
-Never a password, token, code or cookie.
+Never a password, token, code or cookie: the token of a one-time link in a path is
+replaced by ``[redacted]`` in every line the formatters write (:mod:`idp.redaction`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from flask import has_request_context
 from flask import request
 
 from idp.metrics import current_metrics
+from idp.redaction import redact
 
 access_log = logging.getLogger("idp.access")
 
@@ -84,7 +86,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -96,7 +98,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "request_id"):
             record.request_id = None
-        return super().format(record)
+        return redact(super().format(record))
 
 
 class DropServerAccessLines(logging.Filter):
@@ -163,15 +165,16 @@ def _finish_request(response: Response) -> Response:
     response.headers["X-Request-ID"] = rid
     seconds = time.perf_counter() - float(request.environ[_ENVIRON_START])
     endpoint = request.endpoint or "none"
+    path = redact(request.path)
     access_log.info(
         "%s %s %s",
         request.method,
-        request.path,
+        path,
         response.status_code,
         extra={
             "request_id": rid,
             "method": request.method,
-            "path": request.path,
+            "path": path,
             "status": response.status_code,
             "duration_ms": round(seconds * 1000, 2),
             "endpoint": endpoint,

@@ -2,8 +2,11 @@
 
 The cookie carries 32 random bytes; the database keeps only their SHA-256, the patron,
 the authentication time and a little UI state. Logging in replaces the id (session
-fixation), logging out or a staff reset deletes the record, so that a stolen or old
-cookie stops working everywhere at once.
+fixation) and drops the CSRF token taken before it, logging out or a staff reset
+deletes the record, so that a stolen or old cookie stops working everywhere at once.
+Behind TLS the cookie's name carries the ``__Host-`` prefix: browsers then keep it only
+when it is ``Secure``, for path ``/`` and without ``Domain``, so no other host under the
+same domain can plant or overwrite it.
 
 An anonymous visitor gets no record: what a login or start page needs before anyone
 signs in (the CSRF token, the chosen language) travels in the same cookie, signed with
@@ -22,6 +25,7 @@ from typing import Any
 from flask import Flask
 from flask import Request
 from flask import Response
+from flask import g
 from flask import request as current_request
 from flask.sessions import SessionInterface
 from flask.sessions import SessionMixin
@@ -44,6 +48,10 @@ from idp.views.headers import is_tls
 
 #: Write ``last_seen_at`` at most this often (seconds), not on every request.
 _TOUCH_INTERVAL = 60
+#: Cookie-name prefix used behind TLS (RFC 6265bis §4.1.3.2).
+HOST_PREFIX = "__Host-"
+#: Where Flask-WTF keeps the session's CSRF secret (session) and this request's token (g).
+CSRF_KEY = "csrf_token"
 
 
 #: Built once: every browser request looks its session up.
@@ -110,6 +118,11 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.rotate = True
         self.ended = False
         self.pending_login = (patron_id, auth_time)
+        # A CSRF token from before the login (perhaps one an attacker obtained with a
+        # planted session) must not work after it. A new secret (Flask-WTF's format) is
+        # saved with the new record, so the first form after login writes nothing more.
+        self[CSRF_KEY] = secrets.token_hex(20)
+        g.pop(CSRF_KEY, None)
         self.modified = True
 
     def write_to_row(self) -> None:
@@ -133,7 +146,11 @@ class ServerSessionInterface(SessionInterface):
     """Stores :class:`ServerSession` records in the ``login_sessions`` table."""
 
     def cookie_name(self, app: Flask) -> str:
-        return str(app.config["IDP_SESSION_COOKIE"])
+        """``IDP_SESSION_COOKIE``, with the ``__Host-`` prefix behind TLS."""
+        name = str(app.config["IDP_SESSION_COOKIE"])
+        if is_tls() and not name.startswith(HOST_PREFIX):
+            return HOST_PREFIX + name
+        return name
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(self.cookie_name(app))

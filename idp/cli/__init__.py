@@ -42,6 +42,7 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
         "Delete expired sessions, codes, tokens, counters and old audit events.",
     ),
     ("sip2", "idp.cli.sip2", "sip2", "SIP2 responder for e-book vendors and self-check."),
+    ("staff", "idp.cli.staff", "staff", "Staff accounts of the web console (/staff)."),
 ]
 
 #: Commands that keep serving: their audit lines stay in the log stream.

@@ -37,6 +37,7 @@ def _row(event: AuditEvent, cards: dict[int, str]) -> dict[str, Any]:
         "card_number": cards.get(event.patron_id) if event.patron_id else None,
         "patron_id": event.patron_id,
         "client_id": event.client_id,
+        "actor": event.actor,
         "ip": event.ip,
         "user_agent": event.user_agent,
         "detail": event.detail or {},
@@ -47,6 +48,9 @@ def _row(event: AuditEvent, cards: dict[int, str]) -> dict[str, Any]:
 @click.option("--card", default=None, help="Only events of this library card.")
 @click.option("--since", callback=_since, help="Only events from then on (YYYY-MM-DD or ISO).")
 @click.option("--event", "event_name", default=None, help="Only this event, e.g. login.failed.")
+@click.option(
+    "--staff", "staff_name", default=None, help="Only actions of this staff member or operator."
+)
 @click.option("--limit", default=1000, show_default=True, help="At most this many events.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @with_appcontext
@@ -54,10 +58,11 @@ def audit_command(
     card: str | None,
     since: dt.datetime | None,
     event_name: str | None,
+    staff_name: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
-    """Print security events, oldest first: time, event, card, client, IP, user agent."""
+    """Print security events, oldest first: time, event, card, client, actor, IP, user agent."""
     query = select(AuditEvent)
     if card is not None:
         patron = find_patron(normalize_card_number(card))
@@ -68,6 +73,8 @@ def audit_command(
         query = query.where(AuditEvent.created_at >= since)
     if event_name:
         query = query.where(AuditEvent.event == event_name)
+    if staff_name:
+        query = query.where(AuditEvent.actor.in_({staff_name.strip(), staff_name.strip().lower()}))
     events = list(db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
     events.reverse()
     ids = {e.patron_id for e in events if e.patron_id is not None}
@@ -82,7 +89,7 @@ def audit_command(
         click.echo(
             "\t".join(
                 str(row[k] or "-")
-                for k in ("time", "event", "card_number", "client_id", "ip", "user_agent")
+                for k in ("time", "event", "card_number", "client_id", "actor", "ip", "user_agent")
             )
             + (f"\t{detail}" if detail else "")
         )

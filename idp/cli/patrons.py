@@ -11,13 +11,11 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from idp.cli.operator import operator_options
+from idp.cli.operator import resolve_actor
 from idp.cli.times import library_iso
 from idp.cli.times import library_time
-from idp.extensions import db
-from idp.services import audit
 from idp.services import counter
-from idp.services.card_numbers import normalize_card_number
-from idp.services.counter import STAFF_ACTOR
 from idp.services.notice import NoticeEntry
 from idp.services.notice import write_notices
 from idp.services.passkeys import passkeys_of
@@ -25,8 +23,6 @@ from idp.services.passkeys import remove_all_passkeys
 from idp.services.patron_import import import_patrons
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
-from idp.services.patrons import issue_patron
-from idp.services.signin import unlock_patron
 
 _NOTICE_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 
@@ -52,6 +48,7 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 @click.option("--email", default=None, help="E-mail address (unverified).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--notice", type=_NOTICE_FILE, help="Write the printable notice (HTML) here.")
+@operator_options
 @with_appcontext
 def issue(
     card_number: str,
@@ -60,16 +57,17 @@ def issue(
     email: str | None,
     as_json: bool,
     notice: Path | None,
+    staff_username: str | None,
+    reason: str | None,
 ) -> None:
     """Issue a card with a random temporary password, printed once."""
+    actor = resolve_actor(staff_username)
     try:
-        patron, temporary = issue_patron(card_number, expires, name=name, email=email)
+        patron, temporary = counter.issue_card(
+            card_number, expires, name=name, email=email, actor=actor, reason=reason
+        )
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.flush()
-    audit.record("patron.issued", patron_id=patron.id)
-    audit.record("password.temporary_issued", patron_id=patron.id)
-    db.session.commit()
     until = patron.temporary_password_expires_at
     result = {
         "card_number": patron.card_number,
@@ -106,8 +104,15 @@ def issue(
     show_default=True,
     help="Processes hashing passwords (0: one per core).",
 )
+@click.option(
+    "--staff",
+    "staff_username",
+    default=None,
+    envvar="IDP_STAFF_USER",
+    help="Staff username recorded as the operator (default: the OS user).",
+)
 @with_appcontext
-def import_command(file: Path, notices: Path | None, jobs: int) -> None:
+def import_command(file: Path, notices: Path | None, jobs: int, staff_username: str | None) -> None:
     """Import patrons from a CSV file (card_number,password,temporary,expires_on,name,email).
 
     Cards already present are skipped, so an interrupted import is resumed by running
@@ -136,7 +141,9 @@ def import_command(file: Path, notices: Path | None, jobs: int) -> None:
         report = import_patrons(lines, jobs=jobs, on_commit=show)
     for line, reason in report.errors:
         click.echo(f"line {line}: {reason}", err=True)
-    audit.record("patron.imported", created=report.created, errors=len(report.errors), commit=True)
+    resolve_actor(staff_username).audit(
+        "patron.imported", created=report.created, errors=len(report.errors), commit=True
+    )
     click.echo(
         f"Created {report.created}, unchanged {report.unchanged}, errors {len(report.errors)}."
     )
@@ -162,18 +169,17 @@ def import_command(file: Path, notices: Path | None, jobs: int) -> None:
 
 @patrons.command("unlock")
 @click.argument("card")
+@operator_options
 @with_appcontext
-def unlock(card: str) -> None:
+def unlock(card: str, staff_username: str | None, reason: str | None) -> None:
     """Unlock a card locked after too many wrong passwords, and clear its delays."""
-    patron = find_patron(normalize_card_number(card))
-    if patron is None:
-        raise click.ClickException(f"no patron with card number {card!r}")
-    was_locked = patron.locked_at is not None
-    unlock_patron(patron)
-    audit.record("patron.unlocked", patron_id=patron.id, channel="cli", was_locked=was_locked)
-    db.session.commit()
+    actor = resolve_actor(staff_username)
+    try:
+        was_locked = counter.unlock(card, actor=actor, reason=reason)
+    except PatronError:
+        raise click.ClickException(f"no patron with card number {card!r}") from None
     state = "unlocked" if was_locked else "was not locked; failure counters cleared"
-    click.echo(f"Card {patron.card_number}: {state}.")
+    click.echo(f"Card {counter.patron_by_card(card).card_number}: {state}.")
 
 
 @patrons.command("reset-password")
@@ -183,20 +189,27 @@ def unlock(card: str) -> None:
 @click.option(
     "--remove-passkeys", is_flag=True, help="Also remove the patron's passkeys (a lost phone)."
 )
+@operator_options
 @with_appcontext
 def reset_password(
-    card_number: str, notice: Path | None, as_json: bool, remove_passkeys: bool
+    card_number: str,
+    notice: Path | None,
+    as_json: bool,
+    staff_username: str | None,
+    reason: str | None,
+    remove_passkeys: bool,
 ) -> None:
     """Counter reset: a new temporary password; ends the patron's sign-ins, clears a lock.
 
     The patron's passkeys stay (usable again once a new password is chosen) unless
     ``--remove-passkeys`` is given.
     """
+    actor = resolve_actor(staff_username)
     try:
-        patron, temporary = counter.reset_password(card_number)
+        patron, temporary = counter.reset_password(card_number, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
-    removed = remove_all_passkeys(patron.id, actor=STAFF_ACTOR) if remove_passkeys else 0
+    removed = remove_all_passkeys(patron.id, actor=actor) if remove_passkeys else 0
     kept = len(passkeys_of(patron.id))
     if notice is not None:
         write_notices(notice, [NoticeEntry.for_patron(patron, temporary)])
@@ -234,11 +247,15 @@ def reset_password(
 @patrons.command("renew")
 @click.argument("card_number")
 @click.option("--expires", required=True, callback=_date, help="New expiry date, YYYY-MM-DD.")
+@operator_options
 @with_appcontext
-def renew(card_number: str, expires: dt.date) -> None:
+def renew(
+    card_number: str, expires: dt.date, staff_username: str | None, reason: str | None
+) -> None:
     """Renew a card: set its new expiry date."""
+    actor = resolve_actor(staff_username)
     try:
-        patron = counter.renew(card_number, expires)
+        patron = counter.renew(card_number, expires, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Card {patron.card_number} now expires on {patron.expires_on.isoformat()}.")
@@ -247,11 +264,15 @@ def renew(card_number: str, expires: dt.date) -> None:
 @patrons.command("set-status")
 @click.argument("card_number")
 @click.argument("status")
+@operator_options
 @with_appcontext
-def set_status(card_number: str, status: str) -> None:
+def set_status(
+    card_number: str, status: str, staff_username: str | None, reason: str | None
+) -> None:
     """Set a card's status: active, suspended, lost or withdrawn."""
+    actor = resolve_actor(staff_username)
     try:
-        patron = counter.set_status(card_number, status)
+        patron = counter.set_status(card_number, status, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Card {patron.card_number} is now {patron.status}.")
@@ -262,11 +283,19 @@ def set_status(card_number: str, status: str) -> None:
 @patrons.command("show")
 @click.argument("card_number")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--staff",
+    "staff_username",
+    default=None,
+    envvar="IDP_STAFF_USER",
+    help="Staff username recorded as the operator (default: the OS user).",
+)
 @with_appcontext
-def show(card_number: str, as_json: bool) -> None:
+def show(card_number: str, as_json: bool, staff_username: str | None) -> None:
     """Show a card's status, expiry, e-mail, lock and last login (never a secret)."""
+    actor = resolve_actor(staff_username)
     try:
-        facts = counter.describe(card_number)
+        facts = counter.describe(card_number, actor=actor)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

@@ -14,6 +14,10 @@ from idp.models.passkey import PatronPasskey
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.models.session import LoginSession
+from idp.models.staff import StaffCredential
+from idp.models.staff import StaffMember
+from idp.models.staff import StaffRecoveryCode
+from idp.models.staff import StaffSession
 from idp.models.throttle import ThrottleCounter
 from idp.models.token import Token
 
@@ -29,6 +33,10 @@ __all__ = [
     "Patron",
     "PatronPasskey",
     "PatronStatus",
+    "StaffCredential",
+    "StaffMember",
+    "StaffRecoveryCode",
+    "StaffSession",
     "ThrottleCounter",
     "Token",
     "UsedCardCode",

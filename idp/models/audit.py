@@ -26,6 +26,9 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     event: Mapped[str] = mapped_column(String(64), index=True)
     patron_id: Mapped[int | None] = mapped_column(Integer, index=True)
     client_id: Mapped[str | None] = mapped_column(String(64))
+    #: Who did it: a staff member's username (console or ``--staff``) or the OS user
+    #: running an ``idp`` command; None for patrons' and clients' own events.
+    actor: Mapped[str | None] = mapped_column(String(64), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -15,7 +15,7 @@ from sqlalchemy import Boolean
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import event
-from sqlalchemy import false
+from sqlalchemy import false as sa_false
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -61,9 +61,14 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     sector_identifier: Mapped[str] = mapped_column(String(255), default="")
     is_first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(1000))
+    #: Client file ``backchannel_logout_allow_private``: the back-channel URI may be on a
+    #: loopback, private or link-local address (idp/services/destinations.py).
+    backchannel_logout_allow_private: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The client accepts only sign-ins with a passkey (client file ``require_passkey``).
-    require_passkey: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    require_passkey: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     #: Raised by every change of the registration (sync, enable, disable); the token
     #: paths read it with the token, so a change is seen on the next request everywhere.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))

@@ -13,9 +13,11 @@ from typing import Any
 from typing import ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
+from authlib.oidc.core.grants.util import is_openid_scope
 from flask import g
 from flask import request as flask_request
 from sqlalchemy import Connection
@@ -230,6 +232,27 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+        """The request's registered ``redirect_uri`` (exact match), else an error page.
+
+        Authlib quotes an unregistered value into ``error_description``, and its error
+        class refuses the characters RFC 6749 §4.1.2.1 bans there (``"``, ``\\``, non-ASCII)
+        with a ValueError: the value is never quoted here. OpenID Connect requests must
+        name the URI (OIDC Core §3.1.2.1); plain OAuth may omit it for a client with one.
+        """
+        requested = request.payload.redirect_uri
+        if requested:
+            if not client.check_redirect_uri(requested):
+                raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
+            return str(requested)
+        if is_openid_scope(request.payload.scope):
+            raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        uri: str = grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(
+            request, client
+        )
+        return uri
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         now = services().now()
         login = g.idp_login  # set by the authorize view: (sid, auth_time, amr)
@@ -239,7 +262,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 code_hash=token_hash(code),
                 client_id=request.client.client_id,
                 patron_id=request.user.id,
-                redirect_uri=payload.redirect_uri,
+                # Empty when the request named none (plain OAuth, one registered URI):
+                # the token request then need not name it either (RFC 6749 §4.1.3).
+                redirect_uri=payload.redirect_uri or "",
                 scope=request.scope,
                 nonce=payload.data.get("nonce"),
                 code_challenge=payload.data.get("code_challenge"),

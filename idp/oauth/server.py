@@ -13,7 +13,9 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
 
@@ -104,6 +106,14 @@ class LibraryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if not _is_readable_basic(request.headers.get("Authorization")):
             raise InvalidClientError(status_code=401)
         return super().authenticate_client(request, methods, endpoint)
+
+    def get_authorization_grant(self, request: Any) -> Any:
+        # Authlib quotes an unknown response_type into error_description and refuses, with
+        # a ValueError, the characters RFC 6749 §4.1.2.1 bans there: refuse such a value
+        # first, without quoting it.
+        if invalid_error_characters(str(request.payload.response_type or "")):
+            raise InvalidRequestError("Invalid 'response_type' parameter.")
+        return super().get_authorization_grant(request)
 
 
 class IssuerInResponse(IssuerParameter):  # type: ignore[misc]

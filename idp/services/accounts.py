@@ -52,7 +52,12 @@ from idp.services.signing import TokenService
 
 log = logging.getLogger(__name__)
 
-EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}")
+#: A character of an address: no "@", space or control character (PostgreSQL text cannot
+#: hold NUL, and a line break must never reach a mail header).
+_ADDRESS_CHAR = r"[^@\s\x00-\x1f\x7f-\x9f]"
+EMAIL_PATTERN = re.compile(
+    rf"{_ADDRESS_CHAR}{{1,64}}@{_ADDRESS_CHAR}{{1,190}}\.{_ADDRESS_CHAR}{{2,63}}"
+)
 #: How long an e-mail confirmation link stays valid, in seconds.
 EMAIL_VERIFY_MAX_AGE = 7 * 24 * 3600
 

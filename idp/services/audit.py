@@ -12,6 +12,7 @@ from idp.context import services
 from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.audit import AuditEvent
+from idp.redaction import redact
 
 log = logging.getLogger("idp.audit")
 
@@ -26,24 +27,31 @@ def record(
     client_id: str | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
+    actor: str | None = None,
     commit: bool = False,
     **detail: Any,
 ) -> AuditEvent:
     """Add an audit event to the current database session.
 
     :param event: dotted event name, e.g. ``login.failed``.
+    :param actor: the staff member or operator who did it (see
+        :class:`idp.services.staff.actor.Actor`, which adds role, channel and reason).
     :param commit: commit at once (for events recorded on a path that rolls back).
     :return: the new row.
     """
-    clean = {k: v for k, v in detail.items() if k not in _FORBIDDEN}
+    clean = {
+        k: redact(v) if isinstance(v, str) else v for k, v in detail.items() if k not in _FORBIDDEN
+    }
     row = AuditEvent(
         # The application's clock, like every other timestamp (tests move it).
         created_at=services().now(),
         event=event,
         patron_id=patron_id,
         client_id=client_id,
-        ip=ip,
-        user_agent=(user_agent or "")[:300] or None,
+        actor=actor,
+        # Header values may carry NUL, which PostgreSQL text cannot hold.
+        ip=ip.replace("\x00", "") if ip else ip,
+        user_agent=(user_agent or "").replace("\x00", "")[:300] or None,
         detail=clean,
     )
     db.session.add(row)

@@ -33,6 +33,9 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.oauth.keys import SIGNING_ALG
 from idp.services import audit
+from idp.services.destinations import DestinationError
+from idp.services.destinations import checked_session
+from idp.services.destinations import private_allowed
 from idp.services.subjects import subject_for
 
 log = logging.getLogger("idp.backchannel")
@@ -65,6 +68,8 @@ class Delivery:
     logout_token: str
     patron_id: int
     sid: str
+    #: The client file allows a private address (or the installation does, in development).
+    allow_private: bool = False
 
     def __repr__(self) -> str:
         # Never show the token (it could be replayed at the client until it expires).
@@ -124,6 +129,7 @@ def deliveries_for(sessions: Iterable[EndedSession]) -> list[Delivery]:
     Clients without a ``backchannel_logout_uri`` (or disabled ones) are skipped.
     """
     out: list[Delivery] = []
+    everyone_private = private_allowed(services().config)
     for ended in sessions:
         if not ended.client_ids:
             continue
@@ -147,6 +153,7 @@ def deliveries_for(sessions: Iterable[EndedSession]) -> list[Delivery]:
                     logout_token=logout_token(patron, client, ended.sid),
                     patron_id=patron.id,
                     sid=ended.sid,
+                    allow_private=everyone_private or client.backchannel_logout_allow_private,
                 )
             )
     return out
@@ -261,19 +268,26 @@ class BackchannelNotifier:
         # Imported here: only a logout with back-channel clients posts (about 6 MB per process).
         import requests
 
+        # The address connected to is checked again now (a name may resolve elsewhere
+        # than at registration): a non-public one is refused, for good.
+        session = checked_session(allow_private=delivery.allow_private)
         try:
             # §2.5: "The OP uses an HTTP POST to the registered back-channel logout URI
             # … using the application/x-www-form-urlencoded format."
-            response = requests.post(
+            response = session.post(
                 delivery.uri,
                 data={"logout_token": delivery.logout_token},
                 timeout=self.timeout,
                 allow_redirects=False,
             )
+        except DestinationError:
+            return "non-public address", False
         except requests.Timeout:
             return "timeout", True
         except requests.RequestException as exc:
             return exc.__class__.__name__, True
+        finally:
+            session.close()
         if 200 <= response.status_code < 300:
             return None, False
         # §2.8: a client answers 400 when it cannot log out; sending the same token

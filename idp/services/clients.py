@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
+from flask import has_app_context
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -32,6 +34,9 @@ from idp.services.allowance import ALLOWANCE_KEYS
 from idp.services.allowance import Allowance
 from idp.services.allowance import AllowanceError
 from idp.services.allowance import parse_allowance
+from idp.services.destinations import DestinationError
+from idp.services.destinations import check_uri
+from idp.services.destinations import private_allowed
 
 #: Scopes for machine clients (client-credentials grant), besides the OpenID ones.
 API_SCOPES = ["card:verify", "patron:authenticate"]
@@ -67,6 +72,8 @@ class ClientSpec:
     #: The client accepts only sign-ins with a passkey.
     require_passkey: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``backchannel_logout_allow_private``: the URI may be a private address.
+    backchannel_allow_private: bool = False
     #: The credential-check API's own limits for this client (None: per address).
     allowance: Allowance | None = None
     #: ``enabled = false`` in the file: registered, but every request and token refused.
@@ -95,11 +102,20 @@ def _string_list(data: Mapping[str, Any], key: str, where: str) -> list[str]:
     return list(value)
 
 
-def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) -> ClientSpec:
+def parse_client(
+    data: Mapping[str, Any],
+    where: str,
+    env: Mapping[str, str],
+    *,
+    allow_private: bool | None = None,
+) -> ClientSpec:
     """Validate one client registration.
 
     :param where: the file name, for error messages.
     :param env: where ``client_secret_env`` is looked up.
+    :param allow_private: whether back-channel URIs may name private addresses for every
+        client; None: as the current application's ``IDP_BACKCHANNEL_ALLOW_PRIVATE`` says
+        (no application: no).
     :raises ClientFileError: naming the file and the offending key.
     """
     client_id = data.get("client_id")
@@ -146,8 +162,12 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
     if not isinstance(first_party, bool):
         raise ClientFileError(f"{where}: first_party must be true or false")
     backchannel = data.get("backchannel_logout_uri")
+    allow_own = data.get("backchannel_logout_allow_private", False)
+    if not isinstance(allow_own, bool):
+        raise ClientFileError(f"{where}: backchannel_logout_allow_private must be true or false")
     if backchannel is not None:
         backchannel = _uri(backchannel, f"{where}: backchannel_logout_uri")
+        _check_destination(backchannel, where, allow_own or _installation_allows(allow_private))
     # Back-Channel Logout §2.2: every logout token carries ``sid``, so a client that
     # requires it is always served; the key is accepted so registrations can say so.
     if not isinstance(data.get("backchannel_logout_session_required", True), bool):
@@ -186,6 +206,7 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         "require_passkey",
         "backchannel_logout_uri",
         "backchannel_logout_session_required",
+        "backchannel_logout_allow_private",
         "enabled",
         "id_token_signed_response_alg",
     }
@@ -205,9 +226,29 @@ def parse_client(data: Mapping[str, Any], where: str, env: Mapping[str, str]) ->
         require_passkey=require_passkey,
         extra={k: v for k, v in data.items() if k not in known},
         allowance=allowance,
+        backchannel_allow_private=allow_own,
         is_enabled=enabled,
         id_token_signed_response_alg=id_token_alg,
     )
+
+
+def _installation_allows(allow_private: bool | None) -> bool:
+    if allow_private is not None:
+        return allow_private
+    return has_app_context() and private_allowed(current_app.config)
+
+
+def _check_destination(uri: str, where: str, allowed: bool) -> None:
+    """Refuse a back-channel URI on a loopback, private or link-local address (SSRF)."""
+    if allowed:
+        return
+    try:
+        check_uri(uri)
+    except DestinationError as exc:
+        raise ClientFileError(
+            f"{where}: backchannel_logout_uri: {exc}; set backchannel_logout_allow_private = "
+            "true in the file if this client really is on the provider's own network"
+        ) from None
 
 
 def _default_grants(scopes: list[str]) -> list[str]:
@@ -303,6 +344,7 @@ def sync_clients(specs: list[ClientSpec], *, prune: bool = False) -> SyncResult:
         client.is_first_party = spec.is_first_party
         client.require_passkey = spec.require_passkey
         client.backchannel_logout_uri = spec.backchannel_logout_uri
+        client.backchannel_logout_allow_private = spec.backchannel_allow_private
         client.id_token_signed_response_alg = spec.id_token_signed_response_alg
         client.checks_per_minute = spec.allowance.checks_per_minute if spec.allowance else None
         client.failures_per_day = spec.allowance.failures_per_day if spec.allowance else None

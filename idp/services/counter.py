@@ -1,7 +1,10 @@
-"""The library counter's actions on a patron (SPEC §6): reset, renew, status, look-up.
+"""The library counter's actions on a patron (SPEC §6): issue, reset, renew, status,
+unlock, look-up — for the ``idp patrons`` commands and the staff console alike.
 
 Each function finds the card first and raises :class:`PatronError` for an unknown card
-or a bad value before changing anything; each action is audited (never a secret).
+or a bad value before changing anything; each action is audited under the staff member
+or operator who did it (:class:`~idp.services.staff.actor.Actor`, with the reason they
+gave), never with a secret.
 """
 
 from __future__ import annotations
@@ -14,18 +17,29 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
-from idp.services import audit
 from idp.services.card_numbers import normalize_card_number
 from idp.services.logout import end_all_sessions
 from idp.services.passkeys import passkeys_of
 from idp.services.passwords import generate_temporary_password
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
+from idp.services.patrons import issue_patron
 from idp.services.patrons import temporary_expiry
 from idp.services.signin import unlock_patron
+from idp.services.staff.actor import Actor
+from idp.services.staff.actor import cli_actor
 
-#: Who did it, in the audit log, for actions from the ``idp`` command.
-STAFF_ACTOR = "staff-cli"
+#: Longest reason kept in the audit log.
+MAX_REASON = 500
+
+
+def _actor(actor: Actor | None) -> Actor:
+    """The given actor, or the OS user of an ``idp`` command."""
+    return actor if actor is not None else cli_actor()
+
+
+def _reason(reason: str | None) -> str | None:
+    return (reason or "").strip()[:MAX_REASON] or None
 
 
 def patron_by_card(card_number: str) -> Patron:
@@ -40,7 +54,47 @@ def patron_by_card(card_number: str) -> Patron:
     return patron
 
 
-def reset_password(card_number: str) -> tuple[Patron, str]:
+def issue_card(
+    card_number: str,
+    expires_on: dt.date,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    actor: Actor | None = None,
+    reason: str | None = None,
+) -> tuple[Patron, str]:
+    """Issue a card with a generated temporary password. Commits.
+
+    :return: the patron and the temporary password (shown once, never stored).
+    """
+    patron, temporary = issue_patron(card_number, expires_on, name=name, email=email)
+    assert temporary is not None  # noqa: S101 - no password given: one is generated
+    db.session.flush()
+    who = _actor(actor)
+    who.audit("patron.issued", patron_id=patron.id, reason=_reason(reason))
+    who.audit("password.temporary_issued", patron_id=patron.id)
+    db.session.commit()
+    return patron, temporary
+
+
+def unlock(card_number: str, *, actor: Actor | None = None, reason: str | None = None) -> bool:
+    """Unlock a card locked after too many wrong passwords and clear its delays. Commits.
+
+    :return: whether the card was locked.
+    """
+    patron = patron_by_card(card_number)
+    was_locked = patron.locked_at is not None
+    unlock_patron(patron)
+    _actor(actor).audit(
+        "patron.unlocked", patron_id=patron.id, reason=_reason(reason), was_locked=was_locked
+    )
+    db.session.commit()
+    return was_locked
+
+
+def reset_password(
+    card_number: str, *, actor: Actor | None = None, reason: str | None = None
+) -> tuple[Patron, str]:
     """A new temporary password at the counter; ends every session and refresh token.
 
     Also clears the lock and the failure count. Commits.
@@ -58,13 +112,20 @@ def reset_password(card_number: str) -> tuple[Patron, str]:
     patron.password_changed_at = now
     patron.password_version = (patron.password_version or 1) + 1
     end_all_sessions(patron.id, reason="password.reset")
-    audit.record("password.reset", patron_id=patron.id, actor=STAFF_ACTOR)
-    audit.record("password.temporary_issued", patron_id=patron.id, actor=STAFF_ACTOR)
+    who = _actor(actor)
+    who.audit("password.reset", patron_id=patron.id, reason=_reason(reason))
+    who.audit("password.temporary_issued", patron_id=patron.id)
     db.session.commit()
     return patron, temporary
 
 
-def renew(card_number: str, expires_on: dt.date) -> Patron:
+def renew(
+    card_number: str,
+    expires_on: dt.date,
+    *,
+    actor: Actor | None = None,
+    reason: str | None = None,
+) -> Patron:
     """Set a new card expiry date (today or later, in the library's time zone). Commits."""
     patron = patron_by_card(card_number)
     today = services().now().astimezone(ZoneInfo(services().config["IDP_TIMEZONE"])).date()
@@ -72,10 +133,10 @@ def renew(card_number: str, expires_on: dt.date) -> Patron:
         raise PatronError(f"the new expiry date {expires_on.isoformat()} is in the past")
     previous = patron.expires_on
     patron.expires_on = expires_on
-    audit.record(
+    _actor(actor).audit(
         "patron.renewed",
         patron_id=patron.id,
-        actor=STAFF_ACTOR,
+        reason=_reason(reason),
         previous=previous.isoformat(),
         expires_on=expires_on.isoformat(),
     )
@@ -83,7 +144,9 @@ def renew(card_number: str, expires_on: dt.date) -> Patron:
     return patron
 
 
-def set_status(card_number: str, status: str) -> Patron:
+def set_status(
+    card_number: str, status: str, *, actor: Actor | None = None, reason: str | None = None
+) -> Patron:
     """Change the card status; any status but active ends every sign-in. Commits."""
     try:
         new = PatronStatus(status)
@@ -95,10 +158,10 @@ def set_status(card_number: str, status: str) -> Patron:
     patron.status = new.value
     if new is not PatronStatus.ACTIVE:
         end_all_sessions(patron.id, reason=f"status.{new.value}")
-    audit.record(
+    _actor(actor).audit(
         "patron.status_changed",
         patron_id=patron.id,
-        actor=STAFF_ACTOR,
+        reason=_reason(reason),
         previous=previous,
         status=new.value,
     )
@@ -106,7 +169,7 @@ def set_status(card_number: str, status: str) -> Patron:
     return patron
 
 
-def describe(card_number: str) -> dict[str, Any]:
+def describe(card_number: str, *, actor: Actor | None = None) -> dict[str, Any]:
     """What the counter may see about a card: never a password, hash or address."""
     patron = patron_by_card(card_number)
     svc = services()
@@ -138,5 +201,5 @@ def describe(card_number: str) -> dict[str, Any]:
         "last_login_at": local(patron.last_login_at),
         "passkeys": len(passkeys_of(patron.id)),
     }
-    audit.record("patron.viewed", patron_id=patron.id, actor=STAFF_ACTOR, commit=True)
+    _actor(actor).audit("patron.viewed", patron_id=patron.id, commit=True)
     return facts

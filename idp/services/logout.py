@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from flask import request
 
 from idp.context import services
+from idp.extensions import db
+from idp.models.patron import Patron
 from idp.oauth.tokens import revoke_patron_tokens
 from idp.services import audit
 from idp.services.backchannel import ended_session
 from idp.services.backchannel import notify_ended_sessions
+from idp.services.subjects import subject_for
 from idp.sessions import end_patron_sessions
+
+
+def hint_names_session(session: Any, claims: dict[str, Any] | None, client: Any) -> bool:
+    """Whether a validated ``id_token_hint`` was issued for this browser's sign-in.
+
+    Only then may logout proceed without asking (RP-Initiated Logout §6): any valid ID
+    token, from any patron, would otherwise let another site sign this browser out. The
+    hint's ``sid`` must be this session's; an ID token without ``sid`` must name this
+    session's patron (``sub`` as the client sees it). Nobody signed in: nothing to end.
+
+    :param session: the current :class:`idp.sessions.ServerSession`.
+    :param claims: the hint's claims, or None without a hint.
+    :param client: the client the hint or ``client_id`` names (for ``sub``), or None.
+    """
+    if claims is None:
+        return False
+    if session.patron_id is None:
+        return True
+    sid = claims.get("sid")
+    if sid is not None:
+        current = session.sid or ""
+        return isinstance(sid, str) and hmac.compare_digest(sid.encode(), current.encode())
+    patron = db.session.get(Patron, session.patron_id)
+    sub = claims.get("sub")
+    if patron is None or client is None or not isinstance(sub, str):
+        return False
+    expected = subject_for(patron, client, services().config["SECRET_KEY"])
+    return hmac.compare_digest(sub.encode(), expected.encode())
 
 
 def end_browser_session(session: Any) -> None:

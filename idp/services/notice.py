@@ -66,14 +66,21 @@ def qr_svg(url: str) -> str:
     return svg
 
 
-def render_notices(entries: Iterable[NoticeEntry], *, lang: str = "ja") -> str:
-    """The notice HTML, one A4 page per entry."""
+def render_notices(
+    entries: Iterable[NoticeEntry], *, lang: str = "ja", back_url: str | None = None
+) -> str:
+    """The notice HTML, one A4 page per entry.
+
+    :param back_url: when the notice is shown in the staff console: a print button and a
+        link back there, both hidden on paper.
+    """
     config = services().config
     portal_url = mylibrary_url()
     with force_locale(lang):
         return render_template(
             "notice/notice.html",
             entries=list(entries),
+            back_url=back_url,
             lang=lang,
             library=library_name(lang),
             portal=portal_name(lang),

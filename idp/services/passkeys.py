@@ -25,6 +25,7 @@ from idp.services.accounts import external_url
 from idp.services.accounts import mailer
 from idp.services.accounts import patron_message
 from idp.services.mail import MailError
+from idp.services.staff.actor import Actor
 from idp.services.webauthn_rp import registration_options
 from idp.services.webauthn_rp import verify_registration
 
@@ -132,7 +133,7 @@ def remove_passkey(
     return True
 
 
-def remove_all_passkeys(patron_id: int, *, actor: str) -> int:
+def remove_all_passkeys(patron_id: int, *, actor: Actor) -> int:
     """Remove every passkey of a patron (staff, e.g. with a lost phone); the count removed."""
     removed = int(
         db.session.execute(
@@ -141,6 +142,6 @@ def remove_all_passkeys(patron_id: int, *, actor: str) -> int:
         or 0
     )
     if removed:
-        audit.record("passkey.removed", patron_id=patron_id, actor=actor, count=removed)
+        actor.audit("passkey.removed", patron_id=patron_id, count=removed)
     db.session.commit()
     return removed

@@ -1,16 +1,22 @@
 """Password re-issue by mail ("パスワード再発行", SPEC §4).
 
 Card number + a registered, confirmed e-mail address → a signed link, valid 30 minutes
-and good once (it names the patron's ``password_version``, which every password change
-bumps) → a new password under the same rules. The request page answers the same, after
-the same work, whether or not the card or the address exists: the link is signed and
-the mail rendered in every case, and only handed to a background sender on a match.
+and good once → a new password under the same rules. The link is spent the first time
+it is opened: :func:`redeem_link` records it in the shared replay memory and hands the
+browser a short server-side state instead (:class:`ReissueGrant`, kept in the session),
+so that a link copied from a log, a proxy or a browser history is worth nothing. The
+state names the patron's ``password_version``, which every password change bumps.
+The request page answers the same, after the same work, whether or not the card or the
+address exists: the link is signed and the mail rendered in every case, and only handed
+to a background sender on a match.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
@@ -24,6 +30,7 @@ from idp.services.accounts import external_url
 from idp.services.accounts import patron_message
 from idp.services.accounts import set_password
 from idp.services.card_numbers import normalize_card_number
+from idp.services.cards import card_service
 from idp.services.logout import end_all_sessions
 from idp.services.password_rules import RULE_MESSAGES
 from idp.services.password_rules import PasswordRule
@@ -36,6 +43,8 @@ from idp.services.signing import TokenService
 
 #: A re-issue link is valid this many seconds (SPEC §4: 30 minutes).
 REISSUE_MAX_AGE = 30 * 60
+#: Seconds the new-password form stays usable after its link was opened.
+REISSUE_FORM_WINDOW = 15 * 60
 SUBJECT = _l("Resetting your library password")
 
 
@@ -116,31 +125,85 @@ def request_reissue(
     return sent
 
 
-def patron_for_link(token: str | None) -> Patron:
-    """The patron a re-issue link is for, while it is still good.
+@dataclass(frozen=True)
+class ReissueGrant:
+    """What an opened re-issue link leaves in the browser's server-side session."""
 
-    :raises TokenError: for a bad, expired or already used link.
-    """
-    data = reissue_tokens().loads(token)
-    patron_id, version = data.get("p"), data.get("v")
+    patron_id: int
+    password_version: int
+    #: POSIX time after which the form is refused.
+    until: int
+    #: SHA-256 of the link: opening the same link again in this browser finds the form.
+    link: str
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {
+            "p": self.patron_id,
+            "v": self.password_version,
+            "until": self.until,
+            "link": self.link,
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> ReissueGrant | None:
+        """The grant kept in a session, or None when there is none (or it is malformed)."""
+        if not isinstance(data, dict):
+            return None
+        values = (data.get("p"), data.get("v"), data.get("until"), data.get("link"))
+        if not all(isinstance(v, int) for v in values[:3]) or not isinstance(values[3], str):
+            return None
+        return cls(values[0], values[1], values[2], values[3])  # type: ignore[arg-type]
+
+
+def link_digest(token: str) -> str:
+    """SHA-256 of a re-issue link's token (never the token itself is kept)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _patron_at(patron_id: object, version: object) -> Patron:
     patron = db.session.get(Patron, patron_id) if isinstance(patron_id, int) and patron_id else None
     if patron is None or patron.password_version != version:
         raise TokenError("password.reissue")
     return patron
 
 
+def redeem_link(token: str) -> ReissueGrant:
+    """Spend a re-issue link: it is good for this one opening only. Commits.
+
+    :raises TokenError: for a bad, expired or already opened link.
+    """
+    data = reissue_tokens().loads(token)
+    patron = _patron_at(data.get("p"), data.get("v"))
+    # First opening wins, on every node (Redis SET NX or the database's primary key).
+    if not card_service().replay.claim("reissue-link:" + token, REISSUE_MAX_AGE):
+        raise TokenError("password.reissue")
+    audit.record("password.reissue_opened", patron_id=patron.id, commit=True)
+    until = int(services().now().timestamp()) + REISSUE_FORM_WINDOW
+    return ReissueGrant(patron.id, patron.password_version or 0, until, link_digest(token))
+
+
+def patron_for_grant(grant: ReissueGrant) -> Patron:
+    """The patron an opened link is for, while its form is still good.
+
+    :raises TokenError: when the form's time is up or the password changed meanwhile.
+    """
+    if grant.until < services().now().timestamp():
+        raise TokenError("password.reissue")
+    return _patron_at(grant.patron_id, grant.password_version)
+
+
 def reissue_password(
-    token: str | None, new_password: str, confirmation: str, *, ip: str | None = None
+    grant: ReissueGrant, new_password: str, confirmation: str, *, ip: str | None = None
 ) -> Patron:
     """Set the new password chosen through a re-issue link. Commits.
 
     Ends every session and refresh token of the patron and clears the lock and the
     failure count (a re-issue is one way out of a lockout, SPEC §7).
 
-    :raises TokenError: for a bad, expired or already used link.
+    :raises TokenError: when the form's time is up or the password changed meanwhile.
     :raises PasswordChangeError: when the new password breaks a rule.
     """
-    patron = patron_for_link(token)
+    patron = patron_for_grant(grant)
     rule = check_new_password(new_password, confirmation, card_number=patron.card_number)
     if rule is None and matches_current_password(patron, new_password):
         rule = PasswordRule.SAME_AS_CURRENT

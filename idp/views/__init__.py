@@ -19,12 +19,14 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import headers
     from idp.views import health
     from idp.views import home
+    from idp.views import input_guard
     from idp.views import login
     from idp.views import logout
     from idp.views import openapi
     from idp.views import passkeys
     from idp.views import password
     from idp.views import patron_api
+    from idp.views import staff
     from idp.views import token
     from idp.views import userinfo
 
@@ -44,11 +46,14 @@ def register_blueprints(app: Flask) -> None:
         passkeys,
         password,
         patron_api,
+        staff,
         token,
         userinfo,
     ):
         app.register_blueprint(module.bp)
     errors.init_app(app)
+    staff.init_app(app)
+    input_guard.init_app(app)
     fast.init_app(app)
     discovery.init_app(app)
     headers.init_app(app)

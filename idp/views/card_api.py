@@ -29,7 +29,8 @@ from idp.services.cards import CardRefusal
 from idp.services.cards import VerifyResult
 from idp.services.cards import barcode_claim
 from idp.services.cards import card_refusal
-from idp.services.cards import verify_code
+from idp.services.desk import desk_reserve
+from idp.services.desk import desk_verify
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.views.bearer import BearerError
@@ -100,7 +101,8 @@ def verify() -> Response:
     """Check a scanned card code for the circulation desk.
 
     Order: the source address's limit (before anything is looked up, so a flood of bad
-    tokens is limited too), the token, the client's limits, the body, the code.
+    tokens is limited too), the token, the client's limits, the body, the code. The
+    staff console's scan page checks codes through the same :mod:`idp.services.desk`.
     """
     ip = request.remote_addr
     meta: dict[str, Any] = {"ip": ip, "user_agent": request.user_agent.string}
@@ -123,9 +125,7 @@ def verify() -> Response:
         )
     # The call and a refused code are reserved together, before the code is checked, so
     # that parallel calls cannot all pass a limit that only room for one is left under.
-    reservation = gate.reserve(
-        [Slot("card_verify_client", client_id), Slot("card_verify_failures", client_id)]
-    )
+    reservation = desk_reserve(client_id)
     if not reservation.allowed:
         return _throttled(reservation.wait, meta)
     try:
@@ -134,16 +134,7 @@ def verify() -> Response:
         gate.settle(reservation, succeeded=True)  # a bad body is no refused code
         audit.record("card.refused", commit=True, reason="invalid_request", **meta)
         return _json_error(400, "invalid_request", str(exc))
-    result = verify_code(raw, services().now())
-    patron_id = result.patron.id if result.patron is not None else None
-    # Only codes that could be guesses count as refused codes for the day.
-    gate.settle(
-        reservation, succeeded=result.reason not in {"malformed", "unknown", "expired_code"}
-    )
-    if result.is_valid:
-        audit.record("card.verified", patron_id=patron_id, commit=True, **meta)
-    else:
-        audit.record("card.refused", patron_id=patron_id, commit=True, reason=result.reason, **meta)
+    result = desk_verify(raw, reservation, meta)
     response = jsonify(_verify_answer(result))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from idp.context import services
+from idp.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def _csrf_error(exc: CSRFError) -> Any:
 
 
 def _unexpected(exc: Exception) -> Any:
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, redact(request.path))
     if _wants_json():
         return jsonify({"error": "server_error"}), 500
     return error_page(500, _("Something went wrong. Please try again later."))

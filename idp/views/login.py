@@ -25,6 +25,7 @@ from idp.views.account_forms import CancelForm
 from idp.views.device import requested_client
 from idp.views.errors import error_page
 from idp.views.forms import LoginForm
+from idp.views.next_url import safe_next
 from idp.views.passkeys import AMR_KEY
 from idp.views.passkeys import login_form_context
 from idp.views.password import CHANGED_LOGIN_AGAIN
@@ -52,10 +53,8 @@ def _client_for(params: dict[str, str] | None) -> Client | None:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths: an absolute or scheme-relative URL would be an open redirect.
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("home.index")
+    # Only a path on this site, as the browser will read it (idp/views/next_url.py).
+    return safe_next(target) or url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -128,8 +127,7 @@ def login() -> Any:
 
 
 def _next_arg() -> str | None:
-    target = request.args.get("next")
-    return _safe_next(target) if target else None
+    return safe_next(request.args.get("next"))
 
 
 @bp.route("/login/cancel", methods=["POST"])

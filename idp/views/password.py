@@ -27,7 +27,10 @@ from idp.services.accounts import PasswordChangeError
 from idp.services.accounts import change_password
 from idp.services.card_numbers import normalize_card_number
 from idp.services.reissue import REISSUE_MAX_AGE
-from idp.services.reissue import patron_for_link
+from idp.services.reissue import ReissueGrant
+from idp.services.reissue import link_digest
+from idp.services.reissue import patron_for_grant
+from idp.services.reissue import redeem_link
 from idp.services.reissue import reissue_password
 from idp.services.reissue import request_reissue
 from idp.services.signin import Slot
@@ -46,6 +49,8 @@ CHANGE_WINDOW = 600
 CHANGED_LOGIN_AGAIN = _l(
     "Your password change has been accepted. Please log in again with your new password."
 )
+#: Session key of an opened re-issue link's state (:class:`ReissueGrant`).
+REISSUE_STATE = "password_reissue"
 LINK_UNUSABLE = _l("This link has expired or has already been used. Please ask for a new one.")
 
 
@@ -160,10 +165,31 @@ def reissue() -> Any:
 
 @bp.route("/password/reissue/<token>", methods=["GET", "POST"])
 def reissue_link(token: str) -> Any:
-    """Choose a new password through a re-issue link (30 minutes, once)."""
+    """Open a re-issue link: spend it, keep a short state in the session, show the form.
+
+    The link works once, at its first opening (a copy from a log or a history is
+    useless); opening it again in the same browser finds the same form.
+    """
+    known = ReissueGrant.from_dict(session.get(REISSUE_STATE))
+    if known is None or known.link != link_digest(token):
+        try:
+            session[REISSUE_STATE] = redeem_link(token).as_dict()
+        except TokenError:
+            return error_page(400, str(LINK_UNUSABLE))
+    # The form lives at a path without the token (nothing left to leak).
+    return redirect(url_for("password.reissue_form"), 303)
+
+
+@bp.route("/password/new", methods=["GET", "POST"])
+def reissue_form() -> Any:
+    """Choose a new password after opening a re-issue link (once, within 15 minutes)."""
+    grant = ReissueGrant.from_dict(session.get(REISSUE_STATE))
     try:
-        patron_for_link(token)
+        if grant is None:
+            raise TokenError("password.reissue")
+        patron_for_grant(grant)
     except TokenError:
+        session.pop(REISSUE_STATE, None)
         return error_page(400, str(LINK_UNUSABLE))
     form = NewPasswordForm()
     message = None
@@ -171,16 +197,18 @@ def reissue_link(token: str) -> Any:
     if form.validate_on_submit():
         try:
             reissue_password(
-                token,
+                grant,
                 form.new_password.data or "",
                 form.new_password_confirm.data or "",
                 ip=request.remote_addr,
             )
         except TokenError:
+            session.pop(REISSUE_STATE, None)
             return error_page(400, str(LINK_UNUSABLE))
         except PasswordChangeError as exc:
             message, status = str(exc.message), 400
         else:
+            session.pop(REISSUE_STATE, None)
             return render_template("password/reissue_done.html")
     elif request.method == "POST":
         status = 400

@@ -45,9 +45,18 @@ def _ask(client: FlaskClient, card: str, address: str) -> Any:
     return response
 
 
+def _open(client: FlaskClient, link: str) -> Any:
+    """Open the link as the mail's reader does: it is spent, the form is elsewhere."""
+    return client.get(urlsplit(link).path, follow_redirects=True)
+
+
 def _choose(client: FlaskClient, link: str, new: str, confirm: str | None = None) -> Any:
-    path = urlsplit(link).path
-    return submit(client, path, {"new_password": new, "new_password_confirm": confirm or new})
+    opened = _open(client, link)
+    assert opened.status_code == 200, opened.status_code
+    assert opened.request.path == "/password/new"
+    return submit(
+        client, "/password/new", {"new_password": new, "new_password_confirm": confirm or new}
+    )
 
 
 def test_login_page_links_to_reissue(client: FlaskClient) -> None:
@@ -97,7 +106,7 @@ def test_link_sets_a_new_password_and_ends_everything(
     other = app.test_client()
     _ask(other, hanako.card_number, ADDRESS)
     link = link_in(mail_server.wait_for(1)[0])
-    form = other.get(urlsplit(link).path)
+    form = _open(other, link)
     assert form.status_code == 200 and 'name="new_password"' in form.get_data(as_text=True)
     done = _choose(other, link, NEW)
     assert done.status_code == 200
@@ -133,7 +142,7 @@ def test_link_expires_after_30_minutes(
     _ask(client, hanako.card_number, ADDRESS)
     link = link_in(mail_server.wait_for(1)[0])
     clock.advance(minutes=30, seconds=1)
-    assert client.get(urlsplit(link).path).status_code == 400
+    assert _open(client, link).status_code == 400
     db.session.refresh(hanako)
     assert hanako.password_version == 1
 
@@ -179,3 +188,33 @@ def test_a_bad_link_is_a_clear_error(client: FlaskClient) -> None:
     response = client.get("/password/reissue/not-a-token")
     assert response.status_code == 400
     assert "有効期限が切れているか" in text_of(response)
+
+
+def test_the_link_is_spent_when_first_opened(
+    app: Any, client: FlaskClient, hanako: Patron, mail_server: MailServer
+) -> None:
+    _ask(client, hanako.card_number, ADDRESS)
+    link = link_in(mail_server.wait_for(1)[0])
+    first = client.get(urlsplit(link).path)
+    # The token is exchanged for a state in this browser's session; the form has no token.
+    assert first.status_code == 303 and first.headers["Location"] == "/password/new"
+    # Anyone else holding the link (a log, a proxy, a history) finds it used.
+    stranger = app.test_client()
+    again = stranger.get(urlsplit(link).path, follow_redirects=True)
+    assert again.status_code == 400 and "すでに使用されています" in text_of(again)
+    assert stranger.get("/password/new").status_code == 400
+    # The browser that opened it still finishes the change.
+    assert _choose(client, link, NEW).status_code == 200
+    db.session.refresh(hanako)
+    assert hanako.password_version == 2
+
+
+def test_the_opened_form_has_a_short_time(
+    client: FlaskClient, hanako: Patron, mail_server: MailServer, clock: Any
+) -> None:
+    _ask(client, hanako.card_number, ADDRESS)
+    link = link_in(mail_server.wait_for(1)[0])
+    assert _open(client, link).status_code == 200
+    clock.advance(minutes=15, seconds=1)
+    late = client.get("/password/new")
+    assert late.status_code == 400 and "有効期限が切れているか" in text_of(late)

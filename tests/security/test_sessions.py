@@ -22,7 +22,8 @@ from tests.security.conftest import post_login
 
 
 def _session_cookie_header(response: Any) -> str:
-    found = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("idp_session=")]
+    names = ("idp_session=", "__Host-idp_session=")  # the prefix behind TLS
+    found = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(names)]
     assert found, response.headers
     return str(found[-1])
 
@@ -107,6 +108,7 @@ def test_trusted_proxy_https_makes_the_cookie_secure_and_sends_hsts(
     # Signed in although the form carried no Referer (our pages send no-referrer).
     assert response.status_code == 302
     assert "Secure" in _session_cookie_header(response)
+    assert _session_cookie_header(response).startswith("__Host-idp_session=")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 

@@ -6,7 +6,7 @@ sign-in behind a code (NULL: password). ``clients.require_passkey``: the client 
 only sign-ins with a passkey.
 
 Revision ID: 0005_device
-Revises: 0004_speed
+Revises: 0004_staff
 Create Date: 2026-12-04 08:30:00.000000
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005_device"
-down_revision = "0004_speed"
+down_revision = "0004_staff"
 branch_labels = None
 depends_on = None
 

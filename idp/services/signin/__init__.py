@@ -30,11 +30,12 @@ the per-source counters and one per credential, the card's refusals by
 
 Other subject kinds
 -------------------
-:func:`check_secret` is the layer under :func:`check_patron`, for any other kind of
-account that signs in with a password — e.g. staff accounts keyed by their user name::
+:func:`check_password` (over :func:`check_secret`, the layer under :func:`check_patron`)
+serves any other kind of account that signs in with a password — e.g. staff accounts
+keyed by their user name::
 
-    check = check_secret(
-        "staff", username, lambda: hasher.verify(stored_hash, password),
+    check = check_password(
+        "staff", username, stored_hash, password,
         source=Source(ip=request.remote_addr, user_agent=ua),
     )
     outcome = (SignInOutcome.THROTTLED if check.is_right is None
@@ -56,6 +57,7 @@ from idp.services.signin.core import MAX_PASSWORD_INPUT
 from idp.services.signin.core import SecretCheck
 from idp.services.signin.core import SignInResult
 from idp.services.signin.core import Source
+from idp.services.signin.core import check_password
 from idp.services.signin.core import check_patron
 from idp.services.signin.core import check_secret
 from idp.services.signin.core import matches_current_password
@@ -82,6 +84,7 @@ __all__ = [
     "Slot",
     "Source",
     "check_passkey",
+    "check_password",
     "check_patron",
     "check_secret",
     "limiter",

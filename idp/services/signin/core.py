@@ -230,6 +230,28 @@ def check_patron(card_number: str, password: str, *, channel: str, source: Sourc
     return finish(reason or SignInOutcome.OK)
 
 
+def check_password(
+    subject_kind: str,
+    subject_key: str | None,
+    password_hash: str | None,
+    secret: str,
+    *,
+    source: Source,
+) -> SecretCheck:
+    """:func:`check_secret` with the Argon2 verification of ``secret`` against a stored hash.
+
+    For other kinds of account that sign in with a password (staff accounts): the hash is
+    verified here, so that every password check of the product runs inside this package.
+    A missing hash costs the same dummy verification as an unknown card.
+    """
+    return check_secret(
+        subject_kind,
+        subject_key,
+        lambda: services().passwords.verify(password_hash, secret),
+        source=source,
+    )
+
+
 def matches_current_password(patron: Patron, candidate: str) -> bool:
     """Whether ``candidate`` is the patron's current password: a rule check, not a sign-in.
 
