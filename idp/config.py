@@ -157,6 +157,17 @@ DEFAULTS: dict[str, Any] = {
     "IDP_REISSUE_IP_PER_MINUTE": 5,
     "IDP_REISSUE_IP_PER_HOUR": 20,
     "IDP_REISSUE_CARD_PER_HOUR": 3,
+    # Device Authorization Grant (RFC 8628, ``/device``): lifetime of a device code and
+    # its user code, the polling interval the device is told, user-code entries per minute
+    # and wrong user codes per hour from one address, and how often one device's user code
+    # may be entered (a code read off a screen by several people is refused after that).
+    "IDP_DEVICE_CODE_TTL": 600,
+    "IDP_DEVICE_POLL_INTERVAL": 5,
+    "IDP_DEVICE_IP_PER_MINUTE": 10,
+    "IDP_DEVICE_IP_FAILURES_PER_HOUR": 20,
+    "IDP_DEVICE_CODE_ENTRIES": 5,
+    # Passkeys: a patron adds one within this many seconds of signing in with the password.
+    "IDP_PASSKEY_FRESH_LOGIN": 600,
     # Seconds an e-mail address must have been confirmed before a re-issue link is sent
     # to it (an address changed through a stolen session cannot receive one at once).
     "IDP_REISSUE_EMAIL_MIN_AGE": 24 * 3600,

@@ -18,6 +18,8 @@ from idp.cli.times import library_time
 from idp.services import counter
 from idp.services.notice import NoticeEntry
 from idp.services.notice import write_notices
+from idp.services.passkeys import passkeys_of
+from idp.services.passkeys import remove_all_passkeys
 from idp.services.patron_import import import_patrons
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
@@ -184,6 +186,9 @@ def unlock(card: str, staff_username: str | None, reason: str | None) -> None:
 @click.argument("card_number")
 @click.option("--notice", type=_NOTICE_FILE, help="Write the printable notice (HTML) here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--remove-passkeys", is_flag=True, help="Also remove the patron's passkeys (a lost phone)."
+)
 @operator_options
 @with_appcontext
 def reset_password(
@@ -192,13 +197,20 @@ def reset_password(
     as_json: bool,
     staff_username: str | None,
     reason: str | None,
+    remove_passkeys: bool,
 ) -> None:
-    """Counter reset: a new temporary password; ends the patron's sign-ins, clears a lock."""
+    """Counter reset: a new temporary password; ends the patron's sign-ins, clears a lock.
+
+    The patron's passkeys stay (usable again once a new password is chosen) unless
+    ``--remove-passkeys`` is given.
+    """
     actor = resolve_actor(staff_username)
     try:
         patron, temporary = counter.reset_password(card_number, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
+    removed = remove_all_passkeys(patron.id, actor=actor) if remove_passkeys else 0
+    kept = len(passkeys_of(patron.id))
     if notice is not None:
         write_notices(notice, [NoticeEntry.for_patron(patron, temporary)])
     until = patron.temporary_password_expires_at
@@ -209,6 +221,8 @@ def reset_password(
                     "card_number": patron.card_number,
                     "temporary_password": temporary,
                     "temporary_password_expires_at": library_iso(until) if until else None,
+                    "passkeys_removed": removed,
+                    "passkeys_kept": kept,
                 }
             )
         )
@@ -219,6 +233,13 @@ def reset_password(
         click.echo(f"Usable until:       {library_time(until)}")
     click.echo("Every session and token of this card has ended; any lock is cleared.")
     click.echo("The temporary password is shown only now; it cannot be recovered.")
+    if removed:
+        click.echo(f"Passkeys removed:   {removed}")
+    if kept:
+        click.echo(
+            f"Passkeys kept:      {kept} (they work again once the patron has chosen a new "
+            "password; --remove-passkeys removes them)"
+        )
     if notice is not None:
         click.echo(f"Notice written to {notice}")
 

@@ -8,7 +8,9 @@ from idp.models.card_code import UsedCardCode
 from idp.models.card_failure import CardFailure
 from idp.models.client import Client
 from idp.models.consent import Consent
+from idp.models.device import DeviceAuthorization
 from idp.models.lease import MaintenanceLease
+from idp.models.passkey import PatronPasskey
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.models.saml import SamlRequestId
@@ -27,9 +29,11 @@ __all__ = [
     "CardFailure",
     "Client",
     "Consent",
+    "DeviceAuthorization",
     "LoginSession",
     "MaintenanceLease",
     "Patron",
+    "PatronPasskey",
     "PatronStatus",
     "SamlRequestId",
     "SamlServiceProvider",

@@ -21,6 +21,11 @@ from idp.models.types import UTCDateTime
 if TYPE_CHECKING:
     from idp.models.patron import Patron
 
+#: ``acr`` by sign-in method: a passkey is phishing-resistant (OpenID EAP ACR Values
+#: ``phr``), and hardware-protected when it is bound to its authenticator (``phrh``).
+#: A password sign-in has no ``acr``.
+ACR_BY_AMR = {"hwk": "phrh", "swk": "phr"}
+
 
 class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-defined,misc]
     """One authorization code. ``used_at`` makes redemption single-use."""
@@ -45,6 +50,9 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: RFC 8176 method of the sign-in behind the code: ``hwk``/``swk`` (a passkey), or
+    #: None for the password.
+    amr: Mapped[str | None] = mapped_column(String(8))
 
     #: Loaded with the code by the token endpoint (one query instead of two); never
     #: loaded on its own, so that an extra query cannot creep in unnoticed.
@@ -63,7 +71,7 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
         return self.auth_time
 
     def get_acr(self) -> str | None:
-        return None
+        return ACR_BY_AMR.get(self.amr or "pwd")
 
     def get_amr(self) -> list[str]:
-        return ["pwd"]
+        return [self.amr or "pwd"]

@@ -67,6 +67,8 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
         Boolean, default=False, server_default=sa_false()
     )
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The client accepts only sign-ins with a passkey (client file ``require_passkey``).
+    require_passkey: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     #: Raised by every change of the registration (sync, enable, disable); the token
     #: paths read it with the token, so a change is seen on the next request everywhere.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))

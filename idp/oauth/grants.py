@@ -255,7 +255,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         now = services().now()
-        login = g.idp_login  # set by the authorize view: (sid, auth_time)
+        login = g.idp_login  # set by the authorize view: (sid, auth_time, amr)
         payload = request.payload
         db.session.add(
             AuthorizationCode(
@@ -271,6 +271,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 code_challenge_method=payload.data.get("code_challenge_method"),
                 auth_time=login[1],
                 sid=login[0],
+                amr=login[2],
                 created_at=now,
                 expires_at=now + dt.timedelta(seconds=services().config["IDP_CODE_TTL"]),
             )
@@ -399,6 +400,9 @@ def family_for(request: Any) -> tuple[str, str | None, int | None]:
     code = getattr(request, "authorization_code", None)
     if code is not None:
         return _family_of_code(code.id), code.sid, None
+    device = getattr(request, "credential", None)
+    if device is not None:
+        return f"device-{device.id}", device.sid, None
     old = getattr(request, "refresh_token", None)
     if old is not None:
         return old.family_id, old.sid, old.id

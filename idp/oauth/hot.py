@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.extensions import db
+from idp.models.authorization_code import ACR_BY_AMR
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.patron import Patron
@@ -85,6 +86,7 @@ CODE_FIELDS = (
     "code_challenge_method",
     "auth_time",
     "sid",
+    "amr",
     "expires_at",
     "used_at",
 )
@@ -190,6 +192,8 @@ class CodeView(AuthorizationCodeMixin):  # type: ignore[misc]
     code_challenge_method: str | None
     auth_time: int
     sid: str | None
+    #: RFC 8176 method of the sign-in (``hwk``/``swk``: a passkey; None: the password).
+    amr: str | None
     expires_at: dt.datetime
     used_at: dt.datetime | None
     client_enabled: bool
@@ -209,10 +213,10 @@ class CodeView(AuthorizationCodeMixin):  # type: ignore[misc]
         return self.auth_time
 
     def get_acr(self) -> str | None:
-        return None
+        return ACR_BY_AMR.get(self.amr or "pwd")
 
     def get_amr(self) -> list[str]:
-        return ["pwd"]
+        return [self.amr or "pwd"]
 
 
 def _patron_columns() -> list[Any]:

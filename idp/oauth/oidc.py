@@ -134,6 +134,8 @@ def id_token_for(code: CodeView, client: Client, patron: PatronView, access_toke
     if code.auth_time:
         claims["auth_time"] = code.auth_time
     claims["amr"] = code.get_amr()
+    if acr := code.get_acr():
+        claims["acr"] = acr
     if code.sid:
         claims["sid"] = code.sid
     claims["at_hash"] = create_half_hash(access_token, alg).decode()

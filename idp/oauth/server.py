@@ -21,6 +21,8 @@ from flask import Flask
 
 from idp.extensions import db
 from idp.models.client import Client
+from idp.oauth.device import DeviceAuthorizationEndpoint
+from idp.oauth.device import DeviceCodeGrant
 from idp.oauth.endpoints import BearerTokenValidator
 from idp.oauth.endpoints import EndSessionEndpoint
 from idp.oauth.endpoints import IntrospectionEndpoint
@@ -135,10 +137,12 @@ def configure_oauth(app: Flask) -> tuple[LibraryAuthorizationServer, ResourcePro
     )
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant)
     server.register_extension(IssuerInResponse(app.config["IDP_ISSUER"]))
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(EndSessionEndpoint)
+    server.register_endpoint(DeviceAuthorizationEndpoint)
     protector = ResourceProtector()
     protector.register_token_validator(BearerTokenValidator())
     return server, protector

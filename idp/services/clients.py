@@ -41,7 +41,10 @@ from idp.services.destinations import private_allowed
 #: Scopes for machine clients (client-credentials grant), besides the OpenID ones.
 API_SCOPES = ["card:verify", "patron:authenticate"]
 AUTH_METHODS = {"client_secret_basic", "client_secret_post", "none"}
-GRANT_TYPES = {"authorization_code", "refresh_token", "client_credentials"}
+#: ``urn:ietf:params:oauth:grant-type:device_code``: the Device Authorization Grant
+#: (RFC 8628), for kiosks, e-readers and TV apps; the patron approves on ``/device``.
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_TYPES = {"authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT}
 MIN_SECRET_LENGTH = 32
 _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -66,6 +69,8 @@ class ClientSpec:
     subject_type: str
     is_first_party: bool
     backchannel_logout_uri: str | None
+    #: The client accepts only sign-ins with a passkey.
+    require_passkey: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     #: ``backchannel_logout_allow_private``: the URI may be a private address.
     backchannel_allow_private: bool = False
@@ -150,6 +155,9 @@ def parse_client(
     subject_type = data.get("subject_type", default_subject)
     if subject_type not in {"public", "pairwise"}:
         raise ClientFileError(f"{where}: subject_type must be 'public' or 'pairwise'")
+    require_passkey = data.get("require_passkey", False)
+    if not isinstance(require_passkey, bool):
+        raise ClientFileError(f"{where}: require_passkey must be true or false")
     first_party = data.get("first_party", False)
     if not isinstance(first_party, bool):
         raise ClientFileError(f"{where}: first_party must be true or false")
@@ -195,6 +203,7 @@ def parse_client(
         "temporary_password",
         "subject_type",
         "first_party",
+        "require_passkey",
         "backchannel_logout_uri",
         "backchannel_logout_session_required",
         "backchannel_logout_allow_private",
@@ -214,6 +223,7 @@ def parse_client(
         subject_type=subject_type,
         is_first_party=first_party,
         backchannel_logout_uri=backchannel,
+        require_passkey=require_passkey,
         extra={k: v for k, v in data.items() if k not in known},
         allowance=allowance,
         backchannel_allow_private=allow_own,
@@ -334,6 +344,7 @@ def sync_clients(specs: list[ClientSpec], *, prune: bool = False) -> SyncResult:
         client.temporary_password_policy = spec.temporary_password_policy
         client.subject_type = spec.subject_type
         client.is_first_party = spec.is_first_party
+        client.require_passkey = spec.require_passkey
         client.backchannel_logout_uri = spec.backchannel_logout_uri
         client.backchannel_logout_allow_private = spec.backchannel_allow_private
         client.id_token_signed_response_alg = spec.id_token_signed_response_alg

@@ -19,6 +19,7 @@ from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.services.card_numbers import normalize_card_number
 from idp.services.logout import end_all_sessions
+from idp.services.passkeys import passkeys_of
 from idp.services.passwords import generate_temporary_password
 from idp.services.patrons import PatronError
 from idp.services.patrons import find_patron
@@ -198,6 +199,7 @@ def describe(card_number: str, *, actor: Actor | None = None) -> dict[str, Any]:
         "locked_at": local(patron.locked_at),
         "failed_login_count": patron.failed_login_count,
         "last_login_at": local(patron.last_login_at),
+        "passkeys": len(passkeys_of(patron.id)),
     }
     _actor(actor).audit("patron.viewed", patron_id=patron.id, commit=True)
     return facts

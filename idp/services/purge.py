@@ -32,6 +32,7 @@ from idp.models.audit import AuditEvent
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.card_code import UsedCardCode
 from idp.models.card_failure import CardFailure
+from idp.models.device import DeviceAuthorization
 from idp.models.lease import MaintenanceLease
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
@@ -62,6 +63,11 @@ def _codes(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
     # replayed nonce while an ID token carrying it may be in use.
     keep = dt.timedelta(seconds=int(config["IDP_ID_TOKEN_TTL"]))
     return AuthorizationCode.expires_at <= now - keep
+
+
+def _device(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
+    # A used device code's tokens live in ``tokens``; the request itself ends at expiry.
+    return DeviceAuthorization.expires_at <= now
 
 
 def _tokens(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
@@ -104,6 +110,7 @@ def _audit(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool] |
 RULES: tuple[Rule, ...] = (
     Rule("login_sessions", LoginSession.id, _sessions),
     Rule("authorization_codes", AuthorizationCode.id, _codes),
+    Rule("device_authorizations", DeviceAuthorization.id, _device),
     Rule("tokens", Token.id, _tokens),
     Rule("used_card_codes", UsedCardCode.key, _card_codes),
     Rule("throttle_counters", ThrottleCounter.key, _throttle),

@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import card
     from idp.views import card_api
     from idp.views import consent
+    from idp.views import device
     from idp.views import discovery
     from idp.views import errors
     from idp.views import ezproxy
@@ -23,6 +24,7 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import login
     from idp.views import logout
     from idp.views import openapi
+    from idp.views import passkeys
     from idp.views import password
     from idp.views import patron_api
     from idp.views import saml
@@ -36,12 +38,14 @@ def register_blueprints(app: Flask) -> None:
         card,
         card_api,
         consent,
+        device,
         discovery,
         health,
         home,
         login,
         logout,
         openapi,
+        passkeys,
         password,
         patron_api,
         staff,

@@ -39,6 +39,8 @@ from idp.services import audit
 from idp.views import pending
 from idp.views.current import current_patron
 from idp.views.errors import authorization_error
+from idp.views.passkeys import AMR_KEY
+from idp.views.passkeys import passkey_required_error
 
 bp = Blueprint("authorize", __name__)
 
@@ -67,6 +69,10 @@ def authorize() -> Any:
             if "none" in prompts:
                 raise LoginRequiredError(redirect_uri=redirect_uri)
             return redirect(url_for("login.login", rid=pending.remember(params)))
+        if client.require_passkey and not session.get(AMR_KEY):
+            if "none" in prompts:
+                raise passkey_required_error(patron, redirect_uri)
+            return redirect(url_for("login.login", rid=pending.remember(params)))
         if _needs_consent(patron, client, grant.request.scope, prompts, params):
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=redirect_uri)
@@ -78,7 +84,7 @@ def authorize() -> Any:
 
 
 def _respond(server: Any, grant: Any, patron: Patron | None, client: Client) -> Response:
-    g.idp_login = (session.sid, session.auth_time)  # type: ignore[attr-defined]
+    g.idp_login = (session.sid, session.auth_time, session.get(AMR_KEY))  # type: ignore[attr-defined]
     response: Response = server.create_validated_authorization_response(grant, patron)
     if patron is not None and response.status_code == 302:
         seen = list(session.row.clients) if session.row is not None else []  # type: ignore[attr-defined]

@@ -38,7 +38,14 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
+        # RFC 8628 §4: the device asks here for a code pair; the patron approves on /device.
+        "device_authorization_endpoint": f"{issuer}/device_authorization",
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGS),
         "token_endpoint_auth_methods_supported": [
@@ -66,6 +73,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
             "nonce",
             "sid",
             "at_hash",
+            "amr",
+            "acr",
             "name",
             "email",
             "email_verified",
@@ -73,6 +82,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
             "card_expires_on",
         ],
         "prompt_values_supported": ["none", "login", "consent"],
+        # A passkey sign-in is phishing-resistant (``phr``), hardware-bound ``phrh``.
+        "acr_values_supported": ["phr", "phrh"],
         "ui_locales_supported": ["ja", "en"],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

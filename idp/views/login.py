@@ -22,9 +22,12 @@ from idp.services.signin import check_patron
 from idp.services.signin import message_for
 from idp.views import pending
 from idp.views.account_forms import CancelForm
+from idp.views.device import requested_client
 from idp.views.errors import error_page
 from idp.views.forms import LoginForm
 from idp.views.next_url import safe_next
+from idp.views.passkeys import AMR_KEY
+from idp.views.passkeys import login_form_context
 from idp.views.password import CHANGED_LOGIN_AGAIN
 from idp.views.password import allow_forced_change
 from idp.views.password import start_forced_change
@@ -64,7 +67,8 @@ def login() -> Any:
     form = LoginForm()
     rid = request.values.get("rid") or form.rid.data or None
     params = pending.recall(rid)
-    client = _client_for(params)
+    # A device request being approved on /device: its client's temporary-password policy.
+    client = _client_for(params) or requested_client()
     if request.method == "GET":
         form.rid.data = rid if params else ""
     message = None
@@ -90,6 +94,7 @@ def login() -> Any:
         if result.outcome is SignInOutcome.OK and patron is not None:
             # The sign-in itself is audited by the core.
             session.sign_in(patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
+            session.pop(AMR_KEY, None)  # signed in with the password
             if params is not None and rid:
                 pending.forget(rid)
                 pending.mark("login", params)
@@ -119,7 +124,8 @@ def login() -> Any:
         message=message,
         notice=notice,
         temporary_denied=temporary_denied,
-        cancel_form=CancelForm(rid=form.rid.data) if client else None,
+        cancel_form=CancelForm(rid=form.rid.data) if params else None,
+        **login_form_context(form.rid.data, client),
     )
     return body, status, headers
 

@@ -65,7 +65,7 @@ def test_card_barcode_decodes_from_a_half_resolution_capture(
         page.goto(f"{live_server.url}/card")
         page.get_by_label("貸出カード番号").fill(patron.card_number)
         page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
         page.wait_for_url(f"{live_server.url}/card")
         value = (page.locator("figure.card-barcode").get_attribute("aria-label") or "").split()[-1]
         screenshot(page, f"card-{symbology}-{viewport}")

@@ -95,7 +95,7 @@ def test_e_library_refuses_the_temporary_password(live_server: LiveServer, viewp
         page.goto(_authorize_url(live_server, "d-library", VENDOR_CALLBACK))
         page.get_by_label("貸出カード番号").fill("０３００ ０００ ０００")
         page.get_by_label("パスワード").fill("12345678")
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
         alert = page.get_by_role("alert")
         assert "仮パスワードではログインできません。" in alert.inner_text()
         assert "Myライブラリで仮パスワードを変更してからご利用ください。" in alert.inner_text()
@@ -130,7 +130,7 @@ def test_the_seed_journey_in_a_browser(
         _check(page, f"journey-login-{viewport}")
         page.get_by_label("貸出カード番号").fill("0300000000")
         page.get_by_label("パスワード").fill("12345678")
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
 
         page.wait_for_url("**/password/change")
         _check(page, f"journey-forced-change-{viewport}")
@@ -144,7 +144,7 @@ def test_the_seed_journey_in_a_browser(
         _check(page, f"journey-changed-{viewport}")
         page.get_by_label("貸出カード番号").fill("0300000000")
         page.get_by_label("パスワード").fill("hon2468")
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
 
         page.wait_for_url("**/account")
         _check(page, f"journey-account-{viewport}")

@@ -52,7 +52,7 @@ def test_card_page_refreshes_by_itself_and_scans(
         page.goto(f"{live_server.url}/card")
         page.get_by_label("貸出カード番号").fill(patron.card_number)
         page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
         page.wait_for_url(f"{live_server.url}/card")
         first = _printed(page)
         assert first.startswith(patron.card_number)

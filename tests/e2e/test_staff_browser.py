@@ -120,7 +120,7 @@ def _totp_sign_in(
 ) -> None:
     _password_step(page, url, username, password)
     page.get_by_label("認証アプリの6桁のコード").fill(pyotp.TOTP(secret).at(clock.now))
-    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("button", name="ログイン", exact=True).click()
     page.wait_for_url(f"{url}/staff/")
 
 
@@ -192,7 +192,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
         patron.goto(f"{url}/card")
         patron.get_by_label("貸出カード番号").fill("0300000888")
         patron.get_by_label("パスワード").fill(temporary)
-        patron.get_by_role("button", name="ログイン").click()
+        patron.get_by_role("button", name="ログイン", exact=True).click()
         patron.wait_for_url("**/password/change**")
         patron.get_by_label("仮パスワード").fill(temporary)
         patron.get_by_label("新パスワード", exact=True).fill("yomu8642")
@@ -200,7 +200,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
         patron.get_by_role("button", name="更新").click()
         patron.get_by_label("貸出カード番号").fill("0300000888")
         patron.get_by_label("パスワード").fill("yomu8642")
-        patron.get_by_role("button", name="ログイン").click()
+        patron.get_by_role("button", name="ログイン", exact=True).click()
         patron.goto(f"{url}/card")
         code = patron.locator("#card-bars text").text_content() or ""
         assert code.startswith("0300000888") and len(code) == 16
@@ -255,7 +255,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
         _password_step(lead, url, "boss", boss.password)
         _check(lead, "second-factor-totp")
         lead.get_by_label("認証アプリの6桁のコード").fill(pyotp.TOTP(boss.secret).at(clock.now))
-        lead.get_by_role("button", name="ログイン").click()
+        lead.get_by_role("button", name="ログイン", exact=True).click()
         lead.wait_for_url(f"{url}/staff/")
         lead.get_by_label("氏名またはメールアドレス").fill("新井")
         lead.get_by_role("button", name="検索").click()

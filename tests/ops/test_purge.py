@@ -18,6 +18,7 @@ from idp.models.audit import AuditEvent
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.card_code import UsedCardCode
 from idp.models.card_failure import CardFailure
+from idp.models.device import DeviceAuthorization
 from idp.models.lease import MaintenanceLease
 from idp.models.session import LoginSession
 from idp.models.throttle import ThrottleCounter
@@ -32,6 +33,7 @@ TABLES = [rule.table for rule in RULES]
 MODELS = {
     "login_sessions": LoginSession,
     "authorization_codes": AuthorizationCode,
+    "device_authorizations": DeviceAuthorization,
     "tokens": Token,
     "used_card_codes": UsedCardCode,
     "throttle_counters": ThrottleCounter,
@@ -73,6 +75,14 @@ def _fill(now: dt.datetime, patron: Any, client: Any, *, expired: int, live: int
                     created_at=when,
                     expires_at=until,
                     used_at=when if old else None,
+                ),
+                DeviceAuthorization(
+                    device_code_hash=tag * 4,
+                    user_code="BCDFGHJK",
+                    client_id=client.client_id,
+                    interval=5,
+                    created_at=when,
+                    expires_at=until,
                 ),
                 Token(
                     client_id=client.client_id,
@@ -165,11 +175,11 @@ def test_the_command_prints_what_it_deletes_and_dry_run_counts(
     dry = runner.invoke(args=["purge", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "login_sessions\twould delete 2" in dry.output
-    assert "total\twould delete 14" in dry.output
+    assert "total\twould delete 16" in dry.output
     assert _count(LoginSession) == 3
     done = runner.invoke(args=["purge"])
     assert done.exit_code == 0, done.output
-    assert "audit_events\tdeleted 2" in done.output and "total\tdeleted 14" in done.output
+    assert "audit_events\tdeleted 2" in done.output and "total\tdeleted 16" in done.output
     assert _count(LoginSession) == 1 and _count(Token) == 1
 
 

@@ -21,6 +21,13 @@ Status/Information with a PIN, …). It
 Every channel maps from one enum, :class:`~idp.services.signin.outcomes.SignInOutcome`,
 whose patron-facing texts are in :func:`~idp.services.signin.outcomes.message_for`.
 
+Passkeys
+--------
+:func:`~idp.services.signin.passkey.check_passkey` is the same for a WebAuthn assertion:
+the per-source counters and one per credential, the card's refusals by
+:func:`refusal_reason` exactly as for a password, the audit line with channel
+``passkey``.
+
 Other subject kinds
 -------------------
 :func:`check_password` (over :func:`check_secret`, the layer under :func:`check_patron`)
@@ -64,15 +71,19 @@ from idp.services.signin.locks import unlock_patron
 from idp.services.signin.outcomes import SignInOutcome
 from idp.services.signin.outcomes import message_for
 from idp.services.signin.outcomes import refusal_reason
+from idp.services.signin.passkey import PasskeyResult
+from idp.services.signin.passkey import check_passkey
 
 __all__ = [
     "MAX_PASSWORD_INPUT",
     "Limiter",
+    "PasskeyResult",
     "SecretCheck",
     "SignInOutcome",
     "SignInResult",
     "Slot",
     "Source",
+    "check_passkey",
     "check_password",
     "check_patron",
     "check_secret",

@@ -2,7 +2,7 @@
 
 Pure logic: every rule decides on counts that :mod:`idp.services.signin.stores` returned
 from one atomic step. Limits come from the ``IDP_THROTTLE_*``, ``IDP_CARD_VERIFY_*`` and
-``IDP_REISSUE_*`` options (:mod:`idp.config`).
+``IDP_REISSUE_*`` and ``IDP_DEVICE_*`` options (:mod:`idp.config`).
 """
 
 from __future__ import annotations
@@ -149,6 +149,15 @@ def rules_from_config(config: dict[str, Any]) -> dict[str, Rule]:
         "reissue_ip": WindowRule(int(config["IDP_REISSUE_IP_PER_MINUTE"]), 60),
         "reissue_ip_hour": WindowRule(int(config["IDP_REISSUE_IP_PER_HOUR"]), 3600),
         "reissue_card": WindowRule(int(config["IDP_REISSUE_CARD_PER_HOUR"]), 3600),
+        # The device verification page (/device): user codes entered per address, wrong
+        # ones per address, and entries of one device's code over its lifetime.
+        "device_ip": WindowRule(int(config["IDP_DEVICE_IP_PER_MINUTE"]), 60),
+        "device_ip_failures": WindowRule(
+            int(config["IDP_DEVICE_IP_FAILURES_PER_HOUR"]), 3600, "failures"
+        ),
+        "device_code": WindowRule(
+            int(config["IDP_DEVICE_CODE_ENTRIES"]), max(60, int(config["IDP_DEVICE_CODE_TTL"]))
+        ),
     }
 
 
