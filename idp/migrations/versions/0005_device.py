@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005_device"
-down_revision = "0004_staff"
+down_revision = "0005_saml"
 branch_labels = None
 depends_on = None
 
