@@ -11,12 +11,15 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
+from openapi_spec_validator import validate
 from schemathesis.checks import content_type_conformance
 from schemathesis.checks import not_a_server_error
 from schemathesis.checks import response_headers_conformance
 from schemathesis.checks import response_schema_conformance
 from schemathesis.checks import status_code_conformance
 from schemathesis.generation.modes import GenerationMode
+
+from idp.views.openapi import load_description
 
 OPERATIONS = [
     ("/token", "POST"),
@@ -88,3 +91,14 @@ def test_basic_credentials_that_are_not_text_are_invalid_client(
     response = client.post(path, data=data, headers={"Authorization": "Basic gYKDhA=="})
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
+
+
+def test_openapi_file_is_a_valid_openapi_3_description() -> None:
+    # The static file itself, before the view adds `servers`: a broken $ref, an unknown
+    # keyword or a wrong type anywhere fails here with the path to the fault.
+    validate(load_description())
+
+
+def test_served_document_is_the_file_with_the_issuer_as_server(client: FlaskClient) -> None:
+    served = client.get("/openapi.json").get_json()
+    assert {key: value for key, value in served.items() if key != "servers"} == load_description()
