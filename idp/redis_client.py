@@ -25,8 +25,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 
 if TYPE_CHECKING:
     import redis
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 from idp.context import services
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 #: Key of the shared client in ``services().extra``.
 EXTRA_KEY = "redis"
@@ -119,6 +123,44 @@ class SharedRedis:
             return False
         self._logged[purpose] = self._outage
         return True
+
+    def run_with_fallback(
+        self,
+        purpose: str,
+        what: str,
+        fallback_note: str,
+        primary: Callable[[], _T],
+        fallback: Callable[[], _T],
+    ) -> _T:
+        """``primary()`` on Redis; on a Redis failure (or while Redis is down) ``fallback()``.
+
+        The one place that decides between Redis and the fallback store: a failure marks
+        Redis down for :attr:`retry_seconds`, the first fallback of each outage is logged
+        once per ``purpose``, and every fallback is counted in ``idp_redis_fallbacks``.
+
+        :param purpose: the metric label and log key (``throttle``, ``card_replay``).
+        :param what: what Redis was for, in the log line (``"throttling"``).
+        :param fallback_note: what the log line says happens instead, e.g.
+            ``"counting in the database"``.
+        """
+        if self.is_available():
+            try:
+                return primary()
+            except redis_errors() as exc:
+                self.mark_down(exc)
+        if self.fallback_started(purpose):
+            log.warning(
+                "Redis unreachable for %s (%s); %s for %ds",
+                what,
+                self.last_error,
+                fallback_note,
+                self.retry_seconds,
+            )
+        from idp.metrics import current_metrics
+
+        if metrics := current_metrics():
+            metrics.redis_fallbacks.labels(purpose).inc()
+        return fallback()
 
     def ping(self) -> bool:
         """True when Redis answers now (readiness); a success clears the down flag."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import logging
 import secrets
 from collections.abc import Callable
 
@@ -20,14 +19,10 @@ from sqlalchemy import delete
 
 from idp.extensions import db
 from idp.extensions import upsert_insert
-from idp.metrics import current_metrics
 from idp.models.card_code import UsedCardCode
 from idp.redis_client import SharedRedis
-from idp.redis_client import redis_errors
 from idp.services.card_code import RedisReplayStore
 from idp.services.card_code import ReplayStore
-
-log = logging.getLogger(__name__)
 
 #: After Redis failed, use the database for this long before trying Redis again (when no
 #: shared client is given; the shared one follows ``IDP_REDIS_RETRY_SECONDS``).
@@ -116,20 +111,13 @@ class FallbackReplayStore:
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
         """See :meth:`idp.services.card_code.ReplayStore.claim`."""
-        if self.shared.is_available():
-            try:
-                return self.primary.claim(key, ttl_seconds)
-            except redis_errors() as exc:
-                self.shared.mark_down(exc)
-        if self.shared.fallback_started("card_replay"):
-            log.warning(
-                "Redis unreachable for card-code replays (%s); using the database for %ds",
-                self.shared.last_error,
-                self.shared.retry_seconds,
-            )
-        if metrics := current_metrics():
-            metrics.redis_fallbacks.labels("card_replay").inc()
-        return self.fallback.claim(key, ttl_seconds)
+        return self.shared.run_with_fallback(
+            "card_replay",
+            "card-code replays",
+            "using the database",
+            lambda: self.primary.claim(key, ttl_seconds),
+            lambda: self.fallback.claim(key, ttl_seconds),
+        )
 
 
 class KeyedReplayStore:

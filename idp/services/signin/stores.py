@@ -13,7 +13,6 @@ of work does later (and it must never commit the caller's half-done writes).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import secrets
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -30,15 +29,11 @@ from sqlalchemy import update
 
 from idp.extensions import db
 from idp.extensions import upsert_insert
-from idp.metrics import current_metrics
 from idp.models.throttle import ThrottleCounter
 from idp.redis_client import SharedRedis
-from idp.redis_client import redis_errors
 
 if TYPE_CHECKING:
     import redis
-
-log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
@@ -338,20 +333,9 @@ class FallbackStore:
         return self.primary.name if self.shared.is_available() else self.fallback.name
 
     def _run(self, primary: Callable[[], _T], fallback: Callable[[], _T]) -> _T:
-        if self.shared.is_available():
-            try:
-                return primary()
-            except redis_errors() as exc:
-                self.shared.mark_down(exc)
-        if self.shared.fallback_started("throttle"):
-            log.warning(
-                "Redis unreachable for throttling (%s); counting in the database for %ds",
-                self.shared.last_error,
-                self.shared.retry_seconds,
-            )
-        if metrics := current_metrics():
-            metrics.redis_fallbacks.labels("throttle").inc()
-        return fallback()
+        return self.shared.run_with_fallback(
+            "throttle", "throttling", "counting in the database", primary, fallback
+        )
 
     def reserve(self, keys: Sequence[tuple[str, int]], now: dt.datetime) -> dict[str, Counter]:
         return self._run(
