@@ -10,13 +10,14 @@ from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
 
-import click
 from flask import Flask
 from flask_babel import Babel
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from idp.lazy_command import LazyCommand
 
 # Stable constraint names, so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -79,39 +80,17 @@ class _LazyMigrateConfig:
     def __getattr__(self, name: str) -> Any:
         if self._real is None:
             from flask_migrate import Migrate
-            from flask_migrate import _MigrateConfig
 
-            self._real = _MigrateConfig(Migrate(db=db, directory=self._directory), db)
-            self._app.extensions["migrate"] = self._real
+            # Flask-Migrate's own set-up replaces this stand-in in app.extensions (and
+            # the lazy ``db`` group with its real one).
+            Migrate(self._app, db, directory=self._directory)
+            self._real = self._app.extensions["migrate"]
         return getattr(self._real, name)
-
-
-class _LazyDbGroup(click.Group):
-    """The ``db`` command group of Flask-Migrate, imported only when it is run."""
-
-    def _target(self) -> click.Group:
-        from flask_migrate.cli import db as db_cli_group
-
-        group: click.Group = db_cli_group
-        return group
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        return self._target().make_context(info_name, args, parent=parent, **extra)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return self._target().list_commands(ctx)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._target().get_command(ctx, cmd_name)
 
 
 def init_migrations(app: Flask, directory: str) -> None:
     """Make ``flask_migrate.upgrade`` and ``idp db`` work without importing Alembic now."""
     app.extensions["migrate"] = _LazyMigrateConfig(app, directory)
-    app.cli.add_command(_LazyDbGroup("db", help="Perform database migrations."))
+    app.cli.add_command(
+        LazyCommand("db", "flask_migrate.cli", "db", "Perform database migrations.")
+    )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
+
+from idp.lazy_command import LazyCommand
 
 
 def _create_app() -> Flask:
@@ -50,50 +50,21 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
 _SERVERS = {"sip2"}
 
 
-class LazyCommand(click.Group):
-    """A command whose module is imported when it is run or its help is shown."""
+def _quiet_audit(name: str) -> None:
+    if name not in _SERVERS:
+        # A one-shot command's own output is what the operator reads: its audit events go
+        # to the audit table (``idp audit`` shows them), not between the lines it prints.
+        import logging
 
-    def __init__(self, name: str, module: str, attribute: str, help_text: str) -> None:
-        super().__init__(name=name, help=help_text)
-        self._module = module
-        self._attribute = attribute
-
-    def target(self) -> click.Command:
-        """The real command."""
-        import importlib
-
-        command: click.Command = getattr(importlib.import_module(self._module), self._attribute)
-        return command
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        if self.name not in _SERVERS:
-            # A one-shot command's own output is what the operator reads: its audit
-            # events go to the audit table (``idp audit`` shows them), not between the
-            # lines it prints.
-            import logging
-
-            logging.getLogger("idp.audit").setLevel(logging.WARNING)
-        return self.target().make_context(info_name, args, parent=parent, **extra)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        target = self.target()
-        return target.list_commands(ctx) if isinstance(target, click.Group) else []
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = self.target()
-        return target.get_command(ctx, cmd_name) if isinstance(target, click.Group) else None
+        logging.getLogger("idp.audit").setLevel(logging.WARNING)
 
 
 def register_commands(app: Flask) -> None:
     """Attach the ``idp`` commands to ``app.cli`` (so ``flask`` and tests see them too)."""
     for name, module, attribute, help_text in _COMMANDS:
-        app.cli.add_command(LazyCommand(name, module, attribute, help_text))
+        app.cli.add_command(
+            LazyCommand(name, module, attribute, help_text, before_run=_quiet_audit)
+        )
 
 
 @main.command("serve", context_settings={"ignore_unknown_options": True})
