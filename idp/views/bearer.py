@@ -22,22 +22,32 @@ class BearerError(Exception):
         self.response = response
 
 
-def _challenge(status: int, error: str | None, description: str | None) -> Response:
-    realm = services().config["IDP_ISSUER"]
-    parts = [f'realm="{realm}"']
-    body: dict[str, Any] = {}
+def challenge(error: str | None = None, description: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value of a refused bearer request (RFC 6750 §3).
+
+    Without ``error`` the request carried no token at all, and the challenge names only
+    the realm (§3.1: no error code then).
+    """
+    parts = [f'realm="{services().config["IDP_ISSUER"]}"']
     if error:
         parts.append(f'error="{error}"')
-        body["error"] = error
         if description:
             parts.append(f'error_description="{description}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def _challenge(status: int, error: str | None, description: str | None) -> Response:
+    body: dict[str, Any] = {}
+    if error:
+        body["error"] = error
+        if description:
             body["error_description"] = description
     else:
         body["error"] = "invalid_token"
         body["error_description"] = "An access token is required."
     response = jsonify(body)
     response.status_code = status
-    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(parts)
+    response.headers["WWW-Authenticate"] = challenge(error, description)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -34,6 +34,7 @@ from idp.services.desk import desk_verify
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.views.bearer import BearerError
+from idp.views.bearer import challenge
 from idp.views.bearer import require_token
 
 bp = Blueprint("card_api", __name__)
@@ -56,10 +57,7 @@ def _json_error(status: int, error: str, description: str, **extra: Any) -> Resp
     response.headers["Cache-Control"] = "no-store"
     if error == "insufficient_scope":
         # RFC 6750 §3.1: the wrong kind of token gets the same challenge as a missing scope.
-        realm = services().config["IDP_ISSUER"]
-        response.headers["WWW-Authenticate"] = (
-            f'Bearer realm="{realm}", error="{error}", error_description="{description}"'
-        )
+        response.headers["WWW-Authenticate"] = challenge(error, description)
     return response
 
 
