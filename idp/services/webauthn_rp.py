@@ -43,6 +43,27 @@ class PasskeyError(ValueError):
 
 
 @dataclass(frozen=True)
+class Policy:
+    """What the ceremonies ask of the authenticator, per kind of account."""
+
+    #: Discoverable credential: sign-in without typing who you are first.
+    resident_key: ResidentKeyRequirement
+    #: Whether the authenticator must check who holds it (PIN, fingerprint).
+    user_verification: UserVerificationRequirement
+
+    @property
+    def requires_user_verification(self) -> bool:
+        """True when an answer without user verification is refused."""
+        return self.user_verification is UserVerificationRequirement.REQUIRED
+
+
+#: Patrons: a discoverable passkey with user verification (it replaces card and password).
+PATRON = Policy(ResidentKeyRequirement.REQUIRED, UserVerificationRequirement.REQUIRED)
+#: Staff: a second factor after the password (user verification welcome, not required).
+STAFF = Policy(ResidentKeyRequirement.DISCOURAGED, UserVerificationRequirement.PREFERRED)
+
+
+@dataclass(frozen=True)
 class NewCredential:
     """A verified new credential, to be stored by the caller."""
 
@@ -80,12 +101,18 @@ def is_available() -> bool:
 
 
 def registration_options(
-    *, user_id: bytes, user_name: str, display_name: str, existing: list[str]
+    *,
+    user_id: bytes,
+    user_name: str,
+    display_name: str,
+    existing: list[str],
+    policy: Policy = PATRON,
 ) -> tuple[str, bytes]:
     """Options for ``navigator.credentials.create()`` (JSON) and their challenge.
 
-    A discoverable credential (resident key) with user verification: the patron signs in
-    without typing the card number, and the authenticator checks who holds it.
+    With the :data:`PATRON` policy a discoverable credential with user verification: the
+    patron signs in without typing the card number, and the authenticator checks who
+    holds it.
     """
     rp_id, _origin = relying_party()
     options = generate_registration_options(
@@ -95,15 +122,17 @@ def registration_options(
         user_id=user_id,
         user_display_name=display_name,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.REQUIRED,
+            resident_key=policy.resident_key,
+            user_verification=policy.user_verification,
         ),
         exclude_credentials=[_descriptor(c) for c in existing],
     )
     return options_to_json(options), options.challenge
 
 
-def verify_registration(credential_json: str, challenge: bytes) -> NewCredential:
+def verify_registration(
+    credential_json: str, challenge: bytes, policy: Policy = PATRON
+) -> NewCredential:
     """Verify the browser's new credential.
 
     :raises PasskeyError: when the answer does not verify.
@@ -116,7 +145,7 @@ def verify_registration(credential_json: str, challenge: bytes) -> NewCredential
             expected_challenge=challenge,
             expected_rp_id=rp_id,
             expected_origin=origin,
-            require_user_verification=True,
+            require_user_verification=policy.requires_user_verification,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise PasskeyError(str(exc)) from None
@@ -130,7 +159,9 @@ def verify_registration(credential_json: str, challenge: bytes) -> NewCredential
     )
 
 
-def authentication_options(allowed: list[str] | None = None) -> tuple[str, bytes]:
+def authentication_options(
+    allowed: list[str] | None = None, policy: Policy = PATRON
+) -> tuple[str, bytes]:
     """Options for ``navigator.credentials.get()`` (JSON) and their challenge.
 
     :param allowed: credential ids the account has; None for discoverable credentials
@@ -140,13 +171,17 @@ def authentication_options(allowed: list[str] | None = None) -> tuple[str, bytes
     options = generate_authentication_options(
         rp_id=rp_id,
         allow_credentials=[_descriptor(c) for c in allowed or []],
-        user_verification=UserVerificationRequirement.REQUIRED,
+        user_verification=policy.user_verification,
     )
     return options_to_json(options), options.challenge
 
 
 def verify_assertion(
-    credential: dict[str, Any], challenge: bytes, public_key: bytes, sign_count: int
+    credential: dict[str, Any],
+    challenge: bytes,
+    public_key: bytes,
+    sign_count: int,
+    policy: Policy = PATRON,
 ) -> Assertion:
     """Check a passkey sign-in against the stored public key and counter.
 
@@ -161,7 +196,7 @@ def verify_assertion(
             expected_origin=origin,
             credential_public_key=public_key,
             credential_current_sign_count=sign_count,
-            require_user_verification=True,
+            require_user_verification=policy.requires_user_verification,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise PasskeyError(str(exc)) from None
