@@ -21,6 +21,9 @@ depends_on = None
 
 
 def upgrade():
+    # One long function on purpose: a migration is a frozen, linear script of the schema
+    # at one point in history (Alembic's generated shape); splitting it would only hide
+    # the order of the DDL statements.
     op.create_table(
         "staff_members",
         sa.Column("id", sa.Integer(), nullable=False),
