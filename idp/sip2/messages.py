@@ -247,17 +247,7 @@ def parse_message(
     :raises UnsupportedMessageError: for an identifier without a known layout.
     :raises MessageError: for anything else malformed.
     """
-    body = _strip_terminator(data)
-    if len(body) > max_bytes:
-        raise MessageTooLongError(f"message longer than {max_bytes} bytes")
-    has_checksum = False
-    match = _CHECKSUM.search(body)
-    if match is not None:
-        # Clients that format the sum with "%X" drop leading zeros, hence 1-4 digits.
-        if not _checksum_matches(body[: match.start(1)], int(match.group(1), 16), encoding):
-            raise ChecksumError("checksum mismatch")
-        body = body[: match.start()]
-        has_checksum = True
+    body, has_checksum = _verified_body(data, encoding, max_bytes)
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -272,6 +262,30 @@ def parse_message(
     code = text[:2]
     if not (len(code) == 2 and code.isascii() and code.isdigit()):
         raise MessageError("no two-digit message identifier")
+    fixed, position = _fixed_fields(code, text)
+    message = Message(code, fixed, _variable_fields(text[position:]), sequence, has_checksum)
+    missing = [fid for fid in REQUIRED_FIELDS.get(code, ()) if message.get(fid) is None]
+    if missing:
+        raise MessageError(f"message {code} lacks required field(s) {', '.join(missing)}")
+    return message
+
+
+def _verified_body(data: bytes, encoding: str, max_bytes: int) -> tuple[bytes, bool]:
+    """The message without terminator and checksum, and whether it had a checksum."""
+    body = _strip_terminator(data)
+    if len(body) > max_bytes:
+        raise MessageTooLongError(f"message longer than {max_bytes} bytes")
+    match = _CHECKSUM.search(body)
+    if match is None:
+        return body, False
+    # Clients that format the sum with "%X" drop leading zeros, hence 1-4 digits.
+    if not _checksum_matches(body[: match.start(1)], int(match.group(1), 16), encoding):
+        raise ChecksumError("checksum mismatch")
+    return body[: match.start()], True
+
+
+def _fixed_fields(code: str, text: str) -> tuple[dict[str, str], int]:
+    """The fixed-length fields of message ``code`` and where the variable ones start."""
     layout = FIXED_FIELDS.get(code)
     if layout is None:
         raise UnsupportedMessageError(f"message {code} is not supported")
@@ -283,18 +297,19 @@ def parse_message(
             raise MessageError(f"fixed field {name} is incomplete")
         fixed[name] = value
         position += length
+    return fixed, position
+
+
+def _variable_fields(text: str) -> tuple[tuple[str, str], ...]:
+    """The ``|``-separated variable fields: two-letter identifier and value."""
     fields: list[tuple[str, str]] = []
-    for segment in text[position:].split(FIELD_DELIMITER):
+    for segment in text.split(FIELD_DELIMITER):
         if not segment:
             continue
         if not _FIELD_ID.fullmatch(segment[:2]):
             raise MessageError("variable field without a two-letter identifier")
         fields.append((segment[:2], segment[2:]))
-    message = Message(code, fixed, tuple(fields), sequence, has_checksum)
-    missing = [fid for fid in REQUIRED_FIELDS.get(code, ()) if message.get(fid) is None]
-    if missing:
-        raise MessageError(f"message {code} lacks required field(s) {', '.join(missing)}")
-    return message
+    return tuple(fields)
 
 
 def format_message(
