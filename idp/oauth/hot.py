@@ -97,7 +97,7 @@ class PatronView:
 
     Carries the same attributes and rule methods as :class:`~idp.models.patron.Patron`
     (the methods are the model's own functions), so the one implementation of the
-    sign-in rules (:func:`idp.services.patrons.refusal_reason`) and of the claims
+    sign-in rules (:func:`idp.services.accounts.patrons.refusal_reason`) and of the claims
     (:func:`idp.oauth.oidc.claims_for`) serves both.
     """
 

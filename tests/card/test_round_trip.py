@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from PIL import Image
 from PIL import ImageDraw
 
-from idp.services.barcode import Symbology
-from idp.services.barcode import render_png
-from idp.services.barcode import strip_codabar_start_stop
+from idp.services.cards.barcode import Symbology
+from idp.services.cards.barcode import render_png
+from idp.services.cards.barcode import strip_codabar_start_stop
 from tests.card.conftest import STEP
 from tests.card.conftest import post_verify
 

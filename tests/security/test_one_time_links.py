@@ -20,8 +20,8 @@ from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.redaction import redact
 from idp.services import audit
-from idp.services.accounts import email_tokens
-from idp.services.reissue import reissue_tokens
+from idp.services.accounts.reissue import reissue_tokens
+from idp.services.accounts.self_service import email_tokens
 
 
 @pytest.fixture

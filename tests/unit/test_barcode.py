@@ -9,16 +9,16 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from idp.services.barcode import Symbology
-from idp.services.barcode import encoded_data
-from idp.services.barcode import render_png
-from idp.services.barcode import render_svg
-from idp.services.barcode import strip_codabar_start_stop
-from idp.services.card_code import CardCodeSettings
-from idp.services.card_code import MemoryReplayStore
-from idp.services.card_code import ScanResult
-from idp.services.card_code import current_code
-from idp.services.card_code import verify_scan
+from idp.services.cards.barcode import Symbology
+from idp.services.cards.barcode import encoded_data
+from idp.services.cards.barcode import render_png
+from idp.services.cards.barcode import render_svg
+from idp.services.cards.barcode import strip_codabar_start_stop
+from idp.services.cards.codes import CardCodeSettings
+from idp.services.cards.codes import MemoryReplayStore
+from idp.services.cards.codes import ScanResult
+from idp.services.cards.codes import current_code
+from idp.services.cards.codes import verify_scan
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = 1_700_000_010

@@ -12,17 +12,17 @@ import redis
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from idp.services.card_code import CardCodeSettings
-from idp.services.card_code import IssuedCode
-from idp.services.card_code import MemoryReplayStore
-from idp.services.card_code import RedisReplayStore
-from idp.services.card_code import ReplayStore
-from idp.services.card_code import ScanResult
-from idp.services.card_code import current_code
-from idp.services.card_code import derive_card_key
-from idp.services.card_code import match_code
-from idp.services.card_code import split_value
-from idp.services.card_code import verify_scan
+from idp.services.cards.codes import CardCodeSettings
+from idp.services.cards.codes import IssuedCode
+from idp.services.cards.codes import MemoryReplayStore
+from idp.services.cards.codes import RedisReplayStore
+from idp.services.cards.codes import ReplayStore
+from idp.services.cards.codes import ScanResult
+from idp.services.cards.codes import current_code
+from idp.services.cards.codes import derive_card_key
+from idp.services.cards.codes import match_code
+from idp.services.cards.codes import split_value
+from idp.services.cards.codes import verify_scan
 
 SECRET = b"card-code test secret, 32 bytes!"
 CARD = "0300012345"
