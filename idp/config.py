@@ -99,7 +99,7 @@ DEFAULTS: dict[str, Any] = {
     # retry); 0: never. Outside it, or a second time, reuse revokes the whole family.
     "IDP_REFRESH_REUSE_GRACE": 5,
     # Answer the common successful /token, /userinfo and /introspect requests before
-    # Flask (idp/views/fast.py; same rules, same functions); 0: always through Flask.
+    # Flask (idp/views/support/fast.py; same rules, same functions); 0: always through Flask.
     "IDP_FAST_PATH": True,
     # SQLite (the embedded default): ``normal`` — no fsync per commit in WAL mode; a
     # commit survives a crash of the process, the last few may roll back (whole) on a

@@ -1,7 +1,7 @@
 """Storage of the token paths: one SELECT per token or code with everything its checks
 need, Core writes in the request's one transaction, and the in-process client registry.
 
-Used by the Authlib endpoints and by the WSGI fast path (:mod:`idp.views.fast`) alike,
+Used by the Authlib endpoints and by the WSGI fast path (:mod:`idp.views.support.fast`) alike,
 so that the rules are read from the same rows by the same functions.
 
 * A token or code is read with its client's ``is_enabled`` and ``version`` and its

@@ -33,8 +33,8 @@ from idp.services.cards.service import barcode_claim
 from idp.services.cards.service import card_refusal
 from idp.services.signin import Slot
 from idp.services.signin import limiter
-from idp.views.bearer import BearerError
-from idp.views.bearer import require_token
+from idp.views.support.bearer import BearerError
+from idp.views.support.bearer import require_token
 
 bp = Blueprint("card_api", __name__)
 

@@ -8,7 +8,7 @@ from flask import Response
 from idp.context import services
 from idp.views.discovery import _cached_json
 from idp.views.discovery import _json_document
-from idp.views.openapi_spec import build_document
+from idp.views.support.openapi_spec import build_document
 
 bp = Blueprint("openapi", __name__)
 

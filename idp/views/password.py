@@ -36,11 +36,11 @@ from idp.services.cards.numbers import normalize_card_number
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.services.signing import TokenError
-from idp.views.account_forms import NewPasswordForm
-from idp.views.account_forms import PasswordChangeForm
-from idp.views.account_forms import ReissueForm
-from idp.views.current import current_patron
-from idp.views.errors import error_page
+from idp.views.support.account_forms import NewPasswordForm
+from idp.views.support.account_forms import PasswordChangeForm
+from idp.views.support.account_forms import ReissueForm
+from idp.views.support.current import current_patron
+from idp.views.support.errors import error_page
 
 bp = Blueprint("password", __name__)
 

@@ -102,7 +102,7 @@ def test_redact_leaves_other_text_alone() -> None:
 
 def test_database_errors_never_show_the_values(app: Flask, patron: Any) -> None:
     """Neither SQLAlchemy's parameters nor PostgreSQL's DETAIL line reach a log line."""
-    logger = logging.getLogger("idp.views.errors")
+    logger = logging.getLogger("idp.views.support.errors")
     with app.app_context():
         twin = Patron(
             card_number=patron.card_number,

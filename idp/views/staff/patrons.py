@@ -30,7 +30,6 @@ from idp.services.staff import patron_actions
 from idp.services.staff.lookup import patron_history
 from idp.services.staff.lookup import search_patrons
 from idp.services.staff.roles import Permission
-from idp.views.headers import CSP
 from idp.views.staff.access import current_actor
 from idp.views.staff.access import requires
 from idp.views.staff.forms import FindForm
@@ -42,6 +41,7 @@ from idp.views.staff.forms import SearchForm
 from idp.views.staff.forms import StatusForm
 from idp.views.staff.once import new_once
 from idp.views.staff.once import use_once
+from idp.views.support.headers import CSP
 
 bp = Blueprint("patrons", __name__)
 
