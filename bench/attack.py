@@ -282,7 +282,7 @@ def start_in_process(
 
     from idp import create_app
     from idp.extensions import db
-    from idp.services.patrons import issue_patron
+    from idp.services.accounts.patrons import issue_patron
 
     folder = Path(tempfile.mkdtemp(prefix="idp-attack-"))
     drop: Callable[[], None] = lambda: None  # noqa: E731

@@ -39,8 +39,8 @@ class CardVerify:
         from idp import create_app
 
         # Present only in builds with the card API (the scenario is skipped otherwise).
-        current_code = importlib.import_module("idp.services.card_code").current_code
-        card_service = importlib.import_module("idp.services.cards").card_service
+        current_code = importlib.import_module("idp.services.cards.codes").current_code
+        card_service = importlib.import_module("idp.services.cards.service").card_service
 
         saved = dict(os.environ)
         os.environ.update(self.bench.instance.env)

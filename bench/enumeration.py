@@ -36,7 +36,7 @@ def measure(attempts: int, options: dict[str, Any]) -> tuple[list[float], list[f
 
     from idp import create_app
     from idp.extensions import db
-    from idp.services.patrons import issue_patron
+    from idp.services.accounts.patrons import issue_patron
     from idp.services.signin import SignInOutcome
     from idp.services.signin import Source
     from idp.services.signin import check_patron

@@ -133,9 +133,11 @@ def main(argv: list[str] | None = None) -> int:
                 auth=DESK,
             )
             bearer = {"Authorization": "Bearer " + (desk.json or {})["access_token"]}
-            current_code = importlib.import_module("idp.services.card_code").current_code
+            current_code = importlib.import_module("idp.services.cards.codes").current_code
             with app.app_context():
-                settings = importlib.import_module("idp.services.cards").card_service().codes
+                settings = (
+                    importlib.import_module("idp.services.cards.service").card_service().codes
+                )
             now = time.time()
             values = iter(
                 [current_code(settings, card_number(i), now).value for i in range(args.count + 1)]

@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "IDP_TIMEZONE": "Asia/Tokyo",
     # Regular expression a (normalised) card number must match in full.
     "IDP_CARD_NUMBER_PATTERN": r"\d{10}",
-    # Check digit the last digit of a card number must satisfy (idp/services/card_numbers.py):
+    # Check digit the last digit of a card number must satisfy (idp/services/cards/numbers.py):
     # "none", "M10W21" (modulus 10 weights 2-1, Luhn) or "M11" (modulus 11, weights 2-7).
     # Checked, with the pattern, at issue, import, login, the credential-check API, SIP2
     # and card verification.
@@ -99,7 +99,7 @@ DEFAULTS: dict[str, Any] = {
     # retry); 0: never. Outside it, or a second time, reuse revokes the whole family.
     "IDP_REFRESH_REUSE_GRACE": 5,
     # Answer the common successful /token, /userinfo and /introspect requests before
-    # Flask (idp/views/fast.py; same rules, same functions); 0: always through Flask.
+    # Flask (idp/views/support/fast.py; same rules, same functions); 0: always through Flask.
     "IDP_FAST_PATH": True,
     # SQLite (the embedded default): ``normal`` — no fsync per commit in WAL mode; a
     # commit survives a crash of the process, the last few may roll back (whole) on a
@@ -430,7 +430,7 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("IDP_SECRET_KEY must be a random value of at least 32 characters")
 
 
-#: Check-digit schemes ``IDP_CARD_CHECK_DIGIT`` may name (see idp/services/card_numbers.py).
+#: Check-digit schemes ``IDP_CARD_CHECK_DIGIT`` may name (see idp/services/cards/numbers.py).
 CHECK_DIGIT_SCHEMES = ("none", "M10W21", "M11")
 
 

@@ -40,7 +40,7 @@ def _from_ui_locales(value: str, available: list[str]) -> str | None:
 
 def _pending_ui_locales() -> str:
     """``ui_locales`` of the authorization request a page works on (``rid``), if any."""
-    from idp.views import pending
+    from idp.views.support import pending
 
     rid = request.args.get("rid")
     if not rid and "form" in request.__dict__:

@@ -46,7 +46,7 @@ _ENVIRON_ID = "idp.request_id"
 _ENVIRON_START = "idp.request_started"
 
 
-#: The id of a request answered before Flask (idp.views.fast), for its log lines.
+#: The id of a request answered before Flask (idp.views.support.fast), for its log lines.
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "idp_request_id", default=None
 )

@@ -44,7 +44,7 @@ from idp.models.session import LoginSession
 from idp.unavailable import discard_transaction
 from idp.unavailable import is_disconnect
 from idp.unavailable import is_unavailable
-from idp.views.headers import is_tls
+from idp.views.support.headers import is_tls
 
 #: Write ``last_seen_at`` at most this often (seconds), not on every request.
 _TOUCH_INTERVAL = 60

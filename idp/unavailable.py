@@ -122,8 +122,8 @@ def run_view(app: Flask, view: Callable[[], Any]) -> Response:
 
 def unavailable_response() -> Response:
     """The 503 answer in the format of the endpoint asked."""
-    from idp.views.errors import JSON_PREFIXES
-    from idp.views.errors import error_page
+    from idp.views.support.errors import JSON_PREFIXES
+    from idp.views.support.errors import error_page
 
     if request.path.startswith(JSON_PREFIXES):
         response = jsonify(
@@ -176,14 +176,14 @@ def _server_error(error: InternalServerError) -> Any:
     return handler(error)
 
 
-#: Paths that never use the browser session (besides the JSON ones, idp/views/errors.py).
+#: Paths that never use the browser session (besides the JSON ones, idp/views/support/errors.py).
 _SESSIONLESS = ("/healthz", "/readyz", "/metrics", "/static/")
 
 
 def _refuse_without_session() -> Response | None:
     # The session could not be read (open_session): a browser page may not act without
     # it (a login form would fail its CSRF check); protocol endpoints do not use it.
-    from idp.views.errors import JSON_PREFIXES
+    from idp.views.support.errors import JSON_PREFIXES
 
     if getattr(session, "unavailable", False) and not request.path.startswith(
         JSON_PREFIXES + _SESSIONLESS

@@ -9,7 +9,7 @@ the passwords list is ranked by how often each password appeared in leaked sets)
 
 Only entries a patron could choose at all are kept: 4–20 ASCII letters and digits
 (SPEC §1), lower-cased, in rank order. Computed PIN patterns (runs, repeated digits,
-years, dates) are not listed here: :mod:`idp.services.password_rules` generates them.
+years, dates) are not listed here: :mod:`idp.services.accounts.password_rules` generates them.
 """
 
 from __future__ import annotations

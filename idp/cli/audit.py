@@ -15,8 +15,8 @@ from idp.cli.times import library_zone
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from idp.services.card_numbers import normalize_card_number
-from idp.services.patrons import find_patron
+from idp.services.accounts.patrons import find_patron
+from idp.services.cards.numbers import normalize_card_number
 
 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:

@@ -15,14 +15,14 @@ from idp.cli.operator import operator_options
 from idp.cli.operator import resolve_actor
 from idp.cli.times import library_iso
 from idp.cli.times import library_time
-from idp.services import counter
-from idp.services.notice import NoticeEntry
-from idp.services.notice import write_notices
-from idp.services.passkeys import passkeys_of
-from idp.services.passkeys import remove_all_passkeys
-from idp.services.patron_import import import_patrons
-from idp.services.patrons import PatronError
-from idp.services.patrons import find_patron
+from idp.services.accounts.passkeys import passkeys_of
+from idp.services.accounts.passkeys import remove_all_passkeys
+from idp.services.accounts.patron_import import import_patrons
+from idp.services.accounts.patrons import PatronError
+from idp.services.accounts.patrons import find_patron
+from idp.services.cards.notice import NoticeEntry
+from idp.services.cards.notice import write_notices
+from idp.services.staff import patron_actions
 
 _NOTICE_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 
@@ -63,7 +63,7 @@ def issue(
     """Issue a card with a random temporary password, printed once."""
     actor = resolve_actor(staff_username)
     try:
-        patron, temporary = counter.issue_card(
+        patron, temporary = patron_actions.issue_card(
             card_number, expires, name=name, email=email, actor=actor, reason=reason
         )
     except PatronError as exc:
@@ -175,11 +175,11 @@ def unlock(card: str, staff_username: str | None, reason: str | None) -> None:
     """Unlock a card locked after too many wrong passwords, and clear its delays."""
     actor = resolve_actor(staff_username)
     try:
-        was_locked = counter.unlock(card, actor=actor, reason=reason)
+        was_locked = patron_actions.unlock(card, actor=actor, reason=reason)
     except PatronError:
         raise click.ClickException(f"no patron with card number {card!r}") from None
     state = "unlocked" if was_locked else "was not locked; failure counters cleared"
-    click.echo(f"Card {counter.patron_by_card(card).card_number}: {state}.")
+    click.echo(f"Card {patron_actions.patron_by_card(card).card_number}: {state}.")
 
 
 @patrons.command("reset-password")
@@ -206,7 +206,7 @@ def reset_password(
     """
     actor = resolve_actor(staff_username)
     try:
-        patron, temporary = counter.reset_password(card_number, actor=actor, reason=reason)
+        patron, temporary = patron_actions.reset_password(card_number, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
     removed = remove_all_passkeys(patron.id, actor=actor) if remove_passkeys else 0
@@ -255,7 +255,7 @@ def renew(
     """Renew a card: set its new expiry date."""
     actor = resolve_actor(staff_username)
     try:
-        patron = counter.renew(card_number, expires, actor=actor, reason=reason)
+        patron = patron_actions.renew(card_number, expires, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Card {patron.card_number} now expires on {patron.expires_on.isoformat()}.")
@@ -272,7 +272,7 @@ def set_status(
     """Set a card's status: active, suspended, lost or withdrawn."""
     actor = resolve_actor(staff_username)
     try:
-        patron = counter.set_status(card_number, status, actor=actor, reason=reason)
+        patron = patron_actions.set_status(card_number, status, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Card {patron.card_number} is now {patron.status}.")
@@ -295,7 +295,7 @@ def show(card_number: str, as_json: bool, staff_username: str | None) -> None:
     """Show a card's status, expiry, e-mail, lock and last login (never a secret)."""
     actor = resolve_actor(staff_username)
     try:
-        facts = counter.describe(card_number, actor=actor)
+        facts = patron_actions.describe(card_number, actor=actor)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

@@ -73,7 +73,7 @@ class Patron(db.Model):  # type: ignore[name-defined,misc]
     #: Consecutive failed sign-ins, read from ``card_failures`` (see
     #: :class:`~idp.models.card_failure.CardFailure`): a wrong password never writes the
     #: patron row, so that it costs the same as one for a card nobody has. Read-only:
-    #: :func:`idp.services.patrons.unlock_patron` clears it.
+    #: :func:`idp.services.accounts.patrons.unlock_patron` clears it.
     failed_login_count: Mapped[int] = column_property(
         func.coalesce(
             select(CardFailure.count)

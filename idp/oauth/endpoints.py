@@ -34,8 +34,8 @@ from idp.oauth.tokens import is_refresh_active
 from idp.oauth.tokens import revoke_family
 from idp.oauth.tokens import token_hash
 from idp.services import audit
+from idp.services.accounts.subjects import subject_for
 from idp.services.logout import end_browser_session
-from idp.services.subjects import subject_for
 
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]
 

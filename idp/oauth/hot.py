@@ -1,7 +1,7 @@
 """Storage of the token paths: one SELECT per token or code with everything its checks
 need, Core writes in the request's one transaction, and the in-process client registry.
 
-Used by the Authlib endpoints and by the WSGI fast path (:mod:`idp.views.fast`) alike,
+Used by the Authlib endpoints and by the WSGI fast path (:mod:`idp.views.support.fast`) alike,
 so that the rules are read from the same rows by the same functions.
 
 * A token or code is read with its client's ``is_enabled`` and ``version`` and its
@@ -97,7 +97,7 @@ class PatronView:
 
     Carries the same attributes and rule methods as :class:`~idp.models.patron.Patron`
     (the methods are the model's own functions), so the one implementation of the
-    sign-in rules (:func:`idp.services.patrons.refusal_reason`) and of the claims
+    sign-in rules (:func:`idp.services.accounts.patrons.refusal_reason`) and of the claims
     (:func:`idp.oauth.oidc.claims_for`) serves both.
     """
 

@@ -27,7 +27,7 @@ from idp.models.patron import Patron
 from idp.oauth.hot import CodeView
 from idp.oauth.hot import PatronView
 from idp.oauth.keys import SIGNING_ALG
-from idp.services.subjects import subject_for
+from idp.services.accounts.subjects import subject_for
 
 #: Scopes this provider understands; a client may be allowed a subset.
 SCOPES_SUPPORTED = ["openid", "profile", "email", "library_card", "offline_access"]

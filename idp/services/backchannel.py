@@ -33,10 +33,10 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.oauth.keys import SIGNING_ALG
 from idp.services import audit
+from idp.services.accounts.subjects import subject_for
 from idp.services.destinations import DestinationError
 from idp.services.destinations import checked_session
 from idp.services.destinations import private_allowed
-from idp.services.subjects import subject_for
 
 log = logging.getLogger("idp.backchannel")
 

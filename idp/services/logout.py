@@ -12,9 +12,9 @@ from idp.extensions import db
 from idp.models.patron import Patron
 from idp.oauth.tokens import revoke_patron_tokens
 from idp.services import audit
+from idp.services.accounts.subjects import subject_for
 from idp.services.backchannel import ended_session
 from idp.services.backchannel import notify_ended_sessions
-from idp.services.subjects import subject_for
 from idp.sessions import end_patron_sessions
 
 

@@ -146,8 +146,6 @@ FIXED_FIELDS: Mapping[str, tuple[tuple[str, int], ...]] = MappingProxyType(
 REQUIRED_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"93": ("CN", "CO"), "23": ("AA",), "63": ("AA",), "35": ("AA",)}
 )
-#: Fields whose values never go to a log: login password, patron password, terminal password.
-SECRET_FIELDS = frozenset({"CO", "AD", "AC"})
 
 _CHECKSUM = re.compile(rb"AZ([0-9A-Fa-f]{1,4})\Z")
 _SEQUENCE = re.compile(r"AY([0-9])\Z")
@@ -186,21 +184,6 @@ class Message:
     def get(self, field_id: str) -> str | None:
         """The value of the first ``field_id`` field, or None when absent."""
         return next((value for fid, value in self.fields if fid == field_id), None)
-
-    def get_all(self, field_id: str) -> tuple[str, ...]:
-        """Every value of a repeatable field, in order."""
-        return tuple(value for fid, value in self.fields if fid == field_id)
-
-    def redacted(self) -> str:
-        """The message as text for logs, with passwords (CO, AD, AC) masked."""
-        parts = [self.code, *self.fixed.values()]
-        parts += [
-            f"{fid}{'***' if fid in SECRET_FIELDS and value else value}{FIELD_DELIMITER}"
-            for fid, value in self.fields
-        ]
-        if self.sequence is not None:
-            parts.append(f"AY{self.sequence}")
-        return "".join(parts)
 
 
 def checksum(data: bytes) -> str:
@@ -364,24 +347,6 @@ def format_sip_datetime(moment: dt.datetime) -> str:
     return moment.strftime("%Y%m%d    %H%M%S")
 
 
-def parse_sip_datetime(value: str) -> dt.datetime:
-    """Parse ``YYYYMMDDZZZZHHMMSS``: blank ZZZZ is local (naive), ``   Z`` is UTC.
-
-    :raises ValueError: for any other shape or an impossible date.
-    """
-    zone = value[8:12]
-    if len(value) != 18 or zone not in ("    ", "   Z"):
-        raise ValueError("not a SIP2 date/time")
-    digits = value[:8] + value[12:]
-    if not (digits.isascii() and digits.isdigit()):
-        raise ValueError("not a SIP2 date/time")
-    try:
-        moment = dt.datetime.strptime(digits, "%Y%m%d%H%M%S")
-    except ValueError as exc:
-        raise ValueError("not a SIP2 date/time") from exc
-    return moment.replace(tzinfo=dt.UTC) if zone == "   Z" else moment
-
-
 def format_patron_status(blocks: Iterable[str]) -> str:
     """The 14-character patron status field: 'Y' at each named position, else a space.
 
@@ -393,15 +358,6 @@ def format_patron_status(blocks: Iterable[str]) -> str:
     if unknown:
         raise ValueError(f"unknown patron status flag(s): {', '.join(sorted(unknown))}")
     return "".join("Y" if name in wanted else " " for name in PATRON_STATUS_FLAGS)
-
-
-def parse_patron_status(value: str) -> frozenset[str]:
-    """The names of the positions set to 'Y' in a 14-character patron status field."""
-    if len(value) != len(PATRON_STATUS_FLAGS):
-        raise ValueError("patron status must be 14 characters")
-    return frozenset(
-        name for name, flag in zip(PATRON_STATUS_FLAGS, value, strict=True) if flag == "Y"
-    )
 
 
 def format_supported_messages(codes: Iterable[str]) -> str:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from idp.sip2.database import DatabaseDirectory
+from idp.sip2.database_directory import DatabaseDirectory
 from idp.sip2.server import Sip2Server
 from idp.sip2.session import Sip2Options
 from idp.sip2.terminals import TerminalConfigError

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from zoneinfo import ZoneInfo
 
-from idp.services.card_numbers import normalize_card_number
+from idp.services.cards.numbers import normalize_card_number
 from idp.sip2.directory import PatronDirectory
 from idp.sip2.messages import DEFAULT_MAX_MESSAGE_BYTES
 from idp.sip2.messages import LANGUAGE_CODES

@@ -1,4 +1,8 @@
-"""HTTP views, one blueprint per module; :func:`register_blueprints` wires them all."""
+"""HTTP views, one blueprint per module; :func:`register_blueprints` wires them all.
+
+What the blueprints share (forms, error pages, headers, the fast path, …) is in
+:mod:`idp.views.support`, which holds no blueprint.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,9 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import consent
     from idp.views import device
     from idp.views import discovery
-    from idp.views import errors
     from idp.views import ezproxy
-    from idp.views import fast
-    from idp.views import headers
     from idp.views import health
     from idp.views import home
-    from idp.views import input_guard
     from idp.views import login
     from idp.views import logout
     from idp.views import openapi
@@ -31,6 +31,10 @@ def register_blueprints(app: Flask) -> None:
     from idp.views import staff
     from idp.views import token
     from idp.views import userinfo
+    from idp.views.support import errors
+    from idp.views.support import fast
+    from idp.views.support import headers
+    from idp.views.support import input_guard
 
     for module in (
         account,

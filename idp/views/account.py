@@ -16,15 +16,15 @@ from flask_babel import lazy_gettext as _l
 from idp.context import services
 from idp.i18n import current_locale
 from idp.models.patron import Patron
-from idp.services.accounts import PasswordChangeError
-from idp.services.accounts import clean_email
-from idp.services.accounts import mail_failed_message
-from idp.services.accounts import update_account
-from idp.services.accounts import verify_email
+from idp.services.accounts.self_service import PasswordChangeError
+from idp.services.accounts.self_service import clean_email
+from idp.services.accounts.self_service import mail_failed_message
+from idp.services.accounts.self_service import update_account
+from idp.services.accounts.self_service import verify_email
 from idp.services.signing import TokenError
-from idp.views.account_forms import AccountForm
-from idp.views.current import current_patron
-from idp.views.errors import error_page
+from idp.views.support.account_forms import AccountForm
+from idp.views.support.current import current_patron
+from idp.views.support.errors import error_page
 
 bp = Blueprint("account", __name__)
 

@@ -36,11 +36,11 @@ from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.patron import Patron
 from idp.services import audit
-from idp.views import pending
-from idp.views.current import current_patron
-from idp.views.errors import authorization_error
 from idp.views.passkeys import AMR_KEY
 from idp.views.passkeys import passkey_required_error
+from idp.views.support import pending
+from idp.views.support.current import current_patron
+from idp.views.support.errors import authorization_error
 
 bp = Blueprint("authorize", __name__)
 

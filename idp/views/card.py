@@ -23,10 +23,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services.cards import CardRefusal
-from idp.services.cards import card_refusal
-from idp.services.cards import card_service
-from idp.services.cards import show_code
+from idp.services.cards.service import CardRefusal
+from idp.services.cards.service import card_refusal
+from idp.services.cards.service import card_service
+from idp.services.cards.service import show_code
 
 bp = Blueprint("card", __name__)
 

@@ -25,17 +25,17 @@ from idp.extensions import csrf_exempt
 from idp.models.patron import Patron
 from idp.oauth.tokens import find_access_token
 from idp.services import audit
-from idp.services.cards import CardRefusal
-from idp.services.cards import VerifyResult
-from idp.services.cards import barcode_claim
-from idp.services.cards import card_refusal
-from idp.services.desk import desk_reserve
-from idp.services.desk import desk_verify
+from idp.services.cards.desk import desk_reserve
+from idp.services.cards.desk import desk_verify
+from idp.services.cards.service import CardRefusal
+from idp.services.cards.service import VerifyResult
+from idp.services.cards.service import barcode_claim
+from idp.services.cards.service import card_refusal
 from idp.services.signin import Slot
 from idp.services.signin import limiter
-from idp.views.bearer import BearerError
-from idp.views.bearer import challenge
-from idp.views.bearer import require_token
+from idp.views.support.bearer import BearerError
+from idp.views.support.bearer import challenge
+from idp.views.support.bearer import require_token
 
 bp = Blueprint("card_api", __name__)
 
@@ -100,7 +100,7 @@ def verify() -> Response:
 
     Order: the source address's limit (before anything is looked up, so a flood of bad
     tokens is limited too), the token, the client's limits, the body, the code. The
-    staff console's scan page checks codes through the same :mod:`idp.services.desk`.
+    staff console's scan page checks codes through the same :mod:`idp.services.cards.desk`.
     """
     ip = request.remote_addr
     meta: dict[str, Any] = {"ip": ip, "user_agent": request.user_agent.string}

@@ -18,10 +18,10 @@ from idp.extensions import db
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.services import audit
-from idp.views import pending
-from idp.views.current import current_patron
-from idp.views.errors import error_page
-from idp.views.forms import DecisionForm
+from idp.views.support import pending
+from idp.views.support.current import current_patron
+from idp.views.support.errors import error_page
+from idp.views.support.forms import DecisionForm
 
 bp = Blueprint("consent", __name__)
 

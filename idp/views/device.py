@@ -33,8 +33,8 @@ from idp.services import device
 from idp.services.signin import SignInOutcome
 from idp.services.signin import message_for
 from idp.views.consent import SCOPE_DESCRIPTIONS
-from idp.views.current import current_patron
-from idp.views.forms import DecisionForm
+from idp.views.support.current import current_patron
+from idp.views.support.forms import DecisionForm
 
 bp = Blueprint("device", __name__)
 

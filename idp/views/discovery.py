@@ -15,8 +15,8 @@ from flask import request
 from idp.context import services
 from idp.oauth.keys import ID_TOKEN_ALGS
 from idp.oauth.oidc import SCOPES_SUPPORTED
-from idp.views.headers import CSP_NONE
-from idp.views.headers import HSTS
+from idp.views.support.headers import CSP_NONE
+from idp.views.support.headers import HSTS
 
 bp = Blueprint("discovery", __name__)
 
@@ -148,7 +148,7 @@ class StaticDocuments:
     Both documents are public and the same for every request, so they are answered
     before the request reaches Flask (no context, session, CSRF or locale work), with the
     same headers as the Flask views (ETag and ``If-None-Match`` → 304, public caching,
-    CORS, and the security headers of :mod:`idp.views.headers`). The discovery bytes are
+    CORS, and the security headers of :mod:`idp.views.support.headers`). The discovery bytes are
     built once per process; the JWKS bytes come from :class:`idp.oauth.keys.KeyStore`,
     which reloads them within a second of a key rotation. Any other method or path goes
     to the application unchanged.

@@ -11,7 +11,7 @@ from flask import session
 from flask import url_for
 
 from idp.services.logout import end_browser_session
-from idp.views.current import current_patron
+from idp.views.support.current import current_patron
 
 bp = Blueprint("home", __name__)
 

@@ -20,17 +20,17 @@ from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_patron
 from idp.services.signin import message_for
-from idp.views import pending
-from idp.views.account_forms import CancelForm
 from idp.views.device import requested_client
-from idp.views.errors import error_page
-from idp.views.forms import LoginForm
-from idp.views.next_url import safe_next
 from idp.views.passkeys import AMR_KEY
 from idp.views.passkeys import login_form_context
 from idp.views.password import CHANGED_LOGIN_AGAIN
 from idp.views.password import allow_forced_change
 from idp.views.password import start_forced_change
+from idp.views.support import pending
+from idp.views.support.account_forms import CancelForm
+from idp.views.support.errors import error_page
+from idp.views.support.forms import LoginForm
+from idp.views.support.next_url import safe_next
 
 bp = Blueprint("login", __name__)
 
@@ -57,7 +57,7 @@ def _client_for(params: dict[str, str] | None) -> Client | None:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path on this site, as the browser will read it (idp/views/next_url.py).
+    # Only a path on this site, as the browser will read it (idp/views/support/next_url.py).
     return safe_next(target) or url_for("home.index")
 
 

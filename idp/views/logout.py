@@ -17,8 +17,8 @@ from idp.context import services
 from idp.extensions import csrf
 from idp.extensions import csrf_exempt
 from idp.services.logout import hint_names_session
-from idp.views.errors import error_page
-from idp.views.forms import DecisionForm
+from idp.views.support.errors import error_page
+from idp.views.support.forms import DecisionForm
 
 bp = Blueprint("logout", __name__)
 

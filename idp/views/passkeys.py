@@ -35,7 +35,7 @@ from wtforms.validators import Length
 from idp.context import services
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.services import passkeys
+from idp.services.accounts import passkeys
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_passkey
@@ -43,9 +43,9 @@ from idp.services.signin import message_for
 from idp.services.webauthn_rp import PasskeyError
 from idp.services.webauthn_rp import authentication_options
 from idp.services.webauthn_rp import is_available
-from idp.views import pending
-from idp.views.current import current_patron
-from idp.views.errors import error_page
+from idp.views.support import pending
+from idp.views.support.current import current_patron
+from idp.views.support.errors import error_page
 
 bp = Blueprint("passkeys", __name__)
 

@@ -19,9 +19,9 @@ from flask import request
 from idp.extensions import csrf_exempt
 from idp.services.patron_check import SCOPE
 from idp.services.patron_check import check_credentials
-from idp.views.bearer import BearerError
-from idp.views.bearer import insufficient_scope
-from idp.views.bearer import require_token
+from idp.views.support.bearer import BearerError
+from idp.views.support.bearer import insufficient_scope
+from idp.views.support.bearer import require_token
 
 bp = Blueprint("patron_api", __name__)
 

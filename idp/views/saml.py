@@ -40,9 +40,9 @@ from idp.saml.sso import check_request
 from idp.saml.sso import error_response
 from idp.saml.sso import unsolicited
 from idp.services import audit
-from idp.views import pending
-from idp.views.current import current_patron
-from idp.views.errors import error_page
+from idp.views.support import pending
+from idp.views.support.current import current_patron
+from idp.views.support.errors import error_page
 
 bp = Blueprint("saml", __name__)
 

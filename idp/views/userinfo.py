@@ -9,8 +9,8 @@ from flask import jsonify
 
 from idp.extensions import csrf_exempt
 from idp.oauth.oidc import claims_for
-from idp.views.bearer import BearerError
-from idp.views.bearer import require_token
+from idp.views.support.bearer import BearerError
+from idp.views.support.bearer import require_token
 
 bp = Blueprint("userinfo", __name__)
 

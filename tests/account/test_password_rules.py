@@ -6,11 +6,11 @@ import pytest
 from flask import Flask
 from flask_babel import force_locale
 
-from idp.services.password_rules import BLOCKLIST_FILE
-from idp.services.password_rules import RULE_MESSAGES
-from idp.services.password_rules import PasswordRule
-from idp.services.password_rules import check_new_password
-from idp.services.password_rules import is_common_password
+from idp.services.accounts.password_rules import BLOCKLIST_FILE
+from idp.services.accounts.password_rules import RULE_MESSAGES
+from idp.services.accounts.password_rules import PasswordRule
+from idp.services.accounts.password_rules import check_new_password
+from idp.services.accounts.password_rules import is_common_password
 
 CARD = "0300000000"
 

@@ -111,7 +111,7 @@ def replay_backend(request: pytest.FixtureRequest, app_config: dict[str, Any]) -
 
 def current_value(card_number: str, now: dt.datetime) -> str:
     """The barcode value the card page shows at ``now``."""
-    from idp.services.card_code import current_code
-    from idp.services.cards import card_service
+    from idp.services.cards.codes import current_code
+    from idp.services.cards.service import card_service
 
     return current_code(card_service().codes, card_number, now.timestamp()).value

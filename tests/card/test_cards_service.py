@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from idp.config import ConfigError
 from idp.config import validate
-from idp.services.cards import card_service
-from idp.services.cards import normalize_scan
+from idp.services.cards.service import card_service
+from idp.services.cards.service import normalize_scan
 from tests.card.conftest import STEP
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify

@@ -18,10 +18,10 @@ from idp import create_app
 from idp.context import services
 from idp.extensions import db
 from idp.models.card_code import UsedCardCode
-from idp.services.card_code import RedisReplayStore
-from idp.services.card_replay import DatabaseReplayStore
-from idp.services.card_replay import FallbackReplayStore
-from idp.services.cards import card_service
+from idp.services.cards.codes import RedisReplayStore
+from idp.services.cards.replay import DatabaseReplayStore
+from idp.services.cards.replay import FallbackReplayStore
+from idp.services.cards.service import card_service
 from tests.card.conftest import REDIS_URL
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
@@ -169,7 +169,7 @@ def test_redis_down_falls_back_to_the_database_and_says_so(
     app.extensions["idp"].extra.pop("card", None)
     value = current_value(patron.card_number, aligned.now)
 
-    with caplog.at_level(logging.WARNING, logger="idp.services.card_replay"):
+    with caplog.at_level(logging.WARNING, logger="idp.services.cards.replay"):
         first = post_verify(client, desk_token, value).get_json()
     second = post_verify(client, desk_token, value).get_json()
 

@@ -15,8 +15,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from idp.services.barcode import render_svg
-from idp.services.barcode import strip_codabar_start_stop
+from idp.services.cards.barcode import render_svg
+from idp.services.cards.barcode import strip_codabar_start_stop
 from tests.e2e.browser import VIEWPORTS
 from tests.e2e.browser import chromium
 from tests.e2e.browser import screenshot

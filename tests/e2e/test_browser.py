@@ -22,7 +22,7 @@ from PIL import Image
 from playwright.sync_api import Page
 from playwright.sync_api import Route
 
-from idp.services.barcode import strip_codabar_start_stop
+from idp.services.cards.barcode import strip_codabar_start_stop
 from tests.conftest import Clock
 from tests.e2e.browser import VIEWPORTS
 from tests.e2e.browser import accessibility_violations

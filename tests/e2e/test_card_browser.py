@@ -10,7 +10,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import expect
 
-from idp.services.barcode import strip_codabar_start_stop
+from idp.services.cards.barcode import strip_codabar_start_stop
 from tests.e2e.browser import VIEWPORTS
 from tests.e2e.browser import accessibility_violations
 from tests.e2e.browser import chromium

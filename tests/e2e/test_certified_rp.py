@@ -35,7 +35,7 @@ SECRET = "certified-rp-secret-0123456789-abcdefghij"
 @pytest.fixture(autouse=True, params=["fast_path", "authlib"])
 def token_path(request: pytest.FixtureRequest, app_config: dict[str, Any]) -> str:
     """pyoidc runs against both token paths: the WSGI fast path of the token endpoints
-    (idp/views/fast.py) and every request through Flask and Authlib."""
+    (idp/views/support/fast.py) and every request through Flask and Authlib."""
     app_config["IDP_FAST_PATH"] = request.param == "fast_path"
     return str(request.param)
 

@@ -84,6 +84,14 @@ def test_the_first_revision_is_0001_and_there_is_one_head() -> None:
     assert len(script.get_heads()) == 1, "migrations must form one chain"
 
 
+def test_file_numbers_are_unique_and_follow_the_chain() -> None:
+    """``NNNN_slug.py``: one number per file, in upgrade order (revision ids may differ)."""
+    script = ScriptDirectory(str(MIGRATIONS))
+    chain = list(reversed(list(script.walk_revisions())))
+    numbers = [int(Path(str(rev.path)).name.split("_", 1)[0]) for rev in chain]
+    assert numbers == list(range(1, len(chain) + 1))
+
+
 def test_upgrade_from_the_first_revision_keeps_the_rows(bare_app: Flask) -> None:
     upgrade(revision=_first_revision())
     now = dt.datetime(2026, 4, 1, 9, 30, tzinfo=dt.UTC)

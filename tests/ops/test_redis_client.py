@@ -17,7 +17,7 @@ from idp.redis_client import SharedRedis
 from idp.redis_client import shared_redis
 from idp.services.signin import Slot
 from idp.services.signin import limiter
-from idp.services.signin.stores import FallbackStore
+from idp.services.signin.counters import FallbackStore
 from tests.factories import DEFAULT_PASSWORD
 from tests.oidc import csrf_token
 from tests.ops.conftest import CLOSED_REDIS_URL

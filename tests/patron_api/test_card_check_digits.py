@@ -21,7 +21,7 @@ from idp.config import ConfigError
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.throttle import ThrottleCounter
-from idp.services.patrons import is_valid_card_number
+from idp.services.accounts.patrons import is_valid_card_number
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import make_patron
 from tests.patron_api.conftest import Check

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services import patron_import
-from idp.services.hashing import HashParams
-from idp.services.hashing import HashStats
-from idp.services.hashing import hash_chunks
-from idp.services.patron_import import import_patrons
+from idp.services.accounts import patron_import
+from idp.services.accounts.patron_import import import_patrons
+from idp.services.passwords import HashParams
+from idp.services.passwords import HashStats
+from idp.services.passwords import hash_chunks
 
 ROWS = 130  # three batches of 50 and a partial one
 

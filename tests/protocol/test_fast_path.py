@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.test import TestResponse
 
-from idp.views.fast import fast_path_of
+from idp.views.support.fast import fast_path_of
 from tests.conftest import PORTAL_SECRET
 from tests.factories import DEFAULT_PASSWORD
 

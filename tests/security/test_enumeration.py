@@ -229,7 +229,7 @@ def test_unlock_ends_the_lock_of_issued_and_unknown_cards(
 def test_a_card_issued_after_guesses_starts_without_failures(app: Flask) -> None:
     import datetime as dt
 
-    from idp.services.patrons import issue_patron
+    from idp.services.accounts.patrons import issue_patron
 
     authenticate(UNKNOWN, WRONG)
     assert db.session.get(CardFailure, UNKNOWN) is not None

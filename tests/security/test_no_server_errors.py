@@ -154,7 +154,7 @@ def test_a_nul_in_a_parameter_is_a_bad_request(
 
 
 def test_an_address_with_a_control_character_is_not_an_address() -> None:
-    from idp.services.accounts import clean_email
+    from idp.services.accounts.self_service import clean_email
 
     for odd in ("taro\x00@example.org", "taro@exa\x85mple.org", "taro@example.o\x7frg"):
         with pytest.raises(ValueError):

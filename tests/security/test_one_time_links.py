@@ -20,8 +20,8 @@ from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.redaction import redact
 from idp.services import audit
-from idp.services.accounts import email_tokens
-from idp.services.reissue import reissue_tokens
+from idp.services.accounts.reissue import reissue_tokens
+from idp.services.accounts.self_service import email_tokens
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_redact_leaves_other_text_alone() -> None:
 
 def test_database_errors_never_show_the_values(app: Flask, patron: Any) -> None:
     """Neither SQLAlchemy's parameters nor PostgreSQL's DETAIL line reach a log line."""
-    logger = logging.getLogger("idp.views.errors")
+    logger = logging.getLogger("idp.views.support.errors")
     with app.app_context():
         twin = Patron(
             card_number=patron.card_number,

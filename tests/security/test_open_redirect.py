@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 import pytest
 from flask.testing import FlaskClient
 
-from idp.views.next_url import safe_next
+from idp.views.support.next_url import safe_next
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import make_patron
 from tests.oidc import csrf_token

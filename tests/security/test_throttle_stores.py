@@ -19,7 +19,7 @@ from idp.models.throttle import ThrottleCounter
 from idp.services.signin import SignInOutcome
 from idp.services.signin import limiter
 from idp.services.signin import unlock_card
-from idp.services.signin.stores import FallbackStore
+from idp.services.signin.counters import FallbackStore
 from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import REDIS_URL
 from tests.security.conftest import post_login
@@ -102,7 +102,7 @@ def test_redis_backend_locks_and_resets_like_the_database(
 def test_redis_down_falls_back_to_database_counters(
     redis_down: dict[str, Any], app: Flask, patron: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="idp.services.signin.stores"):
+    with caplog.at_level(logging.WARNING, logger="idp.services.signin.counters"):
         outcomes = [authenticate(patron.card_number, WRONG).outcome for _ in range(6)]
     assert outcomes == [SignInOutcome.INVALID_CREDENTIALS] * 5 + [SignInOutcome.THROTTLED]
     assert _counters_in_database() == 1

@@ -26,7 +26,6 @@ from idp.models.patron import PatronStatus
 from idp.sip2.directory import TEMPORARY_PASSWORD_SCREEN_MESSAGE
 from idp.sip2.messages import checksum
 from idp.sip2.messages import parse_message
-from idp.sip2.messages import parse_patron_status
 from idp.sip2.server import Sip2Server
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import make_patron
@@ -43,6 +42,7 @@ from tests.sip2.conftest import patron_information
 from tests.sip2.conftest import patron_status
 from tests.sip2.conftest import signed
 from tests.sip2.conftest import write_self_signed
+from tests.sip2_status import parse_patron_status
 
 READY = "0300000001"
 TEMPORARY = "0300000000"

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
-from idp.services.card_code import current_code
-from idp.services.cards import card_service
+from idp.services.cards.codes import current_code
+from idp.services.cards.service import card_service
 from tests.factories import make_patron
 from tests.staff.conftest import post_form
 

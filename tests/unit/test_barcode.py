@@ -1,24 +1,21 @@
-"""Card barcode images, decoded back with the zxing-cpp reader."""
+"""Card barcode images (the SVG the card page serves), decoded back with the zxing-cpp reader."""
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 
 import pytest
 import zxingcpp
-from PIL import Image
 
-from idp.services.barcode import Symbology
-from idp.services.barcode import encoded_data
-from idp.services.barcode import render_png
-from idp.services.barcode import render_svg
-from idp.services.barcode import strip_codabar_start_stop
-from idp.services.card_code import CardCodeSettings
-from idp.services.card_code import MemoryReplayStore
-from idp.services.card_code import ScanResult
-from idp.services.card_code import current_code
-from idp.services.card_code import verify_scan
+from idp.services.cards.barcode import Symbology
+from idp.services.cards.barcode import encoded_data
+from idp.services.cards.barcode import render_svg
+from idp.services.cards.barcode import strip_codabar_start_stop
+from idp.services.cards.codes import CardCodeSettings
+from idp.services.cards.codes import ScanResult
+from idp.services.cards.codes import current_code
+from idp.services.cards.codes import verify_scan
+from tests.barcode_image import read_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = 1_700_000_010
@@ -27,9 +24,15 @@ T0 = 1_700_000_010
 VALUES = ["0300012345312472", "030001234312472", "1234567"]
 
 
-def decode(png: bytes) -> list[zxingcpp.Barcode]:
-    with Image.open(io.BytesIO(png)) as image:
-        return list(zxingcpp.read_barcodes(image))
+class FirstClaim:
+    """A replay memory that has seen nothing yet (each test scans once)."""
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        return True
+
+
+def decode(svg: str) -> list[zxingcpp.Barcode]:
+    return read_svg(svg)
 
 
 def parse_svg(svg: str) -> ET.Element:
@@ -38,29 +41,29 @@ def parse_svg(svg: str) -> ET.Element:
 
 
 @pytest.mark.parametrize("value", VALUES)
-def test_nw7_png_decodes_with_start_and_stop_letters(value: str) -> None:
-    found = decode(render_png(value, "nw7"))
+def test_nw7_svg_decodes_with_start_and_stop_letters(value: str) -> None:
+    found = decode(render_svg(value, "nw7"))
 
     assert [(b.format, b.text) for b in found] == [(zxingcpp.BarcodeFormat.Codabar, f"A{value}A")]
     assert strip_codabar_start_stop(found[0].text) == value
 
 
 @pytest.mark.parametrize("value", VALUES)
-def test_code128_png_decodes_to_the_exact_digits(value: str) -> None:
-    found = decode(render_png(value, "code128"))
+def test_code128_svg_decodes_to_the_exact_digits(value: str) -> None:
+    found = decode(render_svg(value, "code128"))
 
     assert [(b.format, b.text) for b in found] == [(zxingcpp.BarcodeFormat.Code128, value)]
 
 
 @pytest.mark.parametrize("symbology", ["nw7", "code128"])
-def test_png_without_text_still_decodes(symbology: Symbology) -> None:
-    found = decode(render_png(VALUES[0], symbology, human_readable=False))
+def test_svg_without_text_still_decodes(symbology: Symbology) -> None:
+    found = decode(render_svg(VALUES[0], symbology, human_readable=False))
 
     assert [strip_codabar_start_stop(b.text) for b in found] == [VALUES[0]]
 
 
-def test_png_is_nw7_by_default() -> None:
-    found = decode(render_png(VALUES[0]))
+def test_svg_is_nw7_by_default() -> None:
+    found = decode(render_svg(VALUES[0]))
 
     assert [b.format for b in found] == [zxingcpp.BarcodeFormat.Codabar]
 
@@ -69,10 +72,10 @@ def test_png_is_nw7_by_default() -> None:
 def test_rendered_card_code_scans_and_verifies(symbology: Symbology) -> None:
     settings = CardCodeSettings(secret=b"card-code test secret, 32 bytes!")
     issued = current_code(settings, "0300012345", T0)
-    found = decode(render_png(issued.value, symbology))
+    found = decode(render_svg(issued.value, symbology))
     scanned = strip_codabar_start_stop(found[0].text)
 
-    result = verify_scan(settings, scanned, T0 + 5, replay=MemoryReplayStore(lambda: T0 + 5))
+    result = verify_scan(settings, scanned, T0 + 5, replay=FirstClaim())
 
     assert result == ScanResult("0300012345", "ok")
 
@@ -122,7 +125,7 @@ def test_rendering_refuses_values_that_are_not_ascii_digits(value: str) -> None:
     with pytest.raises(ValueError, match="must be ASCII digits"):
         render_svg(value)
     with pytest.raises(ValueError, match="must be ASCII digits"):
-        render_png(value, "code128")
+        render_svg(value, "code128")
 
 
 def test_rendering_refuses_an_unknown_symbology() -> None:

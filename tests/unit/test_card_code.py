@@ -1,4 +1,4 @@
-"""Rotating card codes: TOTP steps, skew window, replay memory (Memory and real Redis)."""
+"""Rotating card codes: TOTP steps, skew window, replay memory (real Redis)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,16 @@ import redis
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from idp.services.card_code import CardCodeSettings
-from idp.services.card_code import IssuedCode
-from idp.services.card_code import MemoryReplayStore
-from idp.services.card_code import RedisReplayStore
-from idp.services.card_code import ReplayStore
-from idp.services.card_code import ScanResult
-from idp.services.card_code import current_code
-from idp.services.card_code import derive_card_key
-from idp.services.card_code import match_code
-from idp.services.card_code import split_value
-from idp.services.card_code import verify_scan
+from idp.services.cards.codes import CardCodeSettings
+from idp.services.cards.codes import IssuedCode
+from idp.services.cards.codes import RedisReplayStore
+from idp.services.cards.codes import ReplayStore
+from idp.services.cards.codes import ScanResult
+from idp.services.cards.codes import current_code
+from idp.services.cards.codes import derive_card_key
+from idp.services.cards.codes import match_code
+from idp.services.cards.codes import split_value
+from idp.services.cards.codes import verify_scan
 
 SECRET = b"card-code test secret, 32 bytes!"
 CARD = "0300012345"
@@ -51,9 +50,29 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
+class ClockedReplayStore:
+    """Replay memory on the test's clock, so that the scan rules can be tested without a
+    store; the stores the server uses are tested below and in tests/card/."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self._clock = clock
+        self._expires_at: dict[str, float] = {}
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        now = self._clock()
+        self._expires_at = {k: at for k, at in self._expires_at.items() if at > now}
+        if key in self._expires_at:
+            return False
+        self._expires_at[key] = now + ttl_seconds
+        return True
+
+    def __len__(self) -> int:
+        return len(self._expires_at)
+
+
 @pytest.fixture
-def replay(clock: FakeClock) -> MemoryReplayStore:
-    return MemoryReplayStore(clock)
+def replay(clock: FakeClock) -> ClockedReplayStore:
+    return ClockedReplayStore(clock)
 
 
 @pytest.fixture
@@ -274,7 +293,7 @@ def test_split_value_accepts_up_to_64_characters() -> None:
     ],
 )
 def test_malformed_values_are_refused(
-    settings: CardCodeSettings, replay: MemoryReplayStore, value: str
+    settings: CardCodeSettings, replay: ClockedReplayStore, value: str
 ) -> None:
     assert split_value(value) is None
     assert verify_scan(settings, value, T0, replay=replay) == ScanResult(None, "malformed")
@@ -284,14 +303,14 @@ def test_malformed_values_are_refused(
 # --- verifying scans -------------------------------------------------------------------
 
 
-def test_fresh_scan_is_ok(settings: CardCodeSettings, replay: MemoryReplayStore) -> None:
+def test_fresh_scan_is_ok(settings: CardCodeSettings, replay: ClockedReplayStore) -> None:
     issued = current_code(settings, CARD, T0)
 
     assert verify_scan(settings, issued.value, T0 + 1, replay=replay) == ScanResult(CARD, "ok")
 
 
 def test_second_scan_of_the_same_code_is_replayed(
-    settings: CardCodeSettings, replay: MemoryReplayStore
+    settings: CardCodeSettings, replay: ClockedReplayStore
 ) -> None:
     issued = current_code(settings, CARD, T0)
 
@@ -303,7 +322,7 @@ def test_second_scan_of_the_same_code_is_replayed(
 
 
 def test_code_used_in_its_step_is_still_replayed_in_the_skew_window(
-    settings: CardCodeSettings, clock: FakeClock, replay: MemoryReplayStore
+    settings: CardCodeSettings, clock: FakeClock, replay: ClockedReplayStore
 ) -> None:
     issued = current_code(settings, CARD, T0)
     assert verify_scan(settings, issued.value, T0, replay=replay).reason == "ok"
@@ -315,7 +334,7 @@ def test_code_used_in_its_step_is_still_replayed_in_the_skew_window(
 
 
 def test_code_scanned_late_is_expired_not_replayed(
-    settings: CardCodeSettings, clock: FakeClock, replay: MemoryReplayStore
+    settings: CardCodeSettings, clock: FakeClock, replay: ClockedReplayStore
 ) -> None:
     issued = current_code(settings, CARD, T0)
     assert verify_scan(settings, issued.value, T0, replay=replay).reason == "ok"
@@ -327,7 +346,7 @@ def test_code_scanned_late_is_expired_not_replayed(
 
 
 def test_screenshot_stops_working_two_steps_later(
-    settings: CardCodeSettings, replay: MemoryReplayStore
+    settings: CardCodeSettings, replay: ClockedReplayStore
 ) -> None:
     issued = current_code(settings, CARD, T0 + 29)
 
@@ -338,7 +357,7 @@ def test_screenshot_stops_working_two_steps_later(
 
 
 def test_code_from_the_future_is_refused(
-    settings: CardCodeSettings, replay: MemoryReplayStore
+    settings: CardCodeSettings, replay: ClockedReplayStore
 ) -> None:
     ahead = current_code(settings, CARD, T0 + STEP)
 
@@ -346,7 +365,7 @@ def test_code_from_the_future_is_refused(
 
 
 def test_wrong_code_is_refused_as_expired(
-    settings: CardCodeSettings, replay: MemoryReplayStore
+    settings: CardCodeSettings, replay: ClockedReplayStore
 ) -> None:
     issued = current_code(settings, CARD, T0)
     wrong = f"{(int(issued.code) + 1) % 1_000_000:06d}"
@@ -357,7 +376,7 @@ def test_wrong_code_is_refused_as_expired(
 
 
 def test_code_of_one_card_does_not_open_another(
-    settings: CardCodeSettings, replay: MemoryReplayStore
+    settings: CardCodeSettings, replay: ClockedReplayStore
 ) -> None:
     issued = current_code(settings, CARD, T0)
 
@@ -366,7 +385,7 @@ def test_code_of_one_card_does_not_open_another(
     assert result == ScanResult("0300012346", "expired_code")
 
 
-def test_replay_memory_is_per_card(settings: CardCodeSettings, replay: MemoryReplayStore) -> None:
+def test_replay_memory_is_per_card(settings: CardCodeSettings, replay: ClockedReplayStore) -> None:
     one = current_code(settings, CARD, T0)
     other = current_code(settings, "0300012346", T0)
 
@@ -375,7 +394,7 @@ def test_replay_memory_is_per_card(settings: CardCodeSettings, replay: MemoryRep
 
 
 def test_each_step_can_be_used_once(
-    settings: CardCodeSettings, clock: FakeClock, replay: MemoryReplayStore
+    settings: CardCodeSettings, clock: FakeClock, replay: ClockedReplayStore
 ) -> None:
     for offset in range(0, 5 * STEP, STEP):
         clock.now = T0 + offset
@@ -388,45 +407,6 @@ def test_replay_ttl_covers_the_acceptance_window() -> None:
     assert CardCodeSettings(secret=SECRET).replay_ttl_seconds == 60
     assert CardCodeSettings(secret=SECRET, accepted_past_steps=2).replay_ttl_seconds == 90
     assert CardCodeSettings(secret=SECRET, step_seconds=45).replay_ttl_seconds == 90
-
-
-# --- MemoryReplayStore -----------------------------------------------------------------
-
-
-def test_memory_store_claims_a_key_once_until_its_ttl_passes(
-    clock: FakeClock, replay: MemoryReplayStore
-) -> None:
-    store: ReplayStore = replay
-
-    assert store.claim("k", 60) is True
-    assert store.claim("k", 60) is False
-    clock.now = T0 + 59.999
-    assert store.claim("k", 60) is False
-    clock.now = T0 + 60
-    assert store.claim("k", 60) is True
-
-
-def test_memory_store_purges_expired_entries(clock: FakeClock, replay: MemoryReplayStore) -> None:
-    for n in range(100):
-        replay.claim(f"old-{n}", 10)
-    assert len(replay) == 100
-
-    clock.now = T0 + 10
-    replay.claim("new", 10)
-
-    assert len(replay) == 1
-
-
-def test_memory_store_refuses_a_ttl_below_one_second(replay: MemoryReplayStore) -> None:
-    with pytest.raises(ValueError, match="ttl_seconds must be at least 1"):
-        replay.claim("k", 0)
-
-
-def test_memory_store_lets_one_of_many_threads_claim_a_key(replay: MemoryReplayStore) -> None:
-    wins = _claim_concurrently(replay, "shared", threads=32)
-
-    assert wins.count(True) == 1
-    assert wins.count(False) == 31
 
 
 # --- RedisReplayStore (real Redis on 127.0.0.1:6379) ----------------------------------

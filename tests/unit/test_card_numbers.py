@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from idp.services.card_numbers import CheckDigitError
-from idp.services.card_numbers import compute_check_digit
-from idp.services.card_numbers import normalize_card_number
-from idp.services.card_numbers import validate_card_number
+from idp.services.cards.numbers import CheckDigitError
+from idp.services.cards.numbers import compute_check_digit
+from idp.services.cards.numbers import normalize_card_number
+from idp.services.cards.numbers import validate_card_number
 
 bodies = st.text(alphabet="0123456789", min_size=1, max_size=20)
 

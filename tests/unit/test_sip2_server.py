@@ -25,7 +25,6 @@ from idp.sip2.directory import TEMPORARY_PASSWORD_SCREEN_MESSAGE
 from idp.sip2.messages import Message
 from idp.sip2.messages import checksum
 from idp.sip2.messages import parse_message
-from idp.sip2.messages import parse_patron_status
 from idp.sip2.server import Sip2Server
 from idp.sip2.session import Sip2Options
 from idp.sip2.session import Sip2Session
@@ -34,6 +33,7 @@ from idp.sip2.session import TerminalSettings
 from tests.sip2_directory import REFUSED_BLOCKS
 from tests.sip2_directory import StaticDirectory
 from tests.sip2_directory import StaticPatron
+from tests.sip2_status import parse_patron_status
 
 #: 09:30 in Tokyo, the library's zone.
 NOW = dt.datetime(2026, 4, 1, 0, 30, tzinfo=dt.UTC)

@@ -5,7 +5,7 @@ One function checks a card number and a password, for every channel:
 ``email_change``, ``api`` for ``POST /api/patrons/authenticate``, ``sip2`` for Patron
 Status/Information with a PIN, …). It
 
-1. refuses a locked card (:mod:`~idp.services.signin.locks`, durable in the database);
+1. refuses a locked card (:mod:`~idp.services.signin.lockout`, durable in the database);
 2. **reserves** one slot in every counter that applies — the card, the source address
    and its network (per minute, failures per day), or a registered caller's allowance —
    in one atomic step of the store (:class:`~idp.services.signin.limiter.Limiter`: one
@@ -66,8 +66,8 @@ from idp.services.signin.limiter import Limiter
 from idp.services.signin.limiter import Slot
 from idp.services.signin.limiter import limiter
 from idp.services.signin.limiter import source_slots
-from idp.services.signin.locks import unlock_card
-from idp.services.signin.locks import unlock_patron
+from idp.services.signin.lockout import unlock_card
+from idp.services.signin.lockout import unlock_patron
 from idp.services.signin.outcomes import SignInOutcome
 from idp.services.signin.outcomes import message_for
 from idp.services.signin.outcomes import refusal_reason

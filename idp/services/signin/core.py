@@ -19,12 +19,12 @@ from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.patron import Patron
 from idp.services import audit
+from idp.services.accounts.patrons import find_patron
+from idp.services.accounts.patrons import is_valid_card_number
+from idp.services.accounts.patrons import normalize_password
 from idp.services.allowance import Allowance
-from idp.services.card_numbers import normalize_card_number
-from idp.services.patrons import find_patron
-from idp.services.patrons import is_valid_card_number
-from idp.services.patrons import normalize_password
-from idp.services.signin import locks
+from idp.services.cards.numbers import normalize_card_number
+from idp.services.signin import lockout
 from idp.services.signin.limiter import Slot
 from idp.services.signin.limiter import limiter
 from idp.services.signin.limiter import source_slots
@@ -186,7 +186,7 @@ def check_patron(card_number: str, password: str, *, channel: str, source: Sourc
     # row again, one query more than an unknown card costs.
     password_hash = patron.password_hash if patron else None
     locked_at = patron.locked_at if patron else None
-    state = locks.failure_state(card) if well_formed else locks.FailureState()
+    state = lockout.failure_state(card) if well_formed else lockout.FailureState()
 
     def finish(outcome: SignInOutcome, retry_after: int = 0, **detail: Any) -> SignInResult:
         if retry_after:
@@ -213,9 +213,9 @@ def check_patron(card_number: str, password: str, *, channel: str, source: Sourc
         if not well_formed:
             return finish(SignInOutcome.INVALID_CREDENTIALS)
         now = svc.now()
-        failures = locks.record_failure(card, now)
+        failures = lockout.record_failure(card, now)
         if limiter().card_rule.is_locking(failures):
-            locks.lock_card(card, now)
+            lockout.lock_card(card, now)
             return finish(SignInOutcome.LOCKED, event=LOCKING_EVENT, failures=failures)
         return finish(SignInOutcome.INVALID_CREDENTIALS)
     assert patron is not None  # noqa: S101 - verify() is False without a hash
@@ -223,7 +223,7 @@ def check_patron(card_number: str, password: str, *, channel: str, source: Sourc
     if svc.passwords.needs_rehash(patron.password_hash):
         patron.password_hash = svc.passwords.hash(secret)
     if state.count:
-        locks.clear_failures(card)
+        lockout.clear_failures(card)
     reason = refusal_reason(patron, now)
     if reason is None and channel not in REAUTH_CHANNELS:
         patron.last_login_at = now

@@ -28,16 +28,16 @@ from idp.metrics import current_metrics
 from idp.redis_client import SharedRedis
 from idp.redis_client import shared_redis
 from idp.services.allowance import Allowance
+from idp.services.signin.counters import Counter
+from idp.services.signin.counters import CounterStore
+from idp.services.signin.counters import DatabaseStore
+from idp.services.signin.counters import FallbackStore
+from idp.services.signin.counters import RedisStore
 from idp.services.signin.rules import BackoffRule
 from idp.services.signin.rules import Rule
 from idp.services.signin.rules import WindowRule
 from idp.services.signin.rules import network_of
 from idp.services.signin.rules import rules_from_config
-from idp.services.signin.stores import Counter
-from idp.services.signin.stores import CounterStore
-from idp.services.signin.stores import DatabaseStore
-from idp.services.signin.stores import FallbackStore
-from idp.services.signin.stores import RedisStore
 
 #: Key of the limiter in ``services().extra``.
 EXTRA_KEY = "limiter"

@@ -2,7 +2,7 @@
 
 Every channel maps from :class:`SignInOutcome`: the hosted pages show :func:`message_for`,
 the credential-check API sends the value as its ``reason``, SIP2 picks its fields from it
-(:mod:`idp.sip2.database`), and :data:`AUDIT_EVENTS` names the audit line the core writes.
+(:mod:`idp.sip2.database_directory`), and :data:`AUDIT_EVENTS` names the audit line the core writes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The rules of the sign-in limiter: fixed windows and growing delays (SPEC §7).
 
-Pure logic: every rule decides on counts that :mod:`idp.services.signin.stores` returned
+Pure logic: every rule decides on counts that :mod:`idp.services.signin.counters` returned
 from one atomic step. Limits come from the ``IDP_THROTTLE_*``, ``IDP_CARD_VERIFY_*`` and
 ``IDP_REISSUE_*`` and ``IDP_DEVICE_*`` options (:mod:`idp.config`).
 """

@@ -23,7 +23,6 @@ from idp.models.staff import StaffMember
 from idp.models.staff import StaffRecoveryCode
 from idp.models.staff import StaffSession
 from idp.services.staff.actor import Actor
-from idp.services.staff.roles import Role
 from idp.services.staff.roles import parse_role
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
@@ -209,8 +208,3 @@ def finish_enrolment(staff: StaffMember) -> None:
     """Use the enrolment link up once a password and a second factor are set."""
     staff.enrolment_hash = None
     staff.enrolment_expires_at = None
-
-
-def role_of(staff: StaffMember) -> Role:
-    """The staff member's role."""
-    return Role(staff.role)

@@ -28,7 +28,7 @@ from typing import Any
 from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffMember
-from idp.services.patrons import normalize_password
+from idp.services.accounts.patrons import normalize_password
 from idp.services.signin import MAX_PASSWORD_INPUT
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Slot

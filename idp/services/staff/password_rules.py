@@ -2,7 +2,7 @@
 
 At least 12 characters (any characters, spaces included; at most 128), typed twice,
 not the username, and not on the patrons' blocklist of common passwords and PIN
-patterns (:func:`idp.services.password_rules.is_common_password`, the same data), also
+patterns (:func:`idp.services.accounts.password_rules.is_common_password`, the same data), also
 ignoring a trailing run of digits or punctuation (``password2024!``).
 """
 
@@ -14,8 +14,8 @@ import re
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from idp.services.password_rules import is_common_password
-from idp.services.patrons import normalize_password
+from idp.services.accounts.password_rules import is_common_password
+from idp.services.accounts.patrons import normalize_password
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128

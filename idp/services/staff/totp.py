@@ -19,7 +19,6 @@ from cryptography.fernet import InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete
-from sqlalchemy import select
 from sqlalchemy import update
 
 from idp.context import services
@@ -144,13 +143,3 @@ def use_recovery_code(staff: StaffMember, code: str, now: dt.datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return spent.rowcount == 1  # type: ignore[attr-defined,no-any-return]
-
-
-def recovery_codes_left(staff: StaffMember) -> int:
-    """How many unused recovery codes ``staff`` has."""
-    rows = db.session.scalars(
-        select(StaffRecoveryCode.id).where(
-            StaffRecoveryCode.staff_id == staff.id, StaffRecoveryCode.used_at.is_(None)
-        )
-    )
-    return len(list(rows))

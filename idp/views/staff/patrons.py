@@ -1,6 +1,6 @@
 """The counter's patron screens: find, show, issue, reset, renew, set status, unlock.
 
-Every action goes through :mod:`idp.services.counter` (the same rules and audit as the
+Every action goes through :mod:`idp.services.staff.patron_actions` (the same rules and audit as the
 ``idp patrons`` commands) under the signed-in staff member. A new temporary password is
 shown once, on the print-ready notice that answers the form (see :mod:`.once`).
 """
@@ -23,14 +23,13 @@ from flask_babel import gettext as _
 
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services import counter
-from idp.services.notice import NoticeEntry
-from idp.services.notice import render_notices
-from idp.services.patrons import PatronError
+from idp.services.accounts.patrons import PatronError
+from idp.services.cards.notice import NoticeEntry
+from idp.services.cards.notice import render_notices
+from idp.services.staff import patron_actions
 from idp.services.staff.lookup import patron_history
 from idp.services.staff.lookup import search_patrons
 from idp.services.staff.roles import Permission
-from idp.views.headers import CSP
 from idp.views.staff.access import current_actor
 from idp.views.staff.access import requires
 from idp.views.staff.forms import FindForm
@@ -42,6 +41,7 @@ from idp.views.staff.forms import SearchForm
 from idp.views.staff.forms import StatusForm
 from idp.views.staff.once import new_once
 from idp.views.staff.once import use_once
+from idp.views.support.headers import CSP
 
 bp = Blueprint("patrons", __name__)
 
@@ -73,7 +73,7 @@ def find() -> Any:
     message = _("Enter a library card number.")
     if form.validate_on_submit():
         try:
-            patron = counter.patron_by_card(form.card_number.data or "")
+            patron = patron_actions.patron_by_card(form.card_number.data or "")
         except PatronError:
             status, message = 404, _("No patron has this library card number.")
         else:
@@ -106,7 +106,7 @@ def search() -> Any:
 def show(patron_id: int) -> Any:
     """The patron page: facts, state, recent history — never a password, hash or token."""
     patron = _patron(patron_id)
-    facts = counter.describe(patron.card_number, actor=current_actor())
+    facts = patron_actions.describe(patron.card_number, actor=current_actor())
     return render_template(
         "staff/patron.html",
         patron=patron,
@@ -155,7 +155,7 @@ def issue() -> Any:
         if not use_once(form.nonce.data):
             return _shown_already()
         try:
-            patron, temporary = counter.issue_card(
+            patron, temporary = patron_actions.issue_card(
                 form.card_number.data or "",
                 form.expires_on.data,
                 name=form.name.data or None,
@@ -193,7 +193,7 @@ def reset(patron_id: int) -> Any:
     if form.validate_on_submit():
         if not use_once(form.nonce.data):
             return _shown_already()
-        patron, temporary = counter.reset_password(
+        patron, temporary = patron_actions.reset_password(
             patron.card_number, actor=current_actor(), reason=form.reason.data
         )
         return notice_response(patron, temporary)
@@ -213,7 +213,7 @@ def renew(patron_id: int) -> Any:
         flash(_("Enter the new expiry date and the reason."), "error")
         return redirect(url_for("staff.patrons.show", patron_id=patron.id)), 303
     try:
-        counter.renew(
+        patron_actions.renew(
             patron.card_number, form.expires_on.data, actor=current_actor(), reason=form.reason.data
         )
     except PatronError:
@@ -232,7 +232,7 @@ def set_status(patron_id: int) -> Any:
     if not form.validate_on_submit():
         flash(_("Choose a status and enter the reason."), "error")
         return redirect(url_for("staff.patrons.show", patron_id=patron.id)), 303
-    counter.set_status(
+    patron_actions.set_status(
         patron.card_number, form.status.data, actor=current_actor(), reason=form.reason.data
     )
     flash(_("The card's status was changed."), "info")
@@ -248,6 +248,6 @@ def unlock(patron_id: int) -> Any:
     if not form.validate_on_submit():
         flash(_("Enter the reason."), "error")
         return redirect(url_for("staff.patrons.show", patron_id=patron.id)), 303
-    counter.unlock(patron.card_number, actor=current_actor(), reason=form.reason.data)
+    patron_actions.unlock(patron.card_number, actor=current_actor(), reason=form.reason.data)
     flash(_("The card was unlocked."), "info")
     return redirect(url_for("staff.patrons.show", patron_id=patron.id)), 303

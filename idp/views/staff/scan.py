@@ -1,6 +1,6 @@
 """The desk scan page: one input for a keyboard-wedge scanner or typed digits.
 
-A phone's rotating code is checked by :mod:`idp.services.desk`, the same code as
+A phone's rotating code is checked by :mod:`idp.services.cards.desk`, the same code as
 ``POST /api/card/verify`` (limits, replay memory, audit); a printed plastic card's plain
 number is recognised and said to be a plain card. The answer is shown large: the card
 number, selected for copying into the circulation system, or why the code is refused.
@@ -14,9 +14,9 @@ from flask import Blueprint
 from flask import render_template
 from flask import request
 
-from idp.services.desk import desk_reserve
-from idp.services.desk import desk_verify
-from idp.services.desk import plain_card
+from idp.services.cards.desk import desk_reserve
+from idp.services.cards.desk import desk_verify
+from idp.services.cards.desk import plain_card
 from idp.services.signin import limiter
 from idp.services.staff.roles import Permission
 from idp.views.staff.access import current_actor

@@ -27,7 +27,7 @@ from werkzeug.datastructures import CallbackDict
 from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffSession
-from idp.views.headers import is_tls
+from idp.views.support.headers import is_tls
 
 #: Every path of the console starts with this; it is also the cookie's path.
 PREFIX = "/staff"

@@ -1,4 +1,4 @@
-"""Card barcode images: NW-7 (Codabar) or Code 128 as inline SVG or PNG (SPEC §5).
+"""Card barcode images: NW-7 (Codabar) or Code 128 as inline SVG (SPEC §5).
 
 NW-7 needs start/stop characters, so the bars carry ``A<digits>A`` while the printed
 text stays the digits. What a reader sends back depends on the reader: zxing-cpp 3
@@ -9,7 +9,6 @@ turns either form back into the digits. Code 128 readers return exactly the digi
 
 from __future__ import annotations
 
-import io
 import re
 from typing import TYPE_CHECKING
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Literal
 if TYPE_CHECKING:
     import xml.dom.minidom
 
-# python-barcode (with PIL) and the XML parser are imported when an image is drawn:
+# python-barcode and the XML parser are imported when an image is drawn:
 # only the card page needs them, and they weigh about 5 MB per process.
 
 Symbology = Literal["nw7", "code128"]
@@ -116,23 +115,6 @@ def _styles_to_attributes(root: xml.dom.minidom.Element) -> None:
             if name.strip() and value.strip():
                 node.setAttribute(name.strip(), value.strip())
         node.removeAttribute("style")
-
-
-def render_png(value: str, symbology: Symbology = "nw7", *, human_readable: bool = True) -> bytes:
-    """Render a PNG image at 300 dpi.
-
-    :param value: ASCII digits (card number + code).
-    :param symbology: ``"nw7"`` or ``"code128"``.
-    :param human_readable: print the digits under the bars.
-    :return: the PNG file's bytes.
-    :raises ValueError: for a value that is not ASCII digits.
-    """
-    from barcode.writer import ImageWriter
-
-    image = _render(value, symbology, ImageWriter(format="PNG"), human_readable, {})
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _render(

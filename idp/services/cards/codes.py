@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Literal
@@ -93,33 +91,6 @@ class ReplayStore(Protocol):
     def claim(self, key: str, ttl_seconds: int) -> bool:
         """Return True the first time ``key`` is claimed, False until ``ttl_seconds`` pass."""
         ...
-
-
-class MemoryReplayStore:
-    """Process-local replay memory, for tests and a single-process server."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        """:param clock: returns unix seconds, e.g. :func:`time.time`."""
-        self._clock = clock
-        self._expires_at: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def claim(self, key: str, ttl_seconds: int) -> bool:
-        """See :meth:`ReplayStore.claim`."""
-        _check_ttl(ttl_seconds)
-        now = self._clock()
-        with self._lock:
-            expired = [k for k, at in self._expires_at.items() if at <= now]
-            for k in expired:
-                del self._expires_at[k]
-            if key in self._expires_at:
-                return False
-            self._expires_at[key] = now + ttl_seconds
-            return True
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._expires_at)
 
 
 class RedisReplayStore:

@@ -7,7 +7,7 @@ address was confirmed; a re-issue link goes only to an address confirmed long en
 ago (``IDP_REISSUE_EMAIL_MIN_AGE``). NULL: confirmed before this revision.
 
 Revision ID: 0004_signin
-Revises: 0003_allow
+Revises: 0004_ops
 Create Date: 2026-12-04 07:30:00.000000
 
 """

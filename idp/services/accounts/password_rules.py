@@ -20,10 +20,10 @@ from pathlib import Path
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from idp.services.card_numbers import normalize_card_number
-from idp.services.patrons import normalize_password
+from idp.services.accounts.patrons import normalize_password
+from idp.services.cards.numbers import normalize_card_number
 
-BLOCKLIST_FILE = Path(__file__).resolve().parent.parent / "data" / "common_passwords.txt"
+BLOCKLIST_FILE = Path(__file__).resolve().parents[2] / "data" / "common_passwords.txt"
 _ALLOWED = re.compile(r"[A-Za-z0-9]+")
 
 

@@ -6,7 +6,7 @@ sign-in behind a code (NULL: password). ``clients.require_passkey``: the client 
 only sign-ins with a passkey.
 
 Revision ID: 0005_device
-Revises: 0004_staff
+Revises: 0005_saml
 Create Date: 2026-12-04 08:30:00.000000
 
 """

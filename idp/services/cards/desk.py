@@ -15,11 +15,11 @@ from typing import Any
 from idp.context import services
 from idp.models.patron import Patron
 from idp.services import audit
-from idp.services.cards import VerifyResult
-from idp.services.cards import normalize_scan
-from idp.services.cards import verify_code
-from idp.services.patrons import find_patron
-from idp.services.patrons import is_valid_card_number
+from idp.services.accounts.patrons import find_patron
+from idp.services.accounts.patrons import is_valid_card_number
+from idp.services.cards.service import VerifyResult
+from idp.services.cards.service import normalize_scan
+from idp.services.cards.service import verify_code
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.services.signin.limiter import Reservation

@@ -1,7 +1,7 @@
 """The library card on the phone and at the desk (SPEC §5): show, verify, sign.
 
-Pure code arithmetic lives in :mod:`idp.services.card_code` and the images in
-:mod:`idp.services.barcode`; this module adds the patron, the configuration, the replay
+Pure code arithmetic lives in :mod:`idp.services.cards.codes` and the images in
+:mod:`idp.services.cards.barcode`; this module adds the patron, the configuration, the replay
 memory and the signed barcode claim for relying parties.
 """
 
@@ -23,23 +23,23 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.oauth.keys import SIGNING_ALG
 from idp.redis_client import shared_redis
-from idp.services.barcode import Symbology
-from idp.services.barcode import render_svg
-from idp.services.barcode import strip_codabar_start_stop
-from idp.services.card_code import CardCodeSettings
-from idp.services.card_code import IssuedCode
-from idp.services.card_code import RedisReplayStore
-from idp.services.card_code import ReplayStore
-from idp.services.card_code import current_code
-from idp.services.card_code import split_value
-from idp.services.card_code import verify_scan
-from idp.services.card_replay import DatabaseReplayStore
-from idp.services.card_replay import FallbackReplayStore
-from idp.services.card_replay import KeyedReplayStore
-from idp.services.patrons import find_patron
+from idp.services.accounts.patrons import find_patron
+from idp.services.accounts.subjects import subject_for
+from idp.services.cards.barcode import Symbology
+from idp.services.cards.barcode import render_svg
+from idp.services.cards.barcode import strip_codabar_start_stop
+from idp.services.cards.codes import CardCodeSettings
+from idp.services.cards.codes import IssuedCode
+from idp.services.cards.codes import RedisReplayStore
+from idp.services.cards.codes import ReplayStore
+from idp.services.cards.codes import current_code
+from idp.services.cards.codes import split_value
+from idp.services.cards.codes import verify_scan
+from idp.services.cards.replay import DatabaseReplayStore
+from idp.services.cards.replay import FallbackReplayStore
+from idp.services.cards.replay import KeyedReplayStore
 from idp.services.signin import SignInOutcome
 from idp.services.signin import refusal_reason
-from idp.services.subjects import subject_for
 
 #: Key of the service in ``services().extra``.
 EXTRA_KEY = "card"

@@ -61,8 +61,8 @@ from idp.oauth.tokens import find_presented_token
 from idp.oauth.tokens import generate_bearer_token
 from idp.oauth.tokens import token_hash
 from idp.services import audit
-from idp.views.headers import CSP_NONE
-from idp.views.headers import HSTS
+from idp.views.support.headers import CSP_NONE
+from idp.views.support.headers import HSTS
 
 log = logging.getLogger(__name__)
 #: Longest form body the fast path reads (larger ones go to Flask, which limits them).

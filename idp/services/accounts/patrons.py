@@ -13,8 +13,8 @@ from sqlalchemy import select
 from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services.card_numbers import normalize_card_number
-from idp.services.card_numbers import validate_card_number
+from idp.services.cards.numbers import normalize_card_number
+from idp.services.cards.numbers import validate_card_number
 from idp.services.passwords import generate_temporary_password
 
 
@@ -68,9 +68,9 @@ def issue_patron(
         email=email or None,
     )
     # A number that was guessed before it was issued starts with a clean slate.
-    from idp.services.signin import locks  # the core imports this module
+    from idp.services.signin import lockout  # the core imports this module
 
-    locks.clear_failures(card)
+    lockout.clear_failures(card)
     db.session.add(patron)
     return patron, temporary
 
@@ -85,7 +85,7 @@ def is_valid_card_number(card_number: str) -> bool:
     """Tell whether a card number can be a card of this library.
 
     The number is NFKC-normalised first (full-width digits, hyphens and spaces as people
-    type them, see :func:`~idp.services.card_numbers.normalize_card_number`), then must
+    type them, see :func:`~idp.services.cards.numbers.normalize_card_number`), then must
     match ``IDP_CARD_NUMBER_PATTERN`` in full and satisfy ``IDP_CARD_CHECK_DIGIT``. Every
     way a card number comes in (issue, import, login, the credential-check API, SIP2 and
     the desk's card verification) asks this one function.

@@ -4,7 +4,7 @@ Columns: ``card_number,password,temporary,expires_on,name,email`` (header row). 
 is validated; bad rows are reported with their line number and skipped; existing cards
 are left untouched, so importing the same file twice changes nothing, and an interrupted
 import carries on where it stopped when run again. Passwords are hashed on every core
-(:mod:`idp.services.hashing`).
+(:mod:`idp.services.passwords`).
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ from sqlalchemy.exc import IntegrityError
 from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services.card_numbers import normalize_card_number
-from idp.services.hashing import HashParams
-from idp.services.hashing import HashStats
-from idp.services.hashing import hash_chunks
+from idp.services.accounts.patrons import PatronError
+from idp.services.accounts.patrons import find_patron
+from idp.services.accounts.patrons import is_valid_card_number
+from idp.services.accounts.patrons import normalize_password
+from idp.services.accounts.patrons import temporary_expiry
+from idp.services.cards.numbers import normalize_card_number
+from idp.services.passwords import HashParams
+from idp.services.passwords import HashStats
 from idp.services.passwords import generate_temporary_password
-from idp.services.patrons import PatronError
-from idp.services.patrons import find_patron
-from idp.services.patrons import is_valid_card_number
-from idp.services.patrons import normalize_password
-from idp.services.patrons import temporary_expiry
+from idp.services.passwords import hash_chunks
 
 COLUMNS = ["card_number", "password", "temporary", "expires_on", "name", "email"]
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,63}")

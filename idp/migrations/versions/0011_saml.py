@@ -1,7 +1,7 @@
 """saml_service_providers, saml_request_ids: the SAML 2.0 IdP's registrations and replay memory
 
 Revision ID: 0005_saml
-Revises: 0004_web
+Revises: 0004_staff
 Create Date: 2026-12-04 08:30:00.000000
 
 """

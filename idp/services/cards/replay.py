@@ -3,7 +3,7 @@
 A desk may accept a card code once. :class:`DatabaseReplayStore` makes the first use
 win with one conditional upsert on the ``used_card_codes`` primary key, so that two
 desks on two nodes sharing the database cannot both accept it. With ``IDP_REDIS_URL``
-set, :class:`~idp.services.card_code.RedisReplayStore` does the same with ``SET NX``,
+set, :class:`~idp.services.cards.codes.RedisReplayStore` does the same with ``SET NX``,
 and the database takes over while Redis is unreachable (logged; never fail open).
 """
 
@@ -21,8 +21,8 @@ from idp.extensions import db
 from idp.extensions import upsert_insert
 from idp.models.card_code import UsedCardCode
 from idp.redis_client import SharedRedis
-from idp.services.card_code import RedisReplayStore
-from idp.services.card_code import ReplayStore
+from idp.services.cards.codes import RedisReplayStore
+from idp.services.cards.codes import ReplayStore
 
 #: After Redis failed, use the database for this long before trying Redis again (when no
 #: shared client is given; the shared one follows ``IDP_REDIS_RETRY_SECONDS``).
@@ -42,7 +42,7 @@ class DatabaseReplayStore:
         self._purge_every = max(purge_every, 1)
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
-        """See :meth:`idp.services.card_code.ReplayStore.claim`."""
+        """See :meth:`idp.services.cards.codes.ReplayStore.claim`."""
         if ttl_seconds < 1:
             raise ValueError("ttl_seconds must be at least 1")
         now = self._clock()
@@ -110,7 +110,7 @@ class FallbackReplayStore:
         return "redis" if self.shared.is_available() else "database"
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
-        """See :meth:`idp.services.card_code.ReplayStore.claim`."""
+        """See :meth:`idp.services.cards.codes.ReplayStore.claim`."""
         return self.shared.run_with_fallback(
             "card_replay",
             "card-code replays",
@@ -128,6 +128,6 @@ class KeyedReplayStore:
         self._secret = secret
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
-        """See :meth:`idp.services.card_code.ReplayStore.claim`."""
+        """See :meth:`idp.services.cards.codes.ReplayStore.claim`."""
         digest = hmac.new(self._secret, b"replay\x00" + key.encode(), hashlib.sha256)
         return self.inner.claim(digest.hexdigest()[:64], ttl_seconds)

@@ -6,7 +6,7 @@ value: a query carrying it fails with a ``DataError``, which was a 500 wherever 
 parameter reached the database (``client_id`` at ``/authorize``, ``/token``,
 ``/logout``; an e-mail address on the account page). One check before every view
 answers such a request with a plain 400, in the endpoint's format (JSON or a page, see
-:mod:`idp.views.errors`). JSON bodies check their own members (:mod:`idp.views.patron_api`).
+:mod:`idp.views.support.errors`). JSON bodies check their own members (:mod:`idp.views.patron_api`).
 """
 
 from __future__ import annotations

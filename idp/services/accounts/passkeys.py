@@ -21,9 +21,9 @@ from idp.extensions import db
 from idp.models.passkey import PatronPasskey
 from idp.models.patron import Patron
 from idp.services import audit
-from idp.services.accounts import external_url
-from idp.services.accounts import mailer
-from idp.services.accounts import patron_message
+from idp.services.accounts.self_service import external_url
+from idp.services.accounts.self_service import mailer
+from idp.services.accounts.self_service import patron_message
 from idp.services.mail import MailError
 from idp.services.staff.actor import Actor
 from idp.services.webauthn_rp import registration_options

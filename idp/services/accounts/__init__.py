@@ -1,0 +1,1 @@
+"""Patron accounts: self-service, creation and import, re-issue, password rules, passkeys."""
