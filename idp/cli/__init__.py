@@ -105,15 +105,16 @@ def serve_command(server_args: tuple[str, ...]) -> None:
 
     from idp.granian_conf import chosen_server
     from idp.granian_conf import granian_args
+    from idp.settings import ConfigError
 
     try:
         server = chosen_server(os.environ)
-    except ValueError as exc:
+        if server == "gunicorn":
+            conf = ["-c", "python:idp.gunicorn_conf"]
+            args = ["-m", "gunicorn", *conf, *server_args, "idp:create_app()"]
+        else:
+            args = granian_args(os.environ, server_args)
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    if server == "gunicorn":
-        conf = ["-c", "python:idp.gunicorn_conf"]
-        args = ["-m", "gunicorn", *conf, *server_args, "idp:create_app()"]
-    else:
-        args = granian_args(os.environ, server_args)
     # Replaces this process (signals then reach the server's master directly); no shell.
     os.execv(sys.executable, [sys.executable, *args])  # noqa: S606

@@ -23,7 +23,7 @@ class BearerError(Exception):
 
 
 def _challenge(status: int, error: str | None, description: str | None) -> Response:
-    realm = services().config["IDP_ISSUER"]
+    realm = services().settings.site.issuer
     parts = [f'realm="{realm}"']
     body: dict[str, Any] = {}
     if error:

@@ -56,7 +56,7 @@ def _json_error(status: int, error: str, description: str, **extra: Any) -> Resp
     response.headers["Cache-Control"] = "no-store"
     if error == "insufficient_scope":
         # RFC 6750 §3.1: the wrong kind of token gets the same challenge as a missing scope.
-        realm = services().config["IDP_ISSUER"]
+        realm = services().settings.site.issuer
         response.headers["WWW-Authenticate"] = (
             f'Bearer realm="{realm}", error="{error}", error_description="{description}"'
         )

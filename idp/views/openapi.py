@@ -16,6 +16,6 @@ bp = Blueprint("openapi", __name__)
 @bp.route("/openapi.json")
 def openapi_document() -> Response:
     """The document (built once per process, served with an ETag)."""
-    issuer = services().config["IDP_ISSUER"]
+    issuer = services().settings.site.issuer
     body, etag = _cached_json("openapi", lambda: build_document(issuer))
     return _json_document(body, etag, 3600)

@@ -20,6 +20,7 @@ from idp.services.barcode import render_png
 from idp.services.barcode import strip_codabar_start_stop
 from tests.card.conftest import STEP
 from tests.card.conftest import post_verify
+from tests.factories import change_settings
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 PX_PER_MM = 16
@@ -84,7 +85,7 @@ def test_scanned_code_is_valid_once_replayed_then_expired(
     aligned: Any,
     symbology: str,
 ) -> None:
-    app.config["IDP_CARD_SYMBOLOGY"] = symbology
+    change_settings(app, IDP_CARD_SYMBOLOGY=symbology)
     app.extensions["idp"].extra.pop("card", None)
     sent, printed = scan(client, symbology)
     if symbology == "nw7":
@@ -116,7 +117,7 @@ def test_scanned_code_is_valid_once_replayed_then_expired(
 def test_png_of_the_page_value_scans_to_the_same_digits(
     app: Flask, client: FlaskClient, signed_in: Any, symbology: Symbology
 ) -> None:
-    app.config["IDP_CARD_SYMBOLOGY"] = symbology
+    change_settings(app, IDP_CARD_SYMBOLOGY=symbology)
     app.extensions["idp"].extra.pop("card", None)
     _sent, printed = scan(client, symbology)
 

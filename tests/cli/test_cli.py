@@ -13,6 +13,7 @@ from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.clients import load_client_files
+from idp.settings import app_settings
 
 
 def _patron(card: str) -> Patron | None:
@@ -161,7 +162,7 @@ def test_keys_rotate_keeps_the_old_public_key(runner: FlaskCliRunner, app: Any) 
 
     from idp.oauth.keys import KeyStore
 
-    folder = Path(app.config["IDP_INSTANCE_DIR"]) / "keys"
+    folder = Path(app_settings(app).site.instance_dir) / "keys"
     shutil.copytree(services().keys.folder, folder)
     services().keys = KeyStore(folder)
     old = services().keys.active_key().kid

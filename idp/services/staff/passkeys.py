@@ -40,7 +40,7 @@ class PasskeyError(ValueError):
 
 def relying_party() -> tuple[str, str]:
     """The relying-party id (host name) and the expected origin, from ``IDP_ISSUER``."""
-    parts = urlsplit(str(services().config["IDP_ISSUER"]))
+    parts = urlsplit(services().settings.site.issuer)
     return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
 
 
@@ -50,7 +50,7 @@ def is_available() -> bool:
     WebAuthn's relying-party id is a domain; browsers refuse ``127.0.0.1`` (use
     ``localhost`` or the real host name). Without passkeys, staff enrol a TOTP app.
     """
-    host = urlsplit(str(services().config["IDP_ISSUER"])).hostname or ""
+    host = urlsplit(services().settings.site.issuer).hostname or ""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -63,7 +63,7 @@ def registration_options(staff: StaffMember) -> tuple[str, bytes]:
     rp_id, _origin = relying_party()
     options = generate_registration_options(
         rp_id=rp_id,
-        rp_name=str(services().config["IDP_LIBRARY_NAME_EN"]),
+        rp_name=services().settings.library.name_en,
         user_name=staff.username,
         user_id=f"staff:{staff.id}".encode(),
         user_display_name=staff.name or staff.username,

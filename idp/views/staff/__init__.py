@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import Flask
 
+from idp.settings import app_settings
 from idp.views.staff import admin
 from idp.views.staff import auth
 from idp.views.staff import enrol
@@ -43,7 +44,7 @@ def init_app(app: Flask) -> None:
     from idp.config import ConfigError
 
     try:
-        for part in str(app.config.get("IDP_STAFF_NETWORKS") or "").split(","):
+        for part in str(app_settings(app).staff.networks or "").split(","):
             if part.strip():
                 ipaddress.ip_network(part.strip(), strict=False)
     except ValueError as exc:
