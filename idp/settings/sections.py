@@ -442,8 +442,8 @@ class StaffSettings:
         10,
         "Staff lock",
         "Consecutive wrong passwords, or wrong second-factor answers, that lock a staff "
-        "account (`idp staff enable`).",
-        minimum=1,
+        "account (`idp staff enable`); 0: never locks.",
+        minimum=0,
         maximum=100,
     )
 
@@ -478,8 +478,8 @@ class ThrottleSettings:
         20,
         "Card lock",
         "Consecutive failures that lock a card (`idp patrons unlock`); NIST SP 800-63B "
-        "allows at most 100.",
-        minimum=1,
+        "allows at most 100; 0: never locks.",
+        minimum=0,
         maximum=100,
     )
     card_forget: int = setting(
@@ -563,8 +563,8 @@ class ThrottleSettings:
         5,
         "Entries per user code",
         "Times one device's user code may be entered (a code read off a screen by many is "
-        "refused after that).",
-        minimum=1,
+        "refused after that); 0: no limit.",
+        minimum=0,
     )
     card_verify_client_per_minute: int = setting(
         "IDP_CARD_VERIFY_CLIENT_PER_MINUTE",
