@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import Flask
 
-from idp.settings import app_settings
 from idp.views.staff import admin
 from idp.views.staff import auth
 from idp.views.staff import enrol
@@ -38,17 +37,8 @@ def _console_helpers() -> dict[str, object]:
 
 
 def init_app(app: Flask) -> None:
-    """Give ``/staff`` its own sessions and check ``IDP_STAFF_NETWORKS`` at start."""
-    import ipaddress
-
-    from idp.config import ConfigError
-
-    try:
-        for part in str(app_settings(app).staff.networks or "").split(","):
-            if part.strip():
-                ipaddress.ip_network(part.strip(), strict=False)
-    except ValueError as exc:
-        raise ConfigError("IDP_STAFF_NETWORKS must list addresses or CIDR networks") from exc
+    """Give ``/staff`` its own sessions (``IDP_STAFF_NETWORKS`` is checked with the
+    other settings, at start)."""
     if not isinstance(app.session_interface, SplitSessionInterface):
         app.session_interface = SplitSessionInterface(
             app.session_interface, ConsoleSessionInterface()
