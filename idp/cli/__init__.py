@@ -44,6 +44,7 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
     ("sip2", "idp.cli.sip2", "sip2", "SIP2 responder for e-book vendors and self-check."),
     ("staff", "idp.cli.staff", "staff", "Staff accounts of the web console (/staff)."),
     ("saml", "idp.cli.saml", "saml", "The SAML IdP's signing key."),
+    ("config", "idp.cli.config", "config_group", "Settings: documentation and values in effect."),
 ]
 
 #: Commands that keep serving: their audit lines stay in the log stream.

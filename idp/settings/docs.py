@@ -1,8 +1,9 @@
 """The README's configuration table, written from the settings' declarations.
 
-``python -m idp.settings.docs`` prints the table; ``--write README.md`` replaces the
-table between the ``settings-table`` markers (tests/unit/test_settings.py fails when
-the README is out of step).
+``idp config docs`` (or ``python -m idp.settings.docs``, which needs no application)
+prints the table; ``--write README.md`` replaces the table between the
+``settings-table`` markers (tests/unit/test_settings.py fails when the README is out of
+step).
 """
 
 from __future__ import annotations
