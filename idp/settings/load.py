@@ -24,7 +24,7 @@ from idp.settings.fields import spec_of
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 #: ``IDP_*`` environment variables that are not settings of the provider.
-NOT_SETTINGS_PREFIXES = ("IDP_TEST_", "IDP_STAFF_USER", "IDP_SIP2_PASSWORD")
+NOT_SETTINGS_PREFIXES = ("IDP_TEST_", "IDP_STAFF_USER")
 
 
 def sections(root: type[Any]) -> Iterator[tuple[str, type[Any]]]:
@@ -85,8 +85,18 @@ def convert(spec: Spec, kind: Any, raw: Any) -> Any:
             return None
         raise ConfigError(f"{spec.key} must be set")
     value = _as_type(spec.key, base, raw)
+    if spec.choices:
+        value = _choice(spec, value)
     _check(spec, value)
     return value
+
+
+def _choice(spec: Spec, value: Any) -> str:
+    """The declared spelling of ``value`` (compared without case or surrounding blanks)."""
+    for choice in spec.choices:
+        if str(value).strip().lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{spec.key} must be one of {', '.join(spec.choices)}, not {value!r}")
 
 
 def _as_type(key: str, base: Any, raw: Any) -> Any:
@@ -121,8 +131,6 @@ def _check(spec: Spec, value: Any) -> None:
         raise ConfigError(f"{spec.key} must be at least {_number(spec.minimum)}, not {value}")
     if spec.maximum is not None and value > spec.maximum:
         raise ConfigError(f"{spec.key} must be at most {_number(spec.maximum)}, not {value}")
-    if spec.choices and str(value) not in spec.choices:
-        raise ConfigError(f"{spec.key} must be one of {', '.join(spec.choices)}, not {value!r}")
     if spec.check is not None:
         reason = spec.check(value)
         if reason:

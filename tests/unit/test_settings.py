@@ -88,6 +88,12 @@ def test_a_typed_override_of_the_wrong_type_is_refused() -> None:
         load_settings({}, {"IDP_SESSION_COOKIE": 5})
 
 
+def test_choices_are_read_without_case_and_kept_as_declared() -> None:
+    settings = load_settings({"IDP_LOG_LEVEL": "info", "IDP_SQLITE_SYNCHRONOUS": " FULL "})
+    assert settings.logs.level == "INFO"
+    assert settings.database.sqlite_synchronous == "full"
+
+
 def test_zero_still_switches_a_limit_off() -> None:
     assert load_settings({"IDP_THROTTLE_IP_PER_MINUTE": "0"}).throttle.ip_per_minute == 0
 
