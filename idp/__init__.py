@@ -135,9 +135,8 @@ def _warn_missing_translations(app: Flask) -> None:
     import logging
 
     folder = Path(__file__).parent / "translations"
-    for code in app.extensions["idp"].settings.site.languages.split(","):
-        code = code.strip()
-        if code and code != "en" and not (folder / code / "LC_MESSAGES" / "messages.mo").is_file():
+    for code in app.extensions["idp"].settings.site.languages:
+        if code != "en" and not (folder / code / "LC_MESSAGES" / "messages.mo").is_file():
             logging.getLogger("idp").warning(
                 "no compiled translations for %r: pages show English text. Install from a "
                 "wheel, or run `make translations` (pybabel compile -d idp/translations).",

@@ -27,7 +27,7 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 def languages() -> list[str]:
     """The configured languages, default first."""
-    return [code.strip() for code in services().settings.site.languages.split(",") if code]
+    return list(services().settings.site.languages)
 
 
 def _from_ui_locales(value: str, available: list[str]) -> str | None:

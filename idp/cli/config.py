@@ -47,5 +47,7 @@ def show_command() -> None:
         values = dataclasses.asdict(getattr(settings, name))
         for item, _, spec in section_specs(section):
             value = values[item.name]
+            if isinstance(value, tuple):
+                value = ",".join(str(part) for part in value)
             shown = "(set)" if spec.key in _SECRETS and value else repr(value)
             click.echo(f"{spec.key}={shown}")

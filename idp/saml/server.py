@@ -71,7 +71,7 @@ def from_settings(settings: Settings) -> SamlSettings:
     issuer's host)."""
     issuer = settings.site.issuer
     scope = settings.saml.scope or urlsplit(issuer).hostname or "localhost"
-    affiliations = tuple(a.strip() for a in settings.saml.affiliations.split(",") if a.strip())
+    affiliations = settings.saml.affiliations
     return SamlSettings(
         issuer=issuer,
         scope=scope,

@@ -75,13 +75,8 @@ class EzproxySettings:
 def from_settings(settings: Settings) -> EzproxySettings:
     """The ``IDP_EZPROXY_*`` settings in the form the check uses (checked at start)."""
     section = settings.ezproxy
-    networks = tuple(
-        ipaddress.ip_network(part.strip(), strict=False)
-        for part in section.networks.split(",")
-        if part.strip()
-    )
     allowance = Allowance(f"{CHANNEL}:server", section.checks_per_minute, section.failures_per_day)
-    return EzproxySettings(section.secret, networks, allowance)
+    return EzproxySettings(section.secret, section.networks, allowance)
 
 
 def check_login(

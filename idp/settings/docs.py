@@ -27,6 +27,8 @@ def _shown(default: Any, shown: str | None) -> str:
         return "unset"
     if isinstance(default, bool):
         return "`1`" if default else "`0`"
+    if isinstance(default, tuple):
+        default = ",".join(str(part) for part in default)
     if default == "":
         return "empty"
     return f"`{default}`"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import logging
+import types
 import typing
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -78,8 +80,10 @@ def convert(spec: Spec, kind: Any, raw: Any) -> Any:
     """
     if typing.get_origin(kind) is typing.Literal:
         kind = str  # the spec's choices name the values
-    optional = type(None) in typing.get_args(kind)
-    base = next((arg for arg in typing.get_args(kind) if arg is not type(None)), kind)
+    union = typing.get_origin(kind) in (typing.Union, types.UnionType)
+    args = typing.get_args(kind) if union else ()
+    optional = type(None) in args
+    base = next((arg for arg in args if arg is not type(None)), kind)
     if raw is None or (optional and raw == ""):
         if optional:
             return None
@@ -99,7 +103,21 @@ def _choice(spec: Spec, value: Any) -> str:
     raise ConfigError(f"{spec.key} must be one of {', '.join(spec.choices)}, not {value!r}")
 
 
+def _as_list(key: str, item: Any, raw: Any) -> tuple[Any, ...]:
+    """A comma-separated text (or a sequence) as a tuple of ``item``: text, or networks."""
+    parts = raw.split(",") if isinstance(raw, str) else list(raw)
+    texts = [str(part).strip() for part in parts if str(part).strip()]
+    if item is str:
+        return tuple(texts)
+    try:
+        return tuple(ipaddress.ip_network(text, strict=False) for text in texts)
+    except ValueError:
+        raise ConfigError(f"{key} must list addresses or CIDR networks") from None
+
+
 def _as_type(key: str, base: Any, raw: Any) -> Any:
+    if typing.get_origin(base) is tuple:
+        return _as_list(key, typing.get_args(base)[0], raw)
     if base is bool:
         if isinstance(raw, bool):
             return raw

@@ -8,6 +8,7 @@ limit off where its description says so, and negative numbers are always refused
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,12 @@ PROJECT_ROOT = _project_root()
 CheckDigitScheme = Literal["none", "M10W21", "M11"]
 CHECK_DIGIT_SCHEMES: tuple[CheckDigitScheme, ...] = ("none", "M10W21", "M11")
 DAY = 24 * 3600
+#: An address or network of an allow-list (``IDP_*_NETWORKS``: comma-separated, CIDR).
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOCALHOST: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.1/32"),
+    ipaddress.ip_network("::1/128"),
+)
 
 
 @dataclass(frozen=True)
@@ -81,9 +88,9 @@ class SiteSettings:
         "Behind a reverse proxy",
         "1: trust X-Forwarded-For/-Proto/-Host from one reverse proxy.",
     )
-    languages: str = setting(
+    languages: tuple[str, ...] = setting(
         "IDP_LANGUAGES",
-        "ja,en",
+        ("ja", "en"),
         "Page languages",
         "Languages of the hosted pages, comma-separated; the first is the default.",
         check=checks.languages,
@@ -429,13 +436,12 @@ class StaffSettings:
         minimum=1,
         maximum=24 * 30,
     )
-    networks: str = setting(
+    networks: tuple[Network, ...] = setting(
         "IDP_STAFF_NETWORKS",
-        "",
+        (),
         "Staff networks",
         "Addresses or CIDR networks, comma-separated, that may open /staff; others get "
         "403 (empty: any).",
-        check=checks.networks,
     )
     lock_after: int = setting(
         "IDP_STAFF_LOCK_AFTER",
@@ -663,12 +669,11 @@ class MetricsSettings:
     """Prometheus metrics at /metrics."""
 
     enabled: bool = setting("IDP_METRICS", False, "Metrics", "1: Prometheus metrics at /metrics.")
-    networks: str = setting(
+    networks: tuple[Network, ...] = setting(
         "IDP_METRICS_NETWORKS",
-        "127.0.0.1/32,::1/128",
+        LOCALHOST,
         "Metrics readers",
         "Addresses or CIDR networks that may read /metrics.",
-        check=checks.networks,
     )
     token: str | None = setting(
         "IDP_METRICS_TOKEN",
@@ -907,9 +912,9 @@ class SamlSettings:
         "Scope",
         "Scope of pairwise-id and eduPersonScopedAffiliation (empty: the host name of IDP_ISSUER).",
     )
-    affiliations: str = setting(
+    affiliations: tuple[str, ...] = setting(
         "IDP_SAML_AFFILIATIONS",
-        "member,library-walk-in",
+        ("member", "library-walk-in"),
         "Affiliations",
         "eduPersonScopedAffiliation values (comma-separated, scoped automatically; empty: none).",
     )
@@ -950,12 +955,11 @@ class EzproxySettings:
         "characters; empty: /ezproxy/check is off (404).",
         check=checks.secret_or_empty,
     )
-    networks: str = setting(
+    networks: tuple[Network, ...] = setting(
         "IDP_EZPROXY_NETWORKS",
-        "127.0.0.1/32,::1/128",
+        LOCALHOST,
         "EZproxy networks",
         "Addresses or CIDR networks of the EZproxy server(s); any other caller gets 403.",
-        check=checks.networks,
     )
     checks_per_minute: int = setting(
         "IDP_EZPROXY_CHECKS_PER_MINUTE",

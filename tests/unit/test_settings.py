@@ -4,6 +4,7 @@ documented beside their declaration, and the README's table generated from them.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,23 @@ def test_environment_text_takes_the_declared_type() -> None:
     assert settings.redis.url is None
 
 
+def test_lists_are_read_from_comma_separated_text() -> None:
+    settings = load_settings(
+        {"IDP_STAFF_NETWORKS": "10.0.0.0/8, 192.168.1.7,", "IDP_LANGUAGES": "en"},
+        {"IDP_SAML_AFFILIATIONS": ""},
+    )
+    assert settings.staff.networks == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("192.168.1.7/32"),
+    )
+    assert settings.site.languages == ("en",)
+    assert settings.saml.affiliations == ()
+    assert load_settings({}).metrics.networks == (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("::1/128"),
+    )
+
+
 def test_the_mapping_overrides_the_environment() -> None:
     settings = load_settings({"IDP_CODE_TTL": "30"}, {"IDP_CODE_TTL": 45})
     assert settings.tokens.code_ttl == 45
@@ -68,6 +86,8 @@ def test_defaults_load_and_sections_are_frozen() -> None:
         ("IDP_LIBRARY_URL", "www.library.example.jp", "IDP_LIBRARY_URL must be an absolute"),
         ("IDP_METRICS_NETWORKS", "everyone", "IDP_METRICS_NETWORKS must list addresses"),
         ("IDP_LOG_LEVEL", "LOUD", "IDP_LOG_LEVEL must be one of"),
+        ("IDP_LANGUAGES", "", "IDP_LANGUAGES must list language codes"),
+        ("IDP_STAFF_NETWORKS", "10.0.0.0/8,intranet", "IDP_STAFF_NETWORKS must list addresses"),
         ("IDP_TIMEZONE", "Mars/Olympus", "IDP_TIMEZONE must be an IANA time zone"),
         ("IDP_CARD_NUMBER_PATTERN", "(", "IDP_CARD_NUMBER_PATTERN is not a regular expression"),
         ("IDP_BIND", "8000", "IDP_BIND must be host:port"),

@@ -44,8 +44,7 @@ def public(view: _View) -> _View:
 
 def staff_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The networks of ``IDP_STAFF_NETWORKS`` (empty: any address may open the console)."""
-    raw = services().settings.staff.networks
-    return [ipaddress.ip_network(p.strip(), strict=False) for p in raw.split(",") if p.strip()]
+    return list(services().settings.staff.networks)
 
 
 def is_allowed_address(address: str | None) -> bool:
