@@ -51,38 +51,38 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from idp.config import DEFAULTS
+from idp.settings import Settings
+from idp.settings.sections import ThrottleSettings
 
 MAX_REQUESTS = 5000
+#: The limits as shipped (what docs/security.md states).
+DEFAULT_THROTTLE = Settings().throttle
 DAY = 86400
 
 
 # --------------------------------------------------------------------------- the numbers
 
 
-def documented_figures(config: dict[str, Any] = DEFAULTS) -> dict[str, Any]:
-    """The worst case the limits allow, as docs/security.md states it."""
-    free = config["IDP_THROTTLE_CARD_FREE_FAILURES"]
-    lock = config["IDP_THROTTLE_CARD_LOCK_AFTER"]
+def documented_figures(throttle: ThrottleSettings = DEFAULT_THROTTLE) -> dict[str, Any]:
+    """The worst case the limits allow (the default settings), as docs/security.md states it."""
+    free = throttle.card_free_failures
+    lock = throttle.card_lock_after
     delays = [
-        min(
-            config["IDP_THROTTLE_CARD_DELAY"] * 2 ** (n - free),
-            config["IDP_THROTTLE_CARD_MAX_DELAY"],
-        )
+        min(throttle.card_delay * 2 ** (n - free), throttle.card_max_delay)
         for n in range(free, lock)
     ]
     return {
         "card_free": free,
         "card_guesses_before_lock": lock,
         "card_seconds_to_lock": sum(delays),
-        "ip_checks_first_minute": config["IDP_THROTTLE_IP_PER_MINUTE"],
-        "ip_checks_per_day": config["IDP_THROTTLE_IP_FAILURES_PER_DAY"],
-        "net_checks_first_minute": config["IDP_THROTTLE_NET_PER_MINUTE"],
-        "net_checks_per_day": config["IDP_THROTTLE_NET_FAILURES_PER_DAY"],
+        "ip_checks_first_minute": throttle.ip_per_minute,
+        "ip_checks_per_day": throttle.ip_failures_per_day,
+        "net_checks_first_minute": throttle.net_per_minute,
+        "net_checks_per_day": throttle.net_failures_per_day,
         # Parallel bursts: exactly what one window allows, however many arrive at once.
         "burst_card_checked": free,
-        "burst_ip_checked": config["IDP_THROTTLE_IP_PER_MINUTE"],
-        "burst_net_checked": config["IDP_THROTTLE_NET_PER_MINUTE"],
+        "burst_ip_checked": throttle.ip_per_minute,
+        "burst_net_checked": throttle.net_per_minute,
     }
 
 

@@ -45,7 +45,7 @@ from bench.server import Instance
 from bench.server import Server
 from bench.server import create_instance
 from bench.server import destroy_instance
-from idp.config import DEFAULTS
+from idp.settings import load_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PEER_BENCH = ROOT / ".." / "shared" / "peer-bench"
@@ -71,12 +71,10 @@ temporary_password = "deny"
 def _argon2_spec(env: dict[str, str]) -> str:
     """Our Argon2id cost (the instance's configuration) in the harness's notation."""
 
-    def value(key: str) -> int:
-        return int(env.get(key) or DEFAULTS[key])
-
+    accounts = load_settings(env).accounts
     return (
-        f"m={value('IDP_ARGON2_MEMORY_COST')},t={value('IDP_ARGON2_TIME_COST')},"
-        f"p={value('IDP_ARGON2_PARALLELISM')}"
+        f"m={accounts.argon2_memory_cost},t={accounts.argon2_time_cost},"
+        f"p={accounts.argon2_parallelism}"
     )
 
 

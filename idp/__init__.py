@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Flask
@@ -12,12 +13,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import config as idp_config
 
+if TYPE_CHECKING:
+    from idp.settings.sections import DatabaseSettings
+
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, services and blueprints.
 
-    :param test_config: options that override defaults and the environment.
-    :raises idp.config.ConfigError: when the configuration is unsafe or invalid.
+    :param test_config: ``IDP_*`` settings that override defaults and the environment
+        (checked like them), and Flask options (``TESTING``, …).
+    :raises idp.settings.ConfigError: when the configuration is unsafe or invalid.
     """
     import os
 
@@ -41,28 +46,32 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.services.passwords import Argon2Settings
     from idp.services.passwords import Passwords
     from idp.sessions import ServerSessionInterface
+    from idp.settings import check_production
+    from idp.settings import load_settings
     from idp.unavailable import IdpFlask
     from idp.unavailable import init_app as init_unavailable
     from idp.views import register_blueprints
 
     app = IdpFlask(__name__)
     app.json = BoundedJSONProvider(app)
-    app.config.from_mapping(idp_config.DEFAULTS)
-    app.config.update(idp_config.from_environment(os.environ))
-    if test_config:
-        app.config.update(test_config)
-
-    instance_dir = Path(app.config["IDP_INSTANCE_DIR"])
-    if not app.config.get("IDP_DATABASE_URL"):
+    flask_keys = {k: v for k, v in (test_config or {}).items() if not k.startswith("IDP_")}
+    overrides = {k: v for k, v in (test_config or {}).items() if k.startswith("IDP_")}
+    settings = load_settings(os.environ, overrides)
+    instance_dir = Path(settings.site.instance_dir)
+    if not settings.database.url:
         instance_dir.mkdir(parents=True, exist_ok=True)
-        app.config["IDP_DATABASE_URL"] = f"sqlite:///{instance_dir / 'idp.sqlite3'}"
-    secret = app.config.get("IDP_SECRET_KEY") or idp_config.ensure_secret_key(instance_dir)
+        settings = settings.with_values(
+            {"IDP_DATABASE_URL": f"sqlite:///{instance_dir / 'idp.sqlite3'}"}
+        )
+    database_url = str(settings.database.url)
+    app.config.update(flask_keys)
+    secret = settings.site.secret_key or idp_config.ensure_secret_key(instance_dir)
     app.config.update(
         SECRET_KEY=secret,
-        SQLALCHEMY_DATABASE_URI=app.config["IDP_DATABASE_URL"],
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(app.config),
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database),
         BABEL_DEFAULT_LOCALE="ja",
-        BABEL_DEFAULT_TIMEZONE=app.config["IDP_TIMEZONE"],
+        BABEL_DEFAULT_TIMEZONE=settings.site.timezone,
         WTF_CSRF_TIME_LIMIT=None,
         # Our pages send ``Referrer-Policy: no-referrer`` (RFC 9700 §4.2.4), so browsers
         # post forms without a Referer (and with ``Origin: null``); Flask-WTF's https
@@ -72,48 +81,46 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_SORT_KEYS=False,
     )
-    app.config.setdefault("IDP_MAIL_FROM", "library@example.org")
-    app.config.setdefault("IDP_SMTP_URL", None)
-    idp_config.validate(app.config)
+    if not (app.config.get("TESTING") or app.config.get("DEBUG")):
+        check_production(settings, secret)
 
-    if app.config["IDP_TRUST_PROXY"]:
+    if settings.site.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db.init_app(app)
     with app.app_context():
         hide_error_details(db.engine)
-        if app.config["IDP_DATABASE_URL"].startswith("sqlite"):
+        if database_url.startswith("sqlite"):
             event.listen(db.engine, "connect", _sqlite_pragmas)
             database = db.engine.url.database
             if database and database != ":memory:":
                 from idp.sqlite_writes import install as queue_sqlite_writers
 
-                queue_sqlite_writers(
-                    db.engine, database, str(app.config["IDP_SQLITE_SYNCHRONOUS"]).lower()
-                )
+                queue_sqlite_writers(db.engine, database, settings.database.sqlite_synchronous)
     init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     init_i18n(app)
     app.session_interface = ServerSessionInterface()
 
-    keys = KeyStore(Path(app.config["IDP_KEYS_DIR"]))
+    keys = KeyStore(Path(settings.site.keys_dir))
     keys.ensure()
-    server, protector = configure_oauth(app)
+    server, protector = configure_oauth(app, settings)
     app.extensions["idp"] = IdpServices(
         config=app.config,
+        settings=settings,
         passwords=Passwords(
             Argon2Settings(
-                time_cost=app.config["IDP_ARGON2_TIME_COST"],
-                memory_cost=app.config["IDP_ARGON2_MEMORY_COST"],
-                parallelism=app.config["IDP_ARGON2_PARALLELISM"],
+                time_cost=settings.accounts.argon2_time_cost,
+                memory_cost=settings.accounts.argon2_memory_cost,
+                parallelism=settings.accounts.argon2_parallelism,
             )
         ),
         keys=keys,
         authorization=server,
         require_oauth=protector,
     )
-    app.extensions["idp"].extra[REDIS_KEY] = build_shared_redis(app.config)
+    app.extensions["idp"].extra[REDIS_KEY] = build_shared_redis(settings.redis)
     init_logs(app)
     _warn_missing_translations(app)
     init_metrics(app)
@@ -128,9 +135,8 @@ def _warn_missing_translations(app: Flask) -> None:
     import logging
 
     folder = Path(__file__).parent / "translations"
-    for code in str(app.config["IDP_LANGUAGES"]).split(","):
-        code = code.strip()
-        if code and code != "en" and not (folder / code / "LC_MESSAGES" / "messages.mo").is_file():
+    for code in app.extensions["idp"].settings.site.languages:
+        if code != "en" and not (folder / code / "LC_MESSAGES" / "messages.mo").is_file():
             logging.getLogger("idp").warning(
                 "no compiled translations for %r: pages show English text. Install from a "
                 "wheel, or run `make translations` (pybabel compile -d idp/translations).",
@@ -138,27 +144,27 @@ def _warn_missing_translations(app: Flask) -> None:
             )
 
 
-def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+def engine_options(database: DatabaseSettings) -> dict[str, Any]:
     """SQLAlchemy engine options for ``IDP_DATABASE_URL`` (pool per worker process).
 
     ``hide_parameters``: a database error's message and log line never carry the bound
     values (card numbers, password hashes, token hashes), only the statement.
     """
-    if str(config["IDP_DATABASE_URL"]).startswith("sqlite"):
+    url = str(database.url)
+    if url.startswith("sqlite"):
         # One file, many threads: wait for the write lock instead of failing at once (the
         # busy timeout, then 503); WAL is switched on at connect (_sqlite_pragmas), and
         # writers queue on a file lock before that (idp/sqlite_writes.py).
-        timeout = int(config.get("IDP_SQLITE_BUSY_TIMEOUT", 30))
         options: dict[str, Any] = {
             "hide_parameters": True,
-            "connect_args": {"timeout": timeout, "check_same_thread": False},
+            "connect_args": {"timeout": database.sqlite_busy_timeout, "check_same_thread": False},
         }
-        if ":memory:" not in str(config["IDP_DATABASE_URL"]):
+        if ":memory:" not in url:
             # A file: pooled like a server database, sized the same way (every password
             # check briefly holds a second connection for its counters).
-            options.update(pool_size=int(config["IDP_DB_POOL_SIZE"]))
-            options.update(max_overflow=int(config["IDP_DB_MAX_OVERFLOW"]))
-            options.update(pool_timeout=int(config["IDP_DB_POOL_TIMEOUT"]))
+            options.update(pool_size=database.pool_size)
+            options.update(max_overflow=database.max_overflow)
+            options.update(pool_timeout=database.pool_timeout)
         return options
     # No pre-ping: it costs a round trip on every checkout, i.e. on every request.
     # Connections are replaced after IDP_DB_POOL_RECYCLE seconds; a connection found dead
@@ -166,10 +172,10 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     # request is retried or answered 503 (idp/db_errors.py).
     return {
         "hide_parameters": True,
-        "pool_size": int(config["IDP_DB_POOL_SIZE"]),
-        "max_overflow": int(config["IDP_DB_MAX_OVERFLOW"]),
-        "pool_timeout": int(config["IDP_DB_POOL_TIMEOUT"]),
-        "pool_recycle": int(config["IDP_DB_POOL_RECYCLE"]),
+        "pool_size": database.pool_size,
+        "max_overflow": database.max_overflow,
+        "pool_timeout": database.pool_timeout,
+        "pool_recycle": database.pool_recycle,
     }
 
 

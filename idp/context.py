@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from idp.oauth.keys import KeyStore
     from idp.oauth.server import LibraryAuthorizationServer
     from idp.services.passwords import Passwords
+    from idp.settings import Settings
 
 
 @dataclass
@@ -26,6 +27,8 @@ class IdpServices:
     """Everything :func:`idp.create_app` builds once per application."""
 
     config: dict[str, Any]
+    #: The typed settings, read and checked once at start (:mod:`idp.settings`).
+    settings: Settings
     passwords: Passwords
     keys: KeyStore
     authorization: LibraryAuthorizationServer

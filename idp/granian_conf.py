@@ -2,11 +2,12 @@
 
 granian (a Rust HTTP server) answers the same WSGI application as gunicorn with far
 less work per request (docs/performance.md); ``IDP_SERVER=gunicorn`` keeps gunicorn
-(:mod:`idp.gunicorn_conf`). Read from the environment like gunicorn's settings:
-``IDP_BIND``, ``IDP_WORKERS`` (0: 2 × cores + 1), ``IDP_THREADS`` (blocking threads per
-worker), ``IDP_GRACEFUL_TIMEOUT``, ``IDP_LOG_FORMAT`` (``json`` by default here),
-``IDP_LOG_LEVEL`` and ``IDP_METRICS``. granian's own access log is off: the application
-writes one line per request (:mod:`idp.logs`).
+(:mod:`idp.gunicorn_conf`). Both read the same settings as the application
+(:mod:`idp.settings`: the ``server``, ``logs`` and ``metrics`` sections), checked the
+same way: ``IDP_BIND``, ``IDP_WORKERS`` (0: 2 × cores + 1), ``IDP_THREADS`` (blocking
+threads per worker), ``IDP_GRACEFUL_TIMEOUT``, ``IDP_LOG_FORMAT`` (``json`` by default
+here), ``IDP_LOG_LEVEL`` and ``IDP_METRICS``. granian's own access log is off: the
+application writes one line per request (:mod:`idp.logs`).
 """
 
 from __future__ import annotations
@@ -16,23 +17,36 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from idp.settings import Settings
+from idp.settings import load_settings
+from idp.settings.sections import ServerSettings
+
 if TYPE_CHECKING:
     from flask import Flask
 
-SERVERS = ("granian", "gunicorn")
+
+def serve_settings(environ: MutableMapping[str, str]) -> Settings:
+    """The settings ``idp serve`` runs with, from ``environ``: JSON log lines unless
+    ``IDP_LOG_FORMAT`` says otherwise (set in ``environ`` so that the workers inherit it).
+
+    :raises idp.settings.ConfigError: naming a setting that cannot be used.
+    """
+    environ.setdefault("IDP_LOG_FORMAT", "json")
+    return load_settings(environ)
 
 
-def chosen_server(environ: Mapping[str, str]) -> str:
+def worker_count(server: ServerSettings) -> int:
+    """``IDP_WORKERS``, where 0 means 2 × cores + 1."""
+    return server.workers or multiprocessing.cpu_count() * 2 + 1
+
+
+def chosen_server(environ: MutableMapping[str, str]) -> str:
     """``IDP_SERVER``: ``granian`` (default) or ``gunicorn``."""
-    server = (environ.get("IDP_SERVER") or "granian").strip().lower()
-    if server not in SERVERS:
-        raise ValueError(f"IDP_SERVER must be one of {', '.join(SERVERS)}, not {server!r}")
-    return server
+    return serve_settings(environ).server.server
 
 
 def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ()) -> list[str]:
@@ -41,14 +55,11 @@ def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ())
     Also prepares the environment the workers inherit: JSON logs unless asked
     otherwise, and a fresh metrics folder when metrics are on.
     """
-    environ.setdefault("IDP_LOG_FORMAT", "json")
-    _metrics_folder(environ)
-    host, _, port = environ.get("IDP_BIND", "127.0.0.1:8000").rpartition(":")
-    workers = int(environ.get("IDP_WORKERS", "0") or 0) or multiprocessing.cpu_count() * 2 + 1
-    threads = int(environ.get("IDP_THREADS", "1") or 1)
-    graceful = int(environ.get("IDP_GRACEFUL_TIMEOUT", "30") or 30)
-    level = environ.get("IDP_LOG_LEVEL", "INFO").lower()
-    log_config = _log_config(environ["IDP_LOG_FORMAT"], level.upper())
+    settings = serve_settings(environ)
+    _metrics_folder(environ, settings.metrics.enabled)
+    host, _, port = settings.server.bind.rpartition(":")
+    level = settings.logs.level.lower()
+    log_config = _log_config(settings.logs.format, level.upper())
     return [
         "-m",
         "granian",
@@ -60,11 +71,11 @@ def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ())
         "--port",
         port,
         "--workers",
-        str(workers),
+        str(worker_count(settings.server)),
         "--blocking-threads",
-        str(threads),
+        str(settings.server.threads),
         "--workers-kill-timeout",
-        str(graceful),
+        str(settings.server.graceful_timeout),
         "--respawn-failed-workers",
         "--no-ws",
         "--no-access-log",
@@ -119,10 +130,10 @@ def _log_config(kind: str, level: str) -> Path:
     return Path(name)
 
 
-def _metrics_folder(environ: MutableMapping[str, str]) -> None:
+def _metrics_folder(environ: MutableMapping[str, str], enabled: bool) -> None:
     """With metrics on, every worker writes its figures to one folder that /metrics adds
     up; it starts empty (figures of a previous run would be added)."""
-    if environ.get("IDP_METRICS", "").strip().lower() not in {"1", "true", "yes", "on"}:
+    if not enabled:
         return
     folder = environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:

@@ -1,9 +1,10 @@
 """gunicorn settings for production: ``gunicorn -c python:idp.gunicorn_conf 'idp:create_app()'``.
 
-``idp serve`` runs exactly that. Read from the environment (documented in
-:mod:`idp.config`): ``IDP_BIND``, ``IDP_WORKERS`` (0: 2 × cores + 1), ``IDP_THREADS``
-(more than 1: threaded workers, which keep connections alive), ``IDP_GRACEFUL_TIMEOUT``,
-``IDP_LOG_FORMAT`` (``json`` by default here) and ``IDP_LOG_LEVEL``, ``IDP_METRICS``.
+``idp serve`` runs exactly that. The same settings as the application
+(:mod:`idp.settings`, read and checked by :func:`idp.granian_conf.serve_settings`):
+``IDP_BIND``, ``IDP_WORKERS`` (0: 2 × cores + 1), ``IDP_THREADS`` (more than 1: threaded
+workers, which keep connections alive), ``IDP_GRACEFUL_TIMEOUT``, ``IDP_LOG_FORMAT``
+(``json`` by default here) and ``IDP_LOG_LEVEL``, ``IDP_METRICS``.
 
 gunicorn's own access log is off: the application writes one line per request with its
 request id (:mod:`idp.logs`). ``kill -HUP`` on the master restarts the workers gracefully
@@ -13,20 +14,22 @@ requests finish, waiting at most the graceful timeout.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-# Production logs are JSON unless the operator asks for text.
-os.environ.setdefault("IDP_LOG_FORMAT", "json")
+from idp.granian_conf import serve_settings
+from idp.granian_conf import worker_count
 
-bind = os.environ.get("IDP_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("IDP_WORKERS", "0") or 0) or multiprocessing.cpu_count() * 2 + 1
-threads = int(os.environ.get("IDP_THREADS", "1") or 1)
-graceful_timeout = int(os.environ.get("IDP_GRACEFUL_TIMEOUT", "30") or 30)
+# Production logs are JSON unless the operator asks for text.
+_SETTINGS = serve_settings(os.environ)
+
+bind = _SETTINGS.server.bind
+workers = worker_count(_SETTINGS.server)
+threads = _SETTINGS.server.threads
+graceful_timeout = _SETTINGS.server.graceful_timeout
 # A request that runs longer than this is stuck: its worker is replaced.
 timeout = 30
 keepalive = 5
@@ -36,7 +39,7 @@ preload_app = False
 control_socket_disable = True
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("IDP_LOG_LEVEL", "INFO").lower()
+loglevel = _SETTINGS.logs.level.lower()
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -54,11 +57,11 @@ logconfig_dict: dict[str, Any] = {
         }
     },
     "formatters": {
-        "idp": {"()": "idp.logs.make_formatter", "kind": os.environ["IDP_LOG_FORMAT"]},
+        "idp": {"()": "idp.logs.make_formatter", "kind": _SETTINGS.logs.format},
     },
 }
 
-_METRICS = os.environ.get("IDP_METRICS", "").strip().lower() in {"1", "true", "yes", "on"}
+_METRICS = _SETTINGS.metrics.enabled
 if _METRICS and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # prometheus-client reads this before the workers import it: every worker writes its
     # figures there and /metrics adds them up.

@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 from flask import Flask
 from flask import Response
 from flask import after_this_request
-from flask import current_app
 from flask import g
 from flask import has_request_context
 from flask import request
 from flask import session
 from flask_babel import get_locale
+
+from idp.context import services
 
 #: The cookie that remembers a language chosen with the switch. It is not part of the
 #: login session, so it outlives logout.
@@ -26,7 +27,7 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 def languages() -> list[str]:
     """The configured languages, default first."""
-    return [code.strip() for code in current_app.config["IDP_LANGUAGES"].split(",") if code]
+    return list(services().settings.site.languages)
 
 
 def _from_ui_locales(value: str, available: list[str]) -> str | None:
@@ -91,7 +92,7 @@ def _remember_language(code: str) -> None:
             LANGUAGE_COOKIE,
             code,
             max_age=LANGUAGE_COOKIE_AGE,
-            secure=current_app.config["IDP_ISSUER"].startswith("https://"),
+            secure=services().settings.site.issuer.startswith("https://"),
             httponly=True,
             samesite="Lax",
         )
@@ -106,28 +107,29 @@ def current_locale() -> str:
 def library_name(locale: str | None = None) -> str:
     """The library's name in the page's language (or ``locale``)."""
     locale = locale or current_locale()
-    key = "IDP_LIBRARY_NAME" if locale == "ja" else "IDP_LIBRARY_NAME_EN"
-    return str(current_app.config[key])
+    library = services().settings.library
+    return library.name if locale == "ja" else library.name_en
 
 
 def portal_name(locale: str | None = None) -> str:
     """The patron portal's name (Myライブラリ) in the page's language (or ``locale``)."""
     locale = locale or current_locale()
-    key = "IDP_PORTAL_NAME" if locale == "ja" else "IDP_PORTAL_NAME_EN"
-    return str(current_app.config[key])
+    library = services().settings.library
+    return library.portal_name if locale == "ja" else library.portal_name_en
 
 
 def library_url() -> str:
     """The library's own web site ("" when not configured)."""
-    return str(current_app.config["IDP_LIBRARY_URL"])
+    return services().settings.library.url
 
 
 def library_contact(locale: str | None = None) -> list[str]:
     """How to reach the library, one line per item (address, phone, hours)."""
     locale = locale or current_locale()
-    text = str(current_app.config["IDP_LIBRARY_CONTACT"])
-    if locale != "ja" and current_app.config["IDP_LIBRARY_CONTACT_EN"]:
-        text = str(current_app.config["IDP_LIBRARY_CONTACT_EN"])
+    library = services().settings.library
+    text = library.contact
+    if locale != "ja" and library.contact_en:
+        text = library.contact_en
     return [line.strip() for line in text.replace("\\n", "\n").splitlines() if line.strip()]
 
 

@@ -30,6 +30,7 @@ from flask import request
 
 from idp.metrics import current_metrics
 from idp.redaction import redact
+from idp.settings import app_settings
 
 access_log = logging.getLogger("idp.access")
 
@@ -191,7 +192,7 @@ def _finish_request(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Install the log handler (outside tests) and the request-id and access-log hooks."""
     if not app.testing:
-        configure_logging(str(app.config["IDP_LOG_FORMAT"]), str(app.config["IDP_LOG_LEVEL"]))
+        configure_logging(app_settings(app).logs.format, app_settings(app).logs.level)
     # First before every other hook, so that their log lines carry the id.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
     app.after_request(_finish_request)

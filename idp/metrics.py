@@ -16,7 +16,6 @@ import hmac
 import ipaddress
 import os
 from typing import TYPE_CHECKING
-from typing import Any
 
 from flask import Blueprint
 from flask import Flask
@@ -25,6 +24,9 @@ from flask import abort
 from flask import current_app
 from flask import has_app_context
 from flask import request
+
+from idp.settings import app_settings
+from idp.settings.sections import MetricsSettings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -106,20 +108,8 @@ def current_metrics() -> Metrics | None:
     return found
 
 
-def parse_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """Networks from a comma-separated list of addresses or CIDR blocks.
-
-    :raises ValueError: for an entry that is not an address or network.
-    """
-    return [
-        ipaddress.ip_network(part.strip(), strict=False)
-        for part in value.split(",")
-        if part.strip()
-    ]
-
-
-def _is_allowed(config: dict[str, Any]) -> bool:
-    token = str(config.get("IDP_METRICS_TOKEN") or "")
+def _is_allowed(settings: MetricsSettings) -> bool:
+    token = settings.token or ""
     header = request.headers.get("Authorization", "")
     if (
         token
@@ -133,15 +123,14 @@ def _is_allowed(config: dict[str, Any]) -> bool:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    networks = parse_networks(str(config.get("IDP_METRICS_NETWORKS") or ""))
-    return any(address in network for network in networks)
+    return any(address in network for network in settings.networks)
 
 
 @bp.route("/metrics")
 def metrics() -> Response:
     """Prometheus text format, for allowed scrapers only."""
     found = current_metrics()
-    if found is None or not _is_allowed(current_app.config):
+    if found is None or not _is_allowed(app_settings(current_app).metrics):
         abort(404)
     body, content_type = found.exposition()
     return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
@@ -149,8 +138,7 @@ def metrics() -> Response:
 
 def init_app(app: Flask) -> None:
     """Create the metrics and the ``/metrics`` route when ``IDP_METRICS`` is on."""
-    if not app.config["IDP_METRICS"]:
+    if not app_settings(app).metrics.enabled:
         return
-    parse_networks(str(app.config.get("IDP_METRICS_NETWORKS") or ""))  # fail at start-up
     app.extensions["idp"].extra[EXTRA_KEY] = Metrics()
     app.register_blueprint(bp)

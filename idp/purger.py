@@ -21,6 +21,7 @@ from idp.services.purge import PURGE_LEASE
 from idp.services.purge import holder_name
 from idp.services.purge import purge
 from idp.services.purge import take_lease
+from idp.settings import app_settings
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class PeriodicPurge(threading.Thread):
                 now = services().now()
                 if not take_lease(PURGE_LEASE, now, self.interval, self.holder):
                     return None
-                counts = purge(now, self.app.config)
+                counts = purge(now, app_settings(self.app))
             except SQLAlchemyError:
                 # The database is away; the next interval tries again.
                 log.warning("periodic purge failed", exc_info=True)
@@ -69,7 +70,7 @@ class PeriodicPurge(threading.Thread):
 
 def start_periodic_purge(app: Flask) -> PeriodicPurge | None:
     """Start the purge thread of this process, unless ``IDP_PURGE_INTERVAL`` is 0."""
-    interval = int(app.config["IDP_PURGE_INTERVAL"])
+    interval = app_settings(app).purge.interval
     if interval <= 0:
         return None
     thread = PeriodicPurge(app, interval)

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
+from idp.settings.sections import RedisSettings
+
 if TYPE_CHECKING:
     import redis
 
@@ -196,16 +198,15 @@ def redis_errors() -> tuple[type[Exception], ...]:
     return (module.RedisError,) if module is not None else ()
 
 
-def build_shared_redis(config: dict[str, Any]) -> SharedRedis | None:
-    """The shared client for a configuration; None without ``IDP_REDIS_URL``."""
-    url = config.get("IDP_REDIS_URL")
-    if not url:
+def build_shared_redis(section: RedisSettings) -> SharedRedis | None:
+    """The shared client for the ``IDP_REDIS_*`` settings; None without ``IDP_REDIS_URL``."""
+    if not section.url:
         return None
     return SharedRedis(
-        str(url),
-        timeout_ms=int(config["IDP_REDIS_TIMEOUT_MS"]),
-        health_check_interval=int(config["IDP_REDIS_HEALTH_CHECK_INTERVAL"]),
-        retry_seconds=float(config["IDP_REDIS_RETRY_SECONDS"]),
+        section.url,
+        timeout_ms=section.timeout_ms,
+        health_check_interval=section.health_check_interval,
+        retry_seconds=section.retry_seconds,
     )
 
 
@@ -215,8 +216,8 @@ def shared_redis() -> SharedRedis | None:
     Made again when ``IDP_REDIS_URL`` no longer matches (a test that changes the URL).
     """
     svc = services()
-    url = svc.config.get("IDP_REDIS_URL") or None
+    url = svc.settings.redis.url or None
     found: SharedRedis | None = svc.extra.get(EXTRA_KEY)
     if (found.url if found is not None else None) != url:
-        found = svc.extra[EXTRA_KEY] = build_shared_redis(svc.config)
+        found = svc.extra[EXTRA_KEY] = build_shared_redis(svc.settings.redis)
     return found

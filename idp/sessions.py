@@ -41,6 +41,7 @@ from werkzeug.datastructures import CallbackDict
 from idp.context import services
 from idp.extensions import db
 from idp.models.session import LoginSession
+from idp.settings import app_settings
 from idp.unavailable import discard_transaction
 from idp.unavailable import is_disconnect
 from idp.unavailable import is_unavailable
@@ -147,7 +148,7 @@ class ServerSessionInterface(SessionInterface):
 
     def cookie_name(self, app: Flask) -> str:
         """``IDP_SESSION_COOKIE``, with the ``__Host-`` prefix behind TLS."""
-        name = str(app.config["IDP_SESSION_COOKIE"])
+        name = app_settings(app).sessions.cookie
         if is_tls() and not name.startswith(HOST_PREFIX):
             return HOST_PREFIX + name
         return name
@@ -175,7 +176,7 @@ class ServerSessionInterface(SessionInterface):
         if row is None:
             return ServerSession()
         now = services().now()
-        idle = dt.timedelta(seconds=app.config["IDP_SESSION_IDLE_TIMEOUT"])
+        idle = dt.timedelta(seconds=app_settings(app).sessions.idle_timeout)
         if now >= row.expires_at or now - row.last_seen_at >= idle:
             db.session.delete(row)
             db.session.commit()
@@ -187,7 +188,7 @@ class ServerSessionInterface(SessionInterface):
             return ServerSession()
         try:
             data = _anonymous_serializer(app).loads(
-                value, max_age=int(app.config["IDP_SESSION_LIFETIME"])
+                value, max_age=app_settings(app).sessions.lifetime
             )
         except BadSignature:
             return ServerSession()
@@ -237,13 +238,13 @@ class ServerSessionInterface(SessionInterface):
                 data=dict(session),
                 created_at=now,
                 last_seen_at=now,
-                expires_at=now + dt.timedelta(seconds=app.config["IDP_SESSION_LIFETIME"]),
+                expires_at=now + dt.timedelta(seconds=app_settings(app).sessions.lifetime),
             )
             if session.rotate:
                 new.patron_id, new.auth_time = session.pending_login
             else:
                 new.ip = current_request.remote_addr
-                _cap_anonymous(new.ip, int(app.config["IDP_SESSION_ANONYMOUS_PER_ADDRESS"]))
+                _cap_anonymous(new.ip, app_settings(app).sessions.anonymous_per_address)
             if row is not None:
                 db.session.delete(row)
             db.session.add(new)
@@ -274,7 +275,7 @@ class ServerSessionInterface(SessionInterface):
         response.set_cookie(
             name,
             token,
-            max_age=int(app.config["IDP_SESSION_LIFETIME"]),
+            max_age=app_settings(app).sessions.lifetime,
             path="/",
             # The actual scheme (X-Forwarded-Proto only behind a trusted proxy).
             secure=is_tls(),

@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
+from idp.context import services
 from idp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def unavailable_response() -> Response:
         response = error_page(
             503, _("The service is busy or under maintenance. Please try again in a moment.")
         )
-    response.headers["Retry-After"] = str(current_app.config["IDP_RETRY_AFTER"])
+    response.headers["Retry-After"] = services().settings.site.retry_after
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -6,6 +6,9 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from flask import Flask
+
+from idp.context import IdpServices
 from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
@@ -70,3 +73,11 @@ def make_client(
     db.session.add(client)
     db.session.commit()
     return client
+
+
+def change_settings(app: Flask, **values: Any) -> None:
+    """Replace some ``IDP_*`` settings of a running test application (checked as at
+    start). Services built from them on first use see the new values only if built after.
+    """
+    found: IdpServices = app.extensions["idp"]
+    found.settings = found.settings.with_values(values)

@@ -44,6 +44,7 @@ _COMMANDS: list[tuple[str, str, str, str]] = [
     ("sip2", "idp.cli.sip2", "sip2", "SIP2 responder for e-book vendors and self-check."),
     ("staff", "idp.cli.staff", "staff", "Staff accounts of the web console (/staff)."),
     ("saml", "idp.cli.saml", "saml", "The SAML IdP's signing key."),
+    ("config", "idp.cli.config", "config_group", "Settings: documentation and values in effect."),
 ]
 
 #: Commands that keep serving: their audit lines stay in the log stream.
@@ -76,15 +77,16 @@ def serve_command(server_args: tuple[str, ...]) -> None:
 
     from idp.granian_conf import chosen_server
     from idp.granian_conf import granian_args
+    from idp.settings import ConfigError
 
     try:
         server = chosen_server(os.environ)
-    except ValueError as exc:
+        if server == "gunicorn":
+            conf = ["-c", "python:idp.gunicorn_conf"]
+            args = ["-m", "gunicorn", *conf, *server_args, "idp:create_app()"]
+        else:
+            args = granian_args(os.environ, server_args)
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    if server == "gunicorn":
-        conf = ["-c", "python:idp.gunicorn_conf"]
-        args = ["-m", "gunicorn", *conf, *server_args, "idp:create_app()"]
-    else:
-        args = granian_args(os.environ, server_args)
     # Replaces this process (signals then reach the server's master directly); no shell.
     os.execv(sys.executable, [sys.executable, *args])  # noqa: S606

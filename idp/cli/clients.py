@@ -30,7 +30,7 @@ def clients() -> None:
 @with_appcontext
 def sync(folder: Path | None, prune: bool) -> None:
     """Create and update clients from FOLDER/*.toml (default: IDP_CLIENTS_DIR)."""
-    folder = folder or Path(services().config["IDP_CLIENTS_DIR"])
+    folder = folder or Path(services().settings.site.clients_dir)
     try:
         specs = load_client_files(folder)
     except ClientFileError as exc:

@@ -46,7 +46,7 @@ def load_demo(*, only_if_empty: bool = False) -> bool:
     import os
 
     env = {**DEMO_SECRETS, **os.environ}
-    sync_clients(load_client_files(Path(services().config["IDP_CLIENTS_DIR"]), env))
+    sync_clients(load_client_files(Path(services().settings.site.clients_dir), env))
     passwords = services().passwords
     card, temporary = DEMO_TEMPORARY
     patron = db.session.scalar(select(Patron).where(Patron.card_number == card))
@@ -83,7 +83,7 @@ def _demo_password_state(card: str, password: str) -> str:
 def demo_command(if_empty: bool) -> None:
     """Load demo patrons and the example clients (with demo secrets)."""
     loaded = load_demo(only_if_empty=if_empty)
-    issuer = services().config["IDP_ISSUER"]
+    issuer = services().settings.site.issuer
     if loaded:
         click.echo("Demo data loaded.")
     click.echo(f"\n  Library IdP at {issuer}/")

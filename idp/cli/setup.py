@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from idp.context import services
@@ -22,5 +21,5 @@ def init_command() -> None:
 
     upgrade()
     state = services().keys.describe()
-    click.echo(f"Database ready: {current_app.config['IDP_DATABASE_URL'].split('@')[-1]}")
+    click.echo(f"Database ready: {str(services().settings.database.url).split('@')[-1]}")
     click.echo(f"Signing key: {state['active']}")

@@ -10,7 +10,7 @@ from idp.context import services
 
 def library_zone() -> ZoneInfo:
     """The library's time zone."""
-    return ZoneInfo(str(services().config["IDP_TIMEZONE"]))
+    return ZoneInfo(services().settings.site.timezone)
 
 
 def library_time(moment: dt.datetime) -> str:

@@ -62,9 +62,9 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
     def create_endpoint_response(self, request: Any) -> Any:
         # One endpoint object serves every thread: the request's own values live in
         # ``g``, never on ``self``.
-        config = services().config
-        expires_in = int(config["IDP_DEVICE_CODE_TTL"])
-        interval = int(config["IDP_DEVICE_POLL_INTERVAL"])
+        settings = services().settings
+        expires_in = settings.tokens.device_code_ttl
+        interval = settings.tokens.device_poll_interval
         status, body, headers = super().create_endpoint_response(request)
         body = {**body, "expires_in": expires_in, "interval": interval}
         self._save(request.client.get_client_id(), request.payload.scope, body)
@@ -79,7 +79,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
         return secrets.token_urlsafe(32)
 
     def get_verification_uri(self) -> str:
-        return f"{services().config['IDP_ISSUER']}/device"
+        return f"{services().settings.site.issuer}/device"
 
     def save_device_credential(
         self, client_id: str, scope: str | None, data: dict[str, Any]

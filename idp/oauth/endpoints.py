@@ -92,13 +92,14 @@ def introspection_payload(row: TokenView, kind: str, now: dt.datetime) -> dict[s
     if not active:
         return {"active": False}
     config = services().config
+    settings = services().settings
     expires = row.refresh_expires_at if kind == "refresh_token" else row.access_expires_at
     assert expires is not None  # noqa: S101 - an active refresh token has an expiry
     payload: dict[str, Any] = {
         "active": True,
         "client_id": row.client_id,
         "scope": row.scope,
-        "iss": config["IDP_ISSUER"],
+        "iss": settings.site.issuer,
         "aud": row.client_id,
         "iat": int(row.issued_at.timestamp()),
         "exp": int(expires.timestamp()),

@@ -273,7 +273,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 sid=login[0],
                 amr=login[2],
                 created_at=now,
-                expires_at=now + dt.timedelta(seconds=services().config["IDP_CODE_TTL"]),
+                expires_at=now + dt.timedelta(seconds=services().settings.tokens.code_ttl),
             )
         )
         # Not committed here: the authorize view commits the code together with its
@@ -326,7 +326,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         if row is None or row.revoked_at is not None or not attach_client(row):
             return None
         now = services().now()
-        grace = int(services().config["IDP_REFRESH_REUSE_GRACE"])
+        grace = services().settings.tokens.refresh_reuse_grace
         if row.rotated_at is not None and not within_retry_grace(row, now, grace):
             # A refresh token that was already exchanged is being replayed: one of the
             # two holders is an attacker, so the whole family is revoked.

@@ -120,14 +120,15 @@ def id_token_for(code: CodeView, client: Client, patron: PatronView, access_toke
     browser-visible tokens longer than needed.
     """
     config = services().config
+    settings = services().settings
     alg = client.id_token_signed_response_alg or SIGNING_ALG
     key = services().keys.active_key_for(alg)
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": config["IDP_ISSUER"],
+        "iss": settings.site.issuer,
         "aud": client.client_id,
         "iat": now,
-        "exp": now + int(config["IDP_ID_TOKEN_TTL"]),
+        "exp": now + settings.tokens.id_token_ttl,
     }
     if code.nonce:
         claims["nonce"] = code.nonce

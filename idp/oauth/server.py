@@ -37,6 +37,7 @@ from idp.oauth.hot import client_state
 from idp.oauth.oidc import OpenIDCode
 from idp.oauth.oidc import S256CodeChallenge
 from idp.oauth.tokens import generate_bearer_token
+from idp.settings import Settings
 
 
 def query_client(client_id: str) -> Client | None:
@@ -62,7 +63,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         patron_id=request.user.id if request.user is not None else None,
         family=family_for(request),
         now=services().now(),
-        refresh_ttl=int(services().config["IDP_REFRESH_TOKEN_TTL"]),
+        refresh_ttl=services().settings.tokens.refresh_token_ttl,
     )
 
 
@@ -126,7 +127,9 @@ class IssuerInResponse(IssuerParameter):  # type: ignore[misc]
         return self.issuer
 
 
-def configure_oauth(app: Flask) -> tuple[LibraryAuthorizationServer, ResourceProtector]:
+def configure_oauth(
+    app: Flask, settings: Settings
+) -> tuple[LibraryAuthorizationServer, ResourceProtector]:
     """Build the authorization server and resource protector for ``app``."""
     server = LibraryAuthorizationServer()
     server.init_app(app, query_client=query_client, save_token=save_token)
@@ -138,7 +141,7 @@ def configure_oauth(app: Flask) -> tuple[LibraryAuthorizationServer, ResourcePro
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(DeviceCodeGrant)
-    server.register_extension(IssuerInResponse(app.config["IDP_ISSUER"]))
+    server.register_extension(IssuerInResponse(settings.site.issuer))
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(EndSessionEndpoint)

@@ -40,11 +40,11 @@ def generate_bearer_token(
 ) -> dict[str, Any]:
     """Authlib token generator: an access token, and a refresh token only when the
     patron granted ``offline_access`` to a client allowed the refresh grant."""
-    config = services().config
+    settings = services().settings
     token: dict[str, Any] = {
         "token_type": "Bearer",
         "access_token": secrets.token_urlsafe(32),
-        "expires_in": expires_in or int(config["IDP_ACCESS_TOKEN_TTL"]),
+        "expires_in": expires_in or settings.tokens.access_token_ttl,
     }
     if scope:
         token["scope"] = scope

@@ -12,7 +12,6 @@ import base64
 import datetime as dt
 import hashlib
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -37,6 +36,7 @@ from saml2.xmldsig import SIG_RSA_SHA256
 from idp.models.saml import SamlServiceProvider
 from idp.saml.identity import attribute_converter_map
 from idp.saml.keys import SamlKeys
+from idp.settings import Settings
 
 #: Where Debian's xmlsec1 is (installed by ``make saml``/``make test``).
 XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
@@ -66,20 +66,19 @@ class SamlSettings:
         return f"{self.issuer}/saml/sso"
 
 
-def settings_from_config(config: Mapping[str, Any]) -> SamlSettings:
-    """Read the ``IDP_SAML_*`` settings (the scope defaults to the issuer's host)."""
-    issuer = str(config["IDP_ISSUER"])
-    scope = str(config.get("IDP_SAML_SCOPE") or urlsplit(issuer).hostname or "localhost")
-    affiliations = tuple(
-        a.strip() for a in str(config.get("IDP_SAML_AFFILIATIONS") or "").split(",") if a.strip()
-    )
+def from_settings(settings: Settings) -> SamlSettings:
+    """The ``IDP_SAML_*`` settings as the IdP uses them (the scope defaults to the
+    issuer's host)."""
+    issuer = settings.site.issuer
+    scope = settings.saml.scope or urlsplit(issuer).hostname or "localhost"
+    affiliations = settings.saml.affiliations
     return SamlSettings(
         issuer=issuer,
         scope=scope,
         affiliations=affiliations,
-        assertion_lifetime=int(config["IDP_SAML_ASSERTION_LIFETIME"]),
-        request_max_age=int(config["IDP_SAML_REQUEST_MAX_AGE"]),
-        metadata_valid_hours=int(config["IDP_SAML_METADATA_VALID_HOURS"]),
+        assertion_lifetime=settings.saml.assertion_lifetime,
+        request_max_age=settings.saml.request_max_age,
+        metadata_valid_hours=settings.saml.metadata_valid_hours,
     )
 
 

@@ -37,6 +37,7 @@ from idp.services.accounts.subjects import subject_for
 from idp.services.destinations import DestinationError
 from idp.services.destinations import checked_session
 from idp.services.destinations import private_allowed
+from idp.settings import app_settings
 
 log = logging.getLogger("idp.backchannel")
 
@@ -104,14 +105,15 @@ def logout_token(patron: Patron, client: Client, sid: str) -> str:
     :return: the compact JWS.
     """
     config = services().config
+    settings = services().settings
     key = services().keys.active_key()
     now = int(services().now().timestamp())
     claims = {
-        "iss": config["IDP_ISSUER"],
+        "iss": settings.site.issuer,
         "aud": client.client_id,
         "iat": now,
         # §2.4: "it is RECOMMENDED that [exp] be … a short time in the future" (two minutes).
-        "exp": now + int(config["IDP_LOGOUT_TOKEN_TTL"]),
+        "exp": now + settings.backchannel.logout_token_ttl,
         "jti": secrets.token_urlsafe(16),
         # The subject this client knows: public or pairwise (OIDC Core §8).
         "sub": subject_for(patron, client, config["SECRET_KEY"]),
@@ -129,7 +131,9 @@ def deliveries_for(sessions: Iterable[EndedSession]) -> list[Delivery]:
     Clients without a ``backchannel_logout_uri`` (or disabled ones) are skipped.
     """
     out: list[Delivery] = []
-    everyone_private = private_allowed(services().config)
+    svc = services()
+    development = bool(svc.config.get("TESTING") or svc.config.get("DEBUG"))
+    everyone_private = private_allowed(svc.settings.backchannel.allow_private, development)
     for ended in sessions:
         if not ended.client_ids:
             continue
@@ -191,13 +195,13 @@ class BackchannelNotifier:
     """Delivers logout tokens from a thread pool, with a timeout and retries."""
 
     def __init__(self, app: Flask) -> None:
-        config = app.config
+        settings = app_settings(app)
         self.app = app
-        self.timeout = float(config["IDP_BACKCHANNEL_TIMEOUT"])
-        self.retries = max(0, int(config["IDP_BACKCHANNEL_RETRIES"]))
-        self.backoff = max(0, int(config["IDP_BACKCHANNEL_BACKOFF_MS"])) / 1000
+        self.timeout = settings.backchannel.timeout
+        self.retries = max(0, settings.backchannel.retries)
+        self.backoff = max(0, settings.backchannel.backoff_ms) / 1000
         self._executor = ThreadPoolExecutor(
-            max_workers=max(1, int(config["IDP_BACKCHANNEL_WORKERS"])),
+            max_workers=max(1, settings.backchannel.workers),
             thread_name_prefix="idp-backchannel",
         )
         self._lock = threading.Lock()

@@ -235,7 +235,10 @@ def parse_client(
 def _installation_allows(allow_private: bool | None) -> bool:
     if allow_private is not None:
         return allow_private
-    return has_app_context() and private_allowed(current_app.config)
+    if not has_app_context():
+        return False
+    development = bool(current_app.config.get("TESTING") or current_app.config.get("DEBUG"))
+    return private_allowed(services().settings.backchannel.allow_private, development)
 
 
 def _check_destination(uri: str, where: str, allowed: bool) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,14 +31,15 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def private_allowed(config: Mapping[str, Any]) -> bool:
+def private_allowed(allow_private: str, development: bool) -> bool:
     """Whether every client may use private destinations (``IDP_BACKCHANNEL_ALLOW_PRIVATE``).
 
-    ``auto`` (the default): only in development and tests (``DEBUG``/``TESTING``).
+    ``auto`` (the default): only in development and tests (``development``: Flask's
+    ``DEBUG`` or ``TESTING``).
     """
-    value = str(config.get("IDP_BACKCHANNEL_ALLOW_PRIVATE", "auto")).strip().lower()
+    value = allow_private.strip().lower()
     if value == "auto":
-        return bool(config.get("TESTING") or config.get("DEBUG"))
+        return development
     return value in {"true", "1", "yes", "on"}
 
 

@@ -25,17 +25,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from idp.config import ConfigError
-from idp.services.allowance import MAX_CHECKS_PER_MINUTE
-from idp.services.allowance import MAX_FAILURES_PER_DAY
 from idp.services.allowance import Allowance
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_patron
+from idp.settings import Settings
 
 #: The string EZproxy looks for (``valid=+VALID`` in ``user.txt``).
 VALID = "+VALID"
@@ -76,35 +72,11 @@ class EzproxySettings:
         return right and any(ip in network for network in self.networks)
 
 
-def _count(config: Mapping[str, Any], key: str, maximum: int) -> int:
-    value = config[key]
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise ConfigError(f"{key} must be a whole number between 1 and {maximum}")
-    return value
-
-
-def settings_from_config(config: Mapping[str, Any]) -> EzproxySettings:
-    """Read and check the ``IDP_EZPROXY_*`` settings.
-
-    :raises ConfigError: for a short secret, a bad network or an allowance out of range.
-    """
-    secret = str(config.get("IDP_EZPROXY_SECRET") or "")
-    if secret and len(secret) < MIN_SECRET:
-        raise ConfigError(f"IDP_EZPROXY_SECRET must be at least {MIN_SECRET} characters")
-    try:
-        networks = tuple(
-            ipaddress.ip_network(part.strip(), strict=False)
-            for part in str(config.get("IDP_EZPROXY_NETWORKS") or "").split(",")
-            if part.strip()
-        )
-    except ValueError as exc:
-        raise ConfigError("IDP_EZPROXY_NETWORKS must list addresses or CIDR networks") from exc
-    allowance = Allowance(
-        f"{CHANNEL}:server",
-        _count(config, "IDP_EZPROXY_CHECKS_PER_MINUTE", MAX_CHECKS_PER_MINUTE),
-        _count(config, "IDP_EZPROXY_FAILURES_PER_DAY", MAX_FAILURES_PER_DAY),
-    )
-    return EzproxySettings(secret, networks, allowance)
+def from_settings(settings: Settings) -> EzproxySettings:
+    """The ``IDP_EZPROXY_*`` settings in the form the check uses (checked at start)."""
+    section = settings.ezproxy
+    allowance = Allowance(f"{CHANNEL}:server", section.checks_per_minute, section.failures_per_day)
+    return EzproxySettings(section.secret, section.networks, allowance)
 
 
 def check_login(

@@ -13,7 +13,6 @@ import datetime as dt
 import os
 import socket
 from collections.abc import Callable
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +37,7 @@ from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.throttle import ThrottleCounter
 from idp.models.token import Token
+from idp.settings import Settings
 
 #: Name of the periodic purge's lease row.
 PURGE_LEASE = "purge"
@@ -49,28 +49,28 @@ class Rule:
 
     table: str
     key: InstrumentedAttribute[Any]
-    condition: Callable[[dt.datetime, Mapping[str, Any]], ColumnElement[bool] | None]
+    condition: Callable[[dt.datetime, Settings], ColumnElement[bool] | None]
 
 
-def _sessions(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
+def _sessions(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
     # Pending authorization requests live in the session record and go with it.
-    idle = dt.timedelta(seconds=int(config["IDP_SESSION_IDLE_TIMEOUT"]))
+    idle = dt.timedelta(seconds=settings.sessions.idle_timeout)
     return or_(LoginSession.expires_at <= now, LoginSession.last_seen_at <= now - idle)
 
 
-def _codes(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
+def _codes(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
     # Kept for an ID token's lifetime after expiry: ``exists_nonce`` still refuses a
     # replayed nonce while an ID token carrying it may be in use.
-    keep = dt.timedelta(seconds=int(config["IDP_ID_TOKEN_TTL"]))
+    keep = dt.timedelta(seconds=settings.tokens.id_token_ttl)
     return AuthorizationCode.expires_at <= now - keep
 
 
-def _device(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
+def _device(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
     # A used device code's tokens live in ``tokens``; the request itself ends at expiry.
     return DeviceAuthorization.expires_at <= now
 
 
-def _tokens(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
+def _tokens(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
     # A rotated or revoked refresh token is kept until it would have expired: presenting
     # it again must still be recognised as reuse (RFC 9700 §4.14.2).
     return (Token.access_expires_at <= now) & or_(
@@ -78,18 +78,18 @@ def _tokens(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
     )
 
 
-def _card_codes(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
+def _card_codes(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
     return UsedCardCode.expires_at <= now
 
 
-def _throttle(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool]:
+def _throttle(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
     return ThrottleCounter.expires_at <= now
 
 
-def _card_failures(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool] | None:
+def _card_failures(now: dt.datetime, settings: Settings) -> ColumnElement[bool] | None:
     # Only card numbers no patron has, not locked, with no failure for the forget period:
     # an issued card's count toward the lock stays until a correct sign-in or an unlock.
-    forget = int(config["IDP_THROTTLE_CARD_FORGET"])
+    forget = settings.throttle.card_forget
     if forget <= 0:
         return None
     return (
@@ -99,8 +99,8 @@ def _card_failures(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement
     )
 
 
-def _audit(now: dt.datetime, config: Mapping[str, Any]) -> ColumnElement[bool] | None:
-    days = int(config["IDP_AUDIT_RETENTION_DAYS"])
+def _audit(now: dt.datetime, settings: Settings) -> ColumnElement[bool] | None:
+    days = settings.purge.audit_retention_days
     if days <= 0:
         return None
     return AuditEvent.created_at <= now - dt.timedelta(days=days)
@@ -121,7 +121,7 @@ RULES: tuple[Rule, ...] = (
 
 def purge(
     now: dt.datetime,
-    config: Mapping[str, Any],
+    settings: Settings,
     *,
     dry_run: bool = False,
     batch_size: int | None = None,
@@ -132,10 +132,10 @@ def purge(
 
     :return: rows deleted (or that would be) per table name, every table listed.
     """
-    size = max(1, int(batch_size or config["IDP_PURGE_BATCH"]))
+    size = max(1, batch_size or settings.purge.batch)
     counts: dict[str, int] = {}
     for rule in RULES:
-        condition = rule.condition(now, config)
+        condition = rule.condition(now, settings)
         if condition is None:
             counts[rule.table] = 0
             continue

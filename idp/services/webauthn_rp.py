@@ -86,13 +86,13 @@ class Assertion:
 
 def relying_party() -> tuple[str, str]:
     """The relying-party id (host name) and the expected origin, from ``IDP_ISSUER``."""
-    parts = urlsplit(str(services().config["IDP_ISSUER"]))
+    parts = urlsplit(services().settings.site.issuer)
     return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
 
 
 def is_available() -> bool:
     """True when passkeys can work here: the issuer's host is a name, not an IP address."""
-    host = urlsplit(str(services().config["IDP_ISSUER"])).hostname or ""
+    host = urlsplit(services().settings.site.issuer).hostname or ""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -117,7 +117,7 @@ def registration_options(
     rp_id, _origin = relying_party()
     options = generate_registration_options(
         rp_id=rp_id,
-        rp_name=str(services().config["IDP_LIBRARY_NAME_EN"]),
+        rp_name=services().settings.library.name_en,
         user_name=user_name,
         user_id=user_id,
         user_display_name=display_name,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from idp.settings import Settings
+from idp.settings import app_settings
 from idp.sip2.database_directory import DatabaseDirectory
 from idp.sip2.server import Sip2Server
 from idp.sip2.session import Sip2Options
@@ -19,23 +20,23 @@ from idp.sip2.terminals import credentials
 from idp.sip2.terminals import load_terminals
 
 
-def options_from_config(config: Mapping[str, Any]) -> Sip2Options:
+def options_from_settings(settings: Settings) -> Sip2Options:
     """The server options from the ``IDP_SIP2_*`` settings.
 
     :raises TerminalConfigError: for a value the server cannot use.
     """
     try:
         return Sip2Options(
-            institution_id=str(config["IDP_SIP2_INSTITUTION_ID"]),
-            library_name=str(config["IDP_LIBRARY_NAME"]),
-            max_connections=int(config["IDP_SIP2_MAX_CONNECTIONS"]),
-            max_connections_per_address=int(config["IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS"]),
-            idle_timeout=float(config["IDP_SIP2_IDLE_TIMEOUT"]),
-            login_timeout=float(config["IDP_SIP2_LOGIN_TIMEOUT"]),
-            max_message_bytes=int(config["IDP_SIP2_MAX_MESSAGE"]),
-            encoding=str(config["IDP_SIP2_ENCODING"]),
-            time_zone=ZoneInfo(str(config["IDP_TIMEZONE"])),
-            expiry_field=str(config["IDP_SIP2_EXPIRY_FIELD"]) or None,
+            institution_id=settings.sip2.institution_id,
+            library_name=settings.library.name,
+            max_connections=settings.sip2.max_connections,
+            max_connections_per_address=settings.sip2.max_connections_per_address,
+            idle_timeout=settings.sip2.idle_timeout,
+            login_timeout=settings.sip2.login_timeout,
+            max_message_bytes=settings.sip2.max_message,
+            encoding=settings.sip2.encoding,
+            time_zone=ZoneInfo(settings.site.timezone),
+            expiry_field=settings.sip2.expiry_field or None,
         )
     except (ValueError, LookupError) as exc:
         raise TerminalConfigError(f"IDP_SIP2_* settings: {exc}") from None
@@ -77,19 +78,19 @@ def create_server(
     :raises TerminalConfigError: for an unusable terminals file, option or TLS file.
     :raises OSError: when the address cannot be bound.
     """
-    config = app.config
-    terminals = load_terminals(Path(str(config["IDP_SIP2_TERMINALS"])), env)
+    settings = app_settings(app)
+    terminals = load_terminals(Path(settings.sip2.terminals), env)
     context = tls_context(
-        str(config["IDP_SIP2_TLS_CERT"] if tls_cert is None else tls_cert),
-        str(config["IDP_SIP2_TLS_KEY"] if tls_key is None else tls_key),
+        settings.sip2.tls_cert if tls_cert is None else tls_cert,
+        settings.sip2.tls_key if tls_key is None else tls_key,
     )
     directory = DatabaseDirectory(app, allowances(terminals))
     return Sip2Server(
         directory,
         credentials(terminals),
-        host=str(config["IDP_SIP2_HOST"] if host is None else host),
-        port=int(config["IDP_SIP2_PORT"] if port is None else port),
+        host=settings.sip2.host if host is None else host,
+        port=settings.sip2.port if port is None else port,
         ssl_context=context,
-        options=options_from_config(config),
+        options=options_from_settings(settings),
         login_guard=directory,
     )

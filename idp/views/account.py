@@ -96,7 +96,7 @@ def _page(patron: Patron, form: AccountForm, status: int, headers: dict[str, str
         patron=patron,
         form=form,
         status_name=STATUS_NAMES.get(patron.status, patron.status),
-        timezone=services().config["IDP_TIMEZONE"],
+        timezone=services().settings.site.timezone,
     )
     return body, status, headers
 

@@ -15,6 +15,7 @@ from flask import request
 from idp.context import services
 from idp.oauth.keys import ID_TOKEN_ALGS
 from idp.oauth.oidc import SCOPES_SUPPORTED
+from idp.settings import app_settings
 from idp.views.support.headers import CSP_NONE
 from idp.views.support.headers import HSTS
 
@@ -116,7 +117,7 @@ def _json_document(body: bytes, etag: str, max_age: int) -> Response:
 @bp.route("/.well-known/openid-configuration")
 def openid_configuration() -> Response:
     """The provider metadata."""
-    issuer = services().config["IDP_ISSUER"]
+    issuer = services().settings.site.issuer
     body, etag = _cached_json("discovery", lambda: provider_metadata(issuer))
     return _json_document(body, etag, 3600)
 
@@ -157,9 +158,9 @@ class StaticDocuments:
     def __init__(self, app: Flask, wsgi_app: Any) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        issuer = str(app.config["IDP_ISSUER"])
+        issuer = app_settings(app).site.issuer
         self.issuer_is_https = issuer.startswith("https://")
-        self.trust_proxy = bool(app.config["IDP_TRUST_PROXY"])
+        self.trust_proxy = app_settings(app).site.trust_proxy
         body = json.dumps(provider_metadata(issuer), separators=(",", ":")).encode()
         self.discovery = (body, hashlib.sha256(body).hexdigest()[:32])
 

@@ -21,8 +21,9 @@ from idp.services.ezproxy import INVALID
 from idp.services.ezproxy import EzproxySettings
 from idp.services.ezproxy import answer_for
 from idp.services.ezproxy import check_login
-from idp.services.ezproxy import settings_from_config
+from idp.services.ezproxy import from_settings
 from idp.services.signin import MAX_PASSWORD_INPUT
+from idp.settings import app_settings
 
 bp = Blueprint("ezproxy", __name__)
 
@@ -84,5 +85,5 @@ def check() -> Response:
 
 def init_app(app: Flask) -> None:
     """Read the settings once (refusing bad ones at start-up) and register the route."""
-    app.extensions["idp"].extra[EXTRA_KEY] = settings_from_config(app.config)
+    app.extensions["idp"].extra[EXTRA_KEY] = from_settings(app_settings(app))
     app.register_blueprint(bp)

@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from flask import current_app
 from flask import jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from idp.context import services
 from idp.extensions import db
 from idp.redis_client import shared_redis
 from idp.unavailable import discard_transaction
@@ -43,7 +43,7 @@ def readyz() -> Any:
     body = {"status": "ok" if ready else "unavailable", **checks}
     if ready:
         return jsonify(body)
-    retry_after = str(current_app.config["IDP_RETRY_AFTER"])
+    retry_after = services().settings.site.retry_after
     return jsonify(body), 503, {"Retry-After": retry_after, "Cache-Control": "no-store"}
 
 

@@ -35,6 +35,6 @@ def build_document(issuer: str) -> dict[str, Any]:
 @bp.route("/openapi.json")
 def openapi_document() -> Response:
     """The document (read once per process, served with an ETag)."""
-    issuer = services().config["IDP_ISSUER"]
+    issuer = services().settings.site.issuer
     body, etag = _cached_json("openapi", lambda: build_document(issuer))
     return _json_document(body, etag, 3600)

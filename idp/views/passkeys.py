@@ -117,7 +117,7 @@ def _take_challenge(purpose: str) -> bytes | None:
 
 
 def _local(when: dt.datetime) -> str:
-    return when.astimezone(ZoneInfo(services().config["IDP_TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+    return when.astimezone(ZoneInfo(services().settings.site.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _options_response(options_json: str) -> Response:

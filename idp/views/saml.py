@@ -30,8 +30,8 @@ from idp.saml.registry import find_sp
 from idp.saml.server import BINDING_HTTP_POST
 from idp.saml.server import BINDING_HTTP_REDIRECT
 from idp.saml.server import SamlSettings
+from idp.saml.server import from_settings
 from idp.saml.server import metadata_xml
-from idp.saml.server import settings_from_config
 from idp.saml.sso import PendingSso
 from idp.saml.sso import SamlRequestError
 from idp.saml.sso import assertion_response
@@ -40,6 +40,7 @@ from idp.saml.sso import check_request
 from idp.saml.sso import error_response
 from idp.saml.sso import unsolicited
 from idp.services import audit
+from idp.settings import app_settings
 from idp.views.support import pending
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
@@ -191,8 +192,8 @@ def login_client(params: dict[str, str]) -> Client | None:
 
 def init_app(app: Flask) -> None:
     """Create the SAML key (first start), read the settings, register the routes."""
-    settings = settings_from_config(app.config)
-    keys = SamlKeys(Path(app.config["IDP_KEYS_DIR"]) / "saml", settings.entity_id)
+    settings = from_settings(app_settings(app))
+    keys = SamlKeys(Path(app_settings(app).site.keys_dir) / "saml", settings.entity_id)
     keys.ensure()
     app.extensions["idp"].extra[EXTRA_KEY] = settings
     app.extensions["idp"].extra[EXTRA_KEY + "_keys"] = keys

@@ -11,10 +11,11 @@ from idp.extensions import db
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from tests.conftest import TEST_REDIS_URL
+from tests.factories import change_settings
 
 
 def test_limits_count_per_identifier_from_the_configuration(app: Flask) -> None:
-    app.config["IDP_REISSUE_IP_PER_MINUTE"] = 2
+    change_settings(app, IDP_REISSUE_IP_PER_MINUTE=2)
     app.extensions["idp"].extra.pop("limiter", None)
     first = [Slot("reissue_ip", "192.0.2.1")]
     assert [limiter().hit(first) == 0 for _ in range(3)] == [True, True, False]

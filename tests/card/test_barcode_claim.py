@@ -19,6 +19,7 @@ from joserfc.jwk import KeySet
 
 from idp.extensions import db
 from idp.models.consent import Consent
+from idp.settings import app_settings
 from tests.card.conftest import STEP
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
@@ -180,7 +181,7 @@ def test_signed_with_the_new_key_after_rotation(
     from idp.oauth.keys import KeyStore
 
     folder = tmp_path / "rotated-keys"
-    shutil.copytree(app.config["IDP_KEYS_DIR"], folder)
+    shutil.copytree(app_settings(app).site.keys_dir, folder)
     store = KeyStore(folder)
     new_kid = store.rotate()
     app.extensions["idp"].keys = store

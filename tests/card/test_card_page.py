@@ -11,9 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from idp.extensions import db
+from idp.settings import app_settings
 from tests.card.conftest import STEP
 from tests.card.conftest import current_value
 from tests.card.conftest import log_in
+from tests.factories import change_settings
 from tests.factories import make_patron
 
 SVG_RE = re.compile(r"<svg\b.*?</svg>", re.S)
@@ -118,7 +120,7 @@ def test_json_feed_needs_a_login(client: FlaskClient) -> None:
 def test_an_old_login_must_log_in_again(
     app: Flask, client: FlaskClient, signed_in: Any, clock: Any
 ) -> None:
-    app.config["IDP_CARD_RECENT_LOGIN"] = 600
+    change_settings(app, IDP_CARD_RECENT_LOGIN=600)
     app.extensions["idp"].extra.pop("card", None)
     clock.advance(seconds=599)
     assert client.get("/card").status_code == 200
@@ -137,7 +139,7 @@ def test_an_old_login_must_log_in_again(
 
 
 def test_default_recent_login_is_twelve_hours(app: Flask) -> None:
-    assert app.config["IDP_CARD_RECENT_LOGIN"] == 12 * 3600
+    assert app_settings(app).cards.recent_login == 12 * 3600
 
 
 @pytest.mark.parametrize(
@@ -186,7 +188,7 @@ def test_home_and_account_pages_link_to_the_card(client: FlaskClient, signed_in:
 def test_code128_when_configured(
     app: Flask, client: FlaskClient, signed_in: Any, aligned: Any
 ) -> None:
-    app.config["IDP_CARD_SYMBOLOGY"] = "code128"
+    change_settings(app, IDP_CARD_SYMBOLOGY="code128")
     app.extensions["idp"].extra.pop("card", None)
 
     html = client.get("/card").get_data(as_text=True)

@@ -25,6 +25,7 @@ from idp.services.cards.service import card_service
 from tests.card.conftest import REDIS_URL
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
+from tests.factories import change_settings
 
 #: Nothing listens there: a Redis that is configured but down.
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
@@ -135,7 +136,7 @@ def test_redis_store_keeps_no_card_number_in_its_keys(
     patron: Any,
     aligned: Any,
 ) -> None:
-    app.config.update(IDP_REDIS_URL=REDIS_URL, IDP_CARD_REPLAY_REDIS_PREFIX=redis_prefix)
+    change_settings(app, IDP_REDIS_URL=REDIS_URL, IDP_CARD_REPLAY_REDIS_PREFIX=redis_prefix)
     app.extensions["idp"].extra.pop("card", None)
 
     post_verify(client, desk_token, current_value(patron.card_number, aligned.now))
@@ -165,7 +166,7 @@ def test_redis_down_falls_back_to_the_database_and_says_so(
     aligned: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app.config.update(IDP_REDIS_URL=CLOSED_PORT_URL, IDP_REDIS_TIMEOUT_MS=100)
+    change_settings(app, IDP_REDIS_URL=CLOSED_PORT_URL, IDP_REDIS_TIMEOUT_MS=100)
     app.extensions["idp"].extra.pop("card", None)
     value = current_value(patron.card_number, aligned.now)
 

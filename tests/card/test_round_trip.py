@@ -19,6 +19,7 @@ from tests.barcode_image import SVG_NS
 from tests.barcode_image import read_svg
 from tests.card.conftest import STEP
 from tests.card.conftest import post_verify
+from tests.factories import change_settings
 
 FORMATS = {"nw7": zxingcpp.BarcodeFormat.Codabar, "code128": zxingcpp.BarcodeFormat.Code128}
 
@@ -44,7 +45,7 @@ def test_scanned_code_is_valid_once_replayed_then_expired(
     aligned: Any,
     symbology: str,
 ) -> None:
-    app.config["IDP_CARD_SYMBOLOGY"] = symbology
+    change_settings(app, IDP_CARD_SYMBOLOGY=symbology)
     app.extensions["idp"].extra.pop("card", None)
     sent, printed = scan(client, symbology)
     if symbology == "nw7":
@@ -76,7 +77,7 @@ def test_scanned_code_is_valid_once_replayed_then_expired(
 def test_the_printed_digits_drawn_again_scan_to_the_same_digits(
     app: Flask, client: FlaskClient, signed_in: Any, symbology: Symbology
 ) -> None:
-    app.config["IDP_CARD_SYMBOLOGY"] = symbology
+    change_settings(app, IDP_CARD_SYMBOLOGY=symbology)
     app.extensions["idp"].extra.pop("card", None)
     _sent, printed = scan(client, symbology)
 

@@ -18,6 +18,7 @@ from tests.card.conftest import STEP
 from tests.card.conftest import client_credentials_token
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
+from tests.factories import change_settings
 from tests.factories import make_client
 from tests.factories import make_patron
 
@@ -218,7 +219,7 @@ def test_no_token_is_401_with_a_challenge(client: FlaskClient) -> None:
 
 
 def test_a_flood_of_bad_tokens_is_limited_per_address(app: Flask, client: FlaskClient) -> None:
-    app.config["IDP_CARD_VERIFY_IP_PER_MINUTE"] = 2
+    change_settings(app, IDP_CARD_VERIFY_IP_PER_MINUTE=2)
     app.extensions["idp"].extra.pop("limiter", None)
 
     statuses = [post_verify(client, "guess", "0300000001123456").status_code for _ in range(3)]
@@ -258,7 +259,7 @@ def test_token_without_card_verify_is_403(client: FlaskClient, app: Flask) -> No
 def test_too_many_checks_are_429_with_retry_after(
     app: Flask, client: FlaskClient, desk_token: str, patron: Any
 ) -> None:
-    app.config["IDP_CARD_VERIFY_IP_PER_MINUTE"] = 3
+    change_settings(app, IDP_CARD_VERIFY_IP_PER_MINUTE=3)
     app.extensions["idp"].extra.pop("limiter", None)  # rules are read when it is built
     answers = [post_verify(client, desk_token, "0399999999123456") for _ in range(3)]
     refused = post_verify(client, desk_token, "0399999999123456")
@@ -274,7 +275,7 @@ def test_too_many_checks_are_429_with_retry_after(
 def test_failures_per_client_are_limited(
     app: Flask, client: FlaskClient, desk_token: str, patron: Any, aligned: Any
 ) -> None:
-    app.config["IDP_CARD_VERIFY_FAILURES_PER_DAY"] = 2
+    change_settings(app, IDP_CARD_VERIFY_FAILURES_PER_DAY=2)
     app.extensions["idp"].extra.pop("limiter", None)
     for _ in range(2):
         assert _answer(client, desk_token, "0399999999123456")["reason"] == "unknown"

@@ -13,6 +13,8 @@ from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.clients import load_client_files
+from idp.settings import app_settings
+from tests.factories import change_settings
 
 
 def _patron(card: str) -> Patron | None:
@@ -161,7 +163,7 @@ def test_keys_rotate_keeps_the_old_public_key(runner: FlaskCliRunner, app: Any) 
 
     from idp.oauth.keys import KeyStore
 
-    folder = Path(app.config["IDP_INSTANCE_DIR"]) / "keys"
+    folder = Path(app_settings(app).site.instance_dir) / "keys"
     shutil.copytree(services().keys.folder, folder)
     services().keys = KeyStore(folder)
     old = services().keys.active_key().kid
@@ -185,3 +187,29 @@ def test_demo_loads_the_seed_patron_and_both_clients(runner: FlaskCliRunner) -> 
     assert {"mylibrary", "d-library", "ebook-vendor-api"} <= ids
     again = runner.invoke(args=["demo", "--if-empty"])
     assert "Demo data loaded" not in again.output
+
+
+def test_config_docs_prints_the_generated_table(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    from idp.settings.docs import BEGIN
+    from idp.settings.docs import END
+    from idp.settings.docs import markdown_table
+
+    result = runner.invoke(args=["config", "docs"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == markdown_table()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{BEGIN}\nold\n{END}\nrest\n", encoding="utf-8")
+    assert runner.invoke(args=["config", "docs", "--write", str(readme)]).exit_code == 0
+    assert (
+        readme.read_text(encoding="utf-8") == f"intro\n{BEGIN}\n{markdown_table()}\n{END}\nrest\n"
+    )
+
+
+def test_config_show_lists_values_but_not_secrets(runner: FlaskCliRunner, app: Any) -> None:
+    change_settings(app, IDP_CODE_TTL=30, IDP_METRICS_TOKEN="t" * 40)
+    result = runner.invoke(args=["config", "show"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "IDP_CODE_TTL=30" in lines
+    assert "IDP_METRICS_TOKEN=(set)" in lines
+    assert "t" * 40 not in result.output

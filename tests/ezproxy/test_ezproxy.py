@@ -15,7 +15,8 @@ from idp import create_app
 from idp.config import ConfigError
 from idp.extensions import db
 from idp.models.audit import AuditEvent
-from idp.services.ezproxy import settings_from_config
+from idp.services.ezproxy import from_settings
+from idp.settings import app_settings
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import make_patron
 
@@ -140,7 +141,8 @@ def test_ezproxy_server_counts_against_its_allowance(app: Flask, client: FlaskCl
     """Many patrons behind one EZproxy server pass the per-address limit (10 a minute)
     but not the server's own allowance."""
     extra = app.extensions["idp"].extra
-    extra["ezproxy"] = settings_from_config({**app.config, "IDP_EZPROXY_CHECKS_PER_MINUTE": 15})
+    settings = app_settings(app).with_values({"IDP_EZPROXY_CHECKS_PER_MINUTE": 15})
+    extra["ezproxy"] = from_settings(settings)
     patrons = [make_patron(f"03000000{i:02d}") for i in range(16)]
     answers = [ask(client, p.card_number, DEFAULT_PASSWORD) for p in patrons]
     assert all(ezproxy_says_valid(r) for r in answers[:15])
@@ -208,5 +210,5 @@ def test_endpoint_is_absent_without_a_secret(
 def test_bad_settings_are_refused_at_start(
     app_config: dict[str, Any], setting: dict[str, Any]
 ) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=next(iter(setting))):
         create_app({**app_config, **setting})

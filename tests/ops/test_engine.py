@@ -10,19 +10,22 @@ from flask import Flask
 from sqlalchemy import text
 
 from idp import engine_options
-from idp.config import DEFAULTS
 from idp.extensions import db
+from idp.settings import app_settings
+from idp.settings import load_settings
 
 
 def test_postgresql_pool_comes_from_the_configuration() -> None:
-    config = {
-        **DEFAULTS,
-        "IDP_DATABASE_URL": "postgresql+psycopg://idp@db/idp",
-        "IDP_DB_POOL_SIZE": 3,
-        "IDP_DB_MAX_OVERFLOW": 7,
-    }
+    settings = load_settings(
+        {},
+        {
+            "IDP_DATABASE_URL": "postgresql+psycopg://idp@db/idp",
+            "IDP_DB_POOL_SIZE": 3,
+            "IDP_DB_MAX_OVERFLOW": 7,
+        },
+    )
     # No pre-ping (a round trip per request): recycling and disconnect handling instead.
-    assert engine_options(config) == {
+    assert engine_options(settings.database) == {
         "hide_parameters": True,
         "pool_size": 3,
         "max_overflow": 7,
@@ -37,7 +40,7 @@ def test_the_engine_uses_the_pool_settings(
     app = make_app(IDP_DB_POOL_SIZE=2, IDP_DB_MAX_OVERFLOW=1)
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
-            assert engine_options(app.config)["connect_args"]["timeout"] == 30
+            assert engine_options(app_settings(app).database)["connect_args"]["timeout"] == 30
             return
         assert db.engine.pool.size() == 2  # type: ignore[attr-defined]
         assert db.engine.pool._max_overflow == 1  # type: ignore[attr-defined]

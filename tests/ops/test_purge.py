@@ -28,6 +28,8 @@ from idp.purger import start_periodic_purge
 from idp.services.purge import RULES
 from idp.services.purge import purge
 from idp.services.purge import take_lease
+from idp.settings import app_settings
+from tests.factories import change_settings
 
 TABLES = [rule.table for rule in RULES]
 MODELS = {
@@ -108,11 +110,11 @@ def test_purge_deletes_expired_rows_of_every_table_and_keeps_live_ones(
     app: Flask, patron: Any, portal: Any, clock: Any
 ) -> None:
     _fill(clock.now, patron, portal, expired=7, live=3)
-    assert purge(clock.now, app.config, dry_run=True) == dict.fromkeys(TABLES, 7)
+    assert purge(clock.now, app_settings(app), dry_run=True) == dict.fromkeys(TABLES, 7)
     assert all(_count(model) == 10 for model in MODELS.values())  # a dry run deletes nothing
-    assert purge(clock.now, app.config, batch_size=3) == dict.fromkeys(TABLES, 7)
+    assert purge(clock.now, app_settings(app), batch_size=3) == dict.fromkeys(TABLES, 7)
     assert {table: _count(model) for table, model in MODELS.items()} == dict.fromkeys(TABLES, 3)
-    assert purge(clock.now, app.config) == dict.fromkeys(TABLES, 0)
+    assert purge(clock.now, app_settings(app)) == dict.fromkeys(TABLES, 0)
 
 
 def test_a_refresh_token_is_kept_until_it_expires_even_when_rotated(
@@ -133,8 +135,8 @@ def test_a_refresh_token_is_kept_until_it_expires_even_when_rotated(
         )
     )
     db.session.commit()
-    assert purge(now, app.config)["tokens"] == 0  # reuse must still be recognised
-    assert purge(now + dt.timedelta(days=2), app.config)["tokens"] == 1
+    assert purge(now, app_settings(app))["tokens"] == 0  # reuse must still be recognised
+    assert purge(now + dt.timedelta(days=2), app_settings(app))["tokens"] == 1
 
 
 def test_locked_and_issued_cards_failures_stay(app: Flask, patron: Any, clock: Any) -> None:
@@ -147,7 +149,7 @@ def test_locked_and_issued_cards_failures_stay(app: Flask, patron: Any, clock: A
         ]
     )
     db.session.commit()
-    assert purge(clock.now, app.config)["card_failures"] == 1
+    assert purge(clock.now, app_settings(app))["card_failures"] == 1
     assert {row.card_number for row in db.session.scalars(select(CardFailure))} == {
         patron.card_number,
         "0900000001",
@@ -156,7 +158,7 @@ def test_locked_and_issued_cards_failures_stay(app: Flask, patron: Any, clock: A
 
 @pytest.mark.parametrize(("days", "kept"), [(30, 1), (0, 2)])
 def test_audit_retention_is_configurable(app: Flask, clock: Any, days: int, kept: int) -> None:
-    app.config["IDP_AUDIT_RETENTION_DAYS"] = days
+    change_settings(app, IDP_AUDIT_RETENTION_DAYS=days)
     db.session.add_all(
         [
             AuditEvent(created_at=clock.now - dt.timedelta(days=31), event="login.ok"),
@@ -164,7 +166,7 @@ def test_audit_retention_is_configurable(app: Flask, clock: Any, days: int, kept
         ]
     )
     db.session.commit()
-    purge(clock.now, app.config)
+    purge(clock.now, app_settings(app))
     assert _count(AuditEvent) == kept
 
 
@@ -209,7 +211,7 @@ def test_the_purge_thread_purges_in_the_background(
     app: Flask, patron: Any, portal: Any, clock: Any
 ) -> None:
     _fill(clock.now, patron, portal, expired=3, live=0)
-    app.config["IDP_PURGE_INTERVAL"] = 1
+    change_settings(app, IDP_PURGE_INTERVAL=1)
     thread = start_periodic_purge(app)
     assert thread is not None
     try:
@@ -223,5 +225,5 @@ def test_the_purge_thread_purges_in_the_background(
     finally:
         thread.stop()
         thread.join(5)
-    app.config["IDP_PURGE_INTERVAL"] = 0
+    change_settings(app, IDP_PURGE_INTERVAL=0)
     assert start_periodic_purge(app) is None

@@ -84,12 +84,14 @@ def _seed(env: dict[str, str]) -> None:
     from flask_migrate import upgrade
 
     from idp import create_app
-    from idp.config import from_environment
     from idp.extensions import db
+    from idp.settings import Settings
+    from idp.settings.load import known_keys
     from tests.factories import make_client
     from tests.factories import make_patron
 
-    app = create_app({**from_environment(env), "TESTING": True})
+    settings = {key: value for key, value in env.items() if key in known_keys(Settings)}
+    app = create_app({**settings, "TESTING": True})
     with app.app_context():
         upgrade(revision="heads")
         make_client("portal", secret=PORTAL_SECRET)

@@ -21,6 +21,7 @@ from idp.services.clients import sync_clients
 from idp.services.signin.limiter import EXTRA_KEY
 from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD
+from tests.factories import change_settings
 from tests.patron_api.conftest import VENDOR_IP
 from tests.patron_api.conftest import Check
 from tests.patron_api.conftest import fetch_token
@@ -42,7 +43,7 @@ THROTTLED = {"valid": False, "reason": "throttled"}
 
 def set_limits(app: Flask, **limits: Any) -> None:
     """Change throttle settings (the throttle is built again on next use)."""
-    app.config.update(limits)
+    change_settings(app, **limits)
     services().extra.pop(EXTRA_KEY, None)
 
 

@@ -23,6 +23,7 @@ from idp.models.patron import Patron
 from idp.models.throttle import ThrottleCounter
 from idp.services.accounts.patrons import is_valid_card_number
 from tests.factories import DEFAULT_PASSWORD
+from tests.factories import change_settings
 from tests.factories import make_patron
 from tests.patron_api.conftest import Check
 from tests.security.conftest import post_login
@@ -65,7 +66,7 @@ def test_is_valid_card_number_applies_pattern_and_check_digit(
 
 
 def test_modulus_11_is_configurable(app: Flask) -> None:
-    app.config["IDP_CARD_CHECK_DIGIT"] = "M11"
+    change_settings(app, IDP_CARD_CHECK_DIGIT="M11")
     assert is_valid_card_number("0300000002")
     assert is_valid_card_number("0300000010")
     assert not is_valid_card_number("0300000007")

@@ -18,6 +18,7 @@ from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
 from tests.factories import DEFAULT_PASSWORD
+from tests.factories import change_settings
 from tests.factories import make_patron
 from tests.oidc import csrf_token
 
@@ -225,7 +226,7 @@ def test_issue_writes_the_notice(runner: FlaskCliRunner, tmp_path: Path) -> None
 def test_notice_uses_the_configured_mylibrary_url(
     runner: FlaskCliRunner, tmp_path: Path, app: Any
 ) -> None:
-    app.config["IDP_MYLIBRARY_URL"] = "https://www.library.example.jp/mylibrary"
+    change_settings(app, IDP_MYLIBRARY_URL="https://www.library.example.jp/mylibrary")
     notice = tmp_path / "n.html"
     runner.invoke(
         args=[

@@ -12,6 +12,7 @@ from typing import Any
 
 from werkzeug.test import TestResponse
 
+from idp.settings import app_settings
 from idp.views.support.fast import fast_path_of
 from tests.conftest import PORTAL_SECRET
 from tests.factories import DEFAULT_PASSWORD
@@ -46,7 +47,7 @@ def test_the_common_successes_take_the_fast_path_when_it_is_on(
     exchange = rp.exchange(code)
     assert exchange.status_code == 200 and _fast(exchange) is on
     tokens = exchange.get_json()
-    rp.verify_id_token(tokens["id_token"], rp.browser.application.config["IDP_ISSUER"])
+    rp.verify_id_token(tokens["id_token"], app_settings(rp.browser.application).site.issuer)
 
     userinfo = rp.browser.get(
         "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from idp.context import services
 from idp.oauth.keys import KeyStore
+from idp.settings import app_settings
 from idp.views.discovery import StaticDocuments
 from idp.views.discovery import _etag_matches
 
@@ -85,7 +86,7 @@ def test_hsts_follows_the_scheme(client: FlaskClient) -> None:
 def test_rotated_key_is_published_after_the_reload_interval(
     app: Flask, client: FlaskClient
 ) -> None:
-    folder = Path(app.config["IDP_INSTANCE_DIR"]) / "keys-rotation"
+    folder = Path(app_settings(app).site.instance_dir) / "keys-rotation"
     shutil.copytree(services().keys.folder, folder)
     store = KeyStore(folder)
     services().keys = store

@@ -26,6 +26,7 @@ from werkzeug.test import TestResponse
 
 from idp.saml.keys import SamlKeys
 from idp.saml.server import XMLSEC1
+from idp.settings import app_settings
 from tests.oidc import csrf_token
 
 SP_ENTITY = "https://sp.example.org/shibboleth"
@@ -132,7 +133,7 @@ def sp(client: FlaskClient, sp_keys: SamlKeys) -> Saml2Client:
 
 
 def idp_entity(app: Flask) -> str:
-    return f"{app.config['IDP_ISSUER']}/saml/metadata"
+    return f"{app_settings(app).site.issuer}/saml/metadata"
 
 
 def local(url: str) -> str:

@@ -13,6 +13,7 @@ from idp.extensions import db
 from idp.models.session import LoginSession
 from tests.conftest import PORTAL_SECRET
 from tests.factories import DEFAULT_PASSWORD
+from tests.factories import change_settings
 from tests.oidc import RelyingParty
 from tests.oidc import csrf_token
 
@@ -78,7 +79,7 @@ def test_a_pending_authorization_request_makes_a_record(rp: RelyingParty) -> Non
 def test_anonymous_records_per_address_are_capped(
     app: Flask, rp: RelyingParty, portal: Any, patron: Any
 ) -> None:
-    app.config["IDP_SESSION_ANONYMOUS_PER_ADDRESS"] = 3
+    change_settings(app, IDP_SESSION_ANONYMOUS_PER_ADDRESS=3)
     for _ in range(6):
         other = RelyingParty.for_client(app.test_client(), portal, PORTAL_SECRET)
         assert other.authorize().status_code == 302

@@ -13,9 +13,7 @@ from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from idp.config import DEFAULTS
 from idp.config import ConfigError
-from idp.config import validate
 from idp.extensions import db
 from idp.models.client import Client
 from idp.services.backchannel import notifier
@@ -23,6 +21,7 @@ from idp.services.clients import ClientFileError
 from idp.services.clients import parse_client
 from idp.services.destinations import check_uri
 from idp.services.destinations import private_allowed
+from idp.settings import load_settings
 from tests.conftest import PORTAL_SECRET
 from tests.factories import DEFAULT_PASSWORD
 from tests.oidc import RelyingParty
@@ -85,13 +84,12 @@ def test_public_and_unresolvable_uris_pass_registration(uri: str) -> None:
 
 
 def test_development_and_tests_allow_private_addresses_unless_told_not_to() -> None:
-    assert private_allowed({"TESTING": True})
-    assert private_allowed({"DEBUG": True, "IDP_BACKCHANNEL_ALLOW_PRIVATE": "auto"})
-    assert not private_allowed({})
-    assert not private_allowed({"TESTING": True, "IDP_BACKCHANNEL_ALLOW_PRIVATE": "false"})
-    assert private_allowed({"IDP_BACKCHANNEL_ALLOW_PRIVATE": "true"})
+    assert private_allowed("auto", development=True)
+    assert not private_allowed("auto", development=False)
+    assert not private_allowed("false", development=True)
+    assert private_allowed("true", development=False)
     with pytest.raises(ConfigError, match="IDP_BACKCHANNEL_ALLOW_PRIVATE"):
-        validate({**DEFAULTS, "TESTING": True, "IDP_BACKCHANNEL_ALLOW_PRIVATE": "maybe"})
+        load_settings({}, {"IDP_BACKCHANNEL_ALLOW_PRIVATE": "maybe"})
 
 
 def _sync(runner: FlaskCliRunner, folder: Any, body: str) -> Result:

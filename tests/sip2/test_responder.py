@@ -28,6 +28,7 @@ from idp.sip2.messages import checksum
 from idp.sip2.messages import parse_message
 from idp.sip2.server import Sip2Server
 from tests.factories import DEFAULT_PASSWORD
+from tests.factories import change_settings
 from tests.factories import make_patron
 from tests.sip2.conftest import DATE
 from tests.sip2.conftest import DLIBRARY_PASSWORD
@@ -347,7 +348,7 @@ def test_no_password_reaches_the_log_or_the_audit(
 def test_over_long_message_closes_the_connection(
     make_server: Callable[..., Sip2Server], app: Flask
 ) -> None:
-    app.config["IDP_SIP2_MAX_MESSAGE"] = 256
+    change_settings(app, IDP_SIP2_MAX_MESSAGE=256)
     server = make_server()
     with socket.create_connection(server.address, timeout=5) as sock:
         client = RawClient(sock)
@@ -361,7 +362,7 @@ def test_over_long_message_closes_the_connection(
 
 
 def test_idle_connection_times_out(make_server: Callable[..., Sip2Server], app: Flask) -> None:
-    app.config["IDP_SIP2_IDLE_TIMEOUT"] = 0.5
+    change_settings(app, IDP_SIP2_IDLE_TIMEOUT=0.5)
     server = make_server()
     with socket.create_connection(server.address, timeout=5) as sock:
         started = time.monotonic()
@@ -370,7 +371,7 @@ def test_idle_connection_times_out(make_server: Callable[..., Sip2Server], app: 
 
 
 def test_connection_cap(make_server: Callable[..., Sip2Server], app: Flask) -> None:
-    app.config["IDP_SIP2_MAX_CONNECTIONS"] = 2
+    change_settings(app, IDP_SIP2_MAX_CONNECTIONS=2)
     server = make_server()
     held = [socket.create_connection(server.address, timeout=5) for _ in range(2)]
     try:
@@ -461,7 +462,7 @@ def test_concurrent_terminals_each_get_their_own_answer(
 
 
 def test_check_digits_apply_to_sip2(app: Flask, terminal: RawClient) -> None:
-    app.config["IDP_CARD_CHECK_DIGIT"] = "M10W21"
+    change_settings(app, IDP_CARD_CHECK_DIGIT="M10W21")
     make_patron("0300000007")  # a valid modulus 10 weight 2-1 number
     assert terminal.ask(patron_status("0300000007", DEFAULT_PASSWORD)).get("CQ") == "Y"
     assert terminal.ask(patron_status("０３００－０００－００７")).get("BL") == "Y"

@@ -10,7 +10,9 @@ import pytest
 
 from idp.cli.sip2 import DEMO_TERMINAL_SECRETS
 from idp.config import PROJECT_ROOT
-from idp.sip2.service import options_from_config
+from idp.settings import ConfigError
+from idp.settings import app_settings
+from idp.sip2.service import options_from_settings
 from idp.sip2.service import tls_context
 from idp.sip2.terminals import HashedPassword
 from idp.sip2.terminals import TerminalConfigError
@@ -181,22 +183,23 @@ def test_the_sample_file_loads_with_the_demo_secrets() -> None:
     assert "SIP2_DLIBRARY_PASSWORD is not set" in str(excinfo.value)
 
 
-def test_server_options_from_config(app: Any) -> None:
-    options = options_from_config({**app.config, "IDP_SIP2_EXPIRY_FIELD": "PA"})
+def test_server_options_from_settings(app: Any) -> None:
+    settings = app_settings(app)
+    options = options_from_settings(settings.with_values({"IDP_SIP2_EXPIRY_FIELD": "PA"}))
     assert options.max_connections == 64
     assert options.max_connections_per_address == 8
     assert options.idle_timeout == 60
     assert options.login_timeout == 10
     assert options.max_message_bytes == 4096
     assert options.expiry_field == "PA"
-    with pytest.raises(TerminalConfigError, match="IDP_SIP2_"):
-        options_from_config({**app.config, "IDP_SIP2_MAX_CONNECTIONS": 0})
-    with pytest.raises(TerminalConfigError, match="IDP_SIP2_"):
-        options_from_config({**app.config, "IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS": 0})
-    with pytest.raises(TerminalConfigError, match="IDP_SIP2_"):
-        options_from_config({**app.config, "IDP_SIP2_LOGIN_TIMEOUT": 0})
-    with pytest.raises(TerminalConfigError, match="IDP_SIP2_"):
-        options_from_config({**app.config, "IDP_SIP2_ENCODING": "no-such-codec"})
+    with pytest.raises(ConfigError, match="IDP_SIP2_MAX_CONNECTIONS "):
+        settings.with_values({"IDP_SIP2_MAX_CONNECTIONS": 0})
+    with pytest.raises(ConfigError, match="IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS"):
+        settings.with_values({"IDP_SIP2_MAX_CONNECTIONS_PER_ADDRESS": 0})
+    with pytest.raises(ConfigError, match="IDP_SIP2_LOGIN_TIMEOUT"):
+        settings.with_values({"IDP_SIP2_LOGIN_TIMEOUT": 0})
+    with pytest.raises(ConfigError, match="IDP_SIP2_ENCODING"):
+        settings.with_values({"IDP_SIP2_ENCODING": "no-such-codec"})
 
 
 def test_tls_settings(tmp_path: Path) -> None:

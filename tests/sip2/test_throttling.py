@@ -17,6 +17,7 @@ from idp.models.patron import Patron
 from idp.services.signin.limiter import EXTRA_KEY
 from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD
+from tests.factories import change_settings
 from tests.security.conftest import REDIS_URL
 from tests.security.conftest import post_login
 from tests.sip2.conftest import DLIBRARY_PASSWORD
@@ -30,7 +31,7 @@ THROTTLED_JA = "ログインの試行回数が多すぎます。1分ほど待っ
 
 def set_limits(app: Flask, **limits: Any) -> None:
     """Change throttle settings before the first attempt (the throttle is built on first use)."""
-    app.config.update(limits)
+    change_settings(app, **limits)
     services().extra.pop(EXTRA_KEY, None)
 
 

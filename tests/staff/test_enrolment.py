@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pyotp
+from flask import current_app
 from flask.testing import FlaskClient
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffMember
+from tests.factories import change_settings
 from tests.staff.conftest import post_form
 
 GOOD = "reading room lamps 1987"
@@ -140,6 +142,6 @@ def test_passkeys_are_offered_only_on_a_host_name(
     post_form(client, link, None, {"password": GOOD, "password_confirm": GOOD})
     on_localhost = client.get(f"{link}/factor").get_data(as_text=True)
     assert "data-passkey-options" in on_localhost
-    services().config["IDP_ISSUER"] = "http://127.0.0.1:5000"
+    change_settings(current_app, IDP_ISSUER="http://127.0.0.1:5000")
     on_ip = client.get(f"{link}/factor").get_data(as_text=True)
     assert "data-passkey-options" not in on_ip and "ホスト名" in on_ip

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import current_app
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffSession
 from tests.factories import DEFAULT_PASSWORD
+from tests.factories import change_settings
 from tests.oidc import csrf_token
 from tests.staff.conftest import StaffUser
 from tests.staff.conftest import make_staff
@@ -103,9 +104,7 @@ def test_recovery_code_works_once(client: FlaskClient, app: Any) -> None:
 def test_failures_delay_then_lock_the_account(
     client: FlaskClient, app_config: dict[str, Any], counter_user: StaffUser, clock: Any
 ) -> None:
-    config = services().config
-    config["IDP_THROTTLE_IP_PER_MINUTE"] = 0
-    config["IDP_STAFF_LOCK_AFTER"] = 5
+    change_settings(current_app, IDP_THROTTLE_IP_PER_MINUTE=0, IDP_STAFF_LOCK_AFTER=5)
     statuses = []
     for _ in range(8):
         response = post_form(
@@ -213,7 +212,7 @@ def test_forms_need_the_csrf_token(client: FlaskClient, counter_user: StaffUser)
 
 @pytest.mark.parametrize(("networks", "status"), [("10.0.0.0/8", 403), ("127.0.0.1/32", 302)])
 def test_staff_networks_allow_list(client: FlaskClient, networks: str, status: int) -> None:
-    services().config["IDP_STAFF_NETWORKS"] = networks
+    change_settings(current_app, IDP_STAFF_NETWORKS=networks)
     assert client.get("/staff/").status_code == status
 
 

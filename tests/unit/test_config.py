@@ -1,4 +1,4 @@
-"""Configuration: environment variables, start-up checks, generated secret."""
+"""Start-up: production checks, the generated secret, settings given to create_app."""
 
 from __future__ import annotations
 
@@ -7,26 +7,11 @@ from pathlib import Path
 import pytest
 
 from idp import create_app
-from idp.config import ConfigError
 from idp.config import ensure_secret_key
-from idp.config import from_environment
-from idp.config import validate
-
-
-def test_environment_values_take_the_type_of_their_default() -> None:
-    found = from_environment(
-        {"IDP_ISSUER": "https://idp.example.org", "IDP_CODE_TTL": "30", "IDP_TRUST_PROXY": "1"}
-    )
-    assert found == {
-        "IDP_ISSUER": "https://idp.example.org",
-        "IDP_CODE_TTL": 30,
-        "IDP_TRUST_PROXY": True,
-    }
-
-
-def test_environment_number_must_be_a_number() -> None:
-    with pytest.raises(ConfigError, match="IDP_CODE_TTL must be a whole number"):
-        from_environment({"IDP_CODE_TTL": "soon"})
+from idp.settings import ConfigError
+from idp.settings import app_settings
+from idp.settings import check_production
+from idp.settings import load_settings
 
 
 @pytest.mark.parametrize(
@@ -40,17 +25,18 @@ def test_environment_number_must_be_a_number() -> None:
 )
 def test_production_refuses_unsafe_issuers(issuer: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        validate({"IDP_ISSUER": issuer, "SECRET_KEY": "x" * 40})
+        check_production(load_settings({}, {"IDP_ISSUER": issuer}), "x" * 40)
 
 
 @pytest.mark.parametrize("secret", ["dev", "short", ""])
 def test_production_refuses_weak_secrets(secret: str) -> None:
+    settings = load_settings({}, {"IDP_ISSUER": "https://idp.example.org"})
     with pytest.raises(ConfigError, match="IDP_SECRET_KEY"):
-        validate({"IDP_ISSUER": "https://idp.example.org", "SECRET_KEY": secret})
+        check_production(settings, secret)
 
 
 def test_localhost_may_use_http_in_production() -> None:
-    validate({"IDP_ISSUER": "http://127.0.0.1:5000", "SECRET_KEY": "x" * 40})
+    check_production(load_settings({}, {"IDP_ISSUER": "http://127.0.0.1:5000"}), "x" * 40)
 
 
 def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -61,7 +47,7 @@ def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
 
 
 def test_create_app_refuses_http_issuer_outside_testing(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="IDP_ISSUER"):
         create_app(
             {
                 "IDP_ISSUER": "http://idp.example.org",
@@ -76,4 +62,23 @@ def test_create_app_generates_secret_and_keys_on_first_start(tmp_path: Path) -> 
     assert (tmp_path / "secret_key").exists()
     assert (tmp_path / "keys" / "state.json").exists()
     assert app.config["SECRET_KEY"] == (tmp_path / "secret_key").read_text().strip()
-    assert app.config["IDP_DATABASE_URL"] == f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    assert app_settings(app).database.url == f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+
+
+def test_flask_config_keeps_no_idp_settings(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "TESTING": True,
+            "IDP_INSTANCE_DIR": str(tmp_path),
+            "IDP_KEYS_DIR": str(tmp_path / "keys"),
+            "IDP_CODE_TTL": 30,
+        }
+    )
+    assert not [key for key in app.config if key.startswith("IDP_")]
+    assert app.config["TESTING"] is True
+    assert app_settings(app).tokens.code_ttl == 30
+
+
+def test_create_app_refuses_a_bad_override(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="IDP_CODE_TTL must be at least 1"):
+        create_app({"TESTING": True, "IDP_INSTANCE_DIR": str(tmp_path), "IDP_CODE_TTL": -5})

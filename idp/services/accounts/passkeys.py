@@ -52,7 +52,7 @@ def is_fresh_password_login(auth_time: int | None, amr: str | None) -> bool:
     if auth_time is None or amr is not None:
         return False
     age = services().now().timestamp() - auth_time
-    return 0 <= age <= int(services().config["IDP_PASSKEY_FRESH_LOGIN"])
+    return 0 <= age <= services().settings.accounts.passkey_fresh_login
 
 
 def start_registration(patron: Patron) -> tuple[str, bytes]:
@@ -96,7 +96,7 @@ def add_passkey(
     db.session.add(row)
     audit.record("passkey.added", patron_id=patron.id, ip=ip, user_agent=user_agent)
     db.session.commit()
-    zone = ZoneInfo(services().config["IDP_TIMEZONE"])
+    zone = ZoneInfo(services().settings.site.timezone)
     for address in (patron.email, patron.email2):
         if not address:
             continue

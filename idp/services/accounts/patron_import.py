@@ -142,7 +142,7 @@ def import_patrons(
             report.errors.append((reader.line_num, str(exc)))
     done = len(report.errors)
     batches: list[list[tuple[_Row, str | None]]] = []
-    length = int(services().config["IDP_TEMPORARY_PASSWORD_LENGTH"])
+    length = services().settings.accounts.temporary_password_length
     for offset in range(0, len(rows), BATCH):
         batch = rows[offset : offset + BATCH]
         existing = set(
@@ -163,11 +163,11 @@ def import_patrons(
             batches.append(todo)
     if progress is not None:
         progress(done)
-    config = services().config
+    settings = services().settings
     params = HashParams(
-        time_cost=int(config["IDP_ARGON2_TIME_COST"]),
-        memory_cost=int(config["IDP_ARGON2_MEMORY_COST"]),
-        parallelism=int(config["IDP_ARGON2_PARALLELISM"]),
+        time_cost=settings.accounts.argon2_time_cost,
+        memory_cost=settings.accounts.argon2_memory_cost,
+        parallelism=settings.accounts.argon2_parallelism,
     )
     chunks = ([r.password or generated or "" for r, generated in b] for b in batches)
     workers = report.jobs if len(batches) > 1 else 1

@@ -57,7 +57,7 @@ def issue_patron(
         raise PatronError("card number already issued")
     temporary = None
     if password is None:
-        temporary = generate_temporary_password(svc.config["IDP_TEMPORARY_PASSWORD_LENGTH"])
+        temporary = generate_temporary_password(svc.settings.accounts.temporary_password_length)
     patron = Patron(
         card_number=card,
         password_hash=svc.passwords.hash(temporary or password or ""),
@@ -77,7 +77,7 @@ def issue_patron(
 
 def temporary_expiry(now: dt.datetime) -> dt.datetime | None:
     """When a temporary password issued now stops working (None: never)."""
-    days = int(services().config.get("IDP_TEMPORARY_PASSWORD_DAYS", 0) or 0)
+    days = int(services().settings.accounts.temporary_password_days or 0)
     return now + dt.timedelta(days=days) if days > 0 else None
 
 
@@ -93,9 +93,9 @@ def is_valid_card_number(card_number: str) -> bool:
     :param card_number: the card number, as typed or already normalised.
     :return: True when it is well formed under the configuration.
     """
-    config = services().config
+    settings = services().settings
     return validate_card_number(
         normalize_card_number(card_number),
-        pattern=str(config["IDP_CARD_NUMBER_PATTERN"]),
-        check_digit=config.get("IDP_CARD_CHECK_DIGIT", "none"),
+        pattern=settings.accounts.card_number_pattern,
+        check_digit=settings.accounts.card_check_digit,
     )

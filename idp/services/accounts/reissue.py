@@ -62,7 +62,7 @@ def _is_settled(verified_at: dt.datetime | None) -> bool:
     None: confirmed before confirmation times were recorded (or set by the library).
     """
     svc = services()
-    min_age = dt.timedelta(seconds=int(svc.config["IDP_REISSUE_EMAIL_MIN_AGE"]))
+    min_age = dt.timedelta(seconds=svc.settings.accounts.reissue_email_min_age)
     return verified_at is None or svc.now() - verified_at >= min_age
 
 

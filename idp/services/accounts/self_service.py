@@ -119,8 +119,8 @@ def mailer() -> Mailer:
     svc = services()
     found: Mailer | None = svc.extra.get("mailer")
     if found is None:
-        outbox = Path(svc.config["IDP_INSTANCE_DIR"]) / "outbox"
-        found = create_mailer(svc.config.get("IDP_SMTP_URL"), outbox)
+        outbox = Path(svc.settings.site.instance_dir) / "outbox"
+        found = create_mailer(svc.settings.mail.smtp_url, outbox)
         svc.extra["mailer"] = found
     return found
 
@@ -140,14 +140,14 @@ def external_url(endpoint: str, **values: Any) -> str:
 
     Never from the request's Host header: a forged Host must not end up in a mailed link.
     """
-    return str(services().config["IDP_ISSUER"]) + url_for(endpoint, **values)
+    return services().settings.site.issuer + url_for(endpoint, **values)
 
 
 def patron_message(
     patron: Patron, to: str, subject: LazyString, template: str, **ctx: str
 ) -> EmailMessage:
     """A mail to ``patron`` in their language, from ``IDP_MAIL_FROM``."""
-    config = services().config
+    settings = services().settings
     locale = patron.locale if patron.locale in {"ja", "en"} else "ja"
     with force_locale(locale):
         library = library_name(locale)
@@ -161,7 +161,7 @@ def patron_message(
             **ctx,
         )
         title = str(subject)
-    sender = formataddr((config["IDP_MAIL_FROM_NAME"] or library, config["IDP_MAIL_FROM"]))
+    sender = formataddr((settings.mail.sender_name or library, settings.mail.sender))
     return build_message(to=to, subject=title, body=body, from_addr=sender)
 
 
@@ -332,7 +332,7 @@ def update_account(
 
 def _send_change_notice(patron: Patron, address: str) -> bool:
     """Tell a confirmed address that it was taken off the card, and how to report it."""
-    zone = ZoneInfo(services().config["IDP_TIMEZONE"])
+    zone = ZoneInfo(services().settings.site.timezone)
     return _send(
         patron,
         address,

@@ -43,7 +43,7 @@ class NoticeEntry:
     def for_patron(cls, patron: Patron, temporary_password: str) -> NoticeEntry:
         """The entry for ``patron`` and their new temporary password."""
         until = patron.temporary_password_expires_at
-        zone = ZoneInfo(services().config["IDP_TIMEZONE"])
+        zone = ZoneInfo(services().settings.site.timezone)
         return cls(
             card_number=patron.card_number,
             temporary_password=temporary_password,
@@ -55,8 +55,8 @@ class NoticeEntry:
 
 def mylibrary_url() -> str:
     """Where patrons log in to their account: ``IDP_MYLIBRARY_URL`` or ``/account`` here."""
-    config = services().config
-    return str(config.get("IDP_MYLIBRARY_URL") or f"{config['IDP_ISSUER']}/account")
+    settings = services().settings
+    return str(settings.library.mylibrary_url or f"{settings.site.issuer}/account")
 
 
 def qr_svg(url: str) -> str:
@@ -74,7 +74,7 @@ def render_notices(
     :param back_url: when the notice is shown in the staff console: a print button and a
         link back there, both hidden on paper.
     """
-    config = services().config
+    settings = services().settings
     portal_url = mylibrary_url()
     with force_locale(lang):
         return render_template(
@@ -85,11 +85,11 @@ def render_notices(
             library=library_name(lang),
             portal=portal_name(lang),
             contact=library_contact(lang),
-            issuer=config["IDP_ISSUER"],
+            issuer=settings.site.issuer,
             mylibrary_url=portal_url,
             mylibrary_qr=qr_svg(portal_url),
-            card_url=f"{config['IDP_ISSUER']}/card",
-            reissue_url=f"{config['IDP_ISSUER']}/password/reissue",
+            card_url=f"{settings.site.issuer}/card",
+            reissue_url=f"{settings.site.issuer}/password/reissue",
         )
 
 

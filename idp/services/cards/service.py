@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
 from typing import Literal
 from typing import cast
 
@@ -40,6 +39,7 @@ from idp.services.cards.replay import FallbackReplayStore
 from idp.services.cards.replay import KeyedReplayStore
 from idp.services.signin import SignInOutcome
 from idp.services.signin import refusal_reason
+from idp.settings.sections import CardSettings
 
 #: Key of the service in ``services().extra``.
 EXTRA_KEY = "card"
@@ -75,33 +75,33 @@ class CardService:
     recent_login: int
 
 
-def _code_secret(config: dict[str, Any]) -> bytes:
-    configured = str(config.get("IDP_CARD_CODE_SECRET") or "")
+def _code_secret(settings: CardSettings, app_secret: str) -> bytes:
+    configured = settings.code_secret
     if configured:
         return configured.encode()
     # A key of its own, derived from the application secret (RFC 5869), so that the
     # card codes never share key material with cookies or signed links.
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp card-code secret v1")
-    return hkdf.derive(str(config["SECRET_KEY"]).encode())
+    return hkdf.derive(app_secret.encode())
 
 
-def build_card_service(config: dict[str, Any]) -> CardService:
-    """Build the service from the ``IDP_CARD_*`` options (Redis when configured)."""
+def build_card_service(settings: CardSettings, app_secret: str) -> CardService:
+    """Build the service from the ``IDP_CARD_*`` settings (Redis when configured)."""
     codes = CardCodeSettings(
-        secret=_code_secret(config),
-        step_seconds=int(config["IDP_CARD_CODE_STEP"]),
-        accepted_past_steps=int(config["IDP_CARD_CODE_SKEW_STEPS"]),
+        secret=_code_secret(settings, app_secret),
+        step_seconds=settings.code_step,
+        accepted_past_steps=settings.skew_steps,
     )
     store: ReplayStore = DatabaseReplayStore(services().now)
     shared = shared_redis()
     if shared is not None:
-        primary = RedisReplayStore(shared.client, str(config["IDP_CARD_REPLAY_REDIS_PREFIX"]))
+        primary = RedisReplayStore(shared.client, settings.replay_redis_prefix)
         store = FallbackReplayStore(primary, DatabaseReplayStore(services().now), shared)
     return CardService(
         codes=codes,
-        symbology=cast("Symbology", config["IDP_CARD_SYMBOLOGY"]),
+        symbology=settings.symbology,
         replay=KeyedReplayStore(store, codes.secret),
-        recent_login=int(config["IDP_CARD_RECENT_LOGIN"]),
+        recent_login=settings.recent_login,
     )
 
 
@@ -110,7 +110,9 @@ def card_service() -> CardService:
     extra = services().extra
     found = extra.get(EXTRA_KEY)
     if found is None:
-        found = extra[EXTRA_KEY] = build_card_service(services().config)
+        found = extra[EXTRA_KEY] = build_card_service(
+            services().settings.cards, str(services().config["SECRET_KEY"])
+        )
     assert isinstance(found, CardService)  # noqa: S101 - only this module sets it
     return found
 
@@ -228,11 +230,12 @@ def barcode_claim(patron: Patron, client: Client, now: dt.datetime) -> tuple[str
     """
     card = card_service()
     config = services().config
+    settings = services().settings
     issued = current_code(card.codes, patron.card_number, now.timestamp())
     key = services().keys.active_key()
     header = {"alg": SIGNING_ALG, "kid": str(key.kid), "typ": CLAIM_TYPE}
     claims = {
-        "iss": config["IDP_ISSUER"],
+        "iss": settings.site.issuer,
         "sub": subject_for(patron, client, config["SECRET_KEY"]),
         "aud": client.client_id,
         "card_number": patron.card_number,

@@ -21,7 +21,6 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
 
 from idp.context import services
 from idp.metrics import current_metrics
@@ -37,7 +36,8 @@ from idp.services.signin.rules import BackoffRule
 from idp.services.signin.rules import Rule
 from idp.services.signin.rules import WindowRule
 from idp.services.signin.rules import network_of
-from idp.services.signin.rules import rules_from_config
+from idp.services.signin.rules import rules_from_settings
+from idp.settings import Settings
 
 #: Key of the limiter in ``services().extra``.
 EXTRA_KEY = "limiter"
@@ -223,18 +223,18 @@ class Limiter:
     def card_rule(self) -> BackoffRule:
         """The per-card rule (delays and the lock count)."""
         rule = self.rules["card"]
-        assert isinstance(rule, BackoffRule)  # noqa: S101 - built by rules_from_config
+        assert isinstance(rule, BackoffRule)  # noqa: S101 - built by rules_from_settings
         return rule
 
 
-def build_limiter(config: dict[str, Any], shared: SharedRedis | None) -> Limiter:
+def build_limiter(settings: Settings, app_secret: str, shared: SharedRedis | None) -> Limiter:
     """A :class:`Limiter` on Redis (with database fallback) or on the database."""
     store: CounterStore = DatabaseStore()
     if shared is not None:
         store = FallbackStore(
-            RedisStore(shared, str(config["IDP_THROTTLE_REDIS_PREFIX"])), DatabaseStore(), shared
+            RedisStore(shared, settings.throttle.redis_prefix), DatabaseStore(), shared
         )
-    return Limiter(store, rules_from_config(config), str(config["SECRET_KEY"]))
+    return Limiter(store, rules_from_settings(settings), app_secret)
 
 
 def limiter() -> Limiter:
@@ -242,6 +242,8 @@ def limiter() -> Limiter:
     extra = services().extra
     found = extra.get(EXTRA_KEY)
     if found is None:
-        found = extra[EXTRA_KEY] = build_limiter(services().config, shared_redis())
+        found = extra[EXTRA_KEY] = build_limiter(
+            services().settings, str(services().config["SECRET_KEY"]), shared_redis()
+        )
     assert isinstance(found, Limiter)  # noqa: S101 - only this module sets it
     return found

@@ -121,8 +121,8 @@ def message_for(outcome: SignInOutcome, *, retry_after: int = 0, must_change: bo
 
 def _portal_name() -> str:
     """The patron portal's name (Myライブラリ) in the current language."""
-    config = services().config
-    return str(config["IDP_PORTAL_NAME" if str(get_locale()) == "ja" else "IDP_PORTAL_NAME_EN"])
+    library = services().settings.library
+    return library.portal_name if str(get_locale()) == "ja" else library.portal_name_en
 
 
 _BY_STATUS = {
@@ -141,7 +141,7 @@ def refusal_reason(patron: Patron, now: dt.datetime) -> SignInOutcome | None:
     """
     if patron.status != PatronStatus.ACTIVE:
         return _BY_STATUS.get(str(patron.status), SignInOutcome.SUSPENDED)
-    if patron.is_card_expired(now, services().config["IDP_TIMEZONE"]):
+    if patron.is_card_expired(now, services().settings.site.timezone):
         return SignInOutcome.CARD_EXPIRED
     if patron.is_temporary_password:
         if patron.is_temporary_password_expired(now):

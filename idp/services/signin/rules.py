@@ -2,7 +2,7 @@
 
 Pure logic: every rule decides on counts that :mod:`idp.services.signin.counters` returned
 from one atomic step. Limits come from the ``IDP_THROTTLE_*``, ``IDP_CARD_VERIFY_*`` and
-``IDP_REISSUE_*`` and ``IDP_DEVICE_*`` options (:mod:`idp.config`).
+``IDP_REISSUE_*`` and ``IDP_DEVICE_*`` settings (:mod:`idp.settings`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import datetime as dt
 import ipaddress
 import math
 from dataclasses import dataclass
-from typing import Any
 from typing import Literal
+
+from idp.settings import Settings
+from idp.settings.sections import ThrottleSettings
 
 #: Seconds after which a check that reserved a slot and never settled it (its worker
 #: died) no longer holds the next ones back. Far longer than any check takes.
@@ -117,46 +119,46 @@ class BackoffRule:
 Rule = WindowRule | BackoffRule
 
 
-def backoff_from_config(config: dict[str, Any]) -> BackoffRule:
+def backoff_from_settings(throttle: ThrottleSettings) -> BackoffRule:
     """The per-card rule (``IDP_THROTTLE_CARD_*``)."""
     return BackoffRule(
-        free=int(config["IDP_THROTTLE_CARD_FREE_FAILURES"]),
-        delay=int(config["IDP_THROTTLE_CARD_DELAY"]),
-        max_delay=int(config["IDP_THROTTLE_CARD_MAX_DELAY"]),
-        lock_after=int(config["IDP_THROTTLE_CARD_LOCK_AFTER"]),
-        forget=int(config["IDP_THROTTLE_CARD_FORGET"]),
+        free=throttle.card_free_failures,
+        delay=throttle.card_delay,
+        max_delay=throttle.card_max_delay,
+        lock_after=throttle.card_lock_after,
+        forget=throttle.card_forget,
     )
 
 
-def rules_from_config(config: dict[str, Any]) -> dict[str, Rule]:
-    """The rule of every counter kind, from the configuration."""
-    per_ip = int(config["IDP_THROTTLE_IP_PER_MINUTE"])
-    per_ip_day = int(config["IDP_THROTTLE_IP_FAILURES_PER_DAY"])
+def rules_from_settings(settings: Settings) -> dict[str, Rule]:
+    """The rule of every counter kind, from the settings."""
+    per_ip = settings.throttle.ip_per_minute
+    per_ip_day = settings.throttle.ip_failures_per_day
     return {
-        "card": backoff_from_config(config),
+        "card": backoff_from_settings(settings.throttle),
         "ip": WindowRule(per_ip, 60),
-        "net": WindowRule(int(config["IDP_THROTTLE_NET_PER_MINUTE"]), 60),
+        "net": WindowRule(settings.throttle.net_per_minute, 60),
         "ip_day": WindowRule(per_ip_day, 86400, "failures"),
-        "net_day": WindowRule(int(config["IDP_THROTTLE_NET_FAILURES_PER_DAY"]), 86400, "failures"),
+        "net_day": WindowRule(settings.throttle.net_failures_per_day, 86400, "failures"),
         # The defaults of an allowance that sets only one of its two limits.
         "caller": WindowRule(per_ip, 60),
         "caller_day": WindowRule(per_ip_day, 86400, "failures"),
-        "card_verify_client": WindowRule(int(config["IDP_CARD_VERIFY_CLIENT_PER_MINUTE"]), 60),
-        "card_verify_ip": WindowRule(int(config["IDP_CARD_VERIFY_IP_PER_MINUTE"]), 60),
+        "card_verify_client": WindowRule(settings.throttle.card_verify_client_per_minute, 60),
+        "card_verify_ip": WindowRule(settings.throttle.card_verify_ip_per_minute, 60),
         "card_verify_failures": WindowRule(
-            int(config["IDP_CARD_VERIFY_FAILURES_PER_DAY"]), 86400, "failures"
+            settings.throttle.card_verify_failures_per_day, 86400, "failures"
         ),
-        "reissue_ip": WindowRule(int(config["IDP_REISSUE_IP_PER_MINUTE"]), 60),
-        "reissue_ip_hour": WindowRule(int(config["IDP_REISSUE_IP_PER_HOUR"]), 3600),
-        "reissue_card": WindowRule(int(config["IDP_REISSUE_CARD_PER_HOUR"]), 3600),
+        "reissue_ip": WindowRule(settings.throttle.reissue_ip_per_minute, 60),
+        "reissue_ip_hour": WindowRule(settings.throttle.reissue_ip_per_hour, 3600),
+        "reissue_card": WindowRule(settings.throttle.reissue_card_per_hour, 3600),
         # The device verification page (/device): user codes entered per address, wrong
         # ones per address, and entries of one device's code over its lifetime.
-        "device_ip": WindowRule(int(config["IDP_DEVICE_IP_PER_MINUTE"]), 60),
+        "device_ip": WindowRule(settings.throttle.device_ip_per_minute, 60),
         "device_ip_failures": WindowRule(
-            int(config["IDP_DEVICE_IP_FAILURES_PER_HOUR"]), 3600, "failures"
+            settings.throttle.device_ip_failures_per_hour, 3600, "failures"
         ),
         "device_code": WindowRule(
-            int(config["IDP_DEVICE_CODE_ENTRIES"]), max(60, int(config["IDP_DEVICE_CODE_TTL"]))
+            settings.throttle.device_code_entries, max(60, settings.tokens.device_code_ttl)
         ),
     }
 

@@ -43,7 +43,7 @@ class Enrolment:
     @property
     def url(self) -> str:
         """The link to hand to the staff member."""
-        return f"{services().config['IDP_ISSUER']}/staff/enrol/{self.token}"
+        return f"{services().settings.site.issuer}/staff/enrol/{self.token}"
 
 
 def token_hash(token: str) -> str:
@@ -93,7 +93,7 @@ def list_staff() -> list[StaffMember]:
 
 def _new_enrolment(staff: StaffMember) -> Enrolment:
     token = secrets.token_urlsafe(32)
-    hours = int(services().config["IDP_STAFF_ENROLMENT_HOURS"])
+    hours = services().settings.staff.enrolment_hours
     expires = services().now() + dt.timedelta(hours=hours)
     staff.enrolment_hash = token_hash(token)
     staff.enrolment_expires_at = expires

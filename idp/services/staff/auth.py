@@ -71,7 +71,7 @@ def _key(username: str) -> str:
 
 
 def _lock_after() -> int:
-    return int(services().config["IDP_STAFF_LOCK_AFTER"])
+    return services().settings.staff.lock_after
 
 
 def _record(

@@ -104,7 +104,7 @@ def reset_password(
     patron = patron_by_card(card_number)
     svc = services()
     unlock_patron(patron)  # first: the limiter forgets the card in its own transaction
-    temporary = generate_temporary_password(svc.config["IDP_TEMPORARY_PASSWORD_LENGTH"])
+    temporary = generate_temporary_password(svc.settings.accounts.temporary_password_length)
     now = svc.now()
     patron.password_hash = svc.passwords.hash(temporary)
     patron.is_temporary_password = True
@@ -128,7 +128,7 @@ def renew(
 ) -> Patron:
     """Set a new card expiry date (today or later, in the library's time zone). Commits."""
     patron = patron_by_card(card_number)
-    today = services().now().astimezone(ZoneInfo(services().config["IDP_TIMEZONE"])).date()
+    today = services().now().astimezone(ZoneInfo(services().settings.site.timezone)).date()
     if expires_on < today:
         raise PatronError(f"the new expiry date {expires_on.isoformat()} is in the past")
     previous = patron.expires_on
@@ -174,7 +174,7 @@ def describe(card_number: str, *, actor: Actor | None = None) -> dict[str, Any]:
     patron = patron_by_card(card_number)
     svc = services()
     now = svc.now()
-    zone = ZoneInfo(svc.config["IDP_TIMEZONE"])
+    zone = ZoneInfo(svc.settings.site.timezone)
 
     def local(value: dt.datetime | None) -> str | None:
         return value.astimezone(zone).isoformat(timespec="minutes") if value else None
@@ -184,7 +184,7 @@ def describe(card_number: str, *, actor: Actor | None = None) -> dict[str, Any]:
         "name": patron.name,
         "status": patron.status,
         "expires_on": patron.expires_on.isoformat(),
-        "card_expired": patron.is_card_expired(now, svc.config["IDP_TIMEZONE"]),
+        "card_expired": patron.is_card_expired(now, svc.settings.site.timezone),
         "temporary_password": patron.is_temporary_password,
         "temporary_password_expires_at": local(patron.temporary_password_expires_at)
         if patron.is_temporary_password

@@ -60,7 +60,7 @@ class ReportRow:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(str(services().config["IDP_TIMEZONE"]))
+    return ZoneInfo(services().settings.site.timezone)
 
 
 def month_bounds(now: dt.datetime) -> tuple[dt.date, dt.date]:

@@ -59,7 +59,7 @@ def decrypt_secret(stored: str) -> str | None:
 
 def provisioning_uri(secret: str, username: str) -> str:
     """The ``otpauth://`` URI an authenticator app scans (or types) to add the account."""
-    issuer = str(services().config["IDP_LIBRARY_NAME_EN"])
+    issuer = services().settings.library.name_en
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
 
 

@@ -37,17 +37,8 @@ def _console_helpers() -> dict[str, object]:
 
 
 def init_app(app: Flask) -> None:
-    """Give ``/staff`` its own sessions and check ``IDP_STAFF_NETWORKS`` at start."""
-    import ipaddress
-
-    from idp.config import ConfigError
-
-    try:
-        for part in str(app.config.get("IDP_STAFF_NETWORKS") or "").split(","):
-            if part.strip():
-                ipaddress.ip_network(part.strip(), strict=False)
-    except ValueError as exc:
-        raise ConfigError("IDP_STAFF_NETWORKS must list addresses or CIDR networks") from exc
+    """Give ``/staff`` its own sessions (``IDP_STAFF_NETWORKS`` is checked with the
+    other settings, at start)."""
     if not isinstance(app.session_interface, SplitSessionInterface):
         app.session_interface = SplitSessionInterface(
             app.session_interface, ConsoleSessionInterface()

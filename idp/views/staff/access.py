@@ -26,6 +26,7 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffMember
 from idp.services.staff.actor import Actor
@@ -43,8 +44,7 @@ def public(view: _View) -> _View:
 
 def staff_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The networks of ``IDP_STAFF_NETWORKS`` (empty: any address may open the console)."""
-    raw = str(current_app.config.get("IDP_STAFF_NETWORKS") or "")
-    return [ipaddress.ip_network(p.strip(), strict=False) for p in raw.split(",") if p.strip()]
+    return list(services().settings.staff.networks)
 
 
 def is_allowed_address(address: str | None) -> bool:

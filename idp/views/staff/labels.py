@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
+
+from idp.context import services
 
 ROLES = {"counter": _l("Counter"), "supervisor": _l("Supervisor"), "admin": _l("Administrator")}
 STATUSES = {
@@ -76,7 +77,7 @@ def local_time(value: dt.datetime | None) -> str:
     """A stored (UTC) time in the library's time zone, to the minute."""
     if value is None:
         return ""
-    zone = ZoneInfo(str(current_app.config["IDP_TIMEZONE"]))
+    zone = ZoneInfo(services().settings.site.timezone)
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 

@@ -27,6 +27,7 @@ from werkzeug.datastructures import CallbackDict
 from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffSession
+from idp.settings import app_settings
 from idp.views.support.headers import is_tls
 
 #: Every path of the console starts with this; it is also the cookie's path.
@@ -83,7 +84,7 @@ class ConsoleSessionInterface(SessionInterface):
     """Stores :class:`ConsoleSession` records in ``staff_sessions``."""
 
     def cookie_name(self, app: Flask) -> str:
-        return str(app.config["IDP_STAFF_SESSION_COOKIE"])
+        return app_settings(app).staff.session_cookie
 
     def open_session(self, app: Flask, request: Request) -> ConsoleSession:
         token = request.cookies.get(self.cookie_name(app))
@@ -93,7 +94,7 @@ class ConsoleSessionInterface(SessionInterface):
         if row is None:
             return ConsoleSession()
         now = services().now()
-        idle = dt.timedelta(seconds=int(app.config["IDP_STAFF_SESSION_IDLE_TIMEOUT"]))
+        idle = dt.timedelta(seconds=app_settings(app).staff.session_idle_timeout)
         if now >= row.expires_at or now - row.last_seen_at >= idle:
             db.session.delete(row)
             db.session.commit()
@@ -132,7 +133,7 @@ class ConsoleSessionInterface(SessionInterface):
             if not session.modified and row is None:
                 return
             token = secrets.token_urlsafe(32)
-            lifetime = dt.timedelta(seconds=int(app.config["IDP_STAFF_SESSION_LIFETIME"]))
+            lifetime = dt.timedelta(seconds=app_settings(app).staff.session_lifetime)
             new = StaffSession(
                 id_hash=_hash(token),
                 staff_id=session.new_staff_id,

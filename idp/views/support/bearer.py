@@ -28,7 +28,7 @@ def challenge(error: str | None = None, description: str | None = None) -> str:
     Without ``error`` the request carried no token at all, and the challenge names only
     the realm (§3.1: no error code then).
     """
-    parts = [f'realm="{services().config["IDP_ISSUER"]}"']
+    parts = [f'realm="{services().settings.site.issuer}"']
     if error:
         parts.append(f'error="{error}"')
         if description:

@@ -35,7 +35,7 @@ def authorization_error(error: OAuth2Error) -> Response:
     if error.redirect_uri:
         status, _body, headers = error()
         location = add_params_to_uri(
-            dict(headers)["Location"], [("iss", services().config["IDP_ISSUER"])]
+            dict(headers)["Location"], [("iss", services().settings.site.issuer)]
         )
         response = Response(status=status, headers={"Location": location})
         response.headers["Cache-Control"] = "no-store"

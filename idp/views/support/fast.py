@@ -61,6 +61,8 @@ from idp.oauth.tokens import find_presented_token
 from idp.oauth.tokens import generate_bearer_token
 from idp.oauth.tokens import token_hash
 from idp.services import audit
+from idp.settings import Settings
+from idp.settings import app_settings
 from idp.views.support.headers import CSP_NONE
 from idp.views.support.headers import HSTS
 
@@ -223,7 +225,7 @@ def _code_exchange(path: FastPath, call: Call) -> Answer:
     if is_openid_scope(token.get("scope")):
         # Signed before the first write: SQLite holds its write lock from there on.
         token["id_token"] = id_token_for(code, client, patron, token["access_token"])
-    config = path.config
+    settings = path.settings
     store_token(
         connection,
         token,
@@ -231,7 +233,7 @@ def _code_exchange(path: FastPath, call: Call) -> Answer:
         patron_id=patron.id,
         family=(f"code-{code.id}", code.sid, None),
         now=call.now,
-        refresh_ttl=int(config["IDP_REFRESH_TOKEN_TTL"]),
+        refresh_ttl=settings.tokens.refresh_token_ttl,
     )
     if not claim_code(connection, code.id, call.now):
         # Redeemed meanwhile: undo, revoke what it issued; the slow path then answers
@@ -263,7 +265,7 @@ def _refresh(path: FastPath, call: Call) -> Answer:
     if old is None or old.rotated_at is not None:
         raise Fallthrough  # unknown, or a retry or reuse: Authlib
     client = _authenticated_client(call, old.client_id, old.client_version, "token")
-    grace = int(path.config["IDP_REFRESH_REUSE_GRACE"])
+    grace = path.settings.tokens.refresh_reuse_grace
     if not client.check_grant_type("refresh_token") or not refresh_is_redeemable(
         old, client.client_id, call.now, grace
     ):
@@ -280,7 +282,7 @@ def _refresh(path: FastPath, call: Call) -> Answer:
         patron_id=patron.id,
         family=(old.family_id, old.sid, old.id),
         now=call.now,
-        refresh_ttl=int(path.config["IDP_REFRESH_TOKEN_TTL"]),
+        refresh_ttl=path.settings.tokens.refresh_token_ttl,
     )
     audit.record_in(
         connection,
@@ -367,13 +369,17 @@ class FastPath:
     def __init__(self, app: Flask, wsgi_app: Any) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        self.config = app.config
-        self.enabled = bool(app.config.get("IDP_FAST_PATH", True))
-        self.trust_proxy = bool(app.config["IDP_TRUST_PROXY"])
-        self.issuer_is_https = str(app.config["IDP_ISSUER"]).startswith("https://")
+        self.enabled = app_settings(app).site.fast_path
+        self.trust_proxy = app_settings(app).site.trust_proxy
+        self.issuer_is_https = app_settings(app).site.issuer.startswith("https://")
         self._reader: Engine | None = None
         #: Requests answered here (approximate under threads; tests read it).
         self.answered = 0
+
+    @property
+    def settings(self) -> Settings:
+        """The application's settings (read at each use: tests may replace them)."""
+        return app_settings(self.app)
 
     def read(self) -> _Reader:
         if self._reader is None:

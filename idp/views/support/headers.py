@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from flask import Flask
 from flask import Response
-from flask import current_app
 from flask import request
+
+from idp.context import services
 
 #: No inline script or style anywhere; nothing from other origins; never framed.
 CSP = (
@@ -35,7 +36,7 @@ def is_tls() -> bool:
     set (ProxyFix in :func:`idp.create_app`); an ``https://`` issuer means the browser
     only ever talks TLS to us, whatever a misconfigured proxy reports.
     """
-    return request.is_secure or str(current_app.config["IDP_ISSUER"]).startswith("https://")
+    return request.is_secure or services().settings.site.issuer.startswith("https://")
 
 
 def add_security_headers(response: Response) -> Response:
