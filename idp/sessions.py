@@ -74,6 +74,19 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def is_live(
+    expires_at: dt.datetime, last_seen_at: dt.datetime, now: dt.datetime, config: Any
+) -> bool:
+    """A session record is neither past its lifetime nor idle too long."""
+    idle = dt.timedelta(seconds=config["IDP_SESSION_IDLE_TIMEOUT"])
+    return now < expires_at and now - last_seen_at < idle
+
+
+def is_due_a_touch(last_seen_at: dt.datetime, now: dt.datetime) -> bool:
+    """``last_seen_at`` is written again (not on every request, see _TOUCH_INTERVAL)."""
+    return (now - last_seen_at).total_seconds() >= _TOUCH_INTERVAL
+
+
 class ServerSession(CallbackDict[str, Any], SessionMixin):
     """The session of one browser; its dict holds UI state only."""
 
@@ -175,8 +188,7 @@ class ServerSessionInterface(SessionInterface):
         if row is None:
             return ServerSession()
         now = services().now()
-        idle = dt.timedelta(seconds=app.config["IDP_SESSION_IDLE_TIMEOUT"])
-        if now >= row.expires_at or now - row.last_seen_at >= idle:
+        if not is_live(row.expires_at, row.last_seen_at, now, app.config):
             db.session.delete(row)
             db.session.commit()
             return ServerSession()
@@ -256,7 +268,7 @@ class ServerSessionInterface(SessionInterface):
         if session.modified:
             row.data = dict(session)
             changed = True
-        if (now - row.last_seen_at).total_seconds() >= _TOUCH_INTERVAL:
+        if is_due_a_touch(row.last_seen_at, now):
             row.last_seen_at = now
             changed = True
         if changed:

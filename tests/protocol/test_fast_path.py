@@ -1,5 +1,6 @@
-"""The WSGI fast path answers the common successes of /token, /userinfo and
-/introspect; anything else reaches Flask and Authlib with the request intact.
+"""The WSGI fast path answers the common successes of /authorize (a signed-in browser),
+/token, /userinfo and /introspect; anything else reaches Flask and Authlib with the
+request intact.
 
 Every other test of this folder runs with and without the fast path (conftest), so the
 answers are the same either way; these tests show which path answered.
@@ -41,8 +42,14 @@ def test_the_common_successes_take_the_fast_path_when_it_is_on(
     rp: Any, patron: Any, token_path: str
 ) -> None:
     on = token_path == "fast_path"
-    code = rp.sign_in(patron.card_number, DEFAULT_PASSWORD, scope="openid offline_access")
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD, scope="openid offline_access")
     _fast = Watch(rp.browser)
+    authorized = rp.authorize(scope="openid offline_access")
+    assert authorized.status_code == 302 and _fast(authorized) is on
+    assert authorized.headers["Cache-Control"] == "no-store"
+    assert authorized.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in authorized.headers["Content-Security-Policy"]
+    code = rp.code_from(authorized)
     exchange = rp.exchange(code)
     assert exchange.status_code == 200 and _fast(exchange) is on
     tokens = exchange.get_json()
@@ -83,3 +90,22 @@ def test_errors_and_unusual_requests_reach_authlib(rp: Any, patron: Any, token_p
 
     no_token = rp.browser.get("/userinfo")
     assert no_token.status_code == 401 and not _fast(no_token)
+
+
+def test_unusual_authorization_requests_reach_the_view(
+    rp: Any, patron: Any, token_path: str
+) -> None:
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
+    _fast = Watch(rp.browser)
+    for extra in ({"prompt": "login"}, {"max_age": "0"}, {"code_challenge_method": "plain"}):
+        answer = rp.authorize(**extra)
+        assert answer.status_code in (302, 400) and not _fast(answer)
+    first = rp.authorize()
+    rp.code_from(first)
+    _fast(first)
+    replayed = rp.browser.get("/authorize", query_string=rp.authorize_params())
+    assert not _fast(replayed)  # the nonce was seen: Authlib answers the error
+    assert "error=invalid_request" in replayed.headers["Location"]
+    rp.browser.delete_cookie("idp_session")
+    anonymous = rp.authorize()
+    assert "/login" in anonymous.headers["Location"] and not _fast(anonymous)
