@@ -8,6 +8,7 @@ for it is kept in the session's pending store like an OIDC authorization request
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Blueprint
@@ -32,17 +33,13 @@ from idp.saml.server import BINDING_HTTP_REDIRECT
 from idp.saml.server import SamlSettings
 from idp.saml.server import metadata_xml
 from idp.saml.server import settings_from_config
-from idp.saml.sso import PendingSso
-from idp.saml.sso import SamlRequestError
-from idp.saml.sso import assertion_response
-from idp.saml.sso import check_acs
-from idp.saml.sso import check_request
-from idp.saml.sso import error_response
-from idp.saml.sso import unsolicited
 from idp.services import audit
 from idp.views import pending
 from idp.views.current import current_patron
 from idp.views.errors import error_page
+
+if TYPE_CHECKING:
+    from idp.saml.sso import PendingSso
 
 bp = Blueprint("saml", __name__)
 
@@ -85,6 +82,11 @@ def metadata() -> Response:
 @csrf_exempt  # a protocol endpoint: SPs POST AuthnRequests (SAML Bindings §3.5)
 def sso() -> Any:
     """Check an AuthnRequest (or an IdP-initiated ``?sp=``) and answer or send to login."""
+    # pysaml2 is loaded with the first SAML request, not with the application.
+    from idp.saml.sso import SamlRequestError
+    from idp.saml.sso import check_request
+    from idp.saml.sso import unsolicited
+
     settings, keys = _settings(), _keys()
     values = request.form if request.method == "POST" else request.args
     encoded = values.get("SAMLRequest")
@@ -120,6 +122,11 @@ def sso() -> Any:
 @bp.route("/saml/resume")
 def resume() -> Any:
     """Answer a request after the login page marked it signed in (or given up)."""
+    from idp.saml.sso import PendingSso
+    from idp.saml.sso import SamlRequestError
+    from idp.saml.sso import check_acs
+    from idp.saml.sso import error_response
+
     params = {key: request.args[key] for key in request.args}
     if params.get("protocol") != "saml":
         return _refuse("Not a SAML request.")
@@ -137,6 +144,10 @@ def resume() -> Any:
 
 
 def _answer(waiting: PendingSso, patron: Patron) -> Response:
+    from idp.saml.sso import SamlRequestError
+    from idp.saml.sso import assertion_response
+    from idp.saml.sso import check_acs
+
     settings, keys = _settings(), _keys()
     try:
         sp = check_acs(settings, keys, waiting)
