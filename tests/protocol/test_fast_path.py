@@ -109,3 +109,30 @@ def test_unusual_authorization_requests_reach_the_view(
     rp.browser.delete_cookie("idp_session")
     anonymous = rp.authorize()
     assert "/login" in anonymous.headers["Location"] and not _fast(anonymous)
+
+
+def test_authorize_keeps_the_session_record_as_the_view_does(
+    rp: Any, patron: Any, clock: Any, app: Any, token_path: str
+) -> None:
+    """A client new to the session joins its client list (back-channel logout reaches
+    it) and ``last_seen_at`` is written once a minute, on either path."""
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models.session import LoginSession
+    from tests.factories import make_client
+    from tests.oidc import RelyingParty
+
+    with app.app_context():
+        other = make_client("desk-portal")
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
+    clock.advance(seconds=61)
+    second = RelyingParty.for_client(rp.browser, other, "portal-secret-0123456789-abcdefghijklmnop")
+    _fast = Watch(rp.browser)
+    answer = second.authorize()
+    assert second.code_from(answer) and _fast(answer) is (token_path == "fast_path")
+    with app.app_context():
+        row = db.session.scalar(select(LoginSession).where(LoginSession.patron_id == patron.id))
+        assert row is not None
+        assert row.clients == ["portal", "desk-portal"]
+        assert row.last_seen_at == clock()
