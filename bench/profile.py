@@ -64,89 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         from idp import create_app
 
         app = create_app()
-        auth = {"Authorization": "Basic " + _basic()}
-        browser = app.test_client()
-        _login(browser, card_number(0))
-
-        def code() -> str:
-            response = browser.get(with_nonce(authorize_path()))
-            return parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
-
-        def tokens() -> dict[str, Any]:
-            data = {
-                "grant_type": "authorization_code",
-                "code": code(),
-                "redirect_uri": REDIRECT_URI,
-                "code_verifier": VERIFIER,
-            }
-            response = app.test_client().post("/token", data=data, headers=auth)
-            assert response.status_code == 200, response.data
-            return dict(response.json or {})
-
-        api = app.test_client()
-        work: Callable[[], Any]
-        if args.scenario == "discovery":
-            work = lambda: api.get("/.well-known/openid-configuration")  # noqa: E731
-        elif args.scenario == "jwks":
-            work = lambda: api.get("/jwks.json")  # noqa: E731
-        elif args.scenario == "authorize":
-            work = code
-        elif args.scenario == "code_exchange":
-            codes = [code() for _ in range(args.count + 1)]
-            it = iter(codes)
-            work = lambda: api.post(  # noqa: E731
-                "/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": next(it),
-                    "redirect_uri": REDIRECT_URI,
-                    "code_verifier": VERIFIER,
-                },
-                headers=auth,
-            )
-        elif args.scenario == "refresh":
-            state = {"rt": tokens()["refresh_token"]}
-
-            def work() -> None:
-                response = api.post(
-                    "/token",
-                    data={"grant_type": "refresh_token", "refresh_token": state["rt"]},
-                    headers=auth,
-                )
-                state["rt"] = (response.json or {})["refresh_token"]
-
-        elif args.scenario == "userinfo":
-            bearer = {"Authorization": "Bearer " + tokens()["access_token"]}
-            work = lambda: api.get("/userinfo", headers=bearer)  # noqa: E731
-        elif args.scenario == "introspection":
-            token = tokens()["access_token"]
-            work = lambda: api.post("/introspect", data={"token": token}, headers=auth)  # noqa: E731
-        elif args.scenario == "card_verify":
-            import importlib
-            import time
-
-            from bench.card import DESK
-
-            desk = app.test_client().post(
-                "/token",
-                data={"grant_type": "client_credentials", "scope": "card:verify"},
-                auth=DESK,
-            )
-            bearer = {"Authorization": "Bearer " + (desk.json or {})["access_token"]}
-            current_code = importlib.import_module("idp.services.cards.codes").current_code
-            with app.app_context():
-                settings = (
-                    importlib.import_module("idp.services.cards.service").card_service().codes
-                )
-            now = time.time()
-            values = iter(
-                [current_code(settings, card_number(i), now).value for i in range(args.count + 1)]
-            )
-            work = lambda: api.post(  # noqa: E731
-                "/api/card/verify", json={"code": next(values)}, headers=bearer
-            )
-        else:
-            work = lambda: _login(app.test_client(), card_number(1))  # noqa: E731
+        work = build_work(app, args.scenario, args.count)
         work()
         profiler = Profiler(interval=0.0005)
         profiler.start()
@@ -160,6 +78,91 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         destroy_instance(instance)
     return 0
+
+
+def build_work(app: Any, scenario: str, count: int) -> Callable[[], Any]:
+    """One request of ``scenario`` per call, against ``app`` (in-process, its test
+    client); what the scenario needs (a signed-in browser, codes, tokens) is made first."""
+    auth = {"Authorization": "Basic " + _basic()}
+    browser = app.test_client()
+    _login(browser, card_number(0))
+
+    def code() -> str:
+        response = browser.get(with_nonce(authorize_path()))
+        return parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
+
+    def tokens() -> dict[str, Any]:
+        data = {
+            "grant_type": "authorization_code",
+            "code": code(),
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": VERIFIER,
+        }
+        response = app.test_client().post("/token", data=data, headers=auth)
+        assert response.status_code == 200, response.data
+        return dict(response.json or {})
+
+    api = app.test_client()
+    work: Callable[[], Any]
+    if scenario == "discovery":
+        work = lambda: api.get("/.well-known/openid-configuration")  # noqa: E731
+    elif scenario == "jwks":
+        work = lambda: api.get("/jwks.json")  # noqa: E731
+    elif scenario == "authorize":
+        work = code
+    elif scenario == "code_exchange":
+        codes = [code() for _ in range(count + 1)]
+        it = iter(codes)
+        work = lambda: api.post(  # noqa: E731
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": next(it),
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": VERIFIER,
+            },
+            headers=auth,
+        )
+    elif scenario == "refresh":
+        state = {"rt": tokens()["refresh_token"]}
+
+        def work() -> None:
+            response = api.post(
+                "/token",
+                data={"grant_type": "refresh_token", "refresh_token": state["rt"]},
+                headers=auth,
+            )
+            state["rt"] = (response.json or {})["refresh_token"]
+
+    elif scenario == "userinfo":
+        bearer = {"Authorization": "Bearer " + tokens()["access_token"]}
+        work = lambda: api.get("/userinfo", headers=bearer)  # noqa: E731
+    elif scenario == "introspection":
+        token = tokens()["access_token"]
+        work = lambda: api.post("/introspect", data={"token": token}, headers=auth)  # noqa: E731
+    elif scenario == "card_verify":
+        import importlib
+        import time
+
+        from bench.card import DESK
+
+        desk = app.test_client().post(
+            "/token",
+            data={"grant_type": "client_credentials", "scope": "card:verify"},
+            auth=DESK,
+        )
+        bearer = {"Authorization": "Bearer " + (desk.json or {})["access_token"]}
+        current_code = importlib.import_module("idp.services.cards.codes").current_code
+        with app.app_context():
+            settings = importlib.import_module("idp.services.cards.service").card_service().codes
+        now = time.time()
+        values = iter([current_code(settings, card_number(i), now).value for i in range(count + 1)])
+        work = lambda: api.post(  # noqa: E731
+            "/api/card/verify", json={"code": next(values)}, headers=bearer
+        )
+    else:
+        work = lambda: _login(app.test_client(), card_number(1))  # noqa: E731
+    return work
 
 
 def _basic() -> str:

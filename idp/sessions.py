@@ -75,6 +75,19 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def is_live(
+    expires_at: dt.datetime, last_seen_at: dt.datetime, now: dt.datetime, idle_timeout: int
+) -> bool:
+    """A session record is neither past its lifetime nor idle ``idle_timeout`` seconds."""
+    idle = dt.timedelta(seconds=idle_timeout)
+    return now < expires_at and now - last_seen_at < idle
+
+
+def is_due_a_touch(last_seen_at: dt.datetime, now: dt.datetime) -> bool:
+    """``last_seen_at`` is written again (not on every request, see _TOUCH_INTERVAL)."""
+    return (now - last_seen_at).total_seconds() >= _TOUCH_INTERVAL
+
+
 class ServerSession(CallbackDict[str, Any], SessionMixin):
     """The session of one browser; its dict holds UI state only."""
 
@@ -176,8 +189,9 @@ class ServerSessionInterface(SessionInterface):
         if row is None:
             return ServerSession()
         now = services().now()
-        idle = dt.timedelta(seconds=app_settings(app).sessions.idle_timeout)
-        if now >= row.expires_at or now - row.last_seen_at >= idle:
+        if not is_live(
+            row.expires_at, row.last_seen_at, now, app_settings(app).sessions.idle_timeout
+        ):
             db.session.delete(row)
             db.session.commit()
             return ServerSession()
@@ -257,7 +271,7 @@ class ServerSessionInterface(SessionInterface):
         if session.modified:
             row.data = dict(session)
             changed = True
-        if (now - row.last_seen_at).total_seconds() >= _TOUCH_INTERVAL:
+        if is_due_a_touch(row.last_seen_at, now):
             row.last_seen_at = now
             changed = True
         if changed:

@@ -95,7 +95,11 @@ def _end_request(_error: BaseException | None) -> None:
 def _note_write(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
-    if has_request_context() and not statement.lstrip()[:9].upper().startswith(_READ_ONLY):
+    # Runs before every statement: nothing to do outside a request (the fast path) or
+    # once the request is known to have written.
+    if not has_request_context() or g.get("_idp_db_wrote"):
+        return
+    if not statement.lstrip()[:9].upper().startswith(_READ_ONLY):
         g._idp_db_wrote = True
 
 

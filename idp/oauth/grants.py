@@ -29,6 +29,8 @@ from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.token import Token
+from idp.oauth.authorization import code_values
+from idp.oauth.authorization import new_code
 from idp.oauth.hot import INSERT_TOKEN
 from idp.oauth.hot import CodeView
 from idp.oauth.hot import PatronView
@@ -253,29 +255,22 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         )
         return uri
 
+    def generate_authorization_code(self) -> str:
+        return new_code()
+
     def save_authorization_code(self, code: str, request: Any) -> None:
-        now = services().now()
         login = g.idp_login  # set by the authorize view: (sid, auth_time, amr)
-        payload = request.payload
-        db.session.add(
-            AuthorizationCode(
-                code_hash=token_hash(code),
-                client_id=request.client.client_id,
-                patron_id=request.user.id,
-                # Empty when the request named none (plain OAuth, one registered URI):
-                # the token request then need not name it either (RFC 6749 §4.1.3).
-                redirect_uri=payload.redirect_uri or "",
-                scope=request.scope,
-                nonce=payload.data.get("nonce"),
-                code_challenge=payload.data.get("code_challenge"),
-                code_challenge_method=payload.data.get("code_challenge_method"),
-                auth_time=login[1],
-                sid=login[0],
-                amr=login[2],
-                created_at=now,
-                expires_at=now + dt.timedelta(seconds=services().settings.tokens.code_ttl),
-            )
+        values = code_values(
+            code,
+            client_id=request.client.client_id,
+            patron_id=request.user.id,
+            data=request.payload.data,
+            scope=request.scope,
+            login=login,
+            now=services().now(),
+            ttl=services().settings.tokens.code_ttl,
         )
+        db.session.add(AuthorizationCode(**values))
         # Not committed here: the authorize view commits the code together with its
         # audit event and the session's client list, in one transaction, before the
         # redirect that carries the code is sent.

@@ -16,14 +16,13 @@ from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
-from sqlalchemy import exists
-from sqlalchemy import select
 
 from idp.context import services
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.patron import Patron
+from idp.oauth.authorization import nonce_seen
 from idp.oauth.hot import CodeView
 from idp.oauth.hot import PatronView
 from idp.oauth.keys import SIGNING_ALG
@@ -84,13 +83,7 @@ class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         # A nonce seen before with the same client is a replayed authentication request.
-        query = select(
-            exists().where(
-                AuthorizationCode.client_id == request.payload.client_id,
-                AuthorizationCode.nonce == nonce,
-            )
-        )
-        return bool(db.session.scalar(query))
+        return nonce_seen(db.session.connection(), request.payload.client_id, nonce)
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
         return services().keys.active_key()

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from saml2.mdstore import MetadataStore
 from sqlalchemy import select
 
 from idp.extensions import db
@@ -71,6 +70,7 @@ def _flag(data: Mapping[str, Any], key: str, where: str) -> bool:
 def check_metadata(xml: str, entity_id: str, where: str, *, needs_cert: bool) -> None:
     """Refuse metadata pysaml2 cannot read or that does not describe ``entity_id`` as an SP."""
     from saml2.attribute_converter import ac_factory
+    from saml2.mdstore import MetadataStore
 
     store = MetadataStore(ac_factory(), None)
     try:

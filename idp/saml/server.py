@@ -14,32 +14,28 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import urlsplit
 
-from saml2 import BINDING_HTTP_POST
-from saml2 import BINDING_HTTP_REDIRECT
-from saml2.attribute_converter import AttributeConverter
-from saml2.attribute_converter import ac_factory
-from saml2.config import IdPConfig
-from saml2.metadata import do_key_descriptor
-from saml2.metadata import entity_descriptor
-from saml2.metadata import sign_entity_descriptor
-from saml2.saml import NAME_FORMAT_URI
-from saml2.saml import NAMEID_FORMAT_PERSISTENT
-from saml2.saml import NameID
-from saml2.server import Server
-from saml2.sigver import security_context
-from saml2.xmldsig import DIGEST_SHA256
-from saml2.xmldsig import SIG_RSA_SHA256
+from idp.saml.identity import attribute_converter_map
+
+if TYPE_CHECKING:
+    from saml2.attribute_converter import AttributeConverter
+    from saml2.config import IdPConfig
+    from saml2.saml import NameID
+    from saml2.server import Server
 
 from idp.models.saml import SamlServiceProvider
-from idp.saml.identity import attribute_converter_map
 from idp.saml.keys import SamlKeys
 from idp.settings import Settings
 
 #: Where Debian's xmlsec1 is (installed by ``make saml``/``make test``).
 XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
+# pysaml2 (~40 MB of modules) is imported where it is used, not when the application
+# starts: a worker that never answers a SAML request never loads it. Its binding names:
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 BINDINGS = (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)
 __all__ = ["BINDINGS", "BINDING_HTTP_POST", "BINDING_HTTP_REDIRECT"]
 
@@ -84,6 +80,10 @@ def from_settings(settings: Settings) -> SamlSettings:
 
 @cache
 def converters() -> list[AttributeConverter]:
+    from saml2.attribute_converter import AttributeConverter
+    from saml2.attribute_converter import ac_factory
+    from saml2.saml import NAME_FORMAT_URI
+
     ours = AttributeConverter(NAME_FORMAT_URI)
     ours.from_dict(attribute_converter_map())
     return [ours, *ac_factory()]
@@ -91,6 +91,12 @@ def converters() -> list[AttributeConverter]:
 
 def idp_config(settings: SamlSettings, keys: SamlKeys, sp: SamlServiceProvider | None) -> IdPConfig:
     """pysaml2's configuration of this IdP (with ``sp``'s metadata when given)."""
+    from saml2.config import IdPConfig
+    from saml2.saml import NAME_FORMAT_URI
+    from saml2.saml import NAMEID_FORMAT_PERSISTENT
+    from saml2.xmldsig import DIGEST_SHA256
+    from saml2.xmldsig import SIG_RSA_SHA256
+
     active = keys.active()
     minutes = max(1, settings.assertion_lifetime // 60)
     data: dict[str, Any] = {
@@ -131,11 +137,20 @@ def idp_config(settings: SamlSettings, keys: SamlKeys, sp: SamlServiceProvider |
 
 def build_server(settings: SamlSettings, keys: SamlKeys, sp: SamlServiceProvider) -> Server:
     """A pysaml2 Server that knows only ``sp``."""
+    from saml2.server import Server
+
     return Server(config=idp_config(settings, keys, sp))
 
 
 def metadata_xml(settings: SamlSettings, keys: SamlKeys) -> str:
     """The IdP's signed metadata, with ``validUntil`` and every published certificate."""
+    from saml2.metadata import do_key_descriptor
+    from saml2.metadata import entity_descriptor
+    from saml2.metadata import sign_entity_descriptor
+    from saml2.sigver import security_context
+    from saml2.xmldsig import DIGEST_SHA256
+    from saml2.xmldsig import SIG_RSA_SHA256
+
     config = idp_config(settings, keys, None)
     descriptor = entity_descriptor(config)
     for pair in keys.published()[1:]:  # the active one is there already
@@ -149,6 +164,9 @@ def metadata_xml(settings: SamlSettings, keys: SamlKeys) -> str:
 
 def name_id_for(value: str, settings: SamlSettings, sp_entity_id: str) -> NameID:
     """The persistent, pairwise NameID element."""
+    from saml2.saml import NAMEID_FORMAT_PERSISTENT
+    from saml2.saml import NameID
+
     return NameID(
         format=NAMEID_FORMAT_PERSISTENT,
         name_qualifier=settings.entity_id,

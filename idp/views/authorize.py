@@ -14,7 +14,6 @@ from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from authlib.oidc.core.errors import RegistrationNotSupportedError
@@ -27,14 +26,14 @@ from flask import redirect
 from flask import request
 from flask import session
 from flask import url_for
-from sqlalchemy import select
 
 from idp.context import services
 from idp.extensions import csrf_exempt
 from idp.extensions import db
 from idp.models.client import Client
-from idp.models.consent import Consent
 from idp.models.patron import Patron
+from idp.oauth.authorization import consent_covers
+from idp.oauth.authorization import passkey_missing
 from idp.services import audit
 from idp.views.passkeys import AMR_KEY
 from idp.views.passkeys import passkey_required_error
@@ -69,7 +68,7 @@ def authorize() -> Any:
             if "none" in prompts:
                 raise LoginRequiredError(redirect_uri=redirect_uri)
             return redirect(url_for("login.login", rid=pending.remember(params)))
-        if client.require_passkey and not session.get(AMR_KEY):
+        if passkey_missing(client, session.get(AMR_KEY)):
             if "none" in prompts:
                 raise passkey_required_error(patron, redirect_uri)
             return redirect(url_for("login.login", rid=pending.remember(params)))
@@ -144,10 +143,4 @@ def _needs_consent(
         return False
     if "consent" in prompts:
         return True
-    granted = db.session.scalar(
-        select(Consent).where(Consent.patron_id == patron.id, Consent.client_id == client.client_id)
-    )
-    if granted is None:
-        return True
-    requested = set(scope_to_list(scope or ""))
-    return not requested <= set(scope_to_list(granted.scope))
+    return not consent_covers(db.session.connection(), patron.id, client, scope)

@@ -8,6 +8,7 @@ for it is kept in the session's pending store like an OIDC authorization request
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Blueprint
@@ -44,6 +45,9 @@ from idp.settings import app_settings
 from idp.views.support import pending
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
+
+if TYPE_CHECKING:
+    from idp.saml.sso import PendingSso
 
 bp = Blueprint("saml", __name__)
 
@@ -86,6 +90,8 @@ def metadata() -> Response:
 @csrf_exempt  # a protocol endpoint: SPs POST AuthnRequests (SAML Bindings §3.5)
 def sso() -> Any:
     """Check an AuthnRequest (or an IdP-initiated ``?sp=``) and answer or send to login."""
+    # pysaml2 is loaded with the first SAML request, not with the application.
+
     settings, keys = _settings(), _keys()
     values = request.form if request.method == "POST" else request.args
     encoded = values.get("SAMLRequest")
@@ -121,6 +127,8 @@ def sso() -> Any:
 @bp.route("/saml/resume")
 def resume() -> Any:
     """Answer a request after the login page marked it signed in (or given up)."""
+    from idp.saml.sso import PendingSso
+
     params = {key: request.args[key] for key in request.args}
     if params.get("protocol") != "saml":
         return _refuse("Not a SAML request.")
@@ -138,6 +146,8 @@ def resume() -> Any:
 
 
 def _answer(waiting: PendingSso, patron: Patron) -> Response:
+    from idp.saml.sso import check_acs
+
     settings, keys = _settings(), _keys()
     try:
         sp = check_acs(settings, keys, waiting)

@@ -1,5 +1,6 @@
-"""The WSGI fast path answers the common successes of /token, /userinfo and
-/introspect; anything else reaches Flask and Authlib with the request intact.
+"""The WSGI fast path answers the common successes of /authorize (a signed-in browser),
+/token, /userinfo and /introspect; anything else reaches Flask and Authlib with the
+request intact.
 
 Every other test of this folder runs with and without the fast path (conftest), so the
 answers are the same either way; these tests show which path answered.
@@ -42,8 +43,14 @@ def test_the_common_successes_take_the_fast_path_when_it_is_on(
     rp: Any, patron: Any, token_path: str
 ) -> None:
     on = token_path == "fast_path"
-    code = rp.sign_in(patron.card_number, DEFAULT_PASSWORD, scope="openid offline_access")
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD, scope="openid offline_access")
     _fast = Watch(rp.browser)
+    authorized = rp.authorize(scope="openid offline_access")
+    assert authorized.status_code == 302 and _fast(authorized) is on
+    assert authorized.headers["Cache-Control"] == "no-store"
+    assert authorized.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in authorized.headers["Content-Security-Policy"]
+    code = rp.code_from(authorized)
     exchange = rp.exchange(code)
     assert exchange.status_code == 200 and _fast(exchange) is on
     tokens = exchange.get_json()
@@ -84,3 +91,49 @@ def test_errors_and_unusual_requests_reach_authlib(rp: Any, patron: Any, token_p
 
     no_token = rp.browser.get("/userinfo")
     assert no_token.status_code == 401 and not _fast(no_token)
+
+
+def test_unusual_authorization_requests_reach_the_view(
+    rp: Any, patron: Any, token_path: str
+) -> None:
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
+    _fast = Watch(rp.browser)
+    for extra in ({"prompt": "login"}, {"max_age": "0"}, {"code_challenge_method": "plain"}):
+        answer = rp.authorize(**extra)
+        assert answer.status_code in (302, 400) and not _fast(answer)
+    first = rp.authorize()
+    rp.code_from(first)
+    _fast(first)
+    replayed = rp.browser.get("/authorize", query_string=rp.authorize_params())
+    assert not _fast(replayed)  # the nonce was seen: Authlib answers the error
+    assert "error=invalid_request" in replayed.headers["Location"]
+    rp.browser.delete_cookie("idp_session")
+    anonymous = rp.authorize()
+    assert "/login" in anonymous.headers["Location"] and not _fast(anonymous)
+
+
+def test_authorize_keeps_the_session_record_as_the_view_does(
+    rp: Any, patron: Any, clock: Any, app: Any, token_path: str
+) -> None:
+    """A client new to the session joins its client list (back-channel logout reaches
+    it) and ``last_seen_at`` is written once a minute, on either path."""
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models.session import LoginSession
+    from tests.factories import make_client
+    from tests.oidc import RelyingParty
+
+    with app.app_context():
+        other = make_client("desk-portal")
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
+    clock.advance(seconds=61)
+    second = RelyingParty.for_client(rp.browser, other, "portal-secret-0123456789-abcdefghijklmnop")
+    _fast = Watch(rp.browser)
+    answer = second.authorize()
+    assert second.code_from(answer) and _fast(answer) is (token_path == "fast_path")
+    with app.app_context():
+        row = db.session.scalar(select(LoginSession).where(LoginSession.patron_id == patron.id))
+        assert row is not None
+        assert row.clients == ["portal", "desk-portal"]
+        assert row.last_seen_at == clock()

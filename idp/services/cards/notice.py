@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import segno
 from flask import render_template
 from flask_babel import force_locale
 
@@ -61,6 +60,8 @@ def mylibrary_url() -> str:
 
 def qr_svg(url: str) -> str:
     """A QR code of ``url`` as inline SVG (segno), sized for print."""
+    import segno
+
     code = segno.make(url, error="m")
     svg: str = code.svg_inline(scale=3, border=4, title=url)
     return svg

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import secrets
 
-import pyotp
 from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -41,6 +40,8 @@ def _fernet() -> Fernet:
 
 def new_secret() -> str:
     """A fresh base32 TOTP secret (160 bits)."""
+    import pyotp
+
     return pyotp.random_base32(32)
 
 
@@ -60,6 +61,8 @@ def decrypt_secret(stored: str) -> str | None:
 def provisioning_uri(secret: str, username: str) -> str:
     """The ``otpauth://`` URI an authenticator app scans (or types) to add the account."""
     issuer = services().settings.library.name_en
+    import pyotp
+
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
 
 
@@ -68,6 +71,8 @@ def matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
     code = code.strip().replace(" ", "")
     if len(code) != 6 or not code.isascii() or not code.isdigit():
         return None
+    import pyotp
+
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)
     for step in range(current, current - VALID_WINDOW - 1, -1):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from flask import Blueprint
 from flask import redirect
 from flask import render_template
@@ -92,6 +91,8 @@ def _factor_page(
         secret = totp.new_secret()
         session["totp_pending"] = totp.encrypt_secret(secret)
     uri = totp.provisioning_uri(secret, staff.username)
+    import segno
+
     qr = segno.make(uri, error="m").svg_inline(
         scale=4, title=_("QR code for the authenticator app")
     )

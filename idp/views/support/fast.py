@@ -26,11 +26,14 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 from authlib.oidc.core.grants.util import is_openid_scope
 from flask import Flask
 from sqlalchemy import Connection
 from sqlalchemy import Engine
+from werkzeug.http import parse_cookie
 
 from idp.extensions import db
 from idp.logs import SANE_REQUEST_ID
@@ -38,6 +41,12 @@ from idp.logs import access_log
 from idp.logs import current_request_id
 from idp.metrics import current_metrics
 from idp.models.client import Client
+from idp.oauth.authorization import INSERT_CODE
+from idp.oauth.authorization import code_values
+from idp.oauth.authorization import consent_covers
+from idp.oauth.authorization import new_code
+from idp.oauth.authorization import nonce_seen
+from idp.oauth.authorization import passkey_missing
 from idp.oauth.endpoints import introspection_payload
 from idp.oauth.grants import claim_code
 from idp.oauth.grants import claim_for_refresh
@@ -53,7 +62,9 @@ from idp.oauth.hot import client_registry
 from idp.oauth.hot import load_access_token
 from idp.oauth.hot import load_code
 from idp.oauth.hot import load_refresh_token
+from idp.oauth.hot import load_session_for
 from idp.oauth.hot import reader
+from idp.oauth.hot import touch_session
 from idp.oauth.oidc import claims_for
 from idp.oauth.oidc import id_token_for
 from idp.oauth.tokens import bearer_refusal
@@ -61,8 +72,14 @@ from idp.oauth.tokens import find_presented_token
 from idp.oauth.tokens import generate_bearer_token
 from idp.oauth.tokens import token_hash
 from idp.services import audit
+from idp.sessions import HOST_PREFIX
+from idp.sessions import is_due_a_touch
+from idp.sessions import is_live
 from idp.settings import Settings
 from idp.settings import app_settings
+from idp.views.passkeys import AMR_KEY
+from idp.views.support import pending
+from idp.views.support.headers import CSP
 from idp.views.support.headers import CSP_NONE
 from idp.views.support.headers import HSTS
 
@@ -78,10 +95,11 @@ class Fallthrough(Exception):
 class Answer:
     """A JSON answer of the fast path."""
 
-    __slots__ = ("body", "client_id", "endpoint", "headers", "status")
+    __slots__ = ("body", "client_id", "endpoint", "headers", "status", "status_code")
 
     def __init__(self, body: dict[str, Any], endpoint: str, client_id: str | None) -> None:
         self.status = "200 OK"
+        self.status_code = 200
         self.body = json.dumps(body).encode()
         self.endpoint = endpoint
         self.client_id = client_id
@@ -89,6 +107,27 @@ class Answer:
             ("Content-Type", "application/json"),
             ("Cache-Control", "no-store"),
             ("Pragma", "no-cache"),
+            ("Content-Security-Policy", CSP_NONE),
+        ]
+
+
+class Redirect(Answer):
+    """The authorization endpoint's redirect back to the client (headers as the Flask
+    view's: an empty text/html answer, so the page policy)."""
+
+    def __init__(self, location: str, endpoint: str, client_id: str) -> None:
+        self.status = "302 FOUND"
+        self.status_code = 302
+        self.body = b""
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self.headers = [
+            ("Location", location),
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Pragma", "no-cache"),
+            ("Content-Security-Policy", CSP),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
         ]
 
 
@@ -336,8 +375,120 @@ def introspection_endpoint(path: FastPath, call: Call) -> Answer:
     )
 
 
+#: The parameters of the common authorization request; any other one (``prompt``,
+#: ``max_age``, ``request`` …) is for the Flask view.
+AUTHORIZE_PARAMETERS = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+    }
+)
+
+
+def authorize_endpoint(path: FastPath, call: Call) -> Answer:
+    """``GET /authorize`` by a signed-in browser, for a client that needs no consent
+    screen now: a new code, back to the client (the checks of idp/views/authorize.py
+    and Authlib's validation, by the same functions)."""
+    query = str(call.environ.get("QUERY_STRING", ""))
+    if len(query) > pending.MAX_REQUEST_SIZE or "%00" in query:
+        raise Fallthrough
+    params = _form(query.encode("latin-1"))
+    if set(params) - AUTHORIZE_PARAMETERS or "\x00" in "".join(params.values()):
+        raise Fallthrough
+    client_id = params.get("client_id")
+    redirect_uri = params.get("redirect_uri")
+    challenge = params.get("code_challenge")
+    if (
+        params.get("response_type") != "code"
+        or not client_id
+        or len(client_id) > 64
+        or not redirect_uri
+        or params.get("code_challenge_method") != "S256"
+        or not challenge
+        or not CODE_CHALLENGE_PATTERN.match(challenge)
+    ):
+        raise Fallthrough
+    token = path.session_token(call.environ)
+    if not token:
+        raise Fallthrough
+    connection = db.session.connection()
+    login = load_session_for(connection, token_hash(token), client_id)
+    settings = path.settings
+    if (
+        login is None
+        or login.patron_id is None
+        or not is_live(
+            login.expires_at, login.last_seen_at, call.now, settings.sessions.idle_timeout
+        )
+        or any(key.startswith("done_") for key in login.data)
+        or not login.client_enabled
+        or login.client_version is None
+    ):
+        raise Fallthrough
+    patron = _patron(login.patron, call)
+    client = client_registry().get(client_id, login.client_version)
+    scope = params.get("scope", "")
+    if (
+        client is None
+        or not client.is_enabled
+        or not client.check_redirect_uri(redirect_uri)
+        or not client.check_response_type("code")
+    ):
+        raise Fallthrough
+    amr = login.data.get(AMR_KEY)
+    allowed = client.get_allowed_scope(scope)
+    nonce = params.get("nonce")
+    if (
+        passkey_missing(client, amr)
+        or (nonce and nonce_seen(connection, client_id, nonce))
+        or not consent_covers(connection, patron.id, client, allowed)
+    ):
+        raise Fallthrough
+    code = new_code()
+    connection.execute(
+        INSERT_CODE,
+        code_values(
+            code,
+            client_id=client_id,
+            patron_id=patron.id,
+            data=params,
+            scope=allowed,
+            login=(login.sid, login.auth_time, amr),
+            now=call.now,
+            ttl=settings.tokens.code_ttl,
+        ),
+    )
+    audit.record_in(
+        connection,
+        "code.issued",
+        patron_id=patron.id,
+        client_id=client_id,
+        ip=call.remote_addr,
+        user_agent=call.user_agent,
+    )
+    seen = list(login.clients or [])
+    if client_id not in seen or is_due_a_touch(login.last_seen_at, call.now):
+        if client_id not in seen:
+            seen.append(client_id)
+        last_seen = call.now if is_due_a_touch(login.last_seen_at, call.now) else login.last_seen_at
+        touch_session(connection, login.id, seen, last_seen)
+    db.session.commit()
+    answer = [("code", code)]
+    if params.get("state"):
+        answer.append(("state", params["state"]))
+    answer.append(("iss", settings.site.issuer))
+    return Redirect(add_params_to_uri(redirect_uri, answer), "authorize.authorize", client_id)
+
+
 Handler = Callable[["FastPath", Call], Answer]
 ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/authorize"): authorize_endpoint,
     ("POST", "/token"): token_endpoint,
     ("GET", "/userinfo"): userinfo_endpoint,
     ("POST", "/userinfo"): userinfo_endpoint,
@@ -381,6 +532,17 @@ class FastPath:
         """The application's settings (read at each use: tests may replace them)."""
         return app_settings(self.app)
 
+    def session_token(self, environ: dict[str, Any]) -> str | None:
+        """The browser's server-side session id from its cookie (as
+        :meth:`idp.sessions.ServerSessionInterface.cookie_name` names it), if any."""
+        name = self.settings.sessions.cookie
+        if self._is_tls(environ) and not name.startswith(HOST_PREFIX):
+            name = HOST_PREFIX + name
+        token = parse_cookie(str(environ.get("HTTP_COOKIE", ""))).get(name)
+        if not token or "." in token or len(token) > 128:
+            return None  # none, or an anonymous (signed) one
+        return token
+
     def read(self) -> _Reader:
         if self._reader is None:
             self._reader = reader(db.engine)
@@ -388,7 +550,11 @@ class FastPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         handler = ROUTES.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
-        if handler is None or not self.enabled or environ.get("QUERY_STRING"):
+        if (
+            handler is None
+            or not self.enabled
+            or (environ.get("QUERY_STRING") and handler is not authorize_endpoint)
+        ):
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
         started = time.perf_counter()
         raw = b""
@@ -409,17 +575,18 @@ class FastPath:
         try:
             with self.app.app_context():
                 answer = self._answer(handler, environ, raw)
-                if answer is None:
-                    # The application gives the request its own id and access line.
-                    return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
-                self._log(environ, answer, rid, time.perf_counter() - started)
+                if answer is not None:
+                    self._log(environ, answer, rid, time.perf_counter() - started)
         finally:
             current_request_id.reset(marker)
+        if answer is None:
+            # The application answers in its own context, with its own request id and
+            # access line.
+            return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
         self.answered += 1
         headers = [
             *answer.headers,
             ("Content-Length", str(len(answer.body))),
-            ("Content-Security-Policy", CSP_NONE),
             ("X-Frame-Options", "DENY"),
             ("X-Content-Type-Options", "nosniff"),
             ("Referrer-Policy", "no-referrer"),
@@ -452,12 +619,12 @@ class FastPath:
             "%s %s %s",
             method,
             path,
-            200,
+            answer.status_code,
             extra={
                 "request_id": rid,
                 "method": method,
                 "path": path,
-                "status": 200,
+                "status": answer.status_code,
                 "duration_ms": round(seconds * 1000, 2),
                 "endpoint": answer.endpoint,
                 "client_id": answer.client_id,
