@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     import idp.models  # noqa: F401 - registers every table with the metadata
     from idp.cli import register_commands
-    from idp.context import IdpServices
     from idp.db_errors import hide_error_details
     from idp.extensions import babel
     from idp.extensions import csrf
@@ -34,16 +34,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.json_provider import BoundedJSONProvider
     from idp.logs import init_app as init_logs
     from idp.metrics import init_app as init_metrics
-    from idp.oauth.keys import KeyStore
     from idp.oauth.server import configure_oauth
     from idp.redis_client import EXTRA_KEY as REDIS_KEY
     from idp.redis_client import build_shared_redis
+    from idp.services.container import IdpServices
+    from idp.services.keys import KeyStore
     from idp.services.passwords import Argon2Settings
     from idp.services.passwords import Passwords
-    from idp.sessions import ServerSessionInterface
-    from idp.unavailable import IdpFlask
-    from idp.unavailable import init_app as init_unavailable
     from idp.views import register_blueprints
+    from idp.views.pending import pending_ui_locales
+    from idp.views.support.sessions import ServerSessionInterface
+    from idp.views.support.unavailable import IdpFlask
+    from idp.views.support.unavailable import init_app as init_unavailable
 
     app = IdpFlask(__name__)
     app.json = BoundedJSONProvider(app)
@@ -93,7 +95,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 )
     init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=partial(select_locale, pending_ui_locales))
     init_i18n(app)
     app.session_interface = ServerSessionInterface()
 

@@ -195,7 +195,7 @@ DEFAULTS: dict[str, Any] = {
     "IDP_DB_POOL_TIMEOUT": 10,
     "IDP_DB_POOL_RECYCLE": 1800,
     # SQLite only: seconds a request waits for the database's write lock before it is
-    # answered 503 (idp/unavailable.py).
+    # answered 503 (idp/views/support/unavailable.py).
     "IDP_SQLITE_BUSY_TIMEOUT": 30,
     # Purge of expired data (``idp purge``, README "Purging expired data"): seconds between
     # two runs inside the server (``idp serve``); one node of many runs it each time,

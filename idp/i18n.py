@@ -5,6 +5,7 @@ Also the names the pages insert (the library, the portal) in the page's language
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Flask
@@ -38,28 +39,15 @@ def _from_ui_locales(value: str, available: list[str]) -> str | None:
     return None
 
 
-def _pending_ui_locales() -> str:
-    """``ui_locales`` of the authorization request a page works on (``rid``), if any."""
-    from idp.views import pending
-
-    rid = request.args.get("rid")
-    if not rid and "form" in request.__dict__:
-        # Only a body the view already parsed: never parse one here (an oversized or
-        # malformed body must reach its own 413/400 answer, not fail in the selector).
-        rid = request.form.get("rid")
-    if not rid:
-        marker = session.get("password_change")
-        rid = marker.get("rid") if isinstance(marker, dict) else None
-    params = pending.recall(rid) if rid else None
-    return (params or {}).get("ui_locales", "")
-
-
-def select_locale() -> str:
+def select_locale(pending_ui_locales: Callable[[], str] = lambda: "") -> str:
     """Choose the page language.
 
     Order: an explicit ``?lang=`` switch (remembered in a long-lived cookie), the
     remembered choice, the OpenID Connect ``ui_locales`` parameter (of this request or of
     the waiting authorization request), ``Accept-Language``, then the default.
+
+    :param pending_ui_locales: ``ui_locales`` of the authorization request the page works
+        on (the pages know it: :func:`idp.views.pending.pending_ui_locales`).
     """
     available = languages()
     if not has_request_context():
@@ -73,7 +61,7 @@ def select_locale() -> str:
     if remembered in available:
         return str(remembered)
     requested = _from_ui_locales(request.args.get("ui_locales") or "", available)
-    requested = requested or _from_ui_locales(_pending_ui_locales(), available)
+    requested = requested or _from_ui_locales(pending_ui_locales(), available)
     if requested:
         return requested
     best = request.accept_languages.best_match(available)

@@ -31,11 +31,9 @@ from typing import Any
 if TYPE_CHECKING:
     import redis
 
-from idp.context import services
-
 log = logging.getLogger(__name__)
 
-#: Key of the shared client in ``services().extra``.
+#: Key of the shared client in ``services().extra`` (:func:`idp.services.container.shared_redis`).
 EXTRA_KEY = "redis"
 
 
@@ -165,16 +163,3 @@ def build_shared_redis(config: dict[str, Any]) -> SharedRedis | None:
         health_check_interval=int(config["IDP_REDIS_HEALTH_CHECK_INTERVAL"]),
         retry_seconds=float(config["IDP_REDIS_RETRY_SECONDS"]),
     )
-
-
-def shared_redis() -> SharedRedis | None:
-    """The application's shared Redis (created on first use), or None without Redis.
-
-    Made again when ``IDP_REDIS_URL`` no longer matches (a test that changes the URL).
-    """
-    svc = services()
-    url = svc.config.get("IDP_REDIS_URL") or None
-    found: SharedRedis | None = svc.extra.get(EXTRA_KEY)
-    if (found.url if found is not None else None) != url:
-        found = svc.extra[EXTRA_KEY] = build_shared_redis(svc.config)
-    return found

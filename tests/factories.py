@@ -6,11 +6,11 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.client import hash_client_secret
 from idp.models.patron import Patron
+from idp.services.container import services
 
 DEFAULT_PASSWORD = "honyomu42"
 

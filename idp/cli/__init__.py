@@ -1,4 +1,8 @@
-"""The ``idp`` command: a Flask CLI group with the staff and operator commands."""
+"""The staff and operator commands of ``idp``, attached to the app's CLI.
+
+The ``idp`` program itself (its group and ``idp serve``) is :mod:`idp.command`: it builds the
+application and starts the servers, which the commands here do not need to know about.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,6 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
-
-
-def _create_app() -> Flask:
-    from idp import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def main() -> None:
-    """Library IdP: staff and operator commands."""
-
 
 #: The ``idp`` commands: name, module, attribute, one-line help. Their modules (and what
 #: they import: the import pool, the SIP2 server…) load only when a command runs, not in
@@ -94,26 +85,3 @@ def register_commands(app: Flask) -> None:
     """Attach the ``idp`` commands to ``app.cli`` (so ``flask`` and tests see them too)."""
     for name, module, attribute, help_text in _COMMANDS:
         app.cli.add_command(LazyCommand(name, module, attribute, help_text))
-
-
-@main.command("serve", context_settings={"ignore_unknown_options": True})
-@click.argument("server_args", nargs=-1, type=click.UNPROCESSED)
-def serve_command(server_args: tuple[str, ...]) -> None:
-    """Serve with granian (default) or gunicorn, IDP_SERVER (extra arguments go to it)."""
-    import os
-    import sys
-
-    from idp.granian_conf import chosen_server
-    from idp.granian_conf import granian_args
-
-    try:
-        server = chosen_server(os.environ)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    if server == "gunicorn":
-        conf = ["-c", "python:idp.gunicorn_conf"]
-        args = ["-m", "gunicorn", *conf, *server_args, "idp:create_app()"]
-    else:
-        args = granian_args(os.environ, server_args)
-    # Replaces this process (signals then reach the server's master directly); no shell.
-    os.execv(sys.executable, [sys.executable, *args])  # noqa: S606

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from idp.context import services
+from idp.services.container import services
 
 
 @click.command("init")

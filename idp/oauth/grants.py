@@ -24,7 +24,6 @@ from sqlalchemy import Connection
 from sqlalchemy import bindparam
 from sqlalchemy import update
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
@@ -39,6 +38,7 @@ from idp.oauth.hot import load_refresh_token
 from idp.oauth.tokens import revoke_family
 from idp.oauth.tokens import token_hash
 from idp.services import audit
+from idp.services.container import services
 from idp.services.signin import refusal_reason
 
 #: Client authentication methods the token endpoint accepts (``none``: public + PKCE).

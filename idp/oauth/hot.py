@@ -98,7 +98,7 @@ class PatronView:
     Carries the same attributes and rule methods as :class:`~idp.models.patron.Patron`
     (the methods are the model's own functions), so the one implementation of the
     sign-in rules (:func:`idp.services.patrons.refusal_reason`) and of the claims
-    (:func:`idp.oauth.oidc.claims_for`) serves both.
+    (:func:`idp.services.claims.claims_for`) serves both.
     """
 
     __slots__ = PATRON_FIELDS
@@ -156,7 +156,7 @@ class TokenView(TokenMixin):  # type: ignore[misc]
         return int((self.access_expires_at - self.issued_at).total_seconds())
 
     def is_expired(self) -> bool:
-        from idp.context import services
+        from idp.services.container import services
 
         return services().now() >= self.access_expires_at
 
@@ -355,7 +355,7 @@ class ClientRegistry:
 
 def client_registry() -> ClientRegistry:
     """The application's client registry (made on first use)."""
-    from idp.context import services
+    from idp.services.container import services
 
     extra = services().extra
     found = extra.get("client_registry")

@@ -53,7 +53,7 @@ def query_client(client_id: str) -> Client | None:
 
 def save_token(token: dict[str, Any], request: Any) -> None:
     """Store a new token pair as hashes. The grant commits (after its single-use claim)."""
-    from idp.context import services
+    from idp.services.container import services
 
     store_token(
         db.session.connection(),

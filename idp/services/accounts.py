@@ -24,13 +24,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.extensions import db
 from idp.i18n import library_contact
 from idp.i18n import library_name
 from idp.i18n import portal_name
 from idp.models.patron import Patron
 from idp.services import audit
+from idp.services.container import services
 from idp.services.logout import end_all_sessions
 from idp.services.mail import BackgroundMailer
 from idp.services.mail import Mailer

@@ -27,15 +27,15 @@ from flask import current_app
 from joserfc import jwt
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.oauth.keys import SIGNING_ALG
 from idp.services import audit
+from idp.services.container import services
 from idp.services.destinations import DestinationError
 from idp.services.destinations import checked_session
 from idp.services.destinations import private_allowed
+from idp.services.keys import SIGNING_ALG
 from idp.services.subjects import subject_for
 
 log = logging.getLogger("idp.backchannel")

@@ -18,11 +18,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwt
 
-from idp.context import services
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.oauth.keys import SIGNING_ALG
-from idp.redis_client import shared_redis
 from idp.services.barcode import Symbology
 from idp.services.barcode import render_svg
 from idp.services.barcode import strip_codabar_start_stop
@@ -36,6 +33,9 @@ from idp.services.card_code import verify_scan
 from idp.services.card_replay import DatabaseReplayStore
 from idp.services.card_replay import FallbackReplayStore
 from idp.services.card_replay import KeyedReplayStore
+from idp.services.container import services
+from idp.services.container import shared_redis
+from idp.services.keys import SIGNING_ALG
 from idp.services.patrons import find_patron
 from idp.services.signin import SignInOutcome
 from idp.services.signin import refusal_reason

@@ -13,11 +13,11 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
 from idp.services.card_numbers import normalize_card_number
+from idp.services.container import services
 from idp.services.logout import end_all_sessions
 from idp.services.passkeys import passkeys_of
 from idp.services.passwords import generate_temporary_password

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.context import services
 from idp.models.patron import Patron
 from idp.services import audit
 from idp.services.cards import VerifyResult
 from idp.services.cards import normalize_scan
 from idp.services.cards import verify_code
+from idp.services.container import services
 from idp.services.patrons import find_patron
 from idp.services.patrons import is_valid_card_number
 from idp.services.signin import Slot

@@ -21,10 +21,10 @@ from dataclasses import field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.card_numbers import normalize_card_number
+from idp.services.container import services
 from idp.services.hashing import HashParams
 from idp.services.hashing import HashStats
 from idp.services.hashing import hash_chunks

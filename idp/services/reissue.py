@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services import audit
@@ -31,6 +30,7 @@ from idp.services.accounts import patron_message
 from idp.services.accounts import set_password
 from idp.services.card_numbers import normalize_card_number
 from idp.services.cards import card_service
+from idp.services.container import services
 from idp.services.logout import end_all_sessions
 from idp.services.password_rules import RULE_MESSAGES
 from idp.services.password_rules import PasswordRule

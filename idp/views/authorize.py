@@ -29,13 +29,13 @@ from flask import session
 from flask import url_for
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import csrf_exempt
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.models.patron import Patron
 from idp.services import audit
+from idp.services.container import services
 from idp.views import pending
 from idp.views.current import current_patron
 from idp.views.errors import authorization_error

@@ -54,13 +54,13 @@ from idp.oauth.hot import load_access_token
 from idp.oauth.hot import load_code
 from idp.oauth.hot import load_refresh_token
 from idp.oauth.hot import reader
-from idp.oauth.oidc import claims_for
 from idp.oauth.oidc import id_token_for
 from idp.oauth.tokens import bearer_refusal
 from idp.oauth.tokens import find_presented_token
 from idp.oauth.tokens import generate_bearer_token
 from idp.oauth.tokens import token_hash
 from idp.services import audit
+from idp.services.claims import claims_for
 from idp.views.headers import CSP_NONE
 from idp.views.headers import HSTS
 
@@ -100,7 +100,7 @@ class Call:
         self.form = form
         self.remote_addr = remote_addr
         self.user_agent = str(environ.get("HTTP_USER_AGENT", ""))
-        from idp.context import services
+        from idp.services.container import services
 
         self.now = services().now()
 

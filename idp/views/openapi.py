@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import Response
 
-from idp.context import services
+from idp.services.container import services
 from idp.views.discovery import _cached_json
 from idp.views.discovery import _json_document
 from idp.views.openapi_spec import build_document

@@ -20,12 +20,12 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.accounts import PasswordChangeError
 from idp.services.accounts import change_password
 from idp.services.card_numbers import normalize_card_number
+from idp.services.container import services
 from idp.services.reissue import REISSUE_MAX_AGE
 from idp.services.reissue import ReissueGrant
 from idp.services.reissue import link_digest

@@ -21,7 +21,6 @@ from flask import session
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.extensions import csrf_exempt
 from idp.models.client import Client
 from idp.models.patron import Patron
@@ -40,6 +39,7 @@ from idp.saml.sso import check_request
 from idp.saml.sso import error_response
 from idp.saml.sso import unsolicited
 from idp.services import audit
+from idp.services.container import services
 from idp.views import pending
 from idp.views.current import current_patron
 from idp.views.errors import error_page

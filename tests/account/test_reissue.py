@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
+from idp.services.container import services
 from tests.account.conftest import login
 from tests.account.conftest import submit
 from tests.account.conftest import text_of

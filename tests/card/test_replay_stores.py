@@ -15,13 +15,13 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from idp import create_app
-from idp.context import services
 from idp.extensions import db
 from idp.models.card_code import UsedCardCode
 from idp.services.card_code import RedisReplayStore
 from idp.services.card_replay import DatabaseReplayStore
 from idp.services.card_replay import FallbackReplayStore
 from idp.services.cards import card_service
+from idp.services.container import services
 from tests.card.conftest import REDIS_URL
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify

@@ -9,7 +9,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.client import Client
@@ -18,6 +17,7 @@ from idp.services.allowance import Allowance
 from idp.services.clients import ClientFileError
 from idp.services.clients import parse_client
 from idp.services.clients import sync_clients
+from idp.services.container import services
 from idp.services.signin.limiter import EXTRA_KEY
 from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD

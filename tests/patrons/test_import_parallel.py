@@ -10,10 +10,10 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services import patron_import
+from idp.services.container import services
 from idp.services.hashing import HashParams
 from idp.services.hashing import HashStats
 from idp.services.hashing import hash_chunks

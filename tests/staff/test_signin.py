@@ -8,10 +8,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffSession
+from idp.services.container import services
 from tests.factories import DEFAULT_PASSWORD
 from tests.oidc import csrf_token
 from tests.staff.conftest import StaffUser

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from idp.context import services
 from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.patron import Patron
 from idp.services import audit
 from idp.services.allowance import Allowance
 from idp.services.card_numbers import normalize_card_number
+from idp.services.container import services
 from idp.services.patrons import find_patron
 from idp.services.patrons import is_valid_card_number
 from idp.services.patrons import normalize_password

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from idp.context import services
 from idp.metrics import current_metrics
 from idp.redis_client import SharedRedis
-from idp.redis_client import shared_redis
 from idp.services.allowance import Allowance
+from idp.services.container import services
+from idp.services.container import shared_redis
 from idp.services.signin.rules import BackoffRule
 from idp.services.signin.rules import Rule
 from idp.services.signin.rules import WindowRule

@@ -12,12 +12,15 @@ from typing import Any
 from flask import current_app
 
 from idp.models.types import utcnow
+from idp.redis_client import EXTRA_KEY as REDIS_KEY
+from idp.redis_client import SharedRedis
+from idp.redis_client import build_shared_redis
 
 if TYPE_CHECKING:
+    from authlib.integrations.flask_oauth2 import AuthorizationServer
     from authlib.integrations.flask_oauth2 import ResourceProtector
 
-    from idp.oauth.keys import KeyStore
-    from idp.oauth.server import LibraryAuthorizationServer
+    from idp.services.keys import KeyStore
     from idp.services.passwords import Passwords
 
 
@@ -28,7 +31,9 @@ class IdpServices:
     config: dict[str, Any]
     passwords: Passwords
     keys: KeyStore
-    authorization: LibraryAuthorizationServer
+    #: idp.oauth.server.LibraryAuthorizationServer, named by Authlib's class: the
+    #: services layer does not import the OAuth wiring above it.
+    authorization: AuthorizationServer
     require_oauth: ResourceProtector
     #: The clock; tests replace it to travel in time.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
@@ -43,4 +48,17 @@ class IdpServices:
 def services() -> IdpServices:
     """The services of the current application."""
     found: IdpServices = current_app.extensions["idp"]
+    return found
+
+
+def shared_redis() -> SharedRedis | None:
+    """The application's shared Redis (created on first use), or None without Redis.
+
+    Made again when ``IDP_REDIS_URL`` no longer matches (a test that changes the URL).
+    """
+    svc = services()
+    url = svc.config.get("IDP_REDIS_URL") or None
+    found: SharedRedis | None = svc.extra.get(REDIS_KEY)
+    if (found.url if found is not None else None) != url:
+        found = svc.extra[REDIS_KEY] = build_shared_redis(svc.config)
     return found

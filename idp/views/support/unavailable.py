@@ -143,7 +143,7 @@ def unavailable_response() -> Response:
 
 
 def _unavailable(error: BaseException) -> Response:
-    from idp.sessions import ServerSession
+    from idp.views.support.sessions import ServerSession
 
     discard_transaction()
     current = session._get_current_object()  # type: ignore[attr-defined]
