@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Flask
@@ -12,6 +13,13 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import config as idp_config
+
+if TYPE_CHECKING:
+    from authlib.integrations.flask_oauth2 import AuthorizationServer
+    from authlib.integrations.flask_oauth2 import ResourceProtector
+
+    from idp.services.container import IdpServices
+    from idp.services.keys import KeyStore
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -35,12 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.logs import init_app as init_logs
     from idp.metrics import init_app as init_metrics
     from idp.oauth.server import configure_oauth
-    from idp.redis_client import EXTRA_KEY as REDIS_KEY
-    from idp.redis_client import build_shared_redis
-    from idp.services.container import IdpServices
     from idp.services.keys import KeyStore
-    from idp.services.passwords import Argon2Settings
-    from idp.services.passwords import Passwords
     from idp.views import register_blueprints
     from idp.views.pending import pending_ui_locales
     from idp.views.support.sessions import ServerSessionInterface
@@ -102,20 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     keys = KeyStore(Path(app.config["IDP_KEYS_DIR"]))
     keys.ensure()
     server, protector = configure_oauth(app)
-    app.extensions["idp"] = IdpServices(
-        config=app.config,
-        passwords=Passwords(
-            Argon2Settings(
-                time_cost=app.config["IDP_ARGON2_TIME_COST"],
-                memory_cost=app.config["IDP_ARGON2_MEMORY_COST"],
-                parallelism=app.config["IDP_ARGON2_PARALLELISM"],
-            )
-        ),
-        keys=keys,
-        authorization=server,
-        require_oauth=protector,
-    )
-    app.extensions["idp"].extra[REDIS_KEY] = build_shared_redis(app.config)
+    app.extensions["idp"] = build_services(app, keys, server, protector)
     init_logs(app)
     _warn_missing_translations(app)
     init_metrics(app)
@@ -123,6 +113,48 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_unavailable(app)
     register_commands(app)
     return app
+
+
+def build_services(
+    app: Flask, keys: KeyStore, server: AuthorizationServer, protector: ResourceProtector
+) -> IdpServices:
+    """Every service of the application, built once (nothing is made on first use)."""
+    from idp.redis_client import build_shared_redis
+    from idp.services.backchannel import BackchannelNotifier
+    from idp.services.cards import build_card_service
+    from idp.services.client_registry import ClientRegistry
+    from idp.services.container import IdpServices
+    from idp.services.ezproxy import settings_from_config as ezproxy_settings
+    from idp.services.mail import BackgroundMailer
+    from idp.services.mail import create_mailer
+    from idp.services.passwords import Argon2Settings
+    from idp.services.passwords import Passwords
+    from idp.services.signin.limiter import build_limiter
+
+    config = app.config
+    redis = build_shared_redis(config)
+    mailer = create_mailer(config.get("IDP_SMTP_URL"), Path(config["IDP_INSTANCE_DIR"]) / "outbox")
+    return IdpServices(
+        config=config,
+        passwords=Passwords(
+            Argon2Settings(
+                time_cost=config["IDP_ARGON2_TIME_COST"],
+                memory_cost=config["IDP_ARGON2_MEMORY_COST"],
+                parallelism=config["IDP_ARGON2_PARALLELISM"],
+            )
+        ),
+        keys=keys,
+        authorization=server,
+        require_oauth=protector,
+        redis=redis,
+        limiter=build_limiter(config, redis),
+        cards=build_card_service(config, redis),
+        client_registry=ClientRegistry(),
+        mailer=mailer,
+        background_mailer=BackgroundMailer(mailer),
+        backchannel=BackchannelNotifier(app),
+        ezproxy=ezproxy_settings(config),
+    )
 
 
 def _warn_missing_translations(app: Flask) -> None:

@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from saml2 import BINDING_HTTP_POST
 from saml2 import BINDING_HTTP_REDIRECT
 from saml2.attribute_converter import AttributeConverter
@@ -64,6 +65,25 @@ class SamlSettings:
     def sso_url(self) -> str:
         """The SingleSignOnService location (both bindings)."""
         return f"{self.issuer}/saml/sso"
+
+
+#: Where the application keeps its SAML settings and keys (``app.extensions``): the SAML
+#: face's own state, beside (not inside) the services container below it.
+EXTENSION = "idp_saml"
+
+
+@dataclass
+class SamlState:
+    """The SAML IdP's settings and signing keys, read once at start."""
+
+    settings: SamlSettings
+    keys: SamlKeys
+
+
+def saml_state() -> SamlState:
+    """The SAML state of the current application."""
+    found: SamlState = current_app.extensions[EXTENSION]
+    return found
 
 
 def settings_from_config(config: Mapping[str, Any]) -> SamlSettings:

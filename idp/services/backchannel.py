@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from flask import current_app
 from joserfc import jwt
 from sqlalchemy import select
 
@@ -176,15 +175,8 @@ def notify_ended_sessions(sessions: Iterable[EndedSession | None]) -> list[Futur
 
 
 def notifier() -> BackchannelNotifier:
-    """The current application's notifier, created on first use."""
-    extra = services().extra
-    found = extra.get("backchannel")
-    if found is None:
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        # setdefault keeps the first one if two requests race here.
-        found = extra.setdefault("backchannel", BackchannelNotifier(app))
-    assert isinstance(found, BackchannelNotifier)  # noqa: S101 - only this module sets it
-    return found
+    """The current application's notifier."""
+    return services().backchannel
 
 
 class BackchannelNotifier:

@@ -20,6 +20,7 @@ from joserfc import jwt
 
 from idp.models.client import Client
 from idp.models.patron import Patron
+from idp.redis_client import SharedRedis
 from idp.services.barcode import Symbology
 from idp.services.barcode import render_svg
 from idp.services.barcode import strip_codabar_start_stop
@@ -34,15 +35,12 @@ from idp.services.card_replay import DatabaseReplayStore
 from idp.services.card_replay import FallbackReplayStore
 from idp.services.card_replay import KeyedReplayStore
 from idp.services.container import services
-from idp.services.container import shared_redis
 from idp.services.keys import SIGNING_ALG
 from idp.services.patrons import find_patron
 from idp.services.signin import SignInOutcome
 from idp.services.signin import refusal_reason
 from idp.services.subjects import subject_for
 
-#: Key of the service in ``services().extra``.
-EXTRA_KEY = "card"
 #: JOSE ``typ`` of the signed barcode claim (RFC 8725 §3.11: explicit typing).
 CLAIM_TYPE = "card-barcode+jwt"
 #: Longest scan accepted before normalising (anything longer is malformed).
@@ -85,18 +83,17 @@ def _code_secret(config: dict[str, Any]) -> bytes:
     return hkdf.derive(str(config["SECRET_KEY"]).encode())
 
 
-def build_card_service(config: dict[str, Any]) -> CardService:
-    """Build the service from the ``IDP_CARD_*`` options (Redis when configured)."""
+def build_card_service(config: dict[str, Any], shared: SharedRedis | None) -> CardService:
+    """Build the service from the ``IDP_CARD_*`` options (on ``shared`` Redis if any)."""
     codes = CardCodeSettings(
         secret=_code_secret(config),
         step_seconds=int(config["IDP_CARD_CODE_STEP"]),
         accepted_past_steps=int(config["IDP_CARD_CODE_SKEW_STEPS"]),
     )
-    store: ReplayStore = DatabaseReplayStore(services().now)
-    shared = shared_redis()
+    store: ReplayStore = DatabaseReplayStore(_now)
     if shared is not None:
         primary = RedisReplayStore(shared.client, str(config["IDP_CARD_REPLAY_REDIS_PREFIX"]))
-        store = FallbackReplayStore(primary, DatabaseReplayStore(services().now), shared)
+        store = FallbackReplayStore(primary, DatabaseReplayStore(_now), shared)
     return CardService(
         codes=codes,
         symbology=cast("Symbology", config["IDP_CARD_SYMBOLOGY"]),
@@ -105,14 +102,14 @@ def build_card_service(config: dict[str, Any]) -> CardService:
     )
 
 
+def _now() -> dt.datetime:
+    # Read at each use: tests move the application's clock after the service is built.
+    return services().now()
+
+
 def card_service() -> CardService:
-    """The card service of the current application (built on first use)."""
-    extra = services().extra
-    found = extra.get(EXTRA_KEY)
-    if found is None:
-        found = extra[EXTRA_KEY] = build_card_service(services().config)
-    assert isinstance(found, CardService)  # noqa: S101 - only this module sets it
-    return found
+    """The card service of the current application."""
+    return services().cards
 
 
 def card_refusal(patron: Patron, now: dt.datetime) -> CardRefusal | None:

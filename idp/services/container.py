@@ -1,4 +1,14 @@
-"""The per-application service container and its one accessor for views."""
+"""The per-application services: one typed container, built once by :func:`idp.create_app`.
+
+Every field is made when the application is built (no service is created on first use,
+so two threads never race to make one). Tests that change a setting after that replace the
+one service the setting feeds (``services().cards = build_card_service(...)``).
+
+The container is in the services layer: it names the types of this layer and those below
+it. The Authlib objects are named by Authlib's classes; the state of the faces above (the
+SAML keys and settings) and of infrastructure (the metrics) stays with them in their own
+``app.extensions`` slot.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +22,28 @@ from typing import Any
 from flask import current_app
 
 from idp.models.types import utcnow
-from idp.redis_client import EXTRA_KEY as REDIS_KEY
-from idp.redis_client import SharedRedis
-from idp.redis_client import build_shared_redis
 
 if TYPE_CHECKING:
     from authlib.integrations.flask_oauth2 import AuthorizationServer
     from authlib.integrations.flask_oauth2 import ResourceProtector
 
+    from idp.redis_client import SharedRedis
+    from idp.services.backchannel import BackchannelNotifier
+    from idp.services.cards import CardService
+    from idp.services.client_registry import ClientRegistry
+    from idp.services.ezproxy import EzproxySettings
     from idp.services.keys import KeyStore
+    from idp.services.mail import BackgroundMailer
+    from idp.services.mail import Mailer
     from idp.services.passwords import Passwords
+    from idp.services.signin.limiter import Limiter
 
 
 @dataclass
 class IdpServices:
     """Everything :func:`idp.create_app` builds once per application."""
 
+    #: The Flask configuration (typed settings replace it).
     config: dict[str, Any]
     passwords: Passwords
     keys: KeyStore
@@ -35,10 +51,24 @@ class IdpServices:
     #: services layer does not import the OAuth wiring above it.
     authorization: AuthorizationServer
     require_oauth: ResourceProtector
+    #: The process's shared Redis client, or None without ``IDP_REDIS_URL``.
+    redis: SharedRedis | None
+    #: Sign-in throttling (Redis, else the database).
+    limiter: Limiter
+    #: Card codes, barcodes and their replay store.
+    cards: CardService
+    #: Registered clients kept in the process.
+    client_registry: ClientRegistry
+    #: SMTP, or the outbox folder.
+    mailer: Mailer
+    #: Sends without making the request wait.
+    background_mailer: BackgroundMailer
+    #: Back-channel logout deliveries.
+    backchannel: BackchannelNotifier
+    #: The EZproxy external-script check.
+    ezproxy: EzproxySettings
     #: The clock; tests replace it to travel in time.
     clock: Callable[[], dt.datetime] = field(default=utcnow)
-    #: Feature services registered by later modules (mail, throttling, card codes, …).
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> dt.datetime:
         """The current time from the configured clock (aware, UTC)."""
@@ -52,13 +82,5 @@ def services() -> IdpServices:
 
 
 def shared_redis() -> SharedRedis | None:
-    """The application's shared Redis (created on first use), or None without Redis.
-
-    Made again when ``IDP_REDIS_URL`` no longer matches (a test that changes the URL).
-    """
-    svc = services()
-    url = svc.config.get("IDP_REDIS_URL") or None
-    found: SharedRedis | None = svc.extra.get(REDIS_KEY)
-    if (found.url if found is not None else None) != url:
-        found = svc.extra[REDIS_KEY] = build_shared_redis(svc.config)
-    return found
+    """The application's shared Redis, or None without Redis."""
+    return services().redis

@@ -28,8 +28,11 @@ from idp.saml.keys import SamlKeys
 from idp.saml.registry import find_sp
 from idp.saml.server import BINDING_HTTP_POST
 from idp.saml.server import BINDING_HTTP_REDIRECT
+from idp.saml.server import EXTENSION
 from idp.saml.server import SamlSettings
+from idp.saml.server import SamlState
 from idp.saml.server import metadata_xml
+from idp.saml.server import saml_state
 from idp.saml.server import settings_from_config
 from idp.saml.sso import PendingSso
 from idp.saml.sso import SamlRequestError
@@ -46,18 +49,15 @@ from idp.views.errors import error_page
 
 bp = Blueprint("saml", __name__)
 
-EXTRA_KEY = "saml"
 _REFUSED = _l("This sign-in request from the service cannot be accepted. Please start again.")
 
 
 def _settings() -> SamlSettings:
-    found: SamlSettings = current_app.extensions["idp"].extra[EXTRA_KEY]
-    return found
+    return saml_state().settings
 
 
 def _keys() -> SamlKeys:
-    found: SamlKeys = current_app.extensions["idp"].extra[EXTRA_KEY + "_keys"]
-    return found
+    return saml_state().keys
 
 
 def _refuse(reason: str) -> Response:
@@ -194,6 +194,5 @@ def init_app(app: Flask) -> None:
     settings = settings_from_config(app.config)
     keys = SamlKeys(Path(app.config["IDP_KEYS_DIR"]) / "saml", settings.entity_id)
     keys.ensure()
-    app.extensions["idp"].extra[EXTRA_KEY] = settings
-    app.extensions["idp"].extra[EXTRA_KEY + "_keys"] = keys
+    app.extensions[EXTENSION] = SamlState(settings=settings, keys=keys)
     app.register_blueprint(bp)

@@ -38,7 +38,7 @@ def _save(client: FlaskClient, email: str, password: str | None) -> Any:
 
 def _reissue(client: FlaskClient, card: str, address: str) -> None:
     submit(client, "/password/reissue", {"card_number": card, "email": address})
-    sender = services().extra.get("background_mailer")
+    sender = services().background_mailer
     if sender is not None:
         sender.join()
 

@@ -34,7 +34,7 @@ def hanako(app: Any) -> Patron:
 
 def _settle() -> None:
     """Wait for the background sender (re-issue mail never makes the request wait)."""
-    sender = services().extra.get("background_mailer")
+    sender = services().background_mailer
     if sender is not None:
         sender.join()
 

@@ -25,6 +25,7 @@ from idp.services.container import services
 from tests.card.conftest import REDIS_URL
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
+from tests.rebuild import rebuild_cards
 
 #: Nothing listens there: a Redis that is configured but down.
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
@@ -136,7 +137,7 @@ def test_redis_store_keeps_no_card_number_in_its_keys(
     aligned: Any,
 ) -> None:
     app.config.update(IDP_REDIS_URL=REDIS_URL, IDP_CARD_REPLAY_REDIS_PREFIX=redis_prefix)
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
 
     post_verify(client, desk_token, current_value(patron.card_number, aligned.now))
 
@@ -166,7 +167,7 @@ def test_redis_down_falls_back_to_the_database_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app.config.update(IDP_REDIS_URL=CLOSED_PORT_URL, IDP_REDIS_TIMEOUT_MS=100)
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
     value = current_value(patron.card_number, aligned.now)
 
     with caplog.at_level(logging.WARNING, logger="idp.services.card_replay"):

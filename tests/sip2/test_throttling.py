@@ -13,10 +13,9 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from idp.services.container import services
-from idp.services.signin.limiter import EXTRA_KEY
 from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD
+from tests.rebuild import rebuild_limiter
 from tests.security.conftest import REDIS_URL
 from tests.security.conftest import post_login
 from tests.sip2.conftest import DLIBRARY_PASSWORD
@@ -31,7 +30,7 @@ THROTTLED_JA = "ログインの試行回数が多すぎます。1分ほど待っ
 def set_limits(app: Flask, **limits: Any) -> None:
     """Change throttle settings before the first attempt (the throttle is built on first use)."""
     app.config.update(limits)
-    services().extra.pop(EXTRA_KEY, None)
+    rebuild_limiter(app)
 
 
 @pytest.mark.parametrize("store", ["database", "redis"])

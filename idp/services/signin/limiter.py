@@ -27,7 +27,6 @@ from idp.metrics import current_metrics
 from idp.redis_client import SharedRedis
 from idp.services.allowance import Allowance
 from idp.services.container import services
-from idp.services.container import shared_redis
 from idp.services.signin.rules import BackoffRule
 from idp.services.signin.rules import Rule
 from idp.services.signin.rules import WindowRule
@@ -38,9 +37,6 @@ from idp.services.signin.stores import CounterStore
 from idp.services.signin.stores import DatabaseStore
 from idp.services.signin.stores import FallbackStore
 from idp.services.signin.stores import RedisStore
-
-#: Key of the limiter in ``services().extra``.
-EXTRA_KEY = "limiter"
 
 
 @dataclass(frozen=True)
@@ -238,10 +234,5 @@ def build_limiter(config: dict[str, Any], shared: SharedRedis | None) -> Limiter
 
 
 def limiter() -> Limiter:
-    """The limiter of the current application (built on first use)."""
-    extra = services().extra
-    found = extra.get(EXTRA_KEY)
-    if found is None:
-        found = extra[EXTRA_KEY] = build_limiter(services().config, shared_redis())
-    assert isinstance(found, Limiter)  # noqa: S101 - only this module sets it
-    return found
+    """The limiter of the current application."""
+    return services().limiter

@@ -1,0 +1,40 @@
+"""Build a service again after a test changed the settings it reads.
+
+The application builds every service once (idp/__init__.py, ``build_services``); a test
+that changes ``app.config`` afterwards replaces the one service those settings feed.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from idp.redis_client import build_shared_redis
+from idp.services.cards import build_card_service
+from idp.services.container import IdpServices
+from idp.services.signin.limiter import build_limiter
+
+
+def _services(app: Flask) -> IdpServices:
+    found: IdpServices = app.extensions["idp"]
+    return found
+
+
+def _follow_redis_url(svc: IdpServices, app: Flask) -> None:
+    """A new shared client when the test changed ``IDP_REDIS_URL``."""
+    url = app.config.get("IDP_REDIS_URL") or None
+    if (svc.redis.url if svc.redis is not None else None) != url:
+        svc.redis = build_shared_redis(app.config)
+
+
+def rebuild_limiter(app: Flask) -> None:
+    """The throttle again, with the current ``IDP_THROTTLE_*`` (and Redis) settings."""
+    svc = _services(app)
+    _follow_redis_url(svc, app)
+    svc.limiter = build_limiter(app.config, svc.redis)
+
+
+def rebuild_cards(app: Flask) -> None:
+    """The card service again, with the current ``IDP_CARD_*`` (and Redis) settings."""
+    svc = _services(app)
+    _follow_redis_url(svc, app)
+    svc.cards = build_card_service(app.config, svc.redis)
