@@ -28,7 +28,7 @@ THROTTLED_JA = "ログインの試行回数が多すぎます。1分ほど待っ
 
 
 def set_limits(app: Flask, **limits: Any) -> None:
-    """Change throttle settings before the first attempt (the throttle is built on first use)."""
+    """Change throttle settings (the throttle is built again with them)."""
     app.config.update(limits)
     rebuild_limiter(app)
 
