@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
 
@@ -18,7 +19,6 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core.grants.util import is_openid_scope
-from flask import g
 from flask import request as flask_request
 from sqlalchemy import Connection
 from sqlalchemy import bindparam
@@ -43,6 +43,15 @@ from idp.services.signin import refusal_reason
 
 #: Client authentication methods the token endpoint accepts (``none``: public + PKCE).
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+@dataclass(frozen=True)
+class BrowserLogin:
+    """The browser session an authorization code is issued to."""
+
+    sid: str | None
+    auth_time: int | None
+    amr: Any
 
 
 def _family_of_code(code_id: int) -> str:
@@ -255,7 +264,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         now = services().now()
-        login = g.idp_login  # set by the authorize view: (sid, auth_time, amr)
+        # Set by create_validated_authorization_response, from the authorize view.
+        login: BrowserLogin = request.idp_login
         payload = request.payload
         db.session.add(
             AuthorizationCode(
@@ -269,9 +279,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 nonce=payload.data.get("nonce"),
                 code_challenge=payload.data.get("code_challenge"),
                 code_challenge_method=payload.data.get("code_challenge_method"),
-                auth_time=login[1],
-                sid=login[0],
-                amr=login[2],
+                auth_time=login.auth_time,
+                sid=login.sid,
+                amr=login.amr,
                 created_at=now,
                 expires_at=now + dt.timedelta(seconds=services().config["IDP_CODE_TTL"]),
             )
