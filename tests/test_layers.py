@@ -4,7 +4,7 @@ Every module under ``idp/`` is parsed with :mod:`ast` (nothing is imported) and 
 a layer, from the top down::
 
     entry           the app factory (idp/__init__.py), the server configs
-    faces           views/ blueprints, cli/, sip2/, saml/, the purge thread
+    faces           views/ blueprints, cli/, sip2/, saml/, the purge thread, migrations/
     oauth           Authlib wiring
     services        product rules: no Flask request, no ``g``
     models          tables
@@ -17,7 +17,8 @@ line and the web pages share services, not each other's code.
 Imports inside ``if TYPE_CHECKING:`` count like any other: a type that names an upper
 layer is a dependency on it all the same (mypy, the reader and the next refactoring see it).
 Imports inside functions count too. No cycle between packages is allowed either (the
-package graph: ``idp.services.signin`` → ``idp.services.staff`` and back would fail).
+package graph: ``idp.services`` → ``idp.oauth`` and back would fail). Services and models
+do not import Flask's ``request``, ``g`` or ``session``: the faces pass request facts in.
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ def imports_of(name: str, is_package: bool, code: str) -> Iterator[Import]:
             # ``from idp.services import cards`` imports the module idp.services.cards.
             targets = [f"{base}.{alias.name}" for alias in node.names] or [base]
             targets = [t if t != f"{base}.*" else base for t in targets]
+        else:
+            continue
         for target in targets:
             if target == "idp" or target.startswith("idp."):
                 yield Import(name, target, node.lineno, node.lineno in type_only_lines)
@@ -248,6 +251,40 @@ def test_imports_run_down_the_layers() -> None:
 def test_no_cycle_between_packages() -> None:
     modules, imports = all_imports()
     assert cycles(modules, imports) == []
+
+
+#: What a product rule may not read: the request and what Flask keeps per request.
+REQUEST_BOUND = frozenset({"request", "g", "session", "has_request_context"})
+
+
+def request_reads(name: str, code: str) -> list[str]:
+    """Each ``from flask import request`` (or ``g``, ``session``) in a module."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and node.module == "flask":
+            found.extend(
+                f"{name}:{node.lineno} imports flask.{alias.name}"
+                for alias in node.names
+                if alias.name in REQUEST_BOUND
+            )
+    return found
+
+
+def test_services_and_models_do_not_read_the_request() -> None:
+    """Request facts (address, TLS, the signed-in browser) come in as arguments."""
+    wrong = []
+    for path in sorted(ROOT.rglob("*.py")):
+        name = module_name(path, ROOT)
+        if layer_of(name) in (layer_of("idp.services"), layer_of("idp.models")):
+            wrong.extend(request_reads(name, path.read_text(encoding="utf-8")))
+    assert wrong == []
+
+
+def test_reading_the_request_in_a_service_fails() -> None:
+    assert request_reads("idp.services.x", "from flask import g, request\n") == [
+        "idp.services.x:1 imports flask.g",
+        "idp.services.x:1 imports flask.request",
+    ]
 
 
 def _synthetic(tmp_path: Path, files: dict[str, str]) -> tuple[set[str], list[Import]]:
