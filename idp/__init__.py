@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -14,6 +15,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp import config as idp_config
 
 if TYPE_CHECKING:
+    from authlib.integrations.flask_oauth2 import AuthorizationServer
+    from authlib.integrations.flask_oauth2 import ResourceProtector
+
+    from idp.services.container import IdpServices
+    from idp.services.keys import KeyStore
+    from idp.settings import Settings
     from idp.settings.sections import DatabaseSettings
 
 
@@ -28,7 +35,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     import idp.models  # noqa: F401 - registers every table with the metadata
     from idp.cli import register_commands
-    from idp.context import IdpServices
     from idp.db_errors import hide_error_details
     from idp.extensions import babel
     from idp.extensions import csrf
@@ -39,18 +45,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from idp.json_provider import BoundedJSONProvider
     from idp.logs import init_app as init_logs
     from idp.metrics import init_app as init_metrics
-    from idp.oauth.keys import KeyStore
     from idp.oauth.server import configure_oauth
-    from idp.redis_client import EXTRA_KEY as REDIS_KEY
-    from idp.redis_client import build_shared_redis
-    from idp.services.passwords import Argon2Settings
-    from idp.services.passwords import Passwords
-    from idp.sessions import ServerSessionInterface
+    from idp.services.keys import KeyStore
     from idp.settings import check_production
     from idp.settings import load_settings
-    from idp.unavailable import IdpFlask
-    from idp.unavailable import init_app as init_unavailable
     from idp.views import register_blueprints
+    from idp.views.support.pending import pending_ui_locales
+    from idp.views.support.sessions import ServerSessionInterface
+    from idp.views.support.unavailable import IdpFlask
+    from idp.views.support.unavailable import init_app as init_unavailable
 
     app = IdpFlask(__name__)
     app.json = BoundedJSONProvider(app)
@@ -99,14 +102,47 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 queue_sqlite_writers(db.engine, database, settings.database.sqlite_synchronous)
     init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=partial(select_locale, pending_ui_locales))
     init_i18n(app)
     app.session_interface = ServerSessionInterface()
 
     keys = KeyStore(Path(settings.site.keys_dir))
     keys.ensure()
     server, protector = configure_oauth(app, settings)
-    app.extensions["idp"] = IdpServices(
+    app.extensions["idp"] = build_services(app, settings, keys, server, protector)
+    init_logs(app)
+    _warn_missing_translations(app)
+    init_metrics(app)
+    register_blueprints(app)
+    init_unavailable(app)
+    register_commands(app)
+    return app
+
+
+def build_services(
+    app: Flask,
+    settings: Settings,
+    keys: KeyStore,
+    server: AuthorizationServer,
+    protector: ResourceProtector,
+) -> IdpServices:
+    """Every service of the application, built once (nothing is made on first use)."""
+    from idp.redis_client import build_shared_redis
+    from idp.services.backchannel import BackchannelNotifier
+    from idp.services.cards.service import build_card_service
+    from idp.services.client_registry import ClientRegistry
+    from idp.services.container import IdpServices
+    from idp.services.ezproxy import from_settings as ezproxy_settings
+    from idp.services.mail import BackgroundMailer
+    from idp.services.mail import create_mailer
+    from idp.services.passwords import Argon2Settings
+    from idp.services.passwords import Passwords
+    from idp.services.signin.limiter import build_limiter
+
+    app_secret = str(app.config["SECRET_KEY"])
+    redis = build_shared_redis(settings.redis)
+    mailer = create_mailer(settings.mail.smtp_url, Path(settings.site.instance_dir) / "outbox")
+    return IdpServices(
         config=app.config,
         settings=settings,
         passwords=Passwords(
@@ -119,15 +155,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         keys=keys,
         authorization=server,
         require_oauth=protector,
+        redis=redis,
+        limiter=build_limiter(settings, app_secret, redis),
+        cards=build_card_service(settings.cards, app_secret, redis),
+        client_registry=ClientRegistry(),
+        mailer=mailer,
+        background_mailer=BackgroundMailer(mailer),
+        backchannel=BackchannelNotifier(app, settings.backchannel),
+        ezproxy=ezproxy_settings(settings),
     )
-    app.extensions["idp"].extra[REDIS_KEY] = build_shared_redis(settings.redis)
-    init_logs(app)
-    _warn_missing_translations(app)
-    init_metrics(app)
-    register_blueprints(app)
-    init_unavailable(app)
-    register_commands(app)
-    return app
 
 
 def _warn_missing_translations(app: Flask) -> None:

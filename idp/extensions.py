@@ -1,7 +1,7 @@
 """Flask extensions, created unbound at import and bound in :func:`idp.create_app`.
 
 The OAuth server is per application (it holds registered grants), so it lives in
-``app.extensions["idp"]`` instead: see :mod:`idp.context`.
+``app.extensions["idp"]`` instead: see :mod:`idp.services.container`.
 """
 
 from __future__ import annotations

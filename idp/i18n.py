@@ -5,18 +5,20 @@ Also the names the pages insert (the library, the portal) in the page's language
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Flask
 from flask import Response
 from flask import after_this_request
+from flask import current_app
 from flask import g
 from flask import has_request_context
 from flask import request
 from flask import session
 from flask_babel import get_locale
 
-from idp.context import services
+from idp.settings import app_settings
 
 #: The cookie that remembers a language chosen with the switch. It is not part of the
 #: login session, so it outlives logout.
@@ -27,7 +29,7 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 
 def languages() -> list[str]:
     """The configured languages, default first."""
-    return list(services().settings.site.languages)
+    return list(app_settings(current_app).site.languages)
 
 
 def _from_ui_locales(value: str, available: list[str]) -> str | None:
@@ -39,28 +41,15 @@ def _from_ui_locales(value: str, available: list[str]) -> str | None:
     return None
 
 
-def _pending_ui_locales() -> str:
-    """``ui_locales`` of the authorization request a page works on (``rid``), if any."""
-    from idp.views.support import pending
-
-    rid = request.args.get("rid")
-    if not rid and "form" in request.__dict__:
-        # Only a body the view already parsed: never parse one here (an oversized or
-        # malformed body must reach its own 413/400 answer, not fail in the selector).
-        rid = request.form.get("rid")
-    if not rid:
-        marker = session.get("password_change")
-        rid = marker.get("rid") if isinstance(marker, dict) else None
-    params = pending.recall(rid) if rid else None
-    return (params or {}).get("ui_locales", "")
-
-
-def select_locale() -> str:
+def select_locale(pending_ui_locales: Callable[[], str] = lambda: "") -> str:
     """Choose the page language.
 
     Order: an explicit ``?lang=`` switch (remembered in a long-lived cookie), the
     remembered choice, the OpenID Connect ``ui_locales`` parameter (of this request or of
     the waiting authorization request), ``Accept-Language``, then the default.
+
+    :param pending_ui_locales: ``ui_locales`` of the authorization request the page works
+        on (the pages know it: :func:`idp.views.support.pending.pending_ui_locales`).
     """
     available = languages()
     if not has_request_context():
@@ -74,7 +63,7 @@ def select_locale() -> str:
     if remembered in available:
         return str(remembered)
     requested = _from_ui_locales(request.args.get("ui_locales") or "", available)
-    requested = requested or _from_ui_locales(_pending_ui_locales(), available)
+    requested = requested or _from_ui_locales(pending_ui_locales(), available)
     if requested:
         return requested
     best = request.accept_languages.best_match(available)
@@ -92,7 +81,7 @@ def _remember_language(code: str) -> None:
             LANGUAGE_COOKIE,
             code,
             max_age=LANGUAGE_COOKIE_AGE,
-            secure=services().settings.site.issuer.startswith("https://"),
+            secure=app_settings(current_app).site.issuer.startswith("https://"),
             httponly=True,
             samesite="Lax",
         )
@@ -107,26 +96,26 @@ def current_locale() -> str:
 def library_name(locale: str | None = None) -> str:
     """The library's name in the page's language (or ``locale``)."""
     locale = locale or current_locale()
-    library = services().settings.library
+    library = app_settings(current_app).library
     return library.name if locale == "ja" else library.name_en
 
 
 def portal_name(locale: str | None = None) -> str:
     """The patron portal's name (Myライブラリ) in the page's language (or ``locale``)."""
     locale = locale or current_locale()
-    library = services().settings.library
+    library = app_settings(current_app).library
     return library.portal_name if locale == "ja" else library.portal_name_en
 
 
 def library_url() -> str:
     """The library's own web site ("" when not configured)."""
-    return services().settings.library.url
+    return app_settings(current_app).library.url
 
 
 def library_contact(locale: str | None = None) -> list[str]:
     """How to reach the library, one line per item (address, phone, hours)."""
     locale = locale or current_locale()
-    library = services().settings.library
+    library = app_settings(current_app).library
     text = library.contact
     if locale != "ja" and library.contact_en:
         text = library.contact_en

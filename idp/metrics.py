@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from prometheus_client import Counter
     from prometheus_client import Histogram
 
-#: Key of the metrics in ``services().extra``.
-EXTRA_KEY = "metrics"
+#: Where the application keeps its metrics (``app.extensions``), when they are on.
+EXTENSION = "idp_metrics"
 #: Latency buckets in seconds: the JSON endpoints answer in a few ms, logins in ~100 ms.
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -101,10 +101,7 @@ def current_metrics() -> Metrics | None:
     """The application's metrics, or None when they are off (or outside an app)."""
     if not has_app_context():
         return None
-    idp = current_app.extensions.get("idp")
-    if idp is None:
-        return None
-    found: Metrics | None = idp.extra.get(EXTRA_KEY)
+    found: Metrics | None = current_app.extensions.get(EXTENSION)
     return found
 
 
@@ -140,5 +137,5 @@ def init_app(app: Flask) -> None:
     """Create the metrics and the ``/metrics`` route when ``IDP_METRICS`` is on."""
     if not app_settings(app).metrics.enabled:
         return
-    app.extensions["idp"].extra[EXTRA_KEY] = Metrics()
+    app.extensions[EXTENSION] = Metrics()
     app.register_blueprint(bp)

@@ -15,8 +15,8 @@ import threading
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from idp.context import services
 from idp.extensions import db
+from idp.services.container import services
 from idp.services.purge import PURGE_LEASE
 from idp.services.purge import holder_name
 from idp.services.purge import purge

@@ -35,14 +35,9 @@ from idp.settings.sections import RedisSettings
 if TYPE_CHECKING:
     import redis
 
-from idp.context import services
-
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-
-#: Key of the shared client in ``services().extra``.
-EXTRA_KEY = "redis"
 
 
 class SharedRedis:
@@ -208,16 +203,3 @@ def build_shared_redis(section: RedisSettings) -> SharedRedis | None:
         health_check_interval=section.health_check_interval,
         retry_seconds=section.retry_seconds,
     )
-
-
-def shared_redis() -> SharedRedis | None:
-    """The application's shared Redis (created on first use), or None without Redis.
-
-    Made again when ``IDP_REDIS_URL`` no longer matches (a test that changes the URL).
-    """
-    svc = services()
-    url = svc.settings.redis.url or None
-    found: SharedRedis | None = svc.extra.get(EXTRA_KEY)
-    if (found.url if found is not None else None) != url:
-        found = svc.extra[EXTRA_KEY] = build_shared_redis(svc.settings.redis)
-    return found

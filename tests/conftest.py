@@ -27,9 +27,9 @@ from sqlalchemy import make_url
 from sqlalchemy import text
 
 from idp import create_app
-from idp.context import services
 from idp.extensions import db
-from idp.oauth.keys import KeyStore
+from idp.services.container import services
+from idp.services.keys import KeyStore
 
 ISSUER = "http://localhost"
 SECRET = "test-secret-key-that-is-long-enough-for-the-checks-0123"

@@ -8,12 +8,12 @@ from typing import Any
 
 from flask import Flask
 
-from idp.context import IdpServices
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.client import hash_client_secret
 from idp.models.patron import Patron
+from idp.services.container import IdpServices
+from idp.services.container import services
 
 DEFAULT_PASSWORD = "honyomu42"
 
@@ -77,7 +77,14 @@ def make_client(
 
 def change_settings(app: Flask, **values: Any) -> None:
     """Replace some ``IDP_*`` settings of a running test application (checked as at
-    start). Services built from them on first use see the new values only if built after.
+    start), and build again the services made from them when the application was built
+    (the throttle and the card service; their counters and replay memory live in the
+    database or Redis, so nothing counted so far is lost).
     """
+    from tests.rebuild import rebuild_cards
+    from tests.rebuild import rebuild_limiter
+
     found: IdpServices = app.extensions["idp"]
     found.settings = found.settings.with_values(values)
+    rebuild_limiter(app)
+    rebuild_cards(app)

@@ -1,24 +1,14 @@
-"""The ``idp`` command: a Flask CLI group with the staff and operator commands."""
+"""The staff and operator commands of ``idp``, attached to the app's CLI.
+
+The ``idp`` program itself (its group and ``idp serve``) is :mod:`idp.command`: it builds the
+application and starts the servers, which the commands here do not need to know about.
+"""
 
 from __future__ import annotations
 
-import click
 from flask import Flask
-from flask.cli import FlaskGroup
 
 from idp.lazy_command import LazyCommand
-
-
-def _create_app() -> Flask:
-    from idp import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def main() -> None:
-    """Library IdP: staff and operator commands."""
-
 
 #: The ``idp`` commands: name, module, attribute, one-line help. Their modules (and what
 #: they import: the import pool, the SIP2 server…) load only when a command runs, not in
@@ -66,27 +56,3 @@ def register_commands(app: Flask) -> None:
         app.cli.add_command(
             LazyCommand(name, module, attribute, help_text, before_run=_quiet_audit)
         )
-
-
-@main.command("serve", context_settings={"ignore_unknown_options": True})
-@click.argument("server_args", nargs=-1, type=click.UNPROCESSED)
-def serve_command(server_args: tuple[str, ...]) -> None:
-    """Serve with granian (default) or gunicorn, IDP_SERVER (extra arguments go to it)."""
-    import os
-    import sys
-
-    from idp.granian_conf import chosen_server
-    from idp.granian_conf import granian_args
-    from idp.settings import ConfigError
-
-    try:
-        server = chosen_server(os.environ)
-        if server == "gunicorn":
-            conf = ["-c", "python:idp.gunicorn_conf"]
-            args = ["-m", "gunicorn", *conf, *server_args, "idp:create_app()"]
-        else:
-            args = granian_args(os.environ, server_args)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    # Replaces this process (signals then reach the server's master directly); no shell.
-    os.execv(sys.executable, [sys.executable, *args])  # noqa: S606

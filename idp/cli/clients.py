@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from idp.context import services
 from idp.services.clients import ClientFileError
 from idp.services.clients import UnknownClientError
 from idp.services.clients import load_client_files
 from idp.services.clients import set_client_enabled
 from idp.services.clients import sync_clients
+from idp.services.container import services
 
 
 @click.group("clients")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from idp.context import services
+from idp.services.container import services
 from idp.settings import Settings
 from idp.settings.docs import markdown_table
 from idp.settings.docs import replace_table

@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from idp.cli.sip2 import DEMO_TERMINAL_SECRETS
 from idp.cli.times import library_time
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.accounts.patrons import issue_patron
 from idp.services.clients import load_client_files
 from idp.services.clients import sync_clients
+from idp.services.container import services
 from idp.services.signin import matches_current_password
 
 #: The seed notice's example patron, with its temporary password.

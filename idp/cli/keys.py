@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from idp.context import services
-from idp.oauth.keys import KeyStoreError
+from idp.services.container import services
+from idp.services.keys import KeyStoreError
 
 
 @click.group("keys")

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from idp.saml.keys import SamlKeyError
 from idp.saml.keys import SamlKeys
+from idp.saml.server import saml_state
 
 
 def _keys() -> SamlKeys:
-    found: SamlKeys = current_app.extensions["idp"].extra["saml_keys"]
-    return found
+    return saml_state().keys
 
 
 @click.group("saml")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from idp.context import services
+from idp.services.container import services
 
 
 @click.command("init")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from idp.context import services
+from idp.services.container import services
 
 
 def library_zone() -> ZoneInfo:

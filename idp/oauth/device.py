@@ -29,7 +29,6 @@ from flask import request as flask_request
 from sqlalchemy import select
 from sqlalchemy import update
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.device import APPROVED
 from idp.models.device import DENIED
@@ -39,6 +38,7 @@ from idp.models.patron import Patron
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.tokens import token_hash
 from idp.services import audit
+from idp.services.container import services
 from idp.services.device import display_user_code
 from idp.services.device import new_user_code
 from idp.services.signin import refusal_reason

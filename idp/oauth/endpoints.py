@@ -19,7 +19,6 @@ from flask import request as flask_request
 from flask import session
 from joserfc.jwk import KeySet
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.token import Token
@@ -35,6 +34,7 @@ from idp.oauth.tokens import revoke_family
 from idp.oauth.tokens import token_hash
 from idp.services import audit
 from idp.services.accounts.subjects import subject_for
+from idp.services.container import services
 from idp.services.logout import end_browser_session
 
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -124,7 +124,9 @@ class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
         return self.server.query_client(aud) if isinstance(aud, str) else None
 
     def end_session(self, end_session_request: Any) -> None:
-        end_browser_session(session)
+        end_browser_session(
+            session, ip=flask_request.remote_addr, user_agent=flask_request.user_agent.string
+        )
 
 
 class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]

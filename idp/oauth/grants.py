@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
 
@@ -18,13 +19,11 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core.grants.util import is_openid_scope
-from flask import g
 from flask import request as flask_request
 from sqlalchemy import Connection
 from sqlalchemy import bindparam
 from sqlalchemy import update
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
@@ -41,10 +40,20 @@ from idp.oauth.hot import load_refresh_token
 from idp.oauth.tokens import revoke_family
 from idp.oauth.tokens import token_hash
 from idp.services import audit
+from idp.services.container import services
 from idp.services.signin import refusal_reason
 
 #: Client authentication methods the token endpoint accepts (``none``: public + PKCE).
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+@dataclass(frozen=True)
+class BrowserLogin:
+    """The browser session an authorization code is issued to."""
+
+    sid: str | None
+    auth_time: int | None
+    amr: Any
 
 
 def _family_of_code(code_id: int) -> str:
@@ -259,14 +268,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         return new_code()
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        login = g.idp_login  # set by the authorize view: (sid, auth_time, amr)
+        # Set by create_validated_authorization_response, from the authorize view.
+        login: BrowserLogin = request.idp_login
         values = code_values(
             code,
             client_id=request.client.client_id,
             patron_id=request.user.id,
             data=request.payload.data,
             scope=request.scope,
-            login=login,
+            login=(login.sid, login.auth_time, login.amr),
             now=services().now(),
             ttl=services().settings.tokens.code_ttl,
         )

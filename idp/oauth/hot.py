@@ -17,7 +17,6 @@ so that the rules are read from the same rows by the same functions.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import cast
@@ -31,15 +30,15 @@ from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
-from idp.extensions import db
 from idp.models.authorization_code import ACR_BY_AMR
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
+from idp.services.client_registry import ClientRegistry
+from idp.services.container import services
 
 if TYPE_CHECKING:
     from idp.models.patron import Patron as PatronModel
@@ -100,7 +99,7 @@ class PatronView:
     Carries the same attributes and rule methods as :class:`~idp.models.patron.Patron`
     (the methods are the model's own functions), so the one implementation of the
     sign-in rules (:func:`idp.services.accounts.patrons.refusal_reason`) and of the claims
-    (:func:`idp.oauth.oidc.claims_for`) serves both.
+    (:func:`idp.services.claims.claims_for`) serves both.
     """
 
     __slots__ = PATRON_FIELDS
@@ -158,8 +157,6 @@ class TokenView(TokenMixin):  # type: ignore[misc]
         return int((self.access_expires_at - self.issued_at).total_seconds())
 
     def is_expired(self) -> bool:
-        from idp.context import services
-
         return services().now() >= self.access_expires_at
 
     def is_revoked(self) -> bool:
@@ -321,50 +318,9 @@ def client_state(connection: Connection, client_id: str) -> tuple[bool, int] | N
     return (bool(row.is_enabled), int(row.version)) if row is not None else None
 
 
-class ClientRegistry:
-    """Registered clients kept in the process, each valid for one ``version``.
-
-    :meth:`get` is given the version the caller just read from the database (with the
-    token or code, or by :func:`client_state`); an entry of another version is loaded
-    again, so a registration change is never served stale. Entries are detached model
-    instances that nothing writes to (``idp clients`` writes through its own session).
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[int, Client]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, client_id: str, version: int) -> Client | None:
-        entry = self._entries.get(client_id)
-        if entry is not None and entry[0] == version:
-            return entry[1]
-        with Session(db.engine, expire_on_commit=False) as session:
-            client: Client | None = session.scalar(
-                select(Client).where(Client.client_id == client_id)
-            )
-            if client is None:
-                return None
-            session.expunge(client)
-        with self._lock:
-            self._entries[client_id] = (client.version, client)
-        # Read after the caller's own read: never older than the version it saw.
-        return client
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 def client_registry() -> ClientRegistry:
-    """The application's client registry (made on first use)."""
-    from idp.context import services
-
-    extra = services().extra
-    found = extra.get("client_registry")
-    if found is None:
-        found = extra.setdefault("client_registry", ClientRegistry())
-    registry: ClientRegistry = found
-    return registry
+    """The application's client registry."""
+    return services().client_registry
 
 
 def attach_client(view: TokenView) -> bool:

@@ -8,7 +8,6 @@ from typing import Any
 from typing import ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
@@ -17,41 +16,15 @@ from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import RSAKey
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
-from idp.models.patron import Patron
 from idp.oauth.authorization import nonce_seen
 from idp.oauth.hot import CodeView
 from idp.oauth.hot import PatronView
-from idp.oauth.keys import SIGNING_ALG
 from idp.services.accounts.subjects import subject_for
-
-#: Scopes this provider understands; a client may be allowed a subset.
-SCOPES_SUPPORTED = ["openid", "profile", "email", "library_card", "offline_access"]
-
-#: Claims released under each scope (data minimisation: nothing else, ever).
-CLAIMS_BY_SCOPE = {
-    "profile": ["name"],
-    "email": ["email", "email_verified"],
-    "library_card": ["card_number", "card_expires_on"],
-}
-
-
-def claims_for(patron: Patron, client: Client, scope: str) -> dict[str, Any]:
-    """The userinfo claims ``client`` may see for ``patron`` under ``scope``."""
-    scopes = set(scope_to_list(scope or ""))
-    claims: dict[str, Any] = {"sub": subject_for(patron, client, services().config["SECRET_KEY"])}
-    if "profile" in scopes and patron.name:
-        claims["name"] = patron.name
-    if "email" in scopes and patron.email:
-        claims["email"] = patron.email
-        claims["email_verified"] = bool(patron.is_email_verified)
-    if "library_card" in scopes:
-        claims["card_number"] = patron.card_number
-        claims["card_expires_on"] = patron.expires_on.isoformat()
-    return claims
+from idp.services.container import services
+from idp.services.keys import SIGNING_ALG
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]

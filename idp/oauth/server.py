@@ -28,6 +28,7 @@ from idp.oauth.endpoints import EndSessionEndpoint
 from idp.oauth.endpoints import IntrospectionEndpoint
 from idp.oauth.endpoints import RevocationEndpoint
 from idp.oauth.grants import AuthorizationCodeGrant
+from idp.oauth.grants import BrowserLogin
 from idp.oauth.grants import ClientCredentialsGrant
 from idp.oauth.grants import RefreshTokenGrant
 from idp.oauth.grants import family_for
@@ -54,7 +55,7 @@ def query_client(client_id: str) -> Client | None:
 
 def save_token(token: dict[str, Any], request: Any) -> None:
     """Store a new token pair as hashes. The grant commits (after its single-use claim)."""
-    from idp.context import services
+    from idp.services.container import services
 
     store_token(
         db.session.connection(),
@@ -84,12 +85,17 @@ def _is_readable_basic(header: str | None) -> bool:
 class LibraryAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """Authlib's Flask server, bound to our models."""
 
-    def create_validated_authorization_response(self, grant: Any, grant_user: Any) -> Any:
+    def create_validated_authorization_response(
+        self, grant: Any, grant_user: Any, login: BrowserLogin
+    ) -> Any:
         """The authorization response of a request :meth:`get_consent_grant` validated.
 
         Authlib's ``create_authorization_response`` validates the request again (the
         client lookup, the nonce check, every parameter); this is the rest of it, once.
+
+        :param login: the browser session the code is issued to (kept with the code).
         """
+        grant.request.idp_login = login
         try:
             args = grant.create_authorization_response(grant.redirect_uri, grant_user)
             response = self.handle_response(*args)

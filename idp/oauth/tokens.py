@@ -14,7 +14,6 @@ from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.token import Token
@@ -22,6 +21,7 @@ from idp.oauth.hot import TokenView
 from idp.oauth.hot import attach_client
 from idp.oauth.hot import load_access_token
 from idp.oauth.hot import load_refresh_token
+from idp.services.container import services
 from idp.services.signin import refusal_reason
 
 
@@ -140,16 +140,6 @@ def revoke_family(family_id: str, now: dt.datetime) -> int:
     result = db.session.execute(
         update(Token)
         .where(Token.family_id == family_id, Token.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def revoke_patron_tokens(patron_id: int, now: dt.datetime) -> int:
-    """Revoke every live token of a patron (password change, counter reset)."""
-    result = db.session.execute(
-        update(Token)
-        .where(Token.patron_id == patron_id, Token.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from saml2.saml import NameID
     from saml2.server import Server
 
+from flask import current_app
+
 from idp.models.saml import SamlServiceProvider
 from idp.saml.keys import SamlKeys
 from idp.settings import Settings
@@ -60,6 +62,25 @@ class SamlSettings:
     def sso_url(self) -> str:
         """The SingleSignOnService location (both bindings)."""
         return f"{self.issuer}/saml/sso"
+
+
+#: Where the application keeps its SAML settings and keys (``app.extensions``): the SAML
+#: face's own state, beside (not inside) the services container below it.
+EXTENSION = "idp_saml"
+
+
+@dataclass
+class SamlState:
+    """The SAML IdP's settings and signing keys, read once at start."""
+
+    settings: SamlSettings
+    keys: SamlKeys
+
+
+def saml_state() -> SamlState:
+    """The SAML state of the current application."""
+    found: SamlState = current_app.extensions[EXTENSION]
+    return found
 
 
 def from_settings(settings: Settings) -> SamlSettings:

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy import insert
 
-from idp.context import services
 from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.audit import AuditEvent
 from idp.redaction import redact
+from idp.services.container import services
 
 log = logging.getLogger("idp.audit")
 

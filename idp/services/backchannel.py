@@ -23,21 +23,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from flask import current_app
 from joserfc import jwt
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.oauth.keys import SIGNING_ALG
 from idp.services import audit
 from idp.services.accounts.subjects import subject_for
+from idp.services.container import services
 from idp.services.destinations import DestinationError
 from idp.services.destinations import checked_session
 from idp.services.destinations import private_allowed
-from idp.settings import app_settings
+from idp.services.keys import SIGNING_ALG
+from idp.settings.sections import BackchannelSettings
 
 log = logging.getLogger("idp.backchannel")
 
@@ -180,28 +179,20 @@ def notify_ended_sessions(sessions: Iterable[EndedSession | None]) -> list[Futur
 
 
 def notifier() -> BackchannelNotifier:
-    """The current application's notifier, created on first use."""
-    extra = services().extra
-    found = extra.get("backchannel")
-    if found is None:
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        # setdefault keeps the first one if two requests race here.
-        found = extra.setdefault("backchannel", BackchannelNotifier(app))
-    assert isinstance(found, BackchannelNotifier)  # noqa: S101 - only this module sets it
-    return found
+    """The current application's notifier."""
+    return services().backchannel
 
 
 class BackchannelNotifier:
     """Delivers logout tokens from a thread pool, with a timeout and retries."""
 
-    def __init__(self, app: Flask) -> None:
-        settings = app_settings(app)
+    def __init__(self, app: Flask, settings: BackchannelSettings) -> None:
         self.app = app
-        self.timeout = settings.backchannel.timeout
-        self.retries = max(0, settings.backchannel.retries)
-        self.backoff = max(0, settings.backchannel.backoff_ms) / 1000
+        self.timeout = settings.timeout
+        self.retries = max(0, settings.retries)
+        self.backoff = max(0, settings.backoff_ms) / 1000
         self._executor = ThreadPoolExecutor(
-            max_workers=max(1, settings.backchannel.workers),
+            max_workers=max(1, settings.workers),
             thread_name_prefix="idp-backchannel",
         )
         self._lock = threading.Lock()

@@ -22,21 +22,21 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from idp.config import is_local_host
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import SECRET_HASH_PREFIX
 from idp.models.client import Client
 from idp.models.client import hash_client_secret
 from idp.models.token import Token
-from idp.oauth.keys import ID_TOKEN_ALGS
-from idp.oauth.oidc import SCOPES_SUPPORTED
 from idp.services.allowance import ALLOWANCE_KEYS
 from idp.services.allowance import Allowance
 from idp.services.allowance import AllowanceError
 from idp.services.allowance import parse_allowance
+from idp.services.claims import SCOPES_SUPPORTED
+from idp.services.container import services
 from idp.services.destinations import DestinationError
 from idp.services.destinations import check_uri
 from idp.services.destinations import private_allowed
+from idp.services.keys import ID_TOKEN_ALGS
 
 #: Scopes for machine clients (client-credentials grant), besides the OpenID ones.
 API_SCOPES = ["card:verify", "patron:authenticate"]

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy import update
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.device import APPROVED
 from idp.models.device import DENIED
 from idp.models.device import PENDING
 from idp.models.device import DeviceAuthorization
 from idp.services import audit
+from idp.services.container import services
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import request
+from sqlalchemy import delete
+from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.oauth.tokens import revoke_patron_tokens
+from idp.models.session import LoginSession
 from idp.services import audit
 from idp.services.accounts.subjects import subject_for
 from idp.services.backchannel import ended_session
 from idp.services.backchannel import notify_ended_sessions
-from idp.sessions import end_patron_sessions
+from idp.services.container import services
+from idp.services.tokens import revoke_patron_tokens
 
 
 def hint_names_session(session: Any, claims: dict[str, Any] | None, client: Any) -> bool:
@@ -26,7 +27,7 @@ def hint_names_session(session: Any, claims: dict[str, Any] | None, client: Any)
     hint's ``sid`` must be this session's; an ID token without ``sid`` must name this
     session's patron (``sub`` as the client sees it). Nobody signed in: nothing to end.
 
-    :param session: the current :class:`idp.sessions.ServerSession`.
+    :param session: the current :class:`idp.views.support.sessions.ServerSession`.
     :param claims: the hint's claims, or None without a hint.
     :param client: the client the hint or ``client_id`` names (for ``sub``), or None.
     """
@@ -46,13 +47,15 @@ def hint_names_session(session: Any, claims: dict[str, Any] | None, client: Any)
     return hmac.compare_digest(sub.encode(), expected.encode())
 
 
-def end_browser_session(session: Any) -> None:
+def end_browser_session(session: Any, *, ip: str | None, user_agent: str) -> None:
     """Sign this browser out (RP-initiated logout or the logout button).
 
     The clients this session signed in to are told by back-channel logout (in the
     background: the patron's response does not wait for them).
 
-    :param session: the current :class:`idp.sessions.ServerSession`.
+    :param session: the current :class:`idp.views.support.sessions.ServerSession`.
+    :param ip: the browser's address, for the audit event.
+    :param user_agent: the browser's ``User-Agent``, for the audit event.
     """
     patron_id = session.patron_id
     ended = ended_session(session.row) if patron_id is not None else None
@@ -60,8 +63,8 @@ def end_browser_session(session: Any) -> None:
         audit.record(
             "logout",
             patron_id=patron_id,
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
+            ip=ip,
+            user_agent=user_agent,
         )
     session.sign_out()
     notify_ended_sessions([ended])
@@ -84,3 +87,17 @@ def end_all_sessions(patron_id: int, *, keep_sid: str | None = None, reason: str
     )
     notify_ended_sessions(sessions)
     return len(ended)
+
+
+def end_patron_sessions(patron_id: int, *, keep_sid: str | None = None) -> list[LoginSession]:
+    """Delete every session of a patron (staff reset, password change).
+
+    :param keep_sid: a session to keep (the one that changed the password).
+    :return: the deleted sessions, for back-channel logout.
+    """
+    rows = list(db.session.scalars(select(LoginSession).where(LoginSession.patron_id == patron_id)))
+    ended = [row for row in rows if row.sid != keep_sid]
+    ids = [row.id for row in ended]
+    if ids:
+        db.session.execute(delete(LoginSession).where(LoginSession.id.in_(ids)))
+    return ended

@@ -21,8 +21,8 @@ from authlib.oauth2.rfc6749 import scope_to_list
 
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.oauth.oidc import claims_for
 from idp.services.allowance import Allowance
+from idp.services.claims import claims_for
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_patron

@@ -32,7 +32,7 @@ from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 from webauthn.helpers.structs import ResidentKeyRequirement
 from webauthn.helpers.structs import UserVerificationRequirement
 
-from idp.context import services
+from idp.services.container import services
 
 #: Longest credential JSON accepted from the browser.
 MAX_CREDENTIAL_JSON = 16 * 1024

@@ -17,12 +17,12 @@ from flask import Flask
 from flask import g
 from flask_babel import force_locale
 
-from idp.context import services
 from idp.extensions import db
 from idp.services import audit
 from idp.services.accounts.patrons import find_patron
 from idp.services.accounts.patrons import is_valid_card_number
 from idp.services.allowance import Allowance
+from idp.services.container import services
 from idp.services.signin import SignInOutcome
 from idp.services.signin import SignInResult
 from idp.services.signin import Source

@@ -13,7 +13,6 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.i18n import current_locale
 from idp.models.patron import Patron
 from idp.services.accounts.self_service import PasswordChangeError
@@ -21,6 +20,7 @@ from idp.services.accounts.self_service import clean_email
 from idp.services.accounts.self_service import mail_failed_message
 from idp.services.accounts.self_service import update_account
 from idp.services.accounts.self_service import verify_email
+from idp.services.container import services
 from idp.services.signing import TokenError
 from idp.views.support.account_forms import AccountForm
 from idp.views.support.current import current_patron

@@ -21,20 +21,20 @@ from authlib.oidc.core.errors import RequestNotSupportedError
 from authlib.oidc.core.errors import RequestURINotSupportedError
 from flask import Blueprint
 from flask import Response
-from flask import g
 from flask import redirect
 from flask import request
 from flask import session
 from flask import url_for
 
-from idp.context import services
 from idp.extensions import csrf_exempt
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.oauth.authorization import consent_covers
 from idp.oauth.authorization import passkey_missing
+from idp.oauth.grants import BrowserLogin
 from idp.services import audit
+from idp.services.container import services
 from idp.views.passkeys import AMR_KEY
 from idp.views.passkeys import passkey_required_error
 from idp.views.support import pending
@@ -83,8 +83,8 @@ def authorize() -> Any:
 
 
 def _respond(server: Any, grant: Any, patron: Patron | None, client: Client) -> Response:
-    g.idp_login = (session.sid, session.auth_time, session.get(AMR_KEY))  # type: ignore[attr-defined]
-    response: Response = server.create_validated_authorization_response(grant, patron)
+    login = BrowserLogin(session.sid, session.auth_time, session.get(AMR_KEY))  # type: ignore[attr-defined]
+    response: Response = server.create_validated_authorization_response(grant, patron, login)
     if patron is not None and response.status_code == 302:
         seen = list(session.row.clients) if session.row is not None else []  # type: ignore[attr-defined]
         if client.client_id not in seen and session.row is not None:  # type: ignore[attr-defined]

@@ -20,13 +20,13 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.cards.service import CardRefusal
 from idp.services.cards.service import card_refusal
 from idp.services.cards.service import card_service
 from idp.services.cards.service import show_code
+from idp.services.container import services
 
 bp = Blueprint("card", __name__)
 

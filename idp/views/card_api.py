@@ -20,7 +20,6 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
-from idp.context import services
 from idp.extensions import csrf_exempt
 from idp.models.patron import Patron
 from idp.oauth.tokens import find_access_token
@@ -31,6 +30,7 @@ from idp.services.cards.service import CardRefusal
 from idp.services.cards.service import VerifyResult
 from idp.services.cards.service import barcode_claim
 from idp.services.cards.service import card_refusal
+from idp.services.container import services
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.views.support.bearer import BearerError
@@ -158,7 +158,7 @@ def _refused_card_holder() -> tuple[Patron, CardRefusal] | None:
     if scheme.lower() != "bearer" or not value or len(value) > 512:
         return None
     token = find_access_token(value.strip())
-    if token is None or token.is_revoked() or token.is_expired():
+    if token is None or token.is_revoked() or token.is_expired_at(services().now()):
         return None
     patron = token.patron
     if patron is None or "library_card" not in token.scope.split():

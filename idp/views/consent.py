@@ -13,11 +13,11 @@ from flask import session
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.services import audit
+from idp.services.container import services
 from idp.views.support import pending
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page

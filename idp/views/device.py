@@ -25,11 +25,11 @@ from wtforms import StringField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
-from idp.context import services
 from idp.extensions import csrf_exempt
 from idp.extensions import db
 from idp.models.client import Client
 from idp.services import device
+from idp.services.container import services
 from idp.services.signin import SignInOutcome
 from idp.services.signin import message_for
 from idp.views.consent import SCOPE_DESCRIPTIONS

@@ -12,9 +12,9 @@ from flask import Response
 from flask import current_app
 from flask import request
 
-from idp.context import services
-from idp.oauth.keys import ID_TOKEN_ALGS
-from idp.oauth.oidc import SCOPES_SUPPORTED
+from idp.services.claims import SCOPES_SUPPORTED
+from idp.services.container import services
+from idp.services.keys import ID_TOKEN_ALGS
 from idp.settings import app_settings
 from idp.views.support.headers import CSP_NONE
 from idp.views.support.headers import HSTS
@@ -150,7 +150,7 @@ class StaticDocuments:
     before the request reaches Flask (no context, session, CSRF or locale work), with the
     same headers as the Flask views (ETag and ``If-None-Match`` → 304, public caching,
     CORS, and the security headers of :mod:`idp.views.support.headers`). The discovery bytes are
-    built once per process; the JWKS bytes come from :class:`idp.oauth.keys.KeyStore`,
+    built once per process; the JWKS bytes come from :class:`idp.services.keys.KeyStore`,
     which reloads them within a second of a key rotation. Any other method or path goes
     to the application unchanged.
     """

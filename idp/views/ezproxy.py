@@ -13,21 +13,17 @@ from flask import Blueprint
 from flask import Flask
 from flask import Response
 from flask import abort
-from flask import current_app
 from flask import request
 
 from idp.extensions import csrf_exempt
+from idp.services.container import services
 from idp.services.ezproxy import INVALID
-from idp.services.ezproxy import EzproxySettings
 from idp.services.ezproxy import answer_for
 from idp.services.ezproxy import check_login
-from idp.services.ezproxy import from_settings
 from idp.services.signin import MAX_PASSWORD_INPUT
-from idp.settings import app_settings
 
 bp = Blueprint("ezproxy", __name__)
 
-EXTRA_KEY = "ezproxy"
 #: The header that may carry the shared secret instead of the URL.
 SECRET_HEADER = "X-EZproxy-Secret"  # noqa: S105 - a header name
 MAX_CARD_NUMBER = 64
@@ -53,7 +49,7 @@ def _field(name: str, limit: int) -> str | None:
 @csrf_exempt  # called by the EZproxy server, not a browser form
 def check() -> Response:
     """Answer EZproxy: ``+VALID`` for an active patron with a right, permanent password."""
-    settings: EzproxySettings = current_app.extensions["idp"].extra[EXTRA_KEY]
+    settings = services().ezproxy
     if not settings.is_enabled:
         abort(404)
     presented = request.headers.get(SECRET_HEADER) or request.args.get("secret")
@@ -84,6 +80,5 @@ def check() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Read the settings once (refusing bad ones at start-up) and register the route."""
-    app.extensions["idp"].extra[EXTRA_KEY] = from_settings(app_settings(app))
+    """Register the route (its settings are read at start: ``services().ezproxy``)."""
     app.register_blueprint(bp)

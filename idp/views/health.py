@@ -5,7 +5,7 @@ when ``IDP_REDIS_URL`` is set, Redis answer (send no traffic here when not). Bot
 cheap, unauthenticated and say nothing but "ok" or which dependency failed.
 
 A pooled database connection that was lost is replaced and the check asked once more
-(as requests are, idp/unavailable.py): ``/readyz`` answers 503 when requests would.
+(as requests are, idp/views/support/unavailable.py): ``/readyz`` answers 503 when requests would.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from flask import jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from idp.context import services
 from idp.extensions import db
-from idp.redis_client import shared_redis
-from idp.unavailable import discard_transaction
-from idp.unavailable import is_disconnect
+from idp.services.container import services
+from idp.services.container import shared_redis
+from idp.views.support.unavailable import discard_transaction
+from idp.views.support.unavailable import is_disconnect
 
 bp = Blueprint("health", __name__)
 

@@ -13,9 +13,9 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
+from idp.services.container import services
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_patron

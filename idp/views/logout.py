@@ -13,9 +13,9 @@ from flask import session
 from flask import url_for
 from flask_babel import gettext as _
 
-from idp.context import services
 from idp.extensions import csrf
 from idp.extensions import csrf_exempt
+from idp.services.container import services
 from idp.services.logout import hint_names_session
 from idp.views.support.errors import error_page
 from idp.views.support.forms import DecisionForm

@@ -13,7 +13,7 @@ import yaml
 from flask import Blueprint
 from flask import Response
 
-from idp.context import services
+from idp.services.container import services
 from idp.views.discovery import _cached_json
 from idp.views.discovery import _json_document
 

@@ -32,10 +32,10 @@ from wtforms import StringField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
-from idp.context import services
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.accounts import passkeys
+from idp.services.container import services
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_passkey

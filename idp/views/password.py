@@ -20,7 +20,6 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.accounts.reissue import REISSUE_MAX_AGE
@@ -33,6 +32,7 @@ from idp.services.accounts.reissue import request_reissue
 from idp.services.accounts.self_service import PasswordChangeError
 from idp.services.accounts.self_service import change_password
 from idp.services.cards.numbers import normalize_card_number
+from idp.services.container import services
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.services.signing import TokenError

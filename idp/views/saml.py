@@ -22,7 +22,6 @@ from flask import session
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.extensions import csrf_exempt
 from idp.models.client import Client
 from idp.models.patron import Patron
@@ -30,9 +29,12 @@ from idp.saml.keys import SamlKeys
 from idp.saml.registry import find_sp
 from idp.saml.server import BINDING_HTTP_POST
 from idp.saml.server import BINDING_HTTP_REDIRECT
+from idp.saml.server import EXTENSION
 from idp.saml.server import SamlSettings
+from idp.saml.server import SamlState
 from idp.saml.server import from_settings
 from idp.saml.server import metadata_xml
+from idp.saml.server import saml_state
 from idp.saml.sso import PendingSso
 from idp.saml.sso import SamlRequestError
 from idp.saml.sso import assertion_response
@@ -48,21 +50,19 @@ from idp.views.support.errors import error_page
 
 if TYPE_CHECKING:
     from idp.saml.sso import PendingSso
+from idp.services.container import services
 
 bp = Blueprint("saml", __name__)
 
-EXTRA_KEY = "saml"
 _REFUSED = _l("This sign-in request from the service cannot be accepted. Please start again.")
 
 
 def _settings() -> SamlSettings:
-    found: SamlSettings = current_app.extensions["idp"].extra[EXTRA_KEY]
-    return found
+    return saml_state().settings
 
 
 def _keys() -> SamlKeys:
-    found: SamlKeys = current_app.extensions["idp"].extra[EXTRA_KEY + "_keys"]
-    return found
+    return saml_state().keys
 
 
 def _refuse(reason: str) -> Response:
@@ -205,6 +205,5 @@ def init_app(app: Flask) -> None:
     settings = from_settings(app_settings(app))
     keys = SamlKeys(Path(app_settings(app).site.keys_dir) / "saml", settings.entity_id)
     keys.ensure()
-    app.extensions["idp"].extra[EXTRA_KEY] = settings
-    app.extensions["idp"].extra[EXTRA_KEY + "_keys"] = keys
+    app.extensions[EXTENSION] = SamlState(settings=settings, keys=keys)
     app.register_blueprint(bp)

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint
 
-from idp.context import services
 from idp.extensions import csrf_exempt
+from idp.services.container import services
 
 bp = Blueprint("token", __name__)
 

@@ -8,7 +8,7 @@ from flask import Blueprint
 from flask import jsonify
 
 from idp.extensions import csrf_exempt
-from idp.oauth.oidc import claims_for
+from idp.services.claims import claims_for
 from idp.views.support.bearer import BearerError
 from idp.views.support.bearer import require_token
 

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
+from idp.services.container import services
 from tests.account.conftest import login
 from tests.account.conftest import submit
 from tests.account.conftest import text_of
@@ -38,7 +38,7 @@ def _save(client: FlaskClient, email: str, password: str | None) -> Any:
 
 def _reissue(client: FlaskClient, card: str, address: str) -> None:
     submit(client, "/password/reissue", {"card_number": card, "email": address})
-    sender = services().extra.get("background_mailer")
+    sender = services().background_mailer
     if sender is not None:
         sender.join()
 

@@ -12,11 +12,12 @@ from idp.services.signin import Slot
 from idp.services.signin import limiter
 from tests.conftest import TEST_REDIS_URL
 from tests.factories import change_settings
+from tests.rebuild import rebuild_limiter
 
 
 def test_limits_count_per_identifier_from_the_configuration(app: Flask) -> None:
     change_settings(app, IDP_REISSUE_IP_PER_MINUTE=2)
-    app.extensions["idp"].extra.pop("limiter", None)
+    rebuild_limiter(app)
     first = [Slot("reissue_ip", "192.0.2.1")]
     assert [limiter().hit(first) == 0 for _ in range(3)] == [True, True, False]
     assert limiter().hit([Slot("reissue_ip", "192.0.2.2")]) == 0

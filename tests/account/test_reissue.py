@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
+from idp.services.container import services
 from tests.account.conftest import login
 from tests.account.conftest import submit
 from tests.account.conftest import text_of
@@ -34,7 +34,7 @@ def hanako(app: Any) -> Patron:
 
 def _settle() -> None:
     """Wait for the background sender (re-issue mail never makes the request wait)."""
-    sender = services().extra.get("background_mailer")
+    sender = services().background_mailer
     if sender is not None:
         sender.join()
 

@@ -178,7 +178,7 @@ def test_signed_with_the_new_key_after_rotation(
 ) -> None:
     import shutil
 
-    from idp.oauth.keys import KeyStore
+    from idp.services.keys import KeyStore
 
     folder = tmp_path / "rotated-keys"
     shutil.copytree(app_settings(app).site.keys_dir, folder)

@@ -17,6 +17,7 @@ from tests.card.conftest import current_value
 from tests.card.conftest import log_in
 from tests.factories import change_settings
 from tests.factories import make_patron
+from tests.rebuild import rebuild_cards
 
 SVG_RE = re.compile(r"<svg\b.*?</svg>", re.S)
 
@@ -121,7 +122,7 @@ def test_an_old_login_must_log_in_again(
     app: Flask, client: FlaskClient, signed_in: Any, clock: Any
 ) -> None:
     change_settings(app, IDP_CARD_RECENT_LOGIN=600)
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
     clock.advance(seconds=599)
     assert client.get("/card").status_code == 200
     clock.advance(seconds=2)
@@ -189,7 +190,7 @@ def test_code128_when_configured(
     app: Flask, client: FlaskClient, signed_in: Any, aligned: Any
 ) -> None:
     change_settings(app, IDP_CARD_SYMBOLOGY="code128")
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
 
     html = client.get("/card").get_data(as_text=True)
 

@@ -18,6 +18,7 @@ from tests.card.conftest import STEP
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
 from tests.factories import change_settings
+from tests.rebuild import rebuild_cards
 
 PRODUCTION = {"IDP_ISSUER": "https://idp.example.org"}
 
@@ -67,7 +68,7 @@ def test_code_key_is_not_the_application_secret(app: Flask) -> None:
 def test_a_configured_code_secret_changes_every_code(app: Flask, patron: Any, clock: Any) -> None:
     before = current_value(patron.card_number, clock.now)
     change_settings(app, IDP_CARD_CODE_SECRET="another-card-code-secret-0123456789abcdef")
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
 
     assert current_value(patron.card_number, clock.now) != before
 
@@ -76,7 +77,7 @@ def test_without_skew_only_the_current_step_is_accepted(
     app: Flask, client: FlaskClient, desk_token: str, patron: Any, aligned: Any
 ) -> None:
     change_settings(app, IDP_CARD_CODE_SKEW_STEPS=0)
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
     shown = current_value(patron.card_number, aligned.now)
     aligned.advance(seconds=STEP)
 
@@ -89,7 +90,7 @@ def test_a_longer_step(
     app: Flask, client: FlaskClient, desk_token: str, patron: Any, aligned: Any
 ) -> None:
     change_settings(app, IDP_CARD_CODE_STEP=60)
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
     start = (int(aligned.now.timestamp()) // 60 + 1) * 60
     aligned.now = dt.datetime.fromtimestamp(start, dt.UTC)
     shown = current_value(patron.card_number, aligned.now)

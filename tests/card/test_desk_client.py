@@ -24,6 +24,7 @@ from tests.card.conftest import client_credentials_token
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
 from tests.factories import change_settings
+from tests.rebuild import rebuild_limiter
 
 SHIPPED = Path(__file__).resolve().parents[2] / "clients" / "circulation-desk.toml"
 SECRET = DEMO_SECRETS["CIRCULATION_DESK_CLIENT_SECRET"]
@@ -79,7 +80,7 @@ def test_verify_api_answers_as_described_with_a_valid_token(
     change_settings(app, IDP_CARD_VERIFY_IP_PER_MINUTE=0)  # no limit for the fuzzer
     change_settings(app, IDP_CARD_VERIFY_CLIENT_PER_MINUTE=0)
     change_settings(app, IDP_CARD_VERIFY_FAILURES_PER_DAY=0)
-    app.extensions["idp"].extra.pop("limiter", None)
+    rebuild_limiter(app)
 
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 

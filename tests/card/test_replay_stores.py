@@ -15,17 +15,18 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from idp import create_app
-from idp.context import services
 from idp.extensions import db
 from idp.models.card_code import UsedCardCode
 from idp.services.cards.codes import RedisReplayStore
 from idp.services.cards.replay import DatabaseReplayStore
 from idp.services.cards.replay import FallbackReplayStore
 from idp.services.cards.service import card_service
+from idp.services.container import services
 from tests.card.conftest import REDIS_URL
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
 from tests.factories import change_settings
+from tests.rebuild import rebuild_cards
 
 #: Nothing listens there: a Redis that is configured but down.
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
@@ -137,7 +138,7 @@ def test_redis_store_keeps_no_card_number_in_its_keys(
     aligned: Any,
 ) -> None:
     change_settings(app, IDP_REDIS_URL=REDIS_URL, IDP_CARD_REPLAY_REDIS_PREFIX=redis_prefix)
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
 
     post_verify(client, desk_token, current_value(patron.card_number, aligned.now))
 
@@ -167,7 +168,7 @@ def test_redis_down_falls_back_to_the_database_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     change_settings(app, IDP_REDIS_URL=CLOSED_PORT_URL, IDP_REDIS_TIMEOUT_MS=100)
-    app.extensions["idp"].extra.pop("card", None)
+    rebuild_cards(app)
     value = current_value(patron.card_number, aligned.now)
 
     with caplog.at_level(logging.WARNING, logger="idp.services.cards.replay"):

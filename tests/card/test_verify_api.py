@@ -21,6 +21,7 @@ from tests.card.conftest import post_verify
 from tests.factories import change_settings
 from tests.factories import make_client
 from tests.factories import make_patron
+from tests.rebuild import rebuild_limiter
 
 
 def _answer(client: FlaskClient, token: str, code: Any) -> dict[str, Any]:
@@ -220,7 +221,7 @@ def test_no_token_is_401_with_a_challenge(client: FlaskClient) -> None:
 
 def test_a_flood_of_bad_tokens_is_limited_per_address(app: Flask, client: FlaskClient) -> None:
     change_settings(app, IDP_CARD_VERIFY_IP_PER_MINUTE=2)
-    app.extensions["idp"].extra.pop("limiter", None)
+    rebuild_limiter(app)
 
     statuses = [post_verify(client, "guess", "0300000001123456").status_code for _ in range(3)]
 
@@ -260,7 +261,7 @@ def test_too_many_checks_are_429_with_retry_after(
     app: Flask, client: FlaskClient, desk_token: str, patron: Any
 ) -> None:
     change_settings(app, IDP_CARD_VERIFY_IP_PER_MINUTE=3)
-    app.extensions["idp"].extra.pop("limiter", None)  # rules are read when it is built
+    rebuild_limiter(app)  # rules are read when it is built
     answers = [post_verify(client, desk_token, "0399999999123456") for _ in range(3)]
     refused = post_verify(client, desk_token, "0399999999123456")
 
@@ -276,7 +277,7 @@ def test_failures_per_client_are_limited(
     app: Flask, client: FlaskClient, desk_token: str, patron: Any, aligned: Any
 ) -> None:
     change_settings(app, IDP_CARD_VERIFY_FAILURES_PER_DAY=2)
-    app.extensions["idp"].extra.pop("limiter", None)
+    rebuild_limiter(app)
     for _ in range(2):
         assert _answer(client, desk_token, "0399999999123456")["reason"] == "unknown"
 

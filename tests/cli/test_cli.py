@@ -8,11 +8,11 @@ from typing import Any
 
 from flask.testing import FlaskCliRunner
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.clients import load_client_files
+from idp.services.container import services
 from idp.settings import app_settings
 from tests.factories import change_settings
 
@@ -161,7 +161,7 @@ def test_keys_rotate_keeps_the_old_public_key(runner: FlaskCliRunner, app: Any) 
     # A private copy of the keys: rotation must not touch the session's shared test keys.
     import shutil
 
-    from idp.oauth.keys import KeyStore
+    from idp.services.keys import KeyStore
 
     folder = Path(app_settings(app).site.instance_dir) / "keys"
     shutil.copytree(services().keys.folder, folder)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from flask.testing import FlaskCliRunner
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
+from idp.services.container import services
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -140,9 +140,8 @@ def test_core_throttles_guessing_on_one_card(client: FlaskClient) -> None:
 def test_ezproxy_server_counts_against_its_allowance(app: Flask, client: FlaskClient) -> None:
     """Many patrons behind one EZproxy server pass the per-address limit (10 a minute)
     but not the server's own allowance."""
-    extra = app.extensions["idp"].extra
     settings = app_settings(app).with_values({"IDP_EZPROXY_CHECKS_PER_MINUTE": 15})
-    extra["ezproxy"] = from_settings(settings)
+    app.extensions["idp"].ezproxy = from_settings(settings)
     patrons = [make_patron(f"03000000{i:02d}") for i in range(16)]
     answers = [ask(client, p.card_number, DEFAULT_PASSWORD) for p in patrons]
     assert all(ezproxy_says_valid(r) for r in answers[:15])

@@ -118,6 +118,6 @@ def make_app(app_config: dict[str, Any], app: Flask) -> Iterator[Callable[..., F
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-            shared = app.extensions["idp"].extra.get("redis")
+            shared = app.extensions["idp"].redis
             if shared is not None:
                 shared.close()

@@ -23,10 +23,10 @@ from sqlalchemy import insert
 from sqlalchemy import select
 
 from idp import create_app
-from idp.context import services
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
+from idp.services.container import services
 from tests.conftest import SECRET
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "idp" / "migrations"

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from idp.redis_client import SharedRedis
-from idp.redis_client import shared_redis
+from idp.services.container import shared_redis
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.services.signin.counters import FallbackStore

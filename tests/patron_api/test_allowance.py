@@ -9,7 +9,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.client import Client
@@ -18,7 +17,6 @@ from idp.services.allowance import Allowance
 from idp.services.clients import ClientFileError
 from idp.services.clients import parse_client
 from idp.services.clients import sync_clients
-from idp.services.signin.limiter import EXTRA_KEY
 from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import change_settings
@@ -26,6 +24,7 @@ from tests.patron_api.conftest import VENDOR_IP
 from tests.patron_api.conftest import Check
 from tests.patron_api.conftest import fetch_token
 from tests.patron_api.conftest import make_api_client
+from tests.rebuild import rebuild_limiter
 from tests.security.conftest import REDIS_URL
 
 #: The allowance of the test's proxy client.
@@ -44,7 +43,7 @@ THROTTLED = {"valid": False, "reason": "throttled"}
 def set_limits(app: Flask, **limits: Any) -> None:
     """Change throttle settings (the throttle is built again on next use)."""
     change_settings(app, **limits)
-    services().extra.pop(EXTRA_KEY, None)
+    rebuild_limiter(app)
 
 
 @pytest.fixture(params=["database", "redis"])

@@ -9,13 +9,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.accounts.self_service import change_password
 from idp.services.accounts.subjects import subject_for
+from idp.services.container import services
 from tests.conftest import SECRET
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import make_client

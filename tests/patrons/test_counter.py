@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskCliRunner
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
+from idp.services.container import services
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import change_settings
 from tests.factories import make_patron

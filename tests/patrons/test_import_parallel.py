@@ -10,11 +10,11 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.accounts import patron_import
 from idp.services.accounts.patron_import import import_patrons
+from idp.services.container import services
 from idp.services.passwords import HashParams
 from idp.services.passwords import HashStats
 from idp.services.passwords import hash_chunks

@@ -46,7 +46,7 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 def _stop_deliveries(app: Flask) -> Iterator[None]:
     """Every delivery ends inside its test; the pool's threads end with it."""
     yield
-    found = app.extensions["idp"].extra.get("backchannel")
+    found = app.extensions["idp"].backchannel
     if found is not None:
         found.shutdown()
 

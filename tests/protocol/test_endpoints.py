@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from idp.context import services
+from idp.services.container import services
 from tests.conftest import ISSUER
 from tests.conftest import VENDOR_SECRET
 from tests.factories import DEFAULT_PASSWORD

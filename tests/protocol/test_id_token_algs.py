@@ -42,8 +42,8 @@ def test_id_token_is_signed_with_the_clients_algorithm(
 def test_a_key_folder_from_before_gets_its_companions(tmp_path: Any) -> None:
     import json
 
-    from idp.oauth.keys import KeyStore
-    from idp.oauth.keys import KeyStoreError
+    from idp.services.keys import KeyStore
+    from idp.services.keys import KeyStoreError
 
     store = KeyStore(tmp_path)
     kid = store._generate()  # a folder as earlier versions made it: one RSA key

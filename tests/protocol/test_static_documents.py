@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from idp.context import services
-from idp.oauth.keys import KeyStore
+from idp.services.container import services
+from idp.services.keys import KeyStore
 from idp.settings import app_settings
 from idp.views.discovery import StaticDocuments
 from idp.views.discovery import _etag_matches

@@ -199,8 +199,8 @@ def test_metadata_is_signed_and_expires(app: Flask, client: FlaskClient) -> None
     until = dt.datetime.fromisoformat(valid_until.group(1).replace("Z", "+00:00"))
     assert dt.timedelta(days=6) < until - dt.datetime.now(dt.UTC) <= dt.timedelta(days=7)
     assert 'WantAuthnRequestsSigned="true"' in xml
-    pair = app.extensions["idp"].extra["saml_keys"].active()
-    config = sp_config(app.extensions["idp"].extra["saml_keys"], None)
+    pair = app.extensions["idp_saml"].keys.active()
+    config = sp_config(app.extensions["idp_saml"].keys, None)
     checker = security_context(config)
     assert checker.verify_signature(
         xml, str(pair.cert_file), node_name="urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor"
@@ -214,7 +214,7 @@ def test_rotated_key_keeps_old_certificate_published(
 
     keys = Keys(tmp_path / "saml", "test")
     keys.ensure()
-    app.extensions["idp"].extra["saml_keys"] = keys
+    app.extensions["idp_saml"].keys = keys
     before = keys.active().certificate_body()
     result = runner.invoke(args=["saml", "rotate-key"])
     assert result.exit_code == 0, result.output

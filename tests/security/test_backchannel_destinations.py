@@ -119,7 +119,7 @@ def test_clients_sync_follows_the_installation_setting(
         with app.app_context():  # this second application's connections end here
             db.session.remove()
             db.engine.dispose()
-            shared = app.extensions["idp"].extra.get("redis")
+            shared = app.extensions["idp"].redis
             if shared is not None:
                 shared.close()
     assert (result.exit_code != 0) is refused, result.output

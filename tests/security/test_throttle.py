@@ -21,6 +21,7 @@ from idp.services.signin.rules import WindowRule
 from idp.services.signin.rules import network_of
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import change_settings
+from tests.rebuild import rebuild_limiter
 from tests.signin import authenticate
 
 WRONG = "wrong-guess"
@@ -246,7 +247,7 @@ def test_network_of_groups_addresses_by_24_and_64(address: str, network: str) ->
 def test_a_limit_of_zero_switches_that_limit_off(app: Flask) -> None:
     change_settings(app, IDP_THROTTLE_IP_PER_MINUTE=0)
     change_settings(app, IDP_THROTTLE_NET_PER_MINUTE=0)
-    app.extensions["idp"].extra.pop("limiter", None)
+    rebuild_limiter(app)
     outcomes = {
         authenticate(f"03000400{i:02d}", WRONG, source_ip="198.51.100.12").outcome
         for i in range(15)

@@ -10,14 +10,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from idp.services.signin.limiter import EXTRA_KEY
 from tests.conftest import Clock
 from tests.factories import DEFAULT_PASSWORD
 from tests.factories import change_settings
+from tests.rebuild import rebuild_limiter
 from tests.security.conftest import REDIS_URL
 from tests.security.conftest import post_login
 from tests.sip2.conftest import DLIBRARY_PASSWORD
@@ -30,9 +29,9 @@ THROTTLED_JA = "ログインの試行回数が多すぎます。1分ほど待っ
 
 
 def set_limits(app: Flask, **limits: Any) -> None:
-    """Change throttle settings before the first attempt (the throttle is built on first use)."""
+    """Change throttle settings (the throttle is built again with them)."""
     change_settings(app, **limits)
-    services().extra.pop(EXTRA_KEY, None)
+    rebuild_limiter(app)
 
 
 @pytest.mark.parametrize("store", ["database", "redis"])

@@ -11,9 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffMember
+from idp.services.container import services
 from idp.services.staff import totp
 from idp.services.staff.accounts import add_staff
 from idp.services.staff.accounts import finish_enrolment

@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffMember
+from idp.services.container import services
 from tests.factories import change_settings
 from tests.staff.conftest import post_form
 

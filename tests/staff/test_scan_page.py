@@ -7,11 +7,11 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.services.cards.codes import current_code
 from idp.services.cards.service import card_service
+from idp.services.container import services
 from tests.factories import make_patron
 from tests.staff.conftest import post_form
 

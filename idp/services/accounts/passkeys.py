@@ -16,7 +16,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.passkey import PatronPasskey
 from idp.models.patron import Patron
@@ -24,6 +23,7 @@ from idp.services import audit
 from idp.services.accounts.self_service import external_url
 from idp.services.accounts.self_service import mailer
 from idp.services.accounts.self_service import patron_message
+from idp.services.container import services
 from idp.services.mail import MailError
 from idp.services.staff.actor import Actor
 from idp.services.webauthn_rp import registration_options

@@ -21,7 +21,6 @@ from dataclasses import field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.accounts.patrons import PatronError
@@ -30,6 +29,7 @@ from idp.services.accounts.patrons import is_valid_card_number
 from idp.services.accounts.patrons import normalize_password
 from idp.services.accounts.patrons import temporary_expiry
 from idp.services.cards.numbers import normalize_card_number
+from idp.services.container import services
 from idp.services.passwords import HashParams
 from idp.services.passwords import HashStats
 from idp.services.passwords import generate_temporary_password

@@ -10,11 +10,11 @@ import unicodedata
 
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.cards.numbers import normalize_card_number
 from idp.services.cards.numbers import validate_card_number
+from idp.services.container import services
 from idp.services.passwords import generate_temporary_password
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services import audit
@@ -35,6 +34,7 @@ from idp.services.accounts.self_service import patron_message
 from idp.services.accounts.self_service import set_password
 from idp.services.cards.numbers import normalize_card_number
 from idp.services.cards.service import card_service
+from idp.services.container import services
 from idp.services.logout import end_all_sessions
 from idp.services.signin import matches_current_password
 from idp.services.signin import unlock_patron

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from email.message import EmailMessage
 from email.utils import formataddr
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,6 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.extensions import db
 from idp.i18n import library_contact
 from idp.i18n import library_name
@@ -35,12 +33,12 @@ from idp.services.accounts.password_rules import RULE_MESSAGES
 from idp.services.accounts.password_rules import PasswordRule
 from idp.services.accounts.password_rules import check_new_password
 from idp.services.accounts.patrons import normalize_password
+from idp.services.container import services
 from idp.services.logout import end_all_sessions
 from idp.services.mail import BackgroundMailer
 from idp.services.mail import Mailer
 from idp.services.mail import MailError
 from idp.services.mail import build_message
-from idp.services.mail import create_mailer
 from idp.services.signin import SignInOutcome
 from idp.services.signin import SignInResult
 from idp.services.signin import Source
@@ -116,23 +114,12 @@ def confirm_current_password(
 
 def mailer() -> Mailer:
     """The application's mailer (``IDP_SMTP_URL``, else ``instance/outbox/``)."""
-    svc = services()
-    found: Mailer | None = svc.extra.get("mailer")
-    if found is None:
-        outbox = Path(svc.settings.site.instance_dir) / "outbox"
-        found = create_mailer(svc.settings.mail.smtp_url, outbox)
-        svc.extra["mailer"] = found
-    return found
+    return services().mailer
 
 
 def background_mailer() -> BackgroundMailer:
     """Sends without making the request wait (used where timing must not tell anything)."""
-    svc = services()
-    found: BackgroundMailer | None = svc.extra.get("background_mailer")
-    if found is None:
-        found = BackgroundMailer(mailer())
-        svc.extra["background_mailer"] = found
-    return found
+    return services().background_mailer
 
 
 def external_url(endpoint: str, **values: Any) -> str:

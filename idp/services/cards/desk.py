@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.context import services
 from idp.models.patron import Patron
 from idp.services import audit
 from idp.services.accounts.patrons import find_patron
@@ -20,6 +19,7 @@ from idp.services.accounts.patrons import is_valid_card_number
 from idp.services.cards.service import VerifyResult
 from idp.services.cards.service import normalize_scan
 from idp.services.cards.service import verify_code
+from idp.services.container import services
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.services.signin.limiter import Reservation

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from flask import render_template
 from flask_babel import force_locale
 
-from idp.context import services
 from idp.i18n import library_contact
 from idp.i18n import library_name
 from idp.i18n import portal_name
 from idp.models.patron import Patron
+from idp.services.container import services
 
 
 @dataclass(frozen=True)

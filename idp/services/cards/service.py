@@ -17,11 +17,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwt
 
-from idp.context import services
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.oauth.keys import SIGNING_ALG
-from idp.redis_client import shared_redis
+from idp.redis_client import SharedRedis
 from idp.services.accounts.patrons import find_patron
 from idp.services.accounts.subjects import subject_for
 from idp.services.cards.barcode import Symbology
@@ -37,12 +35,12 @@ from idp.services.cards.codes import verify_scan
 from idp.services.cards.replay import DatabaseReplayStore
 from idp.services.cards.replay import FallbackReplayStore
 from idp.services.cards.replay import KeyedReplayStore
+from idp.services.container import services
+from idp.services.keys import SIGNING_ALG
 from idp.services.signin import SignInOutcome
 from idp.services.signin import refusal_reason
 from idp.settings.sections import CardSettings
 
-#: Key of the service in ``services().extra``.
-EXTRA_KEY = "card"
 #: JOSE ``typ`` of the signed barcode claim (RFC 8725 §3.11: explicit typing).
 CLAIM_TYPE = "card-barcode+jwt"
 #: Longest scan accepted before normalising (anything longer is malformed).
@@ -85,18 +83,19 @@ def _code_secret(settings: CardSettings, app_secret: str) -> bytes:
     return hkdf.derive(app_secret.encode())
 
 
-def build_card_service(settings: CardSettings, app_secret: str) -> CardService:
-    """Build the service from the ``IDP_CARD_*`` settings (Redis when configured)."""
+def build_card_service(
+    settings: CardSettings, app_secret: str, shared: SharedRedis | None
+) -> CardService:
+    """Build the service from the ``IDP_CARD_*`` settings (on ``shared`` Redis if any)."""
     codes = CardCodeSettings(
         secret=_code_secret(settings, app_secret),
         step_seconds=settings.code_step,
         accepted_past_steps=settings.skew_steps,
     )
-    store: ReplayStore = DatabaseReplayStore(services().now)
-    shared = shared_redis()
+    store: ReplayStore = DatabaseReplayStore(_now)
     if shared is not None:
         primary = RedisReplayStore(shared.client, settings.replay_redis_prefix)
-        store = FallbackReplayStore(primary, DatabaseReplayStore(services().now), shared)
+        store = FallbackReplayStore(primary, DatabaseReplayStore(_now), shared)
     return CardService(
         codes=codes,
         symbology=settings.symbology,
@@ -105,16 +104,14 @@ def build_card_service(settings: CardSettings, app_secret: str) -> CardService:
     )
 
 
+def _now() -> dt.datetime:
+    # Read at each use: tests move the application's clock after the service is built.
+    return services().now()
+
+
 def card_service() -> CardService:
-    """The card service of the current application (built on first use)."""
-    extra = services().extra
-    found = extra.get(EXTRA_KEY)
-    if found is None:
-        found = extra[EXTRA_KEY] = build_card_service(
-            services().settings.cards, str(services().config["SECRET_KEY"])
-        )
-    assert isinstance(found, CardService)  # noqa: S101 - only this module sets it
-    return found
+    """The card service of the current application."""
+    return services().cards
 
 
 def card_refusal(patron: Patron, now: dt.datetime) -> CardRefusal | None:

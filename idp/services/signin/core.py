@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from idp.context import services
 from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.patron import Patron
@@ -24,6 +23,7 @@ from idp.services.accounts.patrons import is_valid_card_number
 from idp.services.accounts.patrons import normalize_password
 from idp.services.allowance import Allowance
 from idp.services.cards.numbers import normalize_card_number
+from idp.services.container import services
 from idp.services.signin import lockout
 from idp.services.signin.limiter import Slot
 from idp.services.signin.limiter import limiter

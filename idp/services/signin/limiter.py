@@ -22,11 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 
-from idp.context import services
 from idp.metrics import current_metrics
 from idp.redis_client import SharedRedis
-from idp.redis_client import shared_redis
 from idp.services.allowance import Allowance
+from idp.services.container import services
 from idp.services.signin.counters import Counter
 from idp.services.signin.counters import CounterStore
 from idp.services.signin.counters import DatabaseStore
@@ -38,9 +37,6 @@ from idp.services.signin.rules import WindowRule
 from idp.services.signin.rules import network_of
 from idp.services.signin.rules import rules_from_settings
 from idp.settings import Settings
-
-#: Key of the limiter in ``services().extra``.
-EXTRA_KEY = "limiter"
 
 
 @dataclass(frozen=True)
@@ -238,12 +234,5 @@ def build_limiter(settings: Settings, app_secret: str, shared: SharedRedis | Non
 
 
 def limiter() -> Limiter:
-    """The limiter of the current application (built on first use)."""
-    extra = services().extra
-    found = extra.get(EXTRA_KEY)
-    if found is None:
-        found = extra[EXTRA_KEY] = build_limiter(
-            services().settings, str(services().config["SECRET_KEY"]), shared_redis()
-        )
-    assert isinstance(found, Limiter)  # noqa: S101 - only this module sets it
-    return found
+    """The limiter of the current application."""
+    return services().limiter

@@ -15,9 +15,9 @@ from flask_babel import LazyString
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
+from idp.services.container import services
 
 
 class SignInOutcome(enum.StrEnum):

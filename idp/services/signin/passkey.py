@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.passkey import PatronPasskey
 from idp.models.patron import Patron
+from idp.services.container import services
 from idp.services.signin.core import Source
 from idp.services.signin.core import check_secret
 from idp.services.signin.core import record_outcome

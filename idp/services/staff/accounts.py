@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffCredential
 from idp.models.staff import StaffMember
 from idp.models.staff import StaffRecoveryCode
 from idp.models.staff import StaffSession
+from idp.services.container import services
 from idp.services.staff.actor import Actor
 from idp.services.staff.roles import parse_role
 

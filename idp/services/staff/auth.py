@@ -25,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffMember
 from idp.services.accounts.patrons import normalize_password
+from idp.services.container import services
 from idp.services.signin import MAX_PASSWORD_INPUT
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Slot

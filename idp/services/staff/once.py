@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from idp.context import services
+from idp.services.container import services
 from idp.services.signin import limiter
 
 #: Seconds a claimed token is remembered (a form is never answered twice in this time).

@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
@@ -23,6 +22,7 @@ from idp.services.accounts.patrons import find_patron
 from idp.services.accounts.patrons import issue_patron
 from idp.services.accounts.patrons import temporary_expiry
 from idp.services.cards.numbers import normalize_card_number
+from idp.services.container import services
 from idp.services.logout import end_all_sessions
 from idp.services.passwords import generate_temporary_password
 from idp.services.signin import unlock_patron

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
+from idp.services.container import services
 
 #: Rows in one report at most (the page and the CSV).
 MAX_ROWS = 5000

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete
 from sqlalchemy import update
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffMember
 from idp.models.staff import StaffRecoveryCode
+from idp.services.container import services
 
 #: Steps before the current one still accepted (a code typed just as it changed).
 VALID_WINDOW = 1

@@ -26,9 +26,9 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffMember
+from idp.services.container import services
 from idp.services.staff.actor import Actor
 from idp.services.staff.roles import Permission
 from idp.services.staff.roles import is_allowed

@@ -16,9 +16,9 @@ from flask_babel import gettext as _
 from webauthn import base64url_to_bytes
 from webauthn.helpers import bytes_to_base64url
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffMember
+from idp.services.container import services
 from idp.services.staff import passkeys
 from idp.services.staff import totp
 from idp.services.staff.auth import StaffSignInOutcome

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
-from idp.context import services
+from idp.services.container import services
 
 ROLES = {"counter": _l("Counter"), "supervisor": _l("Supervisor"), "admin": _l("Administrator")}
 STATUSES = {

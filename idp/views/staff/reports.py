@@ -11,7 +11,7 @@ from flask import render_template
 from flask import request
 from flask_babel import gettext as _
 
-from idp.context import services
+from idp.services.container import services
 from idp.services.staff.lookup import recent_events
 from idp.services.staff.reports import COLUMNS
 from idp.services.staff.reports import Report

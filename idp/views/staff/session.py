@@ -24,9 +24,9 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from werkzeug.datastructures import CallbackDict
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.staff import StaffSession
+from idp.services.container import services
 from idp.settings import app_settings
 from idp.views.support.headers import is_tls
 
@@ -106,7 +106,7 @@ class ConsoleSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Write the session with ``response``; saving it again writes only later changes.
 
-        The application saves it right after the view (idp/unavailable.py), and Flask
+        The application saves it right after the view (idp/views/support/unavailable.py), and Flask
         once more after the response hooks.
         """
         assert isinstance(session, ConsoleSession)  # noqa: S101 - only ours is opened here

@@ -10,8 +10,8 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
-from idp.context import services
 from idp.oauth.hot import TokenView
+from idp.services.container import services
 
 
 class BearerError(Exception):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import session
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.patron import Patron
+from idp.services.container import services
 from idp.services.signin import refusal_reason
 
 

@@ -16,8 +16,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from idp.context import services
 from idp.redaction import redact
+from idp.services.container import services
 
 log = logging.getLogger(__name__)
 

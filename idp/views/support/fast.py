@@ -65,16 +65,13 @@ from idp.oauth.hot import load_refresh_token
 from idp.oauth.hot import load_session_for
 from idp.oauth.hot import reader
 from idp.oauth.hot import touch_session
-from idp.oauth.oidc import claims_for
 from idp.oauth.oidc import id_token_for
 from idp.oauth.tokens import bearer_refusal
 from idp.oauth.tokens import find_presented_token
 from idp.oauth.tokens import generate_bearer_token
 from idp.oauth.tokens import token_hash
 from idp.services import audit
-from idp.sessions import HOST_PREFIX
-from idp.sessions import is_due_a_touch
-from idp.sessions import is_live
+from idp.services.claims import claims_for
 from idp.settings import Settings
 from idp.settings import app_settings
 from idp.views.passkeys import AMR_KEY
@@ -82,6 +79,9 @@ from idp.views.support import pending
 from idp.views.support.headers import CSP
 from idp.views.support.headers import CSP_NONE
 from idp.views.support.headers import HSTS
+from idp.views.support.sessions import HOST_PREFIX
+from idp.views.support.sessions import is_due_a_touch
+from idp.views.support.sessions import is_live
 
 log = logging.getLogger(__name__)
 #: Longest form body the fast path reads (larger ones go to Flask, which limits them).
@@ -141,7 +141,7 @@ class Call:
         self.form = form
         self.remote_addr = remote_addr
         self.user_agent = str(environ.get("HTTP_USER_AGENT", ""))
-        from idp.context import services
+        from idp.services.container import services
 
         self.now = services().now()
 
@@ -534,7 +534,7 @@ class FastPath:
 
     def session_token(self, environ: dict[str, Any]) -> str | None:
         """The browser's server-side session id from its cookie (as
-        :meth:`idp.sessions.ServerSessionInterface.cookie_name` names it), if any."""
+        :meth:`idp.views.support.sessions.ServerSessionInterface.cookie_name` names it), if any."""
         name = self.settings.sessions.cookie
         if self._is_tls(environ) and not name.startswith(HOST_PREFIX):
             name = HOST_PREFIX + name

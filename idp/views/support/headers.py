@@ -15,7 +15,7 @@ from flask import Flask
 from flask import Response
 from flask import request
 
-from idp.context import services
+from idp.services.container import services
 
 #: No inline script or style anywhere; nothing from other origins; never framed.
 CSP = (

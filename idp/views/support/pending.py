@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+from flask import request
 from flask import session
 from flask import url_for
 
@@ -72,3 +73,17 @@ def take_mark(kind: str, params: dict[str, str]) -> bool:
     if key not in session:
         return False
     return bool(session.pop(key) == request_digest(params))
+
+
+def pending_ui_locales() -> str:
+    """``ui_locales`` of the authorization request a page works on (``rid``), if any."""
+    rid = request.args.get("rid")
+    if not rid and "form" in request.__dict__:
+        # Only a body the view already parsed: never parse one here (an oversized or
+        # malformed body must reach its own 413/400 answer, not fail in the selector).
+        rid = request.form.get("rid")
+    if not rid:
+        marker = session.get("password_change")
+        rid = marker.get("rid") if isinstance(marker, dict) else None
+    params = recall(rid) if rid else None
+    return (params or {}).get("ui_locales", "")

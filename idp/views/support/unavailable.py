@@ -32,8 +32,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
-from idp.context import services
 from idp.extensions import db
+from idp.services.container import services
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def unavailable_response() -> Response:
 
 
 def _unavailable(error: BaseException) -> Response:
-    from idp.sessions import ServerSession
+    from idp.views.support.sessions import ServerSession
 
     discard_transaction()
     current = session._get_current_object()  # type: ignore[attr-defined]

@@ -38,14 +38,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
-from idp.context import services
 from idp.extensions import db
 from idp.models.session import LoginSession
+from idp.services.container import services
 from idp.settings import app_settings
-from idp.unavailable import discard_transaction
-from idp.unavailable import is_disconnect
-from idp.unavailable import is_unavailable
 from idp.views.support.headers import is_tls
+from idp.views.support.unavailable import discard_transaction
+from idp.views.support.unavailable import is_disconnect
+from idp.views.support.unavailable import is_unavailable
 
 #: Write ``last_seen_at`` at most this often (seconds), not on every request.
 _TOUCH_INTERVAL = 60
@@ -107,7 +107,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.rotate = False
         self.ended = False
         self.pending_login: tuple[int, int] = (0, 0)
-        #: The database could not be read when the request began (idp/unavailable.py).
+        #: The database could not be read when the request began (idp/views/support/unavailable.py).
         self.unavailable = False
         #: The ended session's cookie was already deleted on this response.
         self.cleared = False
@@ -213,7 +213,7 @@ class ServerSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Write the session with ``response``; saving it again writes only later changes.
 
-        The application saves it right after the view (idp/unavailable.py), and Flask
+        The application saves it right after the view (idp/views/support/unavailable.py), and Flask
         once more after the response hooks.
         """
         assert isinstance(session, ServerSession)  # noqa: S101 - only ours is ever opened
@@ -318,17 +318,3 @@ def _cap_anonymous(ip: str | None, cap: int) -> None:
     oldest = select(LoginSession.id).where(anonymous).order_by(LoginSession.id)
     ids = list(db.session.scalars(oldest.limit(count - cap + 1)))
     db.session.execute(delete(LoginSession).where(LoginSession.id.in_(ids)))
-
-
-def end_patron_sessions(patron_id: int, *, keep_sid: str | None = None) -> list[LoginSession]:
-    """Delete every session of a patron (staff reset, password change).
-
-    :param keep_sid: a session to keep (the one that changed the password).
-    :return: the deleted sessions, for back-channel logout.
-    """
-    rows = list(db.session.scalars(select(LoginSession).where(LoginSession.patron_id == patron_id)))
-    ended = [row for row in rows if row.sid != keep_sid]
-    ids = [row.id for row in ended]
-    if ids:
-        db.session.execute(delete(LoginSession).where(LoginSession.id.in_(ids)))
-    return ended
