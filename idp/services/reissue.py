@@ -120,7 +120,6 @@ def request_reissue(
         patron_id=patron.id if patron else None,
         ip=ip,
         sent=sent,
-        commit=True,
     )
     return sent
 
@@ -177,7 +176,7 @@ def redeem_link(token: str) -> ReissueGrant:
     # First opening wins, on every node (Redis SET NX or the database's primary key).
     if not card_service().replay.claim("reissue-link:" + token, REISSUE_MAX_AGE):
         raise TokenError("password.reissue")
-    audit.record("password.reissue_opened", patron_id=patron.id, commit=True)
+    audit.record("password.reissue_opened", patron_id=patron.id)
     until = int(services().now().timestamp()) + REISSUE_FORM_WINDOW
     return ReissueGrant(patron.id, patron.password_version or 0, until, link_digest(token))
 
