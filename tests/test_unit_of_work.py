@@ -65,17 +65,8 @@ NOT_YET_MOVED = {
     "idp.oauth.grants.ClientCredentialsGrant.save_token",
     "idp.saml.registry.sync_sps",
     "idp.saml.sso._remember_request_id",
-    "idp.services.accounts.change_password",
     "idp.services.accounts.update_account",
-    "idp.services.accounts.verify_email",
-    "idp.services.clients.sync_clients",
-    "idp.services.clients.set_client_enabled",
-    "idp.services.device.find_pending",
-    "idp.services.device.decide",
     "idp.services.passkeys.add_passkey",
-    "idp.services.passkeys.remove_passkey",
-    "idp.services.passkeys.remove_all_passkeys",
-    "idp.services.reissue.reissue_password",
     # Sign-in outcomes: committed before the caller's own-connection counter writes
     # (SQLite allows one writer); moving them needs each caller checked.
     "idp.services.signin.core.check_patron",

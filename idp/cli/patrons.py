@@ -213,8 +213,8 @@ def reset_password(
         patron, temporary = counter.reset_password(card_number, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
     removed = remove_all_passkeys(patron.id, actor=actor) if remove_passkeys else 0
+    db.session.commit()
     kept = len(passkeys_of(patron.id))
     if notice is not None:
         write_notices(notice, [NoticeEntry.for_patron(patron, temporary)])

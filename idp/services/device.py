@@ -120,7 +120,6 @@ def find_pending(typed: str, ip: str | None) -> LookupResult:
     if wait:
         audit.record("device.throttled", client_id=found.client_id, ip=ip)
         return LookupResult(Lookup.THROTTLED, retry_after=wait)
-    db.session.commit()
     return LookupResult(Lookup.FOUND, found)
 
 
@@ -160,7 +159,6 @@ def decide(
         )
     ).rowcount  # type: ignore[attr-defined]
     if changed != 1:
-        db.session.rollback()
         return False
     audit.record(
         "device.approved" if approved else "device.denied",
@@ -169,5 +167,4 @@ def decide(
         ip=ip,
         user_agent=user_agent,
     )
-    db.session.commit()
     return True
