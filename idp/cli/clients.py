@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from idp.extensions import db
 from idp.services.clients import ClientFileError
 from idp.services.clients import UnknownClientError
 from idp.services.clients import load_client_files
@@ -57,6 +58,7 @@ def sync(folder: Path | None, prune: bool) -> None:
             f"SAML service providers created: {', '.join(created) or '-'}; "
             f"updated: {', '.join(updated) or '-'}"
         )
+    db.session.commit()
 
 
 def _set_enabled(client_id: str, enabled: bool) -> None:
@@ -64,6 +66,7 @@ def _set_enabled(client_id: str, enabled: bool) -> None:
         changed = set_client_enabled(client_id, enabled)
     except UnknownClientError:
         raise click.ClickException(f"no client {client_id!r}") from None
+    db.session.commit()
     state = "enabled" if enabled else "disabled"
     click.echo(f"Client {client_id} {state}." if changed else f"Client {client_id} was {state}.")
 

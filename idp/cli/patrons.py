@@ -15,6 +15,7 @@ from idp.cli.operator import operator_options
 from idp.cli.operator import resolve_actor
 from idp.cli.times import library_iso
 from idp.cli.times import library_time
+from idp.extensions import db
 from idp.services.accounts.passkeys import passkeys_of
 from idp.services.accounts.passkeys import remove_all_passkeys
 from idp.services.accounts.patron_import import import_patrons
@@ -68,6 +69,7 @@ def issue(
         )
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
+    db.session.commit()
     until = patron.temporary_password_expires_at
     result = {
         "card_number": patron.card_number,
@@ -142,8 +144,9 @@ def import_command(file: Path, notices: Path | None, jobs: int, staff_username: 
     for line, reason in report.errors:
         click.echo(f"line {line}: {reason}", err=True)
     resolve_actor(staff_username).audit(
-        "patron.imported", created=report.created, errors=len(report.errors), commit=True
+        "patron.imported", created=report.created, errors=len(report.errors)
     )
+    db.session.commit()
     click.echo(
         f"Created {report.created}, unchanged {report.unchanged}, errors {len(report.errors)}."
     )
@@ -178,6 +181,7 @@ def unlock(card: str, staff_username: str | None, reason: str | None) -> None:
         was_locked = patron_actions.unlock(card, actor=actor, reason=reason)
     except PatronError:
         raise click.ClickException(f"no patron with card number {card!r}") from None
+    db.session.commit()
     state = "unlocked" if was_locked else "was not locked; failure counters cleared"
     click.echo(f"Card {patron_actions.patron_by_card(card).card_number}: {state}.")
 
@@ -210,6 +214,7 @@ def reset_password(
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
     removed = remove_all_passkeys(patron.id, actor=actor) if remove_passkeys else 0
+    db.session.commit()
     kept = len(passkeys_of(patron.id))
     if notice is not None:
         write_notices(notice, [NoticeEntry.for_patron(patron, temporary)])
@@ -258,6 +263,7 @@ def renew(
         patron = patron_actions.renew(card_number, expires, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
+    db.session.commit()
     click.echo(f"Card {patron.card_number} now expires on {patron.expires_on.isoformat()}.")
 
 
@@ -275,6 +281,7 @@ def set_status(
         patron = patron_actions.set_status(card_number, status, actor=actor, reason=reason)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
+    db.session.commit()
     click.echo(f"Card {patron.card_number} is now {patron.status}.")
     if patron.status != "active":
         click.echo("Every session and token of this card has ended.")
@@ -298,6 +305,7 @@ def show(card_number: str, as_json: bool, staff_username: str | None) -> None:
         facts = patron_actions.describe(card_number, actor=actor)
     except PatronError as exc:
         raise click.ClickException(str(exc)) from exc
+    db.session.commit()
     if as_json:
         click.echo(json.dumps(facts, ensure_ascii=False))
         return

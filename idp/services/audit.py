@@ -28,15 +28,16 @@ def record(
     ip: str | None = None,
     user_agent: str | None = None,
     actor: str | None = None,
-    commit: bool = False,
     **detail: Any,
 ) -> AuditEvent:
     """Add an audit event to the current database session.
 
+    It is saved with the rest of the request's (or command's) work, by the face that
+    owns the transaction: an audit row is never committed apart from what it records.
+
     :param event: dotted event name, e.g. ``login.failed``.
     :param actor: the staff member or operator who did it (see
         :class:`idp.services.staff.actor.Actor`, which adds role, channel and reason).
-    :param commit: commit at once (for events recorded on a path that rolls back).
     :return: the new row.
     """
     clean = {
@@ -55,8 +56,6 @@ def record(
         detail=clean,
     )
     db.session.add(row)
-    if commit:
-        db.session.commit()
     _announce(event, patron_id, client_id, ip, clean)
     return row
 

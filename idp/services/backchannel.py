@@ -306,7 +306,8 @@ class BackchannelNotifier:
                     sid=delivery.sid,
                     attempts=result.attempts,
                     failure=result.failure,
-                    commit=True,
                 )
+                # This background job is the face of its own unit of work.
+                db.session.commit()
         except Exception:  # the delivery already happened; a lost audit row must not hide it
             log.exception("could not audit back-channel logout to %s", delivery.client_id)

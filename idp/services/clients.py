@@ -363,7 +363,6 @@ def sync_clients(specs: list[ClientSpec], *, prune: bool = False) -> SyncResult:
                 client.is_enabled = False
                 _end_tokens(client_id)
                 result.disabled.append(client_id)
-    db.session.commit()
     return result
 
 
@@ -385,10 +384,9 @@ def set_client_enabled(client_id: str, enabled: bool) -> bool:
         raise UnknownClientError(client_id)
     if client.is_enabled == enabled:
         return False
-    client.is_enabled = enabled  # the commit raises the version (models/client.py)
+    client.is_enabled = enabled  # the face's commit raises the version (models/client.py)
     if not enabled:
         _end_tokens(client_id)
-    db.session.commit()
     return True
 
 

@@ -99,7 +99,7 @@ def find_pending(typed: str, ip: str | None) -> LookupResult:
     lim = limiter()
     reservation = lim.reserve(slots)
     if not reservation.allowed:
-        audit.record("device.throttled", ip=ip, commit=True)
+        audit.record("device.throttled", ip=ip)
         return LookupResult(Lookup.THROTTLED, retry_after=reservation.wait)
     now = services().now()
     code = normalize_user_code(typed)
@@ -114,13 +114,12 @@ def find_pending(typed: str, ip: str | None) -> LookupResult:
         )
     lim.settle(reservation, succeeded=found is not None)
     if found is None:
-        audit.record("device.code_unknown", ip=ip, commit=True)
+        audit.record("device.code_unknown", ip=ip)
         return LookupResult(Lookup.UNKNOWN)
     wait = lim.hit([Slot("device_code", str(found.id))])
     if wait:
-        audit.record("device.throttled", client_id=found.client_id, ip=ip, commit=True)
+        audit.record("device.throttled", client_id=found.client_id, ip=ip)
         return LookupResult(Lookup.THROTTLED, retry_after=wait)
-    db.session.commit()
     return LookupResult(Lookup.FOUND, found)
 
 
@@ -160,7 +159,6 @@ def decide(
         )
     ).rowcount  # type: ignore[attr-defined]
     if changed != 1:
-        db.session.rollback()
         return False
     audit.record(
         "device.approved" if approved else "device.denied",
@@ -169,5 +167,4 @@ def decide(
         ip=ip,
         user_agent=user_agent,
     )
-    db.session.commit()
     return True

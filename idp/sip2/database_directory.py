@@ -120,6 +120,8 @@ class DatabaseDirectory:
             g.sip2_terminal = terminal
             try:
                 yield
+                # One unit of work per SIP2 message: the handler commits once, at the end.
+                db.session.commit()
             finally:
                 db.session.remove()
 
@@ -212,7 +214,6 @@ class DatabaseDirectory:
                 source=source,
                 retry_after=reservation.wait,
             )
-            db.session.commit()
             return PatronAnswer(
                 False,
                 None,
@@ -231,7 +232,6 @@ class DatabaseDirectory:
             terminal=terminal,
             found=patron is not None,
             status=refusal.value if refusal else None,
-            commit=True,
         )
         if patron is None:
             return PatronAnswer(False, None, reason="unknown")
@@ -259,7 +259,6 @@ class DatabaseDirectory:
                 channel="sip2",
                 terminal=user[:_MAX_LOGGED_LOGIN],
                 retry_after=wait,
-                commit=True,
             )
             return False
 
@@ -276,5 +275,4 @@ class DatabaseDirectory:
                 channel="sip2",
                 terminal=user[:_MAX_LOGGED_LOGIN],
                 reason=reason,
-                commit=True,
             )

@@ -111,11 +111,11 @@ def verify() -> Response:
     try:
         token = require_token("card:verify")
     except BearerError as error:
-        audit.record("card.unauthorized", commit=True, status=error.response.status_code, **meta)
+        audit.record("card.unauthorized", status=error.response.status_code, **meta)
         return error.response
     meta["client_id"] = client_id = token.client_id
     if token.patron_id is not None:
-        audit.record("card.unauthorized", commit=True, status=403, **meta)
+        audit.record("card.unauthorized", status=403, **meta)
         return _json_error(
             403,
             "insufficient_scope",
@@ -130,7 +130,7 @@ def verify() -> Response:
         raw = _code_of(request.get_json(silent=True))
     except ValueError as exc:
         gate.settle(reservation, succeeded=True)  # a bad body is no refused code
-        audit.record("card.refused", commit=True, reason="invalid_request", **meta)
+        audit.record("card.refused", reason="invalid_request", **meta)
         return _json_error(400, "invalid_request", str(exc))
     result = desk_verify(raw, reservation, meta)
     response = jsonify(_verify_answer(result))
@@ -139,7 +139,7 @@ def verify() -> Response:
 
 
 def _throttled(wait: int, meta: dict[str, Any]) -> Response:
-    audit.record("card.throttled", commit=True, retry_after=wait, **meta)
+    audit.record("card.throttled", retry_after=wait, **meta)
     response = _json_error(
         429, "too_many_requests", f"Too many card checks; retry in {wait} seconds."
     )

@@ -71,7 +71,6 @@ def _refuse(reason: str) -> Response:
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
         reason=reason,
-        commit=True,
     )
     return error_page(400, str(_REFUSED))
 
@@ -169,7 +168,6 @@ def _answer(waiting: PendingSso, patron: Patron) -> Response:
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
         idp_initiated=not waiting.request_id,
-        commit=True,
     )
     return _post(waiting, body, sp.name)
 

@@ -183,11 +183,13 @@ def test_the_allowance_is_read_from_the_client_file_and_synced(app: Flask) -> No
     assert spec.allowance == Allowance("client:proxy", 600, None)
     assert spec.extra == {}
     sync_clients([spec])
+    db.session.commit()  # the test is the face here
     stored = db.session.scalar(select(Client).where(Client.client_id == "proxy"))
     assert stored is not None
     assert (stored.checks_per_minute, stored.failures_per_day) == (600, None)
     # Taking the keys out of the file takes the allowance away.
     sync_clients([parse_client(FILE, "proxy.toml", {})])
+    db.session.commit()
     db.session.refresh(stored)
     assert (stored.checks_per_minute, stored.failures_per_day) == (None, None)
 

@@ -123,6 +123,7 @@ def test_temporary_password_rule_matches_the_oidc_login(
     assert "仮パスワードではログインできません" in refused.get_data(as_text=True)
     # The patron chooses a password (in MyLibrary): both now accept it.
     change_password(patron, TEMPORARY, "yomu2468", "yomu2468", keep_sid=None)
+    db.session.commit()  # the test is the face here
     body = _answer(check(patron.card_number, "yomu2468"))
     assert body["valid"] is True and body["reason"] == "ok"
     assert _answer(check(patron.card_number, TEMPORARY))["reason"] == "invalid_credentials"

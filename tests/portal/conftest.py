@@ -23,6 +23,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import make_server
 
+from idp.extensions import db
 from idp.services.backchannel import notifier
 from idp.services.clients import parse_client
 from idp.services.clients import sync_clients
@@ -57,6 +58,7 @@ def register_portal(url: str) -> None:
         tomllib.loads(text), CLIENT_FILE.name, {"PORTAL_CLIENT_SECRET": PORTAL_SECRET}
     )
     sync_clients([spec])
+    db.session.commit()
 
 
 @pytest.fixture

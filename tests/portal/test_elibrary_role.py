@@ -20,6 +20,7 @@ import requests
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import make_server
 
+from idp.extensions import db
 from idp.services.backchannel import notifier
 from idp.services.clients import parse_client
 from idp.services.clients import sync_clients
@@ -44,6 +45,7 @@ def elibrary(live_server: LiveServer) -> Iterator[str]:
     sync_clients(
         [parse_client(tomllib.loads(text), CLIENT_FILE.name, {"DLIBRARY_CLIENT_SECRET": SECRET})]
     )
+    db.session.commit()
     app = create_portal(
         {
             "TESTING": True,

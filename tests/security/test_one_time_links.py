@@ -87,7 +87,8 @@ def test_error_lines_tracebacks_and_extras_are_redacted(links: dict[str, str]) -
 
 def test_an_audit_detail_never_keeps_a_link(app: Flask, links: dict[str, str]) -> None:
     with app.test_request_context():
-        audit.record("test.event", commit=True, referer=f"/password/reissue/{links['reissue']}")
+        audit.record("test.event", referer=f"/password/reissue/{links['reissue']}")
+        db.session.commit()
         detail = db.session.scalar(
             select(AuditEvent.detail).where(AuditEvent.event == "test.event")
         )

@@ -126,10 +126,8 @@ def remove_passkey(
         )
     ).rowcount  # type: ignore[attr-defined]
     if removed != 1:
-        db.session.rollback()
         return False
     audit.record("passkey.removed", patron_id=patron_id, ip=ip, user_agent=user_agent)
-    db.session.commit()
     return True
 
 
@@ -143,5 +141,4 @@ def remove_all_passkeys(patron_id: int, *, actor: Actor) -> int:
     )
     if removed:
         actor.audit("passkey.removed", patron_id=patron_id, count=removed)
-    db.session.commit()
     return removed

@@ -120,7 +120,6 @@ def request_reissue(
         patron_id=patron.id if patron else None,
         ip=ip,
         sent=sent,
-        commit=True,
     )
     return sent
 
@@ -168,7 +167,7 @@ def _patron_at(patron_id: object, version: object) -> Patron:
 
 
 def redeem_link(token: str) -> ReissueGrant:
-    """Spend a re-issue link: it is good for this one opening only. Commits.
+    """Spend a re-issue link: it is good for this one opening only.
 
     :raises TokenError: for a bad, expired or already opened link.
     """
@@ -177,7 +176,7 @@ def redeem_link(token: str) -> ReissueGrant:
     # First opening wins, on every node (Redis SET NX or the database's primary key).
     if not card_service().replay.claim("reissue-link:" + token, REISSUE_MAX_AGE):
         raise TokenError("password.reissue")
-    audit.record("password.reissue_opened", patron_id=patron.id, commit=True)
+    audit.record("password.reissue_opened", patron_id=patron.id)
     until = int(services().now().timestamp()) + REISSUE_FORM_WINDOW
     return ReissueGrant(patron.id, patron.password_version or 0, until, link_digest(token))
 
@@ -195,7 +194,7 @@ def patron_for_grant(grant: ReissueGrant) -> Patron:
 def reissue_password(
     grant: ReissueGrant, new_password: str, confirmation: str, *, ip: str | None = None
 ) -> Patron:
-    """Set the new password chosen through a re-issue link. Commits.
+    """Set the new password chosen through a re-issue link.
 
     Ends every session and refresh token of the patron and clears the lock and the
     failure count (a re-issue is one way out of a lockout, SPEC §7).
@@ -213,5 +212,4 @@ def reissue_password(
     set_password(patron, new_password)
     end_all_sessions(patron.id, reason="password.reissued")
     audit.record("password.reissued", patron_id=patron.id, ip=ip)
-    db.session.commit()
     return patron

@@ -175,7 +175,7 @@ def change_password(
     """Change a patron's password after checking the current one and the rules.
 
     Every other session and every refresh token of the patron ends (a stolen session
-    does not survive the change). Commits.
+    does not survive the change).
 
     :param keep_sid: the session that made the change (stays signed in), if any.
     :raises PasswordChangeError: with the message for the patron.
@@ -203,7 +203,6 @@ def change_password(
         user_agent=user_agent,
         was_temporary=was_temporary,
     )
-    db.session.commit()
 
 
 # --- e-mail addresses ---------------------------------------------------------------
@@ -343,7 +342,7 @@ def _send(patron: Patron, to: str, subject: LazyString, template: str, **ctx: st
 
 
 def verify_email(token: str | None) -> Patron:
-    """Mark the address named by a confirmation link as confirmed. Commits.
+    """Mark the address named by a confirmation link as confirmed.
 
     :raises TokenError: for a bad or expired link, or one for an address since changed.
     """
@@ -361,7 +360,6 @@ def verify_email(token: str | None) -> Patron:
     else:
         raise TokenError("email.verify")
     audit.record("email.verified", patron_id=patron.id, slot=data["s"])
-    db.session.commit()
     return patron
 
 

@@ -46,9 +46,9 @@ def desk_verify(raw: str, reservation: Reservation, meta: dict[str, Any]) -> Ver
     patron_id = result.patron.id if result.patron is not None else None
     limiter().settle(reservation, succeeded=result.reason not in COUNTED_REFUSALS)
     if result.is_valid:
-        audit.record("card.verified", patron_id=patron_id, commit=True, **meta)
+        audit.record("card.verified", patron_id=patron_id, **meta)
     else:
-        audit.record("card.refused", patron_id=patron_id, commit=True, reason=result.reason, **meta)
+        audit.record("card.refused", patron_id=patron_id, reason=result.reason, **meta)
     return result
 
 

@@ -36,7 +36,6 @@ class Actor:
         *,
         patron_id: int | None = None,
         reason: str | None = None,
-        commit: bool = False,
         **detail: Any,
     ) -> AuditEvent:
         """Record ``event`` under this actor, with role, channel and the reason given."""
@@ -53,7 +52,6 @@ class Actor:
             ip=self.ip,
             user_agent=self.user_agent,
             actor=self.name,
-            commit=commit,
             **extra,
             **detail,
         )

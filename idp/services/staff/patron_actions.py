@@ -63,7 +63,7 @@ def issue_card(
     actor: Actor | None = None,
     reason: str | None = None,
 ) -> tuple[Patron, str]:
-    """Issue a card with a generated temporary password. Commits.
+    """Issue a card with a generated temporary password.
 
     :return: the patron and the temporary password (shown once, never stored).
     """
@@ -73,12 +73,11 @@ def issue_card(
     who = _actor(actor)
     who.audit("patron.issued", patron_id=patron.id, reason=_reason(reason))
     who.audit("password.temporary_issued", patron_id=patron.id)
-    db.session.commit()
     return patron, temporary
 
 
 def unlock(card_number: str, *, actor: Actor | None = None, reason: str | None = None) -> bool:
-    """Unlock a card locked after too many wrong passwords and clear its delays. Commits.
+    """Unlock a card locked after too many wrong passwords and clear its delays.
 
     :return: whether the card was locked.
     """
@@ -88,7 +87,6 @@ def unlock(card_number: str, *, actor: Actor | None = None, reason: str | None =
     _actor(actor).audit(
         "patron.unlocked", patron_id=patron.id, reason=_reason(reason), was_locked=was_locked
     )
-    db.session.commit()
     return was_locked
 
 
@@ -97,7 +95,7 @@ def reset_password(
 ) -> tuple[Patron, str]:
     """A new temporary password at the counter; ends every session and refresh token.
 
-    Also clears the lock and the failure count. Commits.
+    Also clears the lock and the failure count.
 
     :return: the patron and the new temporary password (shown once, never stored).
     """
@@ -115,7 +113,6 @@ def reset_password(
     who = _actor(actor)
     who.audit("password.reset", patron_id=patron.id, reason=_reason(reason))
     who.audit("password.temporary_issued", patron_id=patron.id)
-    db.session.commit()
     return patron, temporary
 
 
@@ -126,7 +123,7 @@ def renew(
     actor: Actor | None = None,
     reason: str | None = None,
 ) -> Patron:
-    """Set a new card expiry date (today or later, in the library's time zone). Commits."""
+    """Set a new card expiry date (today or later, in the library's time zone)."""
     patron = patron_by_card(card_number)
     today = services().now().astimezone(ZoneInfo(services().settings.site.timezone)).date()
     if expires_on < today:
@@ -140,14 +137,13 @@ def renew(
         previous=previous.isoformat(),
         expires_on=expires_on.isoformat(),
     )
-    db.session.commit()
     return patron
 
 
 def set_status(
     card_number: str, status: str, *, actor: Actor | None = None, reason: str | None = None
 ) -> Patron:
-    """Change the card status; any status but active ends every sign-in. Commits."""
+    """Change the card status; any status but active ends every sign-in."""
     try:
         new = PatronStatus(status)
     except ValueError:
@@ -165,7 +161,6 @@ def set_status(
         previous=previous,
         status=new.value,
     )
-    db.session.commit()
     return patron
 
 
@@ -201,5 +196,5 @@ def describe(card_number: str, *, actor: Actor | None = None) -> dict[str, Any]:
         "last_login_at": local(patron.last_login_at),
         "passkeys": len(passkeys_of(patron.id)),
     }
-    _actor(actor).audit("patron.viewed", patron_id=patron.id, commit=True)
+    _actor(actor).audit("patron.viewed", patron_id=patron.id)
     return facts

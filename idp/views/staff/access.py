@@ -119,7 +119,6 @@ def requires(permission: Permission) -> Callable[[_View], _View]:
                 if staff is not None:
                     current_actor().audit(
                         "staff.forbidden",
-                        commit=True,
                         permission=permission.value,
                         path=request.path[:200],
                     )

@@ -91,7 +91,7 @@ def search() -> Any:
     form = SearchForm()
     results = search_patrons(form.query.data or "") if form.validate_on_submit() else []
     if form.validate():
-        current_actor().audit("patron.searched", commit=True, results=len(results))
+        current_actor().audit("patron.searched", results=len(results))
     return render_template(
         "staff/index.html",
         find_form=FindForm(formdata=None),

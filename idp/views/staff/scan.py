@@ -48,12 +48,12 @@ def scan() -> Any:
         reservation = desk_reserve(caller)
         wait = reservation.wait
         if wait:
-            actor.audit("card.throttled", commit=True, retry_after=wait)
+            actor.audit("card.throttled", retry_after=wait)
             outcome = {"kind": "throttled", "retry_after": wait}
             status, headers["Retry-After"] = 429, str(wait)
         elif (patron := plain_card(raw)) is not None:
             limiter().settle(reservation, succeeded=True)  # a real card is no guess
-            actor.audit("card.plain_scanned", patron_id=patron.id, commit=True)
+            actor.audit("card.plain_scanned", patron_id=patron.id)
             outcome = {"kind": "plain", "patron": patron}
         else:
             result = desk_verify(raw, reservation, meta)

@@ -104,14 +104,19 @@ def _note_write(
 
 
 def run_view(app: Flask, view: Callable[[], Any]) -> Response:
-    """Run the view and save the session, again once after a lost connection.
+    """Run the view, commit its work and save the session, again once after a lost
+    connection.
 
-    The session is saved here (its own save in Flask's response processing then has
-    nothing left to do), so that a failed commit of it is retried or answered 503 too.
+    The request is one unit of work: services only add to the database session, and it
+    is committed here, once, when the view has answered (a view that raises is rolled
+    back at teardown). The session is saved here (its own save in Flask's response
+    processing then has nothing left to do), so that a failed commit of either is retried
+    or answered 503 too.
     """
     while True:
         try:
             response = app.make_response(view())
+            db.session.commit()
             app.session_interface.save_session(app, session, response)
         except Exception as error:
             if not is_unavailable(error):
