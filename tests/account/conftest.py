@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.mailserver import MailServer
-from tests.oidc import csrf_token
+from tests.support.mailserver import MailServer
+from tests.support.oidc import csrf_token
 
 #: Mail from the provider is read from here (configured as IDP_SMTP_URL).
 MAIL_FROM = "library@example.org"
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer(auth=True).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

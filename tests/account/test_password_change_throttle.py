@@ -17,7 +17,7 @@ from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from tests.account.conftest import login
 from tests.account.conftest import submit
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.factories import DEFAULT_PASSWORD
 
 FREE = 5
 

@@ -18,10 +18,10 @@ from idp.models.token import Token
 from tests.account.conftest import login
 from tests.account.conftest import submit
 from tests.account.conftest import text_of
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.mailserver import MailServer
-from tests.mailserver import link_in
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.mailserver import MailServer
+from tests.support.mailserver import link_in
 
 ADDRESS = "hanako@example.jp"
 NEW = "kasidasi77"

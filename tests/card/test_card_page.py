@@ -14,7 +14,7 @@ from idp.extensions import db
 from tests.card.conftest import STEP
 from tests.card.conftest import current_value
 from tests.card.conftest import log_in
-from tests.factories import make_patron
+from tests.support.factories import make_patron
 
 SVG_RE = re.compile(r"<svg\b.*?</svg>", re.S)
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import SECRET
-from tests.ops.conftest import free_port
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.e2e
 

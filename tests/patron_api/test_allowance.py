@@ -20,12 +20,12 @@ from idp.services.clients import parse_client
 from idp.services.clients import sync_clients
 from idp.services.signin.limiter import EXTRA_KEY
 from tests.conftest import Clock
-from tests.factories import DEFAULT_PASSWORD
 from tests.patron_api.conftest import VENDOR_IP
 from tests.patron_api.conftest import Check
 from tests.patron_api.conftest import fetch_token
 from tests.patron_api.conftest import make_api_client
 from tests.security.conftest import REDIS_URL
+from tests.support.factories import DEFAULT_PASSWORD
 
 #: The allowance of the test's proxy client.
 PER_MINUTE = 40

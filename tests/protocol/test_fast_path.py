@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from idp.views.fast import fast_path_of
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.factories import DEFAULT_PASSWORD
 
 
 class Watch:

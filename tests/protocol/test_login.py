@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.session import LoginSession
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.oidc import csrf_token
-from tests.oidc import query_of
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.oidc import csrf_token
+from tests.support.oidc import query_of
 
 WRONG = "貸出カードの番号またはパスワードが正しくありません。"
 TEMPORARY_DENY = (

@@ -26,7 +26,7 @@ from werkzeug.test import TestResponse
 
 from idp.saml.keys import SamlKeys
 from idp.saml.server import XMLSEC1
-from tests.oidc import csrf_token
+from tests.support.oidc import csrf_token
 
 SP_ENTITY = "https://sp.example.org/shibboleth"
 SP_ACS = "https://sp.example.org/Shibboleth.sso/SAML2/POST"

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import TEST_REDIS_URL
-from tests.oidc import csrf_token
+from tests.support.oidc import csrf_token
 
 REDIS_URL = TEST_REDIS_URL
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.session import LoginSession
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import RelyingParty
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import RelyingParty
+from tests.support.oidc import csrf_token
 
 
 def _sessions() -> int:

@@ -24,8 +24,8 @@ from idp.services.clients import parse_client
 from idp.services.destinations import check_uri
 from idp.services.destinations import private_allowed
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import RelyingParty
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import RelyingParty
 
 PRIVATE = [
     "http://127.0.0.1:5001/bcl",

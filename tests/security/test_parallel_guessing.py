@@ -31,11 +31,11 @@ from idp.models.patron import Patron
 from idp.services.signin import SignInOutcome
 from tests.conftest import SECRET
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.oidc import csrf_token
-from tests.ops.conftest import free_port
-from tests.signin import authenticate
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.network import free_port
+from tests.support.oidc import csrf_token
+from tests.support.signin import authenticate
 
 WRONG = "wrong-guess"
 #: The documented defaults: free failures per card, checks per minute per address/network.

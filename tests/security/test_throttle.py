@@ -19,8 +19,8 @@ from idp.services.signin import unlock_patron
 from idp.services.signin.rules import BackoffRule
 from idp.services.signin.rules import WindowRule
 from idp.services.signin.rules import network_of
-from tests.factories import DEFAULT_PASSWORD
-from tests.signin import authenticate
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.signin import authenticate
 
 WRONG = "wrong-guess"
 

@@ -12,8 +12,8 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.services.card_code import current_code
 from idp.services.cards import card_service
-from tests.factories import make_patron
 from tests.staff.conftest import post_form
+from tests.support.factories import make_patron
 
 
 def _code(card: str) -> str:

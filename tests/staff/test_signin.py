@@ -12,12 +12,12 @@ from idp.context import services
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffSession
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import csrf_token
 from tests.staff.conftest import StaffUser
 from tests.staff.conftest import make_staff
 from tests.staff.conftest import post_form
 from tests.staff.conftest import sign_in
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import csrf_token
 
 
 def _events(name: str) -> list[AuditEvent]:
