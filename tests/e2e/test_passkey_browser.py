@@ -31,6 +31,7 @@ from tests.conftest import Clock
 from tests.e2e.browser import accessibility_violations
 from tests.e2e.browser import chromium
 from tests.e2e.browser import screenshot
+from tests.e2e.browser import virtual_authenticator
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.factories import make_client
 from tests.support.factories import make_patron
@@ -55,25 +56,6 @@ def server(app_config: dict[str, Any], clock: Clock) -> Iterator[LiveServer]:
     """The IdP on 127.0.0.1 with the issuer ``http://localhost:<port>``."""
     with serve(app_config, clock=clock, host="localhost") as server:
         yield server
-
-
-def _authenticator(context: BrowserContext, page: Page) -> Any:
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return cdp, added["authenticatorId"]
 
 
 def _password_login(page: Page, server: LiveServer, card_number: str, next_path: str) -> None:
@@ -157,7 +139,7 @@ def test_patron_adds_a_passkey_and_signs_in_with_it_without_a_password(
     with chromium() as browser:
         context = browser.new_context(locale="ja-JP")
         page = context.new_page()
-        cdp, authenticator = _authenticator(context, page)
+        cdp, authenticator = virtual_authenticator(page)
         _register(page, server, patron.card_number, "私のスマホ")
         assert "私のスマホ" in page.content()
         notice = mail_server.wait_for(1)[0]
@@ -200,7 +182,7 @@ def test_suspended_card_is_refused_with_its_passkey(server: LiveServer) -> None:
     with chromium() as browser:
         context = browser.new_context(locale="ja-JP")
         page = context.new_page()
-        _authenticator(context, page)
+        virtual_authenticator(page)
         _register(page, server, patron.card_number, "key")
         patron.status = "suspended"
         db.session.commit()
@@ -219,7 +201,7 @@ def test_a_removed_passkey_no_longer_signs_in(server: LiveServer) -> None:
     with chromium() as browser:
         context = browser.new_context(locale="ja-JP")
         page = context.new_page()
-        _authenticator(context, page)
+        virtual_authenticator(page)
         _register(page, server, patron.card_number, "old phone")
         page.get_by_role("button", name="old phoneを削除").click()
         page.wait_for_selector("text=パスキーを削除しました。")
@@ -264,7 +246,7 @@ def test_patron_approves_a_device_with_a_passkey(server: LiveServer) -> None:
     with chromium() as browser:
         context = browser.new_context(locale="ja-JP")
         page = context.new_page()
-        _authenticator(context, page)
+        virtual_authenticator(page)
         _register(page, server, patron.card_number, "phone")
         _sign_out(context)
         page.goto(start["verification_uri_complete"])

@@ -22,6 +22,7 @@ from tests.e2e.browser import VIEWPORTS
 from tests.e2e.browser import accessibility_violations
 from tests.e2e.browser import chromium
 from tests.e2e.browser import screenshot
+from tests.e2e.browser import virtual_authenticator
 from tests.staff.conftest import make_staff
 from tests.support.live import LiveServer
 from tests.support.live import serve
@@ -62,24 +63,6 @@ def _new_page(browser: Browser, viewport: str = "desktop") -> Page:
     return context.new_page()
 
 
-def _add_passkey_authenticator(page: Page) -> None:
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-
-
 def _choose_password(page: Page, password: str) -> None:
     page.get_by_label("新しいパスワード（12文字以上）").fill(password)
     page.get_by_label("新しいパスワード（確認）").fill(password)
@@ -112,7 +95,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
             _cli(console, "staff", "add", "chief", "--role", "admin", "--name", "館長")
         )
         admin = _new_page(browser)
-        _add_passkey_authenticator(admin)
+        virtual_authenticator(admin)
         admin.goto(admin_link)
         _check(admin, "enrol-password")
         _choose_password(admin, ADMIN_PASSWORD)
