@@ -15,11 +15,11 @@ from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
-from tests.account.conftest import login
-from tests.account.conftest import submit
 from tests.account.conftest import text_of
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.factories import make_patron
+from tests.support.forms import login
+from tests.support.forms import submit
 from tests.support.mailserver import MailServer
 from tests.support.mailserver import link_in
 

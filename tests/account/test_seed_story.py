@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from flask.testing import FlaskCliRunner
 
-from tests.account.conftest import submit
 from tests.account.conftest import text_of
 from tests.conftest import ISSUER
+from tests.support.forms import submit
 from tests.support.mailserver import MailServer
 from tests.support.mailserver import link_in
 from tests.support.oidc import csrf_token

@@ -14,11 +14,11 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
-from tests.account.conftest import login
-from tests.account.conftest import submit
 from tests.account.conftest import text_of
 from tests.conftest import ISSUER
 from tests.support.factories import make_patron
+from tests.support.forms import login
+from tests.support.forms import submit
 from tests.support.oidc import csrf_token
 from tests.support.oidc import query_of
 
