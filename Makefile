@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) translations
 
-translations: $(STAMP)
-	@$(BIN)/pybabel -q compile -d idp/translations
+## Compiled only when a catalogue changed (so that two test runs never write one at once).
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard idp/translations/*/LC_MESSAGES/messages.po))
+
+translations: $(CATALOGUES)
+
+idp/translations/%.mo: idp/translations/%.po $(STAMP)
+	@$(BIN)/pybabel -q compile -i $< -o $@
 
 db: install
 	@$(BIN)/idp init

@@ -31,6 +31,8 @@ from idp.extensions import db
 from idp.services.container import services
 from idp.services.keys import KeyStore
 
+pytest_plugins = ["tests.support.fixtures"]
+
 ISSUER = "http://localhost"
 SECRET = "test-secret-key-that-is-long-enough-for-the-checks-0123"
 
@@ -180,7 +182,7 @@ VENDOR_SECRET = "vendor-secret-0123456789-abcdefghijklmnop"
 @pytest.fixture
 def portal(app: Flask) -> Any:
     """A first-party confidential client with policy ``change`` (like MyLibrary)."""
-    from tests.factories import make_client
+    from tests.support.factories import make_client
 
     return make_client("portal", secret=PORTAL_SECRET)
 
@@ -188,7 +190,7 @@ def portal(app: Flask) -> Any:
 @pytest.fixture
 def vendor(app: Flask) -> Any:
     """A third-party client with policy ``deny`` and pairwise subjects (like d-library)."""
-    from tests.factories import make_client
+    from tests.support.factories import make_client
 
     return make_client(
         "vendor",
@@ -205,14 +207,14 @@ def vendor(app: Flask) -> Any:
 @pytest.fixture
 def rp(client: FlaskClient, portal: Any) -> Any:
     """The portal's relying-party helper, using the test browser."""
-    from tests.oidc import RelyingParty
+    from tests.support.oidc import RelyingParty
 
     return RelyingParty.for_client(client, portal, PORTAL_SECRET)
 
 
 @pytest.fixture
 def vendor_rp(client: FlaskClient, vendor: Any) -> Any:
-    from tests.oidc import RelyingParty
+    from tests.support.oidc import RelyingParty
 
     party = RelyingParty.for_client(client, vendor, VENDOR_SECRET)
     return party
@@ -220,8 +222,8 @@ def vendor_rp(client: FlaskClient, vendor: Any) -> Any:
 
 @pytest.fixture
 def patron(app: Flask) -> Any:
-    """An active patron with a chosen password (``tests.factories.DEFAULT_PASSWORD``)."""
-    from tests.factories import make_patron
+    """An active patron with a chosen password (``tests.support.factories.DEFAULT_PASSWORD``)."""
+    from tests.support.factories import make_patron
 
     return make_patron("0300000001", name="図書館 太郎", email="taro@example.org")
 

@@ -1,7 +1,7 @@
 """Build a service again after a test changed the settings it reads.
 
 The application builds every service once (idp/__init__.py, ``build_services``); a test
-that changes settings afterwards (``tests.factories.change_settings``) replaces the one
+that changes settings afterwards (``tests.support.factories.change_settings``) replaces the one
 service those settings feed.
 """
 

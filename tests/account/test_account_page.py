@@ -13,12 +13,12 @@ from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
 from tests.account.conftest import MAIL_FROM
-from tests.account.conftest import login
-from tests.account.conftest import submit
 from tests.account.conftest import text_of
-from tests.factories import DEFAULT_PASSWORD
-from tests.mailserver import MailServer
-from tests.mailserver import link_in
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.forms import login
+from tests.support.forms import submit
+from tests.support.mailserver import MailServer
+from tests.support.mailserver import link_in
 
 SUBJECT = "利用者情報登録完了のお知らせ"
 

@@ -19,12 +19,12 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.services.container import services
-from tests.account.conftest import login
-from tests.account.conftest import submit
 from tests.account.conftest import text_of
-from tests.factories import DEFAULT_PASSWORD
-from tests.mailserver import MailServer
-from tests.mailserver import link_in
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.forms import login
+from tests.support.forms import submit
+from tests.support.mailserver import MailServer
+from tests.support.mailserver import link_in
 
 THIEF = "thief@example.net"
 

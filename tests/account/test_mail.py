@@ -14,11 +14,11 @@ from idp.services.mail import SmtpMailer
 from idp.services.mail import SmtpSettings
 from idp.services.mail import build_message
 from idp.services.mail import create_mailer
-from tests.mailserver import SMTP_PASSWORD
-from tests.mailserver import MailServer
-from tests.mailserver import free_port
-from tests.mailserver import self_signed
-from tests.mailserver import server_context
+from tests.support.mailserver import SMTP_PASSWORD
+from tests.support.mailserver import MailServer
+from tests.support.network import client_context as trusting
+from tests.support.network import free_port
+from tests.support.network import server_context
 
 
 def _message() -> object:
@@ -31,13 +31,8 @@ def _message() -> object:
 
 
 @pytest.fixture
-def tls_files(tmp_path: Path) -> tuple[Path, Path]:
-    return self_signed(tmp_path)
-
-
-@pytest.fixture
 def client_context(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(tls_files[0]))
+    return trusting(tls_files[0])
 
 
 def _running(server: MailServer) -> Iterator[MailServer]:

@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 from flask.testing import FlaskCliRunner
 
 from tests.account.conftest import MAIL_FROM
-from tests.account.conftest import login
-from tests.account.conftest import submit
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.mailserver import MailServer
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.forms import login
+from tests.support.forms import submit
+from tests.support.mailserver import MailServer
 
 CONTACT = "新潟市中央区明石2-1-10\\n電話 025-000-0000\\n開館 9:30〜19:00"
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from tests.account.conftest import login
-from tests.account.conftest import submit
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.forms import login
+from tests.support.forms import submit
 
 FREE = 5
 

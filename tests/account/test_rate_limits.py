@@ -11,8 +11,8 @@ from idp.extensions import db
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import change_settings
 from tests.rebuild import rebuild_limiter
+from tests.support.factories import change_settings
 
 
 def test_limits_count_per_identifier_from_the_configuration(app: Flask) -> None:

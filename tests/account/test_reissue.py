@@ -15,13 +15,13 @@ from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
 from idp.services.container import services
-from tests.account.conftest import login
-from tests.account.conftest import submit
 from tests.account.conftest import text_of
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.mailserver import MailServer
-from tests.mailserver import link_in
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.forms import login
+from tests.support.forms import submit
+from tests.support.mailserver import MailServer
+from tests.support.mailserver import link_in
 
 ADDRESS = "hanako@example.jp"
 NEW = "kasidasi77"

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 from flask.testing import FlaskCliRunner
 
-from tests.account.conftest import submit
 from tests.account.conftest import text_of
 from tests.conftest import ISSUER
-from tests.mailserver import MailServer
-from tests.mailserver import link_in
-from tests.oidc import csrf_token
-from tests.oidc import query_of
+from tests.support.forms import submit
+from tests.support.mailserver import MailServer
+from tests.support.mailserver import link_in
+from tests.support.oidc import csrf_token
+from tests.support.oidc import query_of
 
 CARD = "0300000000"
 CHANGED = "パスワードの変更を受け付けました。新パスワードにて改めてログインしてください。"

@@ -14,13 +14,13 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
-from tests.account.conftest import login
-from tests.account.conftest import submit
 from tests.account.conftest import text_of
 from tests.conftest import ISSUER
-from tests.factories import make_patron
-from tests.oidc import csrf_token
-from tests.oidc import query_of
+from tests.support.factories import make_patron
+from tests.support.forms import login
+from tests.support.forms import submit
+from tests.support.oidc import csrf_token
+from tests.support.oidc import query_of
 
 CARD, TEMPORARY, NEW = "0300000000", "12345678", "yomu2468"
 CHANGED = "パスワードの変更を受け付けました。新パスワードにて改めてログインしてください。"

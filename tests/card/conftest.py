@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.oidc import csrf_token
 
 REDIS_URL = TEST_REDIS_URL
 DESK_SECRET = "desk-secret-0123456789-abcdefghijklmnopq"

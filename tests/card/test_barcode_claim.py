@@ -26,8 +26,8 @@ from tests.card.conftest import post_verify
 from tests.conftest import ISSUER
 from tests.conftest import PORTAL_SECRET
 from tests.conftest import VENDOR_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import RelyingParty
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import RelyingParty
 
 
 def _token(app: Flask, client: Any, secret: str, patron: Any, scope: str) -> str:

@@ -15,9 +15,9 @@ from idp.settings import app_settings
 from tests.card.conftest import STEP
 from tests.card.conftest import current_value
 from tests.card.conftest import log_in
-from tests.factories import change_settings
-from tests.factories import make_patron
 from tests.rebuild import rebuild_cards
+from tests.support.factories import change_settings
+from tests.support.factories import make_patron
 
 SVG_RE = re.compile(r"<svg\b.*?</svg>", re.S)
 

@@ -17,8 +17,8 @@ from idp.settings import load_settings
 from tests.card.conftest import STEP
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
-from tests.factories import change_settings
 from tests.rebuild import rebuild_cards
+from tests.support.factories import change_settings
 
 PRODUCTION = {"IDP_ISSUER": "https://idp.example.org"}
 

@@ -23,8 +23,8 @@ from idp.cli.demo import DEMO_SECRETS
 from tests.card.conftest import client_credentials_token
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
-from tests.factories import change_settings
 from tests.rebuild import rebuild_limiter
+from tests.support.factories import change_settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "clients" / "circulation-desk.toml"
 SECRET = DEMO_SECRETS["CIRCULATION_DESK_CLIENT_SECRET"]

@@ -25,8 +25,8 @@ from idp.services.container import services
 from tests.card.conftest import REDIS_URL
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
-from tests.factories import change_settings
 from tests.rebuild import rebuild_cards
+from tests.support.factories import change_settings
 
 #: Nothing listens there: a Redis that is configured but down.
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"

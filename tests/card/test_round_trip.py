@@ -19,8 +19,8 @@ from tests.barcode_image import SVG_NS
 from tests.barcode_image import read_svg
 from tests.card.conftest import STEP
 from tests.card.conftest import post_verify
-from tests.factories import change_settings
 from tests.rebuild import rebuild_cards
+from tests.support.factories import change_settings
 
 FORMATS = {"nw7": zxingcpp.BarcodeFormat.Codabar, "code128": zxingcpp.BarcodeFormat.Code128}
 

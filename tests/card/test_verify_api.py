@@ -18,10 +18,10 @@ from tests.card.conftest import STEP
 from tests.card.conftest import client_credentials_token
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
-from tests.factories import change_settings
-from tests.factories import make_client
-from tests.factories import make_patron
 from tests.rebuild import rebuild_limiter
+from tests.support.factories import change_settings
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
 
 
 def _answer(client: FlaskClient, token: str, code: Any) -> dict[str, Any]:
@@ -315,8 +315,8 @@ def test_every_call_is_audited_without_the_code(
 
 def test_a_patron_token_cannot_verify(app: Flask, client: FlaskClient) -> None:
     from tests.conftest import PORTAL_SECRET
-    from tests.factories import DEFAULT_PASSWORD
-    from tests.oidc import RelyingParty
+    from tests.support.factories import DEFAULT_PASSWORD
+    from tests.support.oidc import RelyingParty
 
     holder = make_patron("0300000079")
     staffish = make_client("staff-portal", scopes=["openid", "card:verify"], secret=PORTAL_SECRET)

@@ -14,7 +14,7 @@ from idp.models.patron import Patron
 from idp.services.clients import load_client_files
 from idp.services.container import services
 from idp.settings import app_settings
-from tests.factories import change_settings
+from tests.support.factories import change_settings
 
 
 def _patron(card: str) -> Patron | None:

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.oidc import csrf_token
+from tests.support.oidc import csrf_token
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 KIOSK_SECRET = "kiosk-secret-0123456789-abcdefghijklmnopq"
@@ -43,7 +43,7 @@ class Device:
 @pytest.fixture
 def kiosk(app: Flask) -> Any:
     """A confidential device client, policy ``deny`` (a library kiosk)."""
-    from tests.factories import make_client
+    from tests.support.factories import make_client
 
     return make_client(
         "kiosk",

@@ -16,8 +16,8 @@ from idp.services.device import USER_CODE_ALPHABET
 from tests.conftest import ISSUER
 from tests.device.conftest import Device
 from tests.device.conftest import approve
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
 
 
 def test_discovery_names_the_endpoint_and_the_grant(client: FlaskClient) -> None:
@@ -113,7 +113,7 @@ def test_expired_device_code_answers_expired_token(
     assert device.poll(body["device_code"]).get_json()["error"] == "expired_token"
     # Nor can the patron approve it any more.
     page = client.get("/device")
-    from tests.oidc import csrf_token
+    from tests.support.oidc import csrf_token
 
     entered = client.post(
         "/device",

@@ -10,11 +10,11 @@ from flask.testing import FlaskClient
 from idp.extensions import db
 from tests.device.conftest import Device
 from tests.device.conftest import approve
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
-from tests.factories import make_client
-from tests.factories import make_patron
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
+from tests.support.oidc import csrf_token
 
 
 def _browser_at(app: Any, address: str) -> FlaskClient:

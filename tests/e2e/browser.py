@@ -63,3 +63,27 @@ def accessibility_violations(page: Page) -> list[dict[str, Any]]:
     )
     violations: list[dict[str, Any]] = results.response["violations"]
     return violations
+
+
+def virtual_authenticator(page: Page) -> tuple[Any, str]:
+    """Give ``page`` Chromium's virtual WebAuthn authenticator (DevTools): a CTAP2 one with
+    resident keys and user verification, as a phone's platform authenticator is.
+
+    Returns the DevTools session and the authenticator's id.
+    """
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, str(added["authenticatorId"])

@@ -20,9 +20,9 @@ from idp.services.cards.barcode import strip_codabar_start_stop
 from tests.e2e.browser import VIEWPORTS
 from tests.e2e.browser import chromium
 from tests.e2e.browser import screenshot
-from tests.e2e.conftest import LiveServer
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 

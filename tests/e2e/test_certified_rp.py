@@ -24,10 +24,10 @@ from oic.oic.message import OpenIDSchema
 from oic.oic.message import RegistrationResponse
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 
-from tests.e2e.conftest import LiveServer
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.factories import make_patron
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
+from tests.support.live import LiveServer
 
 SECRET = "certified-rp-secret-0123456789-abcdefghij"
 

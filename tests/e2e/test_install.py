@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,16 +20,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.network import free_port
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _tracked_copy(target: Path) -> Path:
@@ -84,7 +78,7 @@ def test_a_wheel_installed_without_make_serves_japanese_pages(tmp_path: Path) ->
     assert init.returncode == 0, init.stderr
     assert (site / "instance" / "idp.sqlite3").is_file()
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(  # noqa: S603 - our own command line
         [idp, "run", "--host", "127.0.0.1", "--port", str(port)],
         cwd=site,

@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,26 +19,25 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from playwright.sync_api import BrowserContext
 from playwright.sync_api import Page
-from werkzeug.serving import make_server
 
-from idp import create_app
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.passkey import PatronPasskey
 from tests.conftest import Clock
-from tests.conftest import empty_database
 from tests.e2e.browser import accessibility_violations
 from tests.e2e.browser import chromium
 from tests.e2e.browser import screenshot
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.factories import make_patron
-from tests.mailserver import MailServer
+from tests.e2e.browser import virtual_authenticator
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
+from tests.support.live import LiveServer
+from tests.support.live import serve
+from tests.support.mailserver import MailServer
 
 pytestmark = pytest.mark.e2e
 
@@ -50,73 +47,25 @@ SECRET = "rp-secret-0123456789-abcdefghijklmnopqrstu"
 
 
 @pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer(auth=True).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def app_config(app_config: dict[str, Any], mail_server: MailServer) -> dict[str, Any]:
     return {**app_config, "IDP_SMTP_URL": mail_server.url(), "IDP_MAIL_FROM": "lib@example.org"}
 
 
-class Server:
-    def __init__(self, url: str, app: Flask) -> None:
-        self.url = url
-        self.app = app
-
-
 @pytest.fixture
-def server(app_config: dict[str, Any], clock: Clock) -> Iterator[Server]:
+def server(app_config: dict[str, Any], clock: Clock) -> Iterator[LiveServer]:
     """The IdP on 127.0.0.1 with the issuer ``http://localhost:<port>``."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://localhost:{port}"
-    app = create_app({**app_config, "IDP_ISSUER": url})
-    app.extensions["idp"].clock = clock
-    http = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with app.app_context():
-            yield Server(url, app)
-    finally:
-        http.shutdown()
-        http.server_close()
-        thread.join(timeout=5)
-        with app.app_context():
-            empty_database()
+    with serve(app_config, clock=clock, host="localhost") as server:
+        yield server
 
 
-def _authenticator(context: BrowserContext, page: Page) -> Any:
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return cdp, added["authenticatorId"]
-
-
-def _password_login(page: Page, server: Server, card_number: str, next_path: str) -> None:
+def _password_login(page: Page, server: LiveServer, card_number: str, next_path: str) -> None:
     page.goto(f"{server.url}/login?next={next_path}")
     page.fill("input[name=card_number]", card_number)
     page.fill("input[name=password]", DEFAULT_PASSWORD)
     page.get_by_role("button", name="ログイン", exact=True).click()
 
 
-def _register(page: Page, server: Server, card_number: str, name: str) -> None:
+def _register(page: Page, server: LiveServer, card_number: str, name: str) -> None:
     _password_login(page, server, card_number, "/account/passkeys")
     page.wait_for_url("**/account/passkeys")
     page.fill("input[name=name]", name)
@@ -128,7 +77,7 @@ def _sign_out(context: BrowserContext) -> None:
     context.clear_cookies()
 
 
-def _authorize_url(server: Server, **extra: str) -> tuple[str, str, str]:
+def _authorize_url(server: LiveServer, **extra: str) -> tuple[str, str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     nonce = secrets.token_urlsafe(8)
@@ -160,7 +109,7 @@ def _code_at_callback(page: Page, url: str) -> dict[str, str]:
     return _callback_params(page)
 
 
-def _exchange(server: Server, code: str, verifier: str) -> dict[str, Any]:
+def _exchange(server: LiveServer, code: str, verifier: str) -> dict[str, Any]:
     response = requests.post(
         f"{server.url}/token",
         data={
@@ -177,20 +126,20 @@ def _exchange(server: Server, code: str, verifier: str) -> dict[str, Any]:
     return body
 
 
-def _id_token_claims(server: Server, id_token: str) -> dict[str, Any]:
+def _id_token_claims(server: LiveServer, id_token: str) -> dict[str, Any]:
     jwks = requests.get(f"{server.url}/jwks.json", timeout=10).json()
     return dict(jwt.decode(id_token, KeySet.import_key_set(jwks)).claims)
 
 
 def test_patron_adds_a_passkey_and_signs_in_with_it_without_a_password(
-    server: Server, mail_server: MailServer
+    server: LiveServer, mail_server: MailServer
 ) -> None:
     patron = make_patron(name="図書館 花子", email="hanako@example.org")
     make_client("rp", secret=SECRET, redirect_uris=[server.url + CALLBACK_PATH])
     with chromium() as browser:
         context = browser.new_context(locale="ja-JP")
         page = context.new_page()
-        cdp, authenticator = _authenticator(context, page)
+        cdp, authenticator = virtual_authenticator(page)
         _register(page, server, patron.card_number, "私のスマホ")
         assert "私のスマホ" in page.content()
         notice = mail_server.wait_for(1)[0]
@@ -228,12 +177,12 @@ def test_patron_adds_a_passkey_and_signs_in_with_it_without_a_password(
     assert ("passkey.added", None) in channels
 
 
-def test_suspended_card_is_refused_with_its_passkey(server: Server) -> None:
+def test_suspended_card_is_refused_with_its_passkey(server: LiveServer) -> None:
     patron = make_patron()
     with chromium() as browser:
         context = browser.new_context(locale="ja-JP")
         page = context.new_page()
-        _authenticator(context, page)
+        virtual_authenticator(page)
         _register(page, server, patron.card_number, "key")
         patron.status = "suspended"
         db.session.commit()
@@ -247,12 +196,12 @@ def test_suspended_card_is_refused_with_its_passkey(server: Server) -> None:
     assert ("login.refused", "suspended") in events
 
 
-def test_a_removed_passkey_no_longer_signs_in(server: Server) -> None:
+def test_a_removed_passkey_no_longer_signs_in(server: LiveServer) -> None:
     patron = make_patron()
     with chromium() as browser:
         context = browser.new_context(locale="ja-JP")
         page = context.new_page()
-        _authenticator(context, page)
+        virtual_authenticator(page)
         _register(page, server, patron.card_number, "old phone")
         page.get_by_role("button", name="old phoneを削除").click()
         page.wait_for_selector("text=パスキーを削除しました。")
@@ -264,7 +213,7 @@ def test_a_removed_passkey_no_longer_signs_in(server: Server) -> None:
         assert answer.value.status == 401
 
 
-def test_require_passkey_client_refuses_a_password_session(server: Server) -> None:
+def test_require_passkey_client_refuses_a_password_session(server: LiveServer) -> None:
     patron = make_patron()
     make_client(
         "rp", secret=SECRET, redirect_uris=[server.url + CALLBACK_PATH], require_passkey=True
@@ -284,7 +233,7 @@ def test_require_passkey_client_refuses_a_password_session(server: Server) -> No
         assert page.get_by_role("button", name="パスキーでログイン").is_visible()
 
 
-def test_patron_approves_a_device_with_a_passkey(server: Server) -> None:
+def test_patron_approves_a_device_with_a_passkey(server: LiveServer) -> None:
     grant = "urn:ietf:params:oauth:grant-type:device_code"
     make_client("tv", secret=SECRET, name="テレビアプリ", grant_types=[grant])
     patron = make_patron(name="図書館 花子")
@@ -297,7 +246,7 @@ def test_patron_approves_a_device_with_a_passkey(server: Server) -> None:
     with chromium() as browser:
         context = browser.new_context(locale="ja-JP")
         page = context.new_page()
-        _authenticator(context, page)
+        virtual_authenticator(page)
         _register(page, server, patron.card_number, "phone")
         _sign_out(context)
         page.goto(start["verification_uri_complete"])

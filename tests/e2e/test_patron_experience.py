@@ -22,10 +22,10 @@ from tests.e2e.browser import VIEWPORTS
 from tests.e2e.browser import accessibility_violations
 from tests.e2e.browser import chromium
 from tests.e2e.browser import screenshot
-from tests.e2e.conftest import LiveServer
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.factories import make_patron
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 

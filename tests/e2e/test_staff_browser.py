@@ -8,8 +8,6 @@ tests/artifacts/ and through axe-core's WCAG A/AA check.
 from __future__ import annotations
 
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,16 +17,15 @@ import pytest
 from playwright.sync_api import Browser
 from playwright.sync_api import Page
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from idp import create_app
-from tests.conftest import empty_database
 from tests.e2e.browser import VIEWPORTS
 from tests.e2e.browser import accessibility_violations
 from tests.e2e.browser import chromium
 from tests.e2e.browser import screenshot
-from tests.e2e.conftest import LiveServer
+from tests.e2e.browser import virtual_authenticator
 from tests.staff.conftest import make_staff
+from tests.support.live import LiveServer
+from tests.support.live import serve
 
 pytestmark = pytest.mark.e2e
 
@@ -39,24 +36,8 @@ COUNTER_PASSWORD = "returns go on the trolley"
 @pytest.fixture
 def console(app_config: dict[str, Any], clock: Any) -> Iterator[LiveServer]:
     """The provider on loopback as http://localhost:PORT: WebAuthn needs a host name."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://localhost:{port}"
-    app = create_app({**app_config, "IDP_ISSUER": url})
-    app.extensions["idp"].clock = clock
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with app.app_context():
-            yield LiveServer(url, app)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        with app.app_context():
-            empty_database()
+    with serve(app_config, clock=clock, host="localhost") as server:
+        yield server
 
 
 def _check(page: Page, name: str) -> None:
@@ -80,24 +61,6 @@ def _link(text: str) -> str:
 def _new_page(browser: Browser, viewport: str = "desktop") -> Page:
     context = browser.new_context(viewport=VIEWPORTS[viewport], locale="ja-JP")
     return context.new_page()
-
-
-def _add_passkey_authenticator(page: Page) -> None:
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
 
 
 def _choose_password(page: Page, password: str) -> None:
@@ -132,7 +95,7 @@ def test_staff_console_in_the_browser(console: LiveServer, clock: Any) -> None:
             _cli(console, "staff", "add", "chief", "--role", "admin", "--name", "館長")
         )
         admin = _new_page(browser)
-        _add_passkey_authenticator(admin)
+        virtual_authenticator(admin)
         admin.goto(admin_link)
         _check(admin, "enrol-password")
         _choose_password(admin, ADMIN_PASSWORD)

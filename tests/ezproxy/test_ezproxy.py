@@ -17,8 +17,8 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.services.ezproxy import from_settings
 from idp.settings import app_settings
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
 
 SECRET = "ezproxy-shared-secret-0123456789-abcdefgh"
 EZPROXY_IP = "192.0.2.10"

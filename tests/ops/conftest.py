@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,24 +14,16 @@ from flask import Flask
 from sqlalchemy import create_engine
 from sqlalchemy import make_url
 from sqlalchemy import text
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import make_server
 
 from idp import create_app
 from idp.extensions import db
+from tests.support.live import LiveServer
+from tests.support.live import serve
 
 #: The PostgreSQL server of the run (unset: the PostgreSQL tests are skipped).
 PG_ADMIN_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 #: Nothing listens there: a Redis that is configured but down.
 CLOSED_REDIS_URL = "redis://127.0.0.1:1/0"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -70,34 +59,11 @@ def scratch_pg() -> Iterator[str]:
         admin.dispose()
 
 
-@dataclass
-class LiveServer:
-    """A running server: its base URL and the application behind it."""
-
-    url: str
-    app: Flask
-
-
 @pytest.fixture
 def live_server(app_config: dict[str, Any]) -> Iterator[LiveServer]:
-    """The IdP served by werkzeug (threaded) on 127.0.0.1, on the test's database."""
-    from tests.conftest import empty_database
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = create_app({**app_config, "IDP_ISSUER": url})
-    server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with app.app_context():
-            yield LiveServer(url, app)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        with app.app_context():
-            empty_database()
+    """The shared live server, but on the real clock: these tests let real time pass."""
+    with serve(app_config) as server:
+        yield server
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tests.oidc import csrf_token
+from tests.support.oidc import csrf_token
 
 TIMEOUT = 10
 

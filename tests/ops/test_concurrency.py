@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from idp.extensions import db
 from idp.models.patron import Patron
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.factories import make_patron
-from tests.ops.conftest import LiveServer
 from tests.ops.http_rp import HttpRelyingParty
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
+from tests.support.live import LiveServer
 
 RACERS = 6
 

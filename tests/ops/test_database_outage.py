@@ -23,12 +23,12 @@ from sqlalchemy.engine import Engine
 
 from idp.extensions import db
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.factories import make_patron
-from tests.oidc import RelyingParty
-from tests.ops.conftest import LiveServer
 from tests.ops.http_rp import HttpRelyingParty
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
+from tests.support.live import LiveServer
+from tests.support.oidc import RelyingParty
 
 TIMEOUT = 30
 

@@ -63,7 +63,7 @@ def test_database_errors_never_carry_the_bound_values(
     from sqlalchemy.exc import IntegrityError
 
     from idp.models.patron import Patron
-    from tests.factories import make_patron
+    from tests.support.factories import make_patron
 
     patron = make_patron("1234567897")
     duplicate = Patron(

@@ -15,8 +15,8 @@ from idp.logs import JsonFormatter
 from idp.logs import TextFormatter
 from idp.logs import configure_logging
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import post_login
+from tests.support.factories import DEFAULT_PASSWORD
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

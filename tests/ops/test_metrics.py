@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from idp import create_app
 from idp.config import ConfigError
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import RelyingParty
 from tests.security.conftest import post_login
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import RelyingParty
 
 TOKEN = "metrics-scraper-secret-0123456789"
 

@@ -29,7 +29,7 @@ from idp.services.purge import RULES
 from idp.services.purge import purge
 from idp.services.purge import take_lease
 from idp.settings import app_settings
-from tests.factories import change_settings
+from tests.support.factories import change_settings
 
 TABLES = [rule.table for rule in RULES]
 MODELS = {

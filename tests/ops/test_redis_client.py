@@ -18,10 +18,10 @@ from idp.services.container import shared_redis
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.services.signin.counters import FallbackStore
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import csrf_token
 from tests.ops.conftest import CLOSED_REDIS_URL
 from tests.security.conftest import post_login
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import csrf_token
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +14,13 @@ import pytest
 import requests
 
 from tests.conftest import SECRET
-from tests.ops.conftest import free_port
+from tests.support.network import free_port
+from tests.support.processes import healthy
+from tests.support.processes import idp_serve
+from tests.support.processes import serve_env
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.e2e
-
-IDP = Path(sys.executable).parent / "idp"
 
 
 def _workers(master: int) -> set[int]:
@@ -37,56 +37,29 @@ def _workers(master: int) -> set[int]:
     return found
 
 
-def _wait(predicate: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(url + "/healthz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 @pytest.fixture(params=["granian", "gunicorn"])
 def node(
     request: pytest.FixtureRequest, tmp_path: Path, keys_dir: Path
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PROMETHEUS_"))},
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_SECRET_KEY": SECRET,
-        "IDP_INSTANCE_DIR": str(tmp_path),
-        "IDP_KEYS_DIR": str(keys_dir),
-        "IDP_BIND": f"127.0.0.1:{port}",
-        "IDP_WORKERS": "2",
-        "IDP_GRACEFUL_TIMEOUT": "5",
-        "IDP_SERVER": request.param,
-    }
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own console script
-            [str(IDP), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
+    env = serve_env(
+        port,
+        tmp_path,
+        keys_dir,
+        SECRET,
+        IDP_WORKERS="2",
+        IDP_GRACEFUL_TIMEOUT="5",
+        IDP_SERVER=request.param,
+    )
+    with idp_serve(env, tmp_path / "serve.log") as process:
         yield f"http://127.0.0.1:{port}", process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 def test_serve_starts_the_configured_workers_and_restarts_them_gracefully(
     node: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     url, process = node
-    _wait(lambda: _healthy(url) and len(_workers(process.pid)) == 2)
+    wait_until(lambda: healthy(url) and len(_workers(process.pid)) == 2)
     before = _workers(process.pid)
     failures: list[str] = []
     stop = threading.Event()
@@ -106,8 +79,8 @@ def test_serve_starts_the_configured_workers_and_restarts_them_gracefully(
     asker.start()
     try:
         os.kill(process.pid, signal.SIGHUP)  # graceful restart: new workers, same socket
-        _wait(lambda: len(_workers(process.pid)) == 2 and not _workers(process.pid) & before)
-        _wait(lambda: _healthy(url))
+        wait_until(lambda: len(_workers(process.pid)) == 2 and not _workers(process.pid) & before)
+        wait_until(lambda: healthy(url))
         time.sleep(0.5)
     finally:
         stop.set()
@@ -131,16 +104,7 @@ def test_serve_purges_expired_data_by_itself(tmp_path: Path, keys_dir: Path) -> 
     from idp.models.throttle import ThrottleCounter
 
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PROMETHEUS_"))},
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_SECRET_KEY": SECRET,
-        "IDP_INSTANCE_DIR": str(tmp_path),
-        "IDP_KEYS_DIR": str(keys_dir),
-        "IDP_BIND": f"127.0.0.1:{port}",
-        "IDP_WORKERS": "2",
-        "IDP_PURGE_INTERVAL": "1",
-    }
+    env = serve_env(port, tmp_path, keys_dir, SECRET, IDP_WORKERS="2", IDP_PURGE_INTERVAL="1")
     app = create_app({k: v for k, v in env.items() if k.startswith("IDP_")} | {"TESTING": True})
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     with app.app_context():
@@ -156,18 +120,11 @@ def test_serve_purges_expired_data_by_itself(tmp_path: Path, keys_dir: Path) -> 
             db.session.remove()
             return int(count or 0)
 
-    with (tmp_path / "serve.log").open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own console script
-            [str(IDP), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        _wait(lambda: left() == 0)
+    with idp_serve(env, tmp_path / "serve.log") as process:
+        wait_until(lambda: left() == 0)
         with app.app_context():
             lease = db.session.get(MaintenanceLease, "purge")
             assert lease is not None and int(lease.holder.rsplit(":", 1)[1]) in _workers(
                 process.pid
             )
             db.engine.dispose()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)

@@ -31,10 +31,10 @@ from sqlalchemy import text
 
 from tests.conftest import PORTAL_SECRET
 from tests.conftest import SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.ops.conftest import free_port
 from tests.ops.http_rp import TIMEOUT
 from tests.ops.http_rp import HttpRelyingParty
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.network import free_port
 
 PG_ADMIN_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL")
@@ -87,8 +87,8 @@ def _seed(env: dict[str, str]) -> None:
     from idp.extensions import db
     from idp.settings import Settings
     from idp.settings.load import known_keys
-    from tests.factories import make_client
-    from tests.factories import make_patron
+    from tests.support.factories import make_client
+    from tests.support.factories import make_patron
 
     settings = {key: value for key, value in env.items() if key in known_keys(Settings)}
     app = create_app({**settings, "TESTING": True})
@@ -270,7 +270,7 @@ def test_logout_at_a_ends_the_session_at_b(cluster: Cluster, party: HttpRelyingP
 def _post_login(node: str, card: str, password: str) -> requests.Response:
     browser = requests.Session()
     page = browser.get(node + "/login", timeout=TIMEOUT)
-    from tests.oidc import csrf_token
+    from tests.support.oidc import csrf_token
 
     return browser.post(
         node + "/login",

@@ -17,10 +17,10 @@ from idp.services.clients import parse_client
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_passkey
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.oidc import csrf_token
-from tests.oidc import query_of
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.oidc import csrf_token
+from tests.support.oidc import query_of
 
 
 def _login(client: FlaskClient, card_number: str, next_path: str = "/account") -> Any:

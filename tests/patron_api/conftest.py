@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from idp.models.client import Client
-from tests.factories import make_client
+from tests.support.factories import make_client
 
 API_SECRET = "api-client-secret-0123456789-abcdefghijkl"
 PATH = "/api/patrons/authenticate"

@@ -18,14 +18,14 @@ from idp.services.clients import ClientFileError
 from idp.services.clients import parse_client
 from idp.services.clients import sync_clients
 from tests.conftest import Clock
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
 from tests.patron_api.conftest import VENDOR_IP
 from tests.patron_api.conftest import Check
 from tests.patron_api.conftest import fetch_token
 from tests.patron_api.conftest import make_api_client
 from tests.rebuild import rebuild_limiter
 from tests.security.conftest import REDIS_URL
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
 
 #: The allowance of the test's proxy client.
 PER_MINUTE = 40

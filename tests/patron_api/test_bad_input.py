@@ -18,8 +18,8 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.throttle import ThrottleCounter
-from tests.factories import DEFAULT_PASSWORD
 from tests.patron_api.conftest import PATH
+from tests.support.factories import DEFAULT_PASSWORD
 
 FUZZ = settings(
     max_examples=80,

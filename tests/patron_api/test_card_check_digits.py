@@ -22,11 +22,11 @@ from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.throttle import ThrottleCounter
 from idp.services.accounts.patrons import is_valid_card_number
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
-from tests.factories import make_patron
 from tests.patron_api.conftest import Check
 from tests.security.conftest import post_login
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
+from tests.support.factories import make_patron
 
 VALID = "0300000015"
 WRONG_CHECK = "0300000016"

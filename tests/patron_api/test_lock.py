@@ -11,9 +11,9 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from tests.factories import DEFAULT_PASSWORD
 from tests.patron_api.conftest import Check
 from tests.security.conftest import post_login
+from tests.support.factories import DEFAULT_PASSWORD
 
 
 @pytest.fixture

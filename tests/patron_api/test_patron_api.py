@@ -17,16 +17,16 @@ from idp.services.accounts.self_service import change_password
 from idp.services.accounts.subjects import subject_for
 from idp.services.container import services
 from tests.conftest import SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.factories import make_patron
-from tests.oidc import RelyingParty
 from tests.patron_api.conftest import PATH
 from tests.patron_api.conftest import VENDOR_IP
 from tests.patron_api.conftest import Check
 from tests.patron_api.conftest import basic
 from tests.patron_api.conftest import fetch_token
 from tests.patron_api.conftest import make_api_client
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
+from tests.support.oidc import RelyingParty
 
 TEMPORARY = "12345678"
 

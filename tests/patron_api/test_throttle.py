@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models.patron import Patron
-from tests.factories import DEFAULT_PASSWORD
 from tests.patron_api.conftest import Check
 from tests.security.conftest import post_login
+from tests.support.factories import DEFAULT_PASSWORD
 
 #: The hosted login's per-card limits (defaults): 5 free failures, then 60 s, doubling.
 FREE = 5

@@ -17,10 +17,10 @@ from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
 from idp.services.container import services
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
-from tests.factories import make_patron
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
+from tests.support.factories import make_patron
+from tests.support.oidc import csrf_token
 
 CARD = "0300000001"
 

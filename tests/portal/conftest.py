@@ -8,7 +8,6 @@ port. The "browser" is a requests session that follows redirects between the two
 from __future__ import annotations
 
 import re
-import threading
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,18 +19,16 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import make_server
 
 from idp.extensions import db
 from idp.services.backchannel import notifier
 from idp.services.clients import parse_client
 from idp.services.clients import sync_clients
 from portal import create_app as create_portal
-from tests.e2e.conftest import LiveServer
-from tests.e2e.conftest import _free_port
-from tests.e2e.conftest import live_server  # noqa: F401 - the IdP fixture, shared
-from tests.factories import make_patron
+from tests.support.factories import make_patron
+from tests.support.live import LiveServer
+from tests.support.live import running
+from tests.support.network import free_port
 
 PORTAL_SECRET = "example-portal-test-secret-0123456789abcdef"
 PORTAL_COOKIE_KEY = "example-portal-cookie-key-0123456789abcdef"
@@ -62,13 +59,13 @@ def register_portal(url: str) -> None:
 
 
 @pytest.fixture
-def patron(live_server: LiveServer) -> Any:  # noqa: F811 - the imported fixture
+def patron(live_server: LiveServer) -> Any:
     return make_patron("0300000001", password=PASSWORD, name="図書館 太郎")
 
 
 @pytest.fixture
-def portal_server(live_server: LiveServer) -> Iterator[PortalServer]:  # noqa: F811
-    port = _free_port()
+def portal_server(live_server: LiveServer) -> Iterator[PortalServer]:
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     register_portal(url)
     app = create_portal(
@@ -80,18 +77,13 @@ def portal_server(live_server: LiveServer) -> Iterator[PortalServer]:  # noqa: F
             "PORTAL_BASE_URL": url,
         }
     )
-    server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield PortalServer(url, app)
-    finally:
-        # Deliveries still in flight must finish before either server goes away.
-        notifier().drain()
-        notifier().shutdown()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with running(app, port):
+        try:
+            yield PortalServer(url, app)
+        finally:
+            # Deliveries still in flight must finish before either server goes away.
+            notifier().drain()
+            notifier().shutdown()
 
 
 @pytest.fixture

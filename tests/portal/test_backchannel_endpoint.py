@@ -17,9 +17,9 @@ from joserfc.jwk import RSAKey
 from portal import create_app as create_portal
 from portal.config import PortalConfigError
 from portal.sessions import SignIn
-from tests.e2e.conftest import LiveServer
 from tests.portal.conftest import PORTAL_COOKIE_KEY
 from tests.portal.conftest import PORTAL_SECRET
+from tests.support.live import LiveServer
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 PATH = "/auth/backchannel-logout"

@@ -8,7 +8,6 @@ scopes d-library may ask for, its own session cookie).
 from __future__ import annotations
 
 import re
-import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,18 +16,17 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import make_server
 
 from idp.extensions import db
 from idp.services.backchannel import notifier
 from idp.services.clients import parse_client
 from idp.services.clients import sync_clients
 from portal import create_app as create_portal
-from tests.e2e.conftest import LiveServer
-from tests.e2e.conftest import _free_port
-from tests.factories import make_patron
 from tests.portal.conftest import form_token
+from tests.support.factories import make_patron
+from tests.support.live import LiveServer
+from tests.support.live import running
+from tests.support.network import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +37,7 @@ SECRET = "d-library-test-secret-0123456789abcdefghij"
 
 @pytest.fixture
 def elibrary(live_server: LiveServer) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     text = CLIENT_FILE.read_text(encoding="utf-8").replace("http://127.0.0.1:5002", url)
     sync_clients(
@@ -60,16 +58,11 @@ def elibrary(live_server: LiveServer) -> Iterator[str]:
             "PORTAL_BASE_URL": url,
         }
     )
-    server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield url
-    finally:
-        notifier().drain()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with running(app, port):
+        try:
+            yield url
+        finally:
+            notifier().drain()
 
 
 def test_the_makefile_plays_the_e_library_with_these_settings() -> None:

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.session import LoginSession
 from idp.services.backchannel import notifier
-from tests.e2e.conftest import LiveServer
 from tests.portal.conftest import PASSWORD
 from tests.portal.conftest import PortalServer
 from tests.portal.conftest import form_token
 from tests.portal.conftest import log_in
+from tests.support.live import LiveServer
 
 
 def _idp_sessions() -> int:

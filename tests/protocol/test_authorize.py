@@ -10,9 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import ISSUER
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import csrf_token
-from tests.oidc import query_of
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import csrf_token
+from tests.support.oidc import query_of
 
 
 def test_authorization_response_carries_iss_and_state(rp: Any, patron: Any) -> None:

@@ -26,10 +26,10 @@ from idp.models.patron import Patron
 from idp.services.backchannel import LOGOUT_EVENT
 from idp.services.backchannel import notifier
 from tests.conftest import ISSUER
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.oidc import RelyingParty
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.oidc import RelyingParty
+from tests.support.oidc import csrf_token
 
 PORTAL_BCL = "https://portal.example.org/backchannel-logout"
 VENDOR_BCL = "https://vendor.example.org/backchannel-logout"

@@ -16,7 +16,7 @@ from idp import create_app
 from idp.extensions import db
 from idp.models.client import Client
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.factories import DEFAULT_PASSWORD
 
 
 def _bearer(token: str) -> dict[str, str]:

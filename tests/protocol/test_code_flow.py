@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from tests.conftest import ISSUER
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.factories import make_patron
-from tests.oidc import RelyingParty
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.factories import make_patron
+from tests.support.oidc import RelyingParty
 
 SECRET = "portal-secret-0123456789-abcdefghijklmnop"
 

@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 from idp.services.container import services
 from tests.conftest import ISSUER
 from tests.conftest import VENDOR_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import csrf_token
-from tests.oidc import query_of
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import csrf_token
+from tests.support.oidc import query_of
 
 
 def test_discovery_document_describes_the_provider(client: FlaskClient) -> None:

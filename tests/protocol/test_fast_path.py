@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 from idp.settings import app_settings
 from idp.views.support.fast import fast_path_of
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.factories import DEFAULT_PASSWORD
 
 
 class Watch:
@@ -121,8 +121,8 @@ def test_authorize_keeps_the_session_record_as_the_view_does(
 
     from idp.extensions import db
     from idp.models.session import LoginSession
-    from tests.factories import make_client
-    from tests.oidc import RelyingParty
+    from tests.support.factories import make_client
+    from tests.support.oidc import RelyingParty
 
     with app.app_context():
         other = make_client("desk-portal")

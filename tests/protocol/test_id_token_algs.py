@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 
 from idp.extensions import db
 from tests.conftest import ISSUER
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.factories import DEFAULT_PASSWORD
 
 
 def test_discovery_offers_the_three_algorithms(client: Any) -> None:

@@ -11,10 +11,11 @@ from flask.testing import FlaskClient
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.session import LoginSession
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.oidc import csrf_token
-from tests.oidc import query_of
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.forms import login
+from tests.support.oidc import csrf_token
+from tests.support.oidc import query_of
 
 WRONG = "貸出カードの番号またはパスワードが正しくありません。"
 TEMPORARY_DENY = (
@@ -23,16 +24,7 @@ TEMPORARY_DENY = (
 
 
 def _post_login(client: FlaskClient, card: str, password: str, **headers: str) -> Any:
-    page = client.get("/login", headers=headers)
-    return client.post(
-        "/login",
-        data={
-            "card_number": card,
-            "password": password,
-            "csrf_token": csrf_token(page.get_data(as_text=True)),
-        },
-        headers=headers,
-    )
+    return login(client, card, password, headers=headers)
 
 
 def test_login_page_has_the_form_fields_in_japanese(client: FlaskClient) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from idp.extensions import db
 from idp.models.audit import AuditEvent
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.factories import DEFAULT_PASSWORD
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -15,8 +15,8 @@ from sqlalchemy import event
 from idp.extensions import db
 from tests.conftest import ISSUER
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import query_of
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import query_of
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import pytest
 from idp.extensions import db
 from idp.models.token import Token
 from tests.conftest import ISSUER
-from tests.factories import DEFAULT_PASSWORD
+from tests.support.factories import DEFAULT_PASSWORD
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -176,8 +176,8 @@ def test_refresh_token_of_another_client_is_refused(rp: Any, vendor_rp: Any, pat
 
 
 def test_public_client_uses_pkce_without_secret(client: Any, patron: Any) -> None:
-    from tests.factories import make_client
-    from tests.oidc import RelyingParty
+    from tests.support.factories import make_client
+    from tests.support.oidc import RelyingParty
 
     public = make_client("kiosk", secret=None, auth_method="none")
     rp = RelyingParty.for_client(client, public, None)

@@ -27,7 +27,7 @@ from werkzeug.test import TestResponse
 from idp.saml.keys import SamlKeys
 from idp.saml.server import XMLSEC1
 from idp.settings import app_settings
-from tests.oidc import csrf_token
+from tests.support.oidc import csrf_token
 
 SP_ENTITY = "https://sp.example.org/shibboleth"
 SP_ACS = "https://sp.example.org/Shibboleth.sso/SAML2/POST"

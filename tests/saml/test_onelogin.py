@@ -14,12 +14,12 @@ from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from idp.saml.keys import SamlKeys
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
 from tests.saml.conftest import follow
 from tests.saml.conftest import local
 from tests.saml.conftest import posted_response
 from tests.saml.conftest import sign_in
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
 
 ENTITY = "https://onelogin-sp.example.org/metadata"
 HOST = "onelogin-sp.example.org"

@@ -22,9 +22,6 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.saml.identity import CARD_NUMBER
 from idp.saml.keys import SamlKeys
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.oidc import csrf_token
 from tests.saml.conftest import SP_ACS
 from tests.saml.conftest import SP_ENTITY
 from tests.saml.conftest import follow
@@ -34,6 +31,9 @@ from tests.saml.conftest import sign_in
 from tests.saml.conftest import sp_config
 from tests.saml.conftest import start_login
 from tests.saml.conftest import write_sp_file
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.oidc import csrf_token
 
 
 def events() -> list[str]:

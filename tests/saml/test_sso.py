@@ -16,14 +16,14 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models.audit import AuditEvent
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
 from tests.saml.conftest import SP_ACS
 from tests.saml.conftest import follow
 from tests.saml.conftest import idp_entity
 from tests.saml.conftest import posted_response
 from tests.saml.conftest import sign_in
 from tests.saml.conftest import start_login
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
 
 COMMON_LIB_TERMS = "urn:mace:dir:entitlement:common-lib-terms"
 

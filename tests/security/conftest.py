@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import TEST_REDIS_URL
-from tests.oidc import csrf_token
+from tests.support.forms import login
 
 REDIS_URL = TEST_REDIS_URL
 
@@ -30,15 +30,4 @@ def post_login(
     **headers: str,
 ) -> Any:
     """Submit the login form from ``ip`` (a fresh CSRF token each time)."""
-    environ = {"REMOTE_ADDR": ip}
-    page = client.get("/login", environ_base=environ, headers=headers)
-    return client.post(
-        "/login",
-        data={
-            "card_number": card,
-            "password": password,
-            "csrf_token": csrf_token(page.get_data(as_text=True)),
-        },
-        environ_base=environ,
-        headers=headers,
-    )
+    return login(client, card, password, environ_base={"REMOTE_ADDR": ip}, headers=headers)

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.session import LoginSession
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
-from tests.oidc import RelyingParty
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
+from tests.support.oidc import RelyingParty
+from tests.support.oidc import csrf_token
 
 
 def _sessions() -> int:

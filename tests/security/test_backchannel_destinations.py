@@ -23,8 +23,8 @@ from idp.services.destinations import check_uri
 from idp.services.destinations import private_allowed
 from idp.settings import load_settings
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import RelyingParty
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import RelyingParty
 
 PRIVATE = [
     "http://127.0.0.1:5001/bcl",

@@ -7,8 +7,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import csrf_token
 
 HTTPS = "https://localhost"
 

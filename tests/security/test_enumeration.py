@@ -25,10 +25,10 @@ from idp.services.signin import SignInOutcome
 from idp.services.signin import limiter
 from idp.services.signin import unlock_card
 from idp.services.signin import unlock_patron
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import csrf_token
 from tests.security.conftest import REDIS_URL
-from tests.signin import authenticate
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import csrf_token
+from tests.support.signin import authenticate
 
 WRONG = "wrong-guess"
 UNKNOWN = "0399999999"

@@ -32,7 +32,7 @@ from idp.models.consent import Consent
 from idp.models.patron import Patron
 from idp.models.token import Token
 from tests.conftest import PORTAL_SECRET
-from tests.oidc import csrf_token
+from tests.support.oidc import csrf_token
 
 FUZZ = settings(
     max_examples=60,

@@ -43,9 +43,9 @@ from idp.models.consent import Consent
 from idp.models.patron import Patron
 from idp.models.token import Token
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_client
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_client
+from tests.support.oidc import csrf_token
 
 PER_CLASS = settings(
     max_examples=2,

@@ -13,9 +13,9 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.services.signin import SignInOutcome
-from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import post_login
-from tests.signin import authenticate
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.signin import authenticate
 
 THROTTLED_JA = "ログインの試行回数が多すぎます。1分ほど待ってから、もう一度お試しください。"
 THROTTLED_EN = "Too many login attempts. Please wait 1 minutes and try again."
@@ -119,7 +119,7 @@ def test_unlock_command_refuses_an_unknown_card(runner: FlaskCliRunner, app: Any
 def test_audit_command_filters_by_card_event_and_time(
     runner: FlaskCliRunner, client: FlaskClient, patron: Any, clock: Any
 ) -> None:
-    from tests.factories import make_patron
+    from tests.support.factories import make_patron
 
     other = make_patron("0300000077")
     post_login(client, other.card_number, "wrong-guess", **{"User-Agent": "other/1"})

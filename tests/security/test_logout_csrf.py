@@ -9,11 +9,11 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.oidc import RelyingParty
-from tests.oidc import csrf_token
-from tests.oidc import query_of
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.oidc import RelyingParty
+from tests.support.oidc import csrf_token
+from tests.support.oidc import query_of
 
 BYE = "https://portal.example.org/"
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from idp.json_provider import MAX_DEPTH
 from idp.json_provider import nesting_depth
-from tests.factories import make_client
+from tests.support.factories import make_client
 
 MACHINE_SECRET = "machine-secret-0123456789-abcdefghijklmn"
 REDIRECT_URI = "https://portal.example.org/callback"
@@ -167,7 +167,7 @@ def test_a_nul_in_the_user_agent_is_audited_without_it(client: FlaskClient, patr
 
     from idp.extensions import db
     from idp.models.audit import AuditEvent
-    from tests.oidc import csrf_token
+    from tests.support.oidc import csrf_token
 
     agent = "Mozilla/5.0 \x00 evil"
     page = client.get("/login", headers={"User-Agent": agent})

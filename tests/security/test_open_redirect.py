@@ -10,9 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from idp.views.support.next_url import safe_next
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.oidc import csrf_token
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.oidc import csrf_token
 
 ORIGIN = "https://idp.example.org"
 #: Targets a browser would send elsewhere, or that break a Location header.

@@ -10,9 +10,6 @@ password", the rest are throttled, and one burst never locks the card.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -31,18 +28,20 @@ from idp.models.patron import Patron
 from idp.services.signin import SignInOutcome
 from tests.conftest import SECRET
 from tests.conftest import TEST_REDIS_URL
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import make_patron
-from tests.oidc import csrf_token
-from tests.ops.conftest import free_port
-from tests.signin import authenticate
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import make_patron
+from tests.support.network import free_port
+from tests.support.oidc import csrf_token
+from tests.support.processes import healthy
+from tests.support.processes import idp_serve
+from tests.support.processes import serve_env
+from tests.support.signin import authenticate
 
 WRONG = "wrong-guess"
 #: The documented defaults: free failures per card, checks per minute per address/network.
 FREE = 5
 PER_IP = 10
 PER_NET = 30
-IDP = Path(sys.executable).parent / "idp"
 
 
 @pytest.fixture(params=["database", "redis"])
@@ -134,50 +133,34 @@ def test_after_a_burst_the_patron_signs_in_once_the_delay_is_over(
 # --- real processes: idp serve, 4 workers x 8 threads -------------------------------------
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(url + "/healthz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 @pytest.fixture
 def served(
     store: str, app_config: dict[str, Any], tmp_path: Path, keys_dir: Path, app: Flask
 ) -> Iterator[str]:
     """``idp serve`` on the test's database (and Redis), 4 workers with 8 threads each."""
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PROMETHEUS_"))},
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_SECRET_KEY": SECRET,
-        "IDP_INSTANCE_DIR": str(tmp_path),
-        "IDP_KEYS_DIR": str(keys_dir),
-        "IDP_DATABASE_URL": str(app_config["IDP_DATABASE_URL"]),
-        "IDP_BIND": f"127.0.0.1:{port}",
-        "IDP_WORKERS": "4",
-        "IDP_THREADS": "8",
-        "IDP_LOG_LEVEL": "WARNING",
-    }
+    env = serve_env(
+        port,
+        tmp_path,
+        keys_dir,
+        SECRET,
+        IDP_DATABASE_URL=str(app_config["IDP_DATABASE_URL"]),
+        IDP_WORKERS="4",
+        IDP_THREADS="8",
+        IDP_LOG_LEVEL="WARNING",
+    )
     if store == "redis":
         env["IDP_REDIS_URL"] = str(app_config["IDP_REDIS_URL"])
         env["IDP_THROTTLE_REDIS_PREFIX"] = str(app_config["IDP_THROTTLE_REDIS_PREFIX"])
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own console script
-            [str(IDP), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
+    with idp_serve(env, log) as process:
         deadline = time.monotonic() + 60
-        while not _healthy(url):
+        while not healthy(url):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "idp serve did not start"
             time.sleep(0.2)
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _login_form(url: str) -> tuple[requests.Session, str]:

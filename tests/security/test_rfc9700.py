@@ -8,8 +8,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import post_login
+from tests.support.factories import DEFAULT_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

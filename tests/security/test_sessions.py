@@ -15,10 +15,10 @@ from idp.models.session import LoginSession
 from idp.services.logout import end_all_sessions
 from tests.conftest import ISSUER
 from tests.conftest import PORTAL_SECRET
-from tests.factories import DEFAULT_PASSWORD
-from tests.oidc import RelyingParty
-from tests.oidc import query_of
 from tests.security.conftest import post_login
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import RelyingParty
+from tests.support.oidc import query_of
 
 
 def _session_cookie_header(response: Any) -> str:
@@ -150,7 +150,7 @@ def test_https_issuer_always_marks_the_cookie_secure(
     app_config["IDP_ISSUER"] = "https://login.library.example.jp"
     secure_app = create_app(app_config)
     with secure_app.app_context():
-        from tests.factories import make_patron
+        from tests.support.factories import make_patron
 
         make_patron("0300000055")
         response = post_login(secure_app.test_client(), "0300000055", DEFAULT_PASSWORD)

@@ -19,10 +19,10 @@ from idp.services.signin import unlock_patron
 from idp.services.signin.rules import BackoffRule
 from idp.services.signin.rules import WindowRule
 from idp.services.signin.rules import network_of
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
 from tests.rebuild import rebuild_limiter
-from tests.signin import authenticate
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
+from tests.support.signin import authenticate
 
 WRONG = "wrong-guess"
 

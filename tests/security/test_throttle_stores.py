@@ -20,10 +20,10 @@ from idp.services.signin import SignInOutcome
 from idp.services.signin import limiter
 from idp.services.signin import unlock_card
 from idp.services.signin.counters import FallbackStore
-from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import REDIS_URL
 from tests.security.conftest import post_login
-from tests.signin import authenticate
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.signin import authenticate
 
 WRONG = "wrong-guess"
 #: Nothing listens there: a Redis that is configured but down.

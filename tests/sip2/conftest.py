@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
-import logging
-import socket
-import ssl
 from collections.abc import Callable
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from flask import Flask
 from Sip2.sip2 import Sip2
 
-from idp.sip2.messages import Message
-from idp.sip2.messages import checksum
-from idp.sip2.messages import parse_message
 from idp.sip2.server import Sip2Server
 from idp.sip2.service import create_server
+from tests.support.sip2 import RawClient
+from tests.support.sip2 import pypi_client
+from tests.support.sip2 import raw_connections
+from tests.support.sip2 import server_starter
+from tests.support.sip2 import signed
 
 DLIBRARY_PASSWORD = "dlibrary-terminal-pass-0001"
 SELFCHECK_PASSWORD = "selfcheck-terminal-pass-02"
@@ -106,28 +99,17 @@ def app_config(app_config: dict[str, Any], terminals_file: Path) -> dict[str, An
 @pytest.fixture
 def make_server(app: Flask) -> Iterator[Callable[..., Sip2Server]]:
     """Start the product's responder (``create_server``) on a free loopback port."""
-    servers: list[Sip2Server] = []
 
-    def make(**overrides: Any) -> Sip2Server:
-        server = create_server(app, env=TERMINAL_ENV, host="127.0.0.1", port=0, **overrides)
-        servers.append(server)
-        server.start()
-        return server
+    def build(**overrides: Any) -> Sip2Server:
+        return create_server(app, env=TERMINAL_ENV, host="127.0.0.1", port=0, **overrides)
 
-    yield make
-    for server in servers:
-        server.shutdown()
+    with server_starter(build) as make:
+        yield make
 
 
 @pytest.fixture
 def server(make_server: Callable[..., Sip2Server]) -> Sip2Server:
     return make_server()
-
-
-def signed(text: str) -> bytes:
-    """``text`` followed by ``AZ`` and its checksum."""
-    data = (text + "AZ").encode()
-    return data + checksum(data).encode()
 
 
 def login(user: str, password: str, seq: int = 0) -> bytes:
@@ -144,55 +126,11 @@ def patron_information(card: str, password: str | None = None, *, seq: int = 2) 
     return signed(f"63001{DATE}{SUMMARY}AOUWOLS|AA{card}|{ad}AY{seq}")
 
 
-class RawClient:
-    """A terminal speaking SIP2 bytes over a plain (or TLS) socket."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buffer = b""
-
-    def send(self, data: bytes, ending: bytes = b"\r") -> None:
-        self.sock.sendall(data + ending)
-
-    def read_raw(self) -> bytes:
-        """One response, without its CR."""
-        while b"\r" not in self.buffer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("closed by the server")
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\r")
-        return line
-
-    def ask(self, data: bytes, ending: bytes = b"\r") -> Message:
-        self.send(data, ending)
-        return parse_message(self.read_raw())
-
-    def is_closed(self) -> bool:
-        """Wait for the server to hang up: True, or False when it has not within the timeout."""
-        try:
-            while self.sock.recv(4096):
-                pass
-        except ConnectionResetError:
-            pass
-        except TimeoutError:
-            return False
-        return True
-
-
 @pytest.fixture
 def connect(server: Sip2Server) -> Iterator[Callable[..., RawClient]]:
     """Open raw connections to ``server`` (closed after the test)."""
-    sockets: list[socket.socket] = []
-
-    def open_(timeout: float = 5) -> RawClient:
-        sock = socket.create_connection(server.address, timeout=timeout)
-        sockets.append(sock)
-        return RawClient(sock)
-
-    yield open_
-    for sock in sockets:
-        sock.close()
+    with raw_connections() as open_:
+        yield partial(open_, server)
 
 
 @pytest.fixture
@@ -203,58 +141,8 @@ def terminal(connect: Callable[..., RawClient]) -> RawClient:
     return client
 
 
-class QuietSip2(Sip2):  # type: ignore[misc]
-    """The PyPI client, minus the print in its finaliser (the fixture disconnects it)."""
-
-    def __del__(self) -> None:
-        pass
-
-
 @pytest.fixture
 def sip2_client(server: Sip2Server) -> Iterator[Sip2]:
     """The independent PyPI ``sip2`` client, connected to ``server``."""
-    client = QuietSip2()
-    client.hostName, client.hostPort = server.address
-    client.tlsEnable = False
-    client.institutionId = "CENTRAL"
-    # A logger of our own, or the client opens ./sip2.log.
-    client.log = logging.getLogger("tests.sip2_client")
-    client.connect()
-    yield client
-    client.disconnect()
-
-
-def write_self_signed(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sip2 test")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "sip2-cert.pem", folder / "sip2-key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
-def client_tls_context(cert_file: Path) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(cert_file))
+    with pypi_client(server, "CENTRAL") as client:
+        yield client

@@ -17,18 +17,18 @@ from idp.services.allowance import Allowance
 from idp.sip2.terminals import TerminalConfigError
 from idp.sip2.terminals import parse_terminals
 from tests.conftest import Clock
-from tests.factories import DEFAULT_PASSWORD
 from tests.security.conftest import REDIS_URL
 from tests.sip2.conftest import DLIBRARY_PASSWORD
 from tests.sip2.conftest import HASHED_PASSWORD
 from tests.sip2.conftest import PROXY_PASSWORD
-from tests.sip2.conftest import RawClient
 from tests.sip2.conftest import login
 from tests.sip2.conftest import patron_status
 from tests.sip2.conftest import terminals_toml
 from tests.sip2.test_throttling import LOCKED_JA
 from tests.sip2.test_throttling import THROTTLED_JA
 from tests.sip2.test_throttling import set_limits
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.sip2 import RawClient
 
 THROTTLED_PREFIX = "ログインの試行回数が多すぎます。"
 #: The allowance of the test's proxy terminal.

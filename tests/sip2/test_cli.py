@@ -21,7 +21,7 @@ from tests.conftest import SECRET
 from tests.sip2.conftest import DLIBRARY_PASSWORD
 from tests.sip2.conftest import SECRETS
 from tests.sip2.conftest import TERMINAL_ENV
-from tests.sip2.conftest import QuietSip2
+from tests.support.sip2 import QuietSip2
 
 IDP = str(Path(sys.executable).parent / "idp")
 LISTENING = re.compile(r"listening host=(\S+) port=(\d+)")

@@ -27,23 +27,23 @@ from idp.sip2.directory import TEMPORARY_PASSWORD_SCREEN_MESSAGE
 from idp.sip2.messages import checksum
 from idp.sip2.messages import parse_message
 from idp.sip2.server import Sip2Server
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
-from tests.factories import make_patron
 from tests.sip2.conftest import DATE
 from tests.sip2.conftest import DLIBRARY_PASSWORD
 from tests.sip2.conftest import HASHED_PASSWORD
 from tests.sip2.conftest import PROXY_PASSWORD
 from tests.sip2.conftest import SECRETS
 from tests.sip2.conftest import SELFCHECK_PASSWORD
-from tests.sip2.conftest import RawClient
-from tests.sip2.conftest import client_tls_context
 from tests.sip2.conftest import login
 from tests.sip2.conftest import patron_information
 from tests.sip2.conftest import patron_status
-from tests.sip2.conftest import signed
-from tests.sip2.conftest import write_self_signed
 from tests.sip2_status import parse_patron_status
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
+from tests.support.factories import make_patron
+from tests.support.network import client_context
+from tests.support.network import self_signed
+from tests.support.sip2 import RawClient
+from tests.support.sip2 import signed
 
 READY = "0300000001"
 TEMPORARY = "0300000000"
@@ -398,11 +398,11 @@ def test_connection_cap(make_server: Callable[..., Sip2Server], app: Flask) -> N
 def test_tls_with_a_self_signed_certificate(
     make_server: Callable[..., Sip2Server], ready: Patron, tmp_path: Path
 ) -> None:
-    cert_file, key_file = write_self_signed(tmp_path)
+    cert_file, key_file = self_signed(tmp_path)
     server = make_server(tls_cert=str(cert_file), tls_key=str(key_file))
     assert server.is_tls
     raw = socket.create_connection(server.address, timeout=5)
-    with client_tls_context(cert_file).wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with client_context(cert_file).wrap_socket(raw, server_hostname="127.0.0.1") as tls:
         client = RawClient(tls)
         assert client.ask(login("d-library", DLIBRARY_PASSWORD)).fixed == {"ok": "1"}
         answer = client.ask(patron_status(READY, DEFAULT_PASSWORD))

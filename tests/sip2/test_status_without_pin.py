@@ -19,11 +19,11 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import PatronStatus
 from idp.sip2.directory import TEMPORARY_PASSWORD_SCREEN_MESSAGE
-from tests.factories import make_patron
-from tests.sip2.conftest import RawClient
 from tests.sip2.conftest import patron_information
 from tests.sip2.conftest import patron_status
 from tests.sip2_status import parse_patron_status
+from tests.support.factories import make_patron
+from tests.support.sip2 import RawClient
 
 CARD = "0300000051"
 REFUSED = {

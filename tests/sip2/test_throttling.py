@@ -14,15 +14,15 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from tests.conftest import Clock
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
 from tests.rebuild import rebuild_limiter
 from tests.security.conftest import REDIS_URL
 from tests.security.conftest import post_login
 from tests.sip2.conftest import DLIBRARY_PASSWORD
-from tests.sip2.conftest import RawClient
 from tests.sip2.conftest import login
 from tests.sip2.conftest import patron_status
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
+from tests.support.sip2 import RawClient
 
 LOCKED_JA = "パスワードの誤りが続いたため、この貸出カードはロックされています。"
 THROTTLED_JA = "ログインの試行回数が多すぎます。1分ほど待ってから、もう一度お試しください。"

@@ -19,7 +19,7 @@ from idp.services.staff.accounts import add_staff
 from idp.services.staff.accounts import finish_enrolment
 from idp.services.staff.accounts import set_password
 from idp.services.staff.actor import Actor
-from tests.oidc import csrf_token
+from tests.support.oidc import csrf_token
 
 STAFF_PASSWORD = "shelves of quiet paper 42"
 SETUP = Actor(name="setup", channel="cli", os_user="setup")

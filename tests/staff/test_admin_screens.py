@@ -11,10 +11,10 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffMember
-from tests.factories import make_client
-from tests.oidc import csrf_token
 from tests.staff.conftest import StaffUser
 from tests.staff.conftest import post_form
+from tests.support.factories import make_client
+from tests.support.oidc import csrf_token
 
 
 def _nonce(html: str) -> str:

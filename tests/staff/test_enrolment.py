@@ -15,8 +15,8 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffMember
 from idp.services.container import services
-from tests.factories import change_settings
 from tests.staff.conftest import post_form
+from tests.support.factories import change_settings
 
 GOOD = "reading room lamps 1987"
 

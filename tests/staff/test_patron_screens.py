@@ -12,9 +12,9 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from tests.factories import make_patron
-from tests.oidc import csrf_token
 from tests.staff.conftest import post_form
+from tests.support.factories import make_patron
+from tests.support.oidc import csrf_token
 
 
 def _field(html: str, name: str) -> str:

@@ -13,7 +13,7 @@ from idp.extensions import db
 from idp.services.staff.reports import Report
 from idp.services.staff.reports import run_report
 from idp.services.staff.reports import to_csv
-from tests.factories import make_patron
+from tests.support.factories import make_patron
 
 
 def _cards(report: Report, **kw: Any) -> set[str]:

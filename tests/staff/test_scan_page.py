@@ -12,8 +12,8 @@ from idp.models.audit import AuditEvent
 from idp.services.cards.codes import current_code
 from idp.services.cards.service import card_service
 from idp.services.container import services
-from tests.factories import make_patron
 from tests.staff.conftest import post_form
+from tests.support.factories import make_patron
 
 
 def _code(card: str) -> str:

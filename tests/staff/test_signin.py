@@ -12,13 +12,13 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffSession
-from tests.factories import DEFAULT_PASSWORD
-from tests.factories import change_settings
-from tests.oidc import csrf_token
 from tests.staff.conftest import StaffUser
 from tests.staff.conftest import make_staff
 from tests.staff.conftest import post_form
 from tests.staff.conftest import sign_in
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.factories import change_settings
+from tests.support.oidc import csrf_token
 
 
 def _events(name: str) -> list[AuditEvent]:

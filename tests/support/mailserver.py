@@ -1,16 +1,11 @@
-"""A real SMTP server on loopback for tests (aiosmtpd's ``Controller``), and TLS helpers."""
+"""A real SMTP server on loopback for tests (aiosmtpd's ``Controller``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import email
-import ipaddress
-import socket
-import ssl
 import time
 from email.message import EmailMessage
 from email.policy import default
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -18,21 +13,11 @@ from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import AuthResult
 from aiosmtpd.smtp import LoginPassword
 from aiosmtpd.smtp import Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.support.network import free_port
 
 SMTP_USER = "idp-mailer"
 SMTP_PASSWORD = "smtp-pass-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class _Session(Session):  # type: ignore[misc]
@@ -100,44 +85,6 @@ class MailServer:
         while len(self.messages) < count and time.monotonic() < deadline:
             time.sleep(0.02)
         return list(self.messages)
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1: (certificate, key) files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
-def server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
 
 
 def link_in(message: EmailMessage) -> str:

@@ -10,30 +10,32 @@ import ssl
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from Sip2.sip2 import Sip2
 
 from idp.sip2.directory import TEMPORARY_PASSWORD_SCREEN_MESSAGE
-from idp.sip2.messages import Message
-from idp.sip2.messages import checksum
 from idp.sip2.messages import parse_message
 from idp.sip2.server import Sip2Server
 from idp.sip2.session import Sip2Options
 from idp.sip2.session import Sip2Session
 from idp.sip2.session import TerminalRegistry
 from idp.sip2.session import TerminalSettings
-from tests.sip2_directory import REFUSED_BLOCKS
-from tests.sip2_directory import StaticDirectory
-from tests.sip2_directory import StaticPatron
 from tests.sip2_status import parse_patron_status
+from tests.support.network import client_context
+from tests.support.network import self_signed
+from tests.support.network import server_context
+from tests.support.sip2 import RawClient
+from tests.support.sip2 import pypi_client
+from tests.support.sip2 import raw_connections
+from tests.support.sip2 import server_starter
+from tests.support.sip2 import signed
+from tests.support.sip2_directory import REFUSED_BLOCKS
+from tests.support.sip2_directory import StaticDirectory
+from tests.support.sip2_directory import StaticPatron
 
 #: 09:30 in Tokyo, the library's zone.
 NOW = dt.datetime(2026, 4, 1, 0, 30, tzinfo=dt.UTC)
@@ -57,11 +59,6 @@ TERMINALS = {
 PASSWORDS = ("dlib-pass", "sc-pass", "proxy-pass", "4321", "12345678", "5555")
 
 
-def signed(text: str) -> bytes:
-    data = (text + "AZ").encode()
-    return data + checksum(data).encode()
-
-
 def login(user: str, password: str, seq: int = 0) -> bytes:
     return signed(f"9300CN{user}|CO{password}|CPカウンター|AY{seq}")
 
@@ -74,45 +71,6 @@ def patron_information(card: str, password: str = "", *, ac: str = "", seq: int 
     return signed(f"63000{DATE}{SUMMARY}AONIIGATA|AA{card}|AC{ac}|AD{password}|AY{seq}")
 
 
-class RawClient:
-    """A terminal speaking SIP2 bytes over a plain (or TLS) socket."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buffer = b""
-
-    def send(self, data: bytes, ending: bytes = b"\r") -> None:
-        self.sock.sendall(data + ending)
-
-    def read_raw(self) -> bytes:
-        """One response, without its CR."""
-        while b"\r" not in self.buffer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("closed by the server")
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\r")
-        return line
-
-    def ask(self, data: bytes, ending: bytes = b"\r") -> Message:
-        self.send(data, ending)
-        return parse_message(self.read_raw())
-
-    def is_closed(self) -> bool:
-        """Wait for the server to hang up: True, or False when it has not within the timeout."""
-        try:
-            while self.sock.recv(4096):
-                pass  # e.g. a TLS alert before the hang-up
-        except ConnectionResetError:
-            pass
-        except TimeoutError:
-            return False
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
 def directory() -> StaticDirectory:
     return StaticDirectory(PATRONS)
@@ -120,25 +78,19 @@ def directory() -> StaticDirectory:
 
 @pytest.fixture
 def make_server(directory: StaticDirectory) -> Iterator[Callable[..., Sip2Server]]:
-    servers: list[Sip2Server] = []
-
-    def make(ssl_context: ssl.SSLContext | None = None, **overrides: Any) -> Sip2Server:
+    def build(ssl_context: ssl.SSLContext | None = None, **overrides: Any) -> Sip2Server:
         options = Sip2Options(
             institution_id="NIIGATA",
             library_name="新潟市立中央図書館",
             clock=lambda: NOW,
             **overrides,
         )
-        server = Sip2Server(
+        return Sip2Server(
             directory, TERMINALS, host="127.0.0.1", port=0, ssl_context=ssl_context, options=options
         )
-        servers.append(server)
-        server.start()
-        return server
 
-    yield make
-    for server in servers:
-        server.shutdown()
+    with server_starter(build) as make:
+        yield make
 
 
 @pytest.fixture
@@ -148,16 +100,8 @@ def server(make_server: Callable[..., Sip2Server]) -> Sip2Server:
 
 @pytest.fixture
 def connect() -> Iterator[Callable[[Sip2Server], RawClient]]:
-    clients: list[RawClient] = []
-
-    def open_client(server: Sip2Server) -> RawClient:
-        client = RawClient(socket.create_connection(server.address, timeout=3))
-        clients.append(client)
-        return client
-
-    yield open_client
-    for client in clients:
-        client.close()
+    with raw_connections() as open_:
+        yield partial(open_, timeout=3)
 
 
 @pytest.fixture
@@ -557,37 +501,8 @@ def test_session_without_io(directory: StaticDirectory) -> None:
 
 
 def _tls_contexts(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sip2 test")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(cert_file, key_file)
-    client_context = ssl.create_default_context(cafile=str(cert_file))
-    return server_context, client_context
+    cert_file, key_file = self_signed(tmp_path)
+    return server_context(cert_file, key_file), client_context(cert_file)
 
 
 def test_tls(make_server: Callable[..., Sip2Server], tmp_path: Path) -> None:
@@ -614,24 +529,10 @@ def test_tls(make_server: Callable[..., Sip2Server], tmp_path: Path) -> None:
 # --- the PyPI sip2 client ----------------------------------------------------------------
 
 
-class QuietSip2(Sip2):  # type: ignore[misc]
-    """The PyPI client, minus the print in its finaliser (the fixture disconnects it)."""
-
-    def __del__(self) -> None:
-        pass
-
-
 @pytest.fixture
 def sip2_client(server: Sip2Server) -> Iterator[Sip2]:
-    client = QuietSip2()
-    client.hostName, client.hostPort = server.address
-    client.tlsEnable = False
-    client.institutionId = "NIIGATA"
-    # A logger of our own, or the client opens ./sip2.log.
-    client.log = logging.getLogger("tests.sip2_client")
-    client.connect()
-    yield client
-    client.disconnect()
+    with pypi_client(server, "NIIGATA") as client:
+        yield client
 
 
 def test_pypi_sip2_client_logs_in_and_checks_a_patron(sip2_client: Sip2) -> None:
