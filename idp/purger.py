@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.extensions import db
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.purge import PURGE_LEASE
 from idp.services.purge import holder_name
 from idp.services.purge import purge
@@ -53,7 +53,7 @@ class PeriodicPurge(threading.Thread):
         """Purge if the lease is free; return the counts, or None when another holds it."""
         with self.app.app_context():
             try:
-                now = services().now()
+                now = container().now()
                 if not take_lease(PURGE_LEASE, now, self.interval, self.holder):
                     return None
                 counts = purge(now, app_settings(self.app))

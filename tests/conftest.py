@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from idp import create_app
 from idp.extensions import db
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.keys import KeyStore
 
 pytest_plugins = ["tests.support.fixtures"]
@@ -172,7 +172,7 @@ def _no_leaked_app_context() -> Iterator[None]:
 
 @pytest.fixture
 def now(app: Flask) -> dt.datetime:
-    return services().now()
+    return container().now()
 
 
 PORTAL_SECRET = "portal-secret-0123456789-abcdefghijklmnop"

@@ -13,7 +13,7 @@ from idp.services.clients import UnknownClientError
 from idp.services.clients import load_client_files
 from idp.services.clients import set_client_enabled
 from idp.services.clients import sync_clients
-from idp.services.container import services
+from idp.services.container import container
 
 
 @click.group("clients")
@@ -31,7 +31,7 @@ def clients() -> None:
 @with_appcontext
 def sync(folder: Path | None, prune: bool) -> None:
     """Create and update clients from FOLDER/*.toml (default: IDP_CLIENTS_DIR)."""
-    folder = folder or Path(services().settings.site.clients_dir)
+    folder = folder or Path(container().settings.site.clients_dir)
     try:
         specs = load_client_files(folder)
     except ClientFileError as exc:
@@ -53,7 +53,7 @@ def sync(folder: Path | None, prune: bool) -> None:
         line += f"; disabled (no file): {', '.join(result.disabled) or '-'}"
     click.echo(line)
     if sp_specs:
-        created, updated = sync_sps(sp_specs, services().now())
+        created, updated = sync_sps(sp_specs, container().now())
         click.echo(
             f"SAML service providers created: {', '.join(created) or '-'}; "
             f"updated: {', '.join(updated) or '-'}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from idp.services.container import services
+from idp.services.container import container
 from idp.settings import Settings
 from idp.settings.docs import markdown_table
 from idp.settings.docs import replace_table
@@ -42,7 +42,7 @@ def docs_command(readme: Path | None) -> None:
 @config_group.command("show")
 def show_command() -> None:
     """Print every setting in effect (checked at start; secrets are not shown)."""
-    settings = services().settings
+    settings = container().settings
     for name, section in sections(Settings):
         values = dataclasses.asdict(getattr(settings, name))
         for item, _, spec in section_specs(section):

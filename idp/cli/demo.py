@@ -17,7 +17,7 @@ from idp.models.patron import Patron
 from idp.services.accounts.patrons import issue_patron
 from idp.services.clients import load_client_files
 from idp.services.clients import sync_clients
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import matches_current_password
 
 #: The seed notice's example patron, with its temporary password.
@@ -46,8 +46,8 @@ def load_demo(*, only_if_empty: bool = False) -> bool:
     import os
 
     env = {**DEMO_SECRETS, **os.environ}
-    sync_clients(load_client_files(Path(services().settings.site.clients_dir), env))
-    passwords = services().passwords
+    sync_clients(load_client_files(Path(container().settings.site.clients_dir), env))
+    passwords = container().passwords
     card, temporary = DEMO_TEMPORARY
     patron = db.session.scalar(select(Patron).where(Patron.card_number == card))
     if patron is None:
@@ -83,7 +83,7 @@ def _demo_password_state(card: str, password: str) -> str:
 def demo_command(if_empty: bool) -> None:
     """Load demo patrons and the example clients (with demo secrets)."""
     loaded = load_demo(only_if_empty=if_empty)
-    issuer = services().settings.site.issuer
+    issuer = container().settings.site.issuer
     if loaded:
         click.echo("Demo data loaded.")
     click.echo(f"\n  Library IdP at {issuer}/")

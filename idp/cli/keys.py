@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.keys import KeyStoreError
 
 
@@ -18,7 +18,7 @@ def keys() -> None:
 @with_appcontext
 def list_keys() -> None:
     """Show the active key and the published ones."""
-    state = services().keys.describe()
+    state = container().keys.describe()
     companions = {kid: alg for alg, kid in (state.get("companions") or {}).items()}
     for kid in state["published"]:
         if kid == state["active"]:
@@ -34,7 +34,7 @@ def list_keys() -> None:
 @with_appcontext
 def rotate() -> None:
     """Make a new key active; the previous public key stays in the JWKS."""
-    kid = services().keys.rotate()
+    kid = container().keys.rotate()
     click.echo(f"New active key: {kid}")
 
 
@@ -44,7 +44,7 @@ def rotate() -> None:
 def retire(kid: str) -> None:
     """Stop publishing an old key (after its tokens have expired)."""
     try:
-        services().keys.retire(kid)
+        container().keys.retire(kid)
     except KeyStoreError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Retired {kid}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.purge import purge
 
 
@@ -14,7 +14,7 @@ from idp.services.purge import purge
 @with_appcontext
 def purge_command(dry_run: bool) -> None:
     """Delete what is no longer needed and print how many rows went, per table."""
-    counts = purge(services().now(), services().settings, dry_run=dry_run)
+    counts = purge(container().now(), container().settings, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for table, count in counts.items():
         click.echo(f"{table}\t{verb} {count}")

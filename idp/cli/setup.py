@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from idp.services.container import services
+from idp.services.container import container
 
 
 @click.command("init")
@@ -20,6 +20,6 @@ def init_command() -> None:
     from flask_migrate import upgrade
 
     upgrade()
-    state = services().keys.describe()
-    click.echo(f"Database ready: {str(services().settings.database.url).split('@')[-1]}")
+    state = container().keys.describe()
+    click.echo(f"Database ready: {str(container().settings.database.url).split('@')[-1]}")
     click.echo(f"Signing key: {state['active']}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from idp.services.container import services
+from idp.services.container import container
 
 
 def library_zone() -> ZoneInfo:
     """The library's time zone."""
-    return ZoneInfo(services().settings.site.timezone)
+    return ZoneInfo(container().settings.site.timezone)
 
 
 def library_time(moment: dt.datetime) -> str:

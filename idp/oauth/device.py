@@ -38,7 +38,7 @@ from idp.models.patron import Patron
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.oauth.tokens import token_hash
 from idp.services import audit
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.device import display_user_code
 from idp.services.device import new_user_code
 from idp.services.signin import refusal_reason
@@ -62,7 +62,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
     def create_endpoint_response(self, request: Any) -> Any:
         # One endpoint object serves every thread: the request's own values live in
         # ``g``, never on ``self``.
-        settings = services().settings
+        settings = container().settings
         expires_in = settings.tokens.device_code_ttl
         interval = settings.tokens.device_poll_interval
         status, body, headers = super().create_endpoint_response(request)
@@ -72,14 +72,14 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
         return status, body, headers
 
     def generate_user_code(self) -> str:
-        g.idp_user_code = new_user_code(services().now())
+        g.idp_user_code = new_user_code(container().now())
         return display_user_code(g.idp_user_code)
 
     def generate_device_code(self) -> str:
         return secrets.token_urlsafe(32)
 
     def get_verification_uri(self) -> str:
-        return f"{services().settings.site.issuer}/device"
+        return f"{container().settings.site.issuer}/device"
 
     def save_device_credential(
         self, client_id: str, scope: str | None, data: dict[str, Any]
@@ -88,7 +88,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
         pass
 
     def _save(self, client_id: str, scope: str | None, data: dict[str, Any]) -> None:
-        now = services().now()
+        now = container().now()
         client = self.server.query_client(client_id)
         allowed = client.get_allowed_scope(scope) if client is not None else ""
         db.session.add(
@@ -117,7 +117,7 @@ _BY_HASH = select(DeviceAuthorization)
 def _receiving_patron(patron_id: int | None) -> Patron:
     """The approving patron, if they may receive tokens now (SPEC §1)."""
     patron = db.session.get(Patron, patron_id) if patron_id is not None else None
-    if patron is None or refusal_reason(patron, services().now()) is not None:
+    if patron is None or refusal_reason(patron, container().now()) is not None:
         raise InvalidGrantError("The patron may not sign in at this time.")
     return patron
 
@@ -136,7 +136,7 @@ class DeviceCodeGrant(_Grant):  # type: ignore[misc]
         return row
 
     def validate_device_credential(self, credential: DeviceAuthorization) -> Patron:
-        now = services().now()
+        now = container().now()
         if credential.status == USED:
             raise InvalidGrantError("The device code was already used.")
         if credential.is_expired_at(now):
@@ -165,7 +165,7 @@ class DeviceCodeGrant(_Grant):  # type: ignore[misc]
         last = credential.last_polled_at
         if last is None:
             return False
-        return bool(services().now() - last < dt.timedelta(seconds=credential.interval))
+        return bool(container().now() - last < dt.timedelta(seconds=credential.interval))
 
     def query_user_grant(self, user_code: str) -> Any:  # pragma: no cover - not used
         raise NotImplementedError

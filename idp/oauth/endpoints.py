@@ -34,7 +34,7 @@ from idp.oauth.tokens import revoke_family
 from idp.oauth.tokens import token_hash
 from idp.services import audit
 from idp.services.accounts.subjects import subject_for
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.logout import end_browser_session
 
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -49,7 +49,7 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
         return find_token(token_string, token_type_hint)
 
     def revoke_token(self, token: Token, request: Any) -> None:
-        revoke_family(token.family_id, services().now())
+        revoke_family(token.family_id, container().now())
         audit.record(
             "token.revoked",
             patron_id=token.patron_id,
@@ -83,7 +83,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
     def create_introspection_payload(self, token: PresentedToken | None) -> dict[str, Any]:
         if token is None:
             return {"active": False}
-        return introspection_payload(token.row, token.kind, services().now())
+        return introspection_payload(token.row, token.kind, container().now())
 
 
 def introspection_payload(row: TokenView, kind: str, now: dt.datetime) -> dict[str, Any]:
@@ -91,8 +91,8 @@ def introspection_payload(row: TokenView, kind: str, now: dt.datetime) -> dict[s
     active = is_refresh_active(row, now) if kind == "refresh_token" else is_access_active(row, now)
     if not active:
         return {"active": False}
-    config = services().config
-    settings = services().settings
+    config = container().config
+    settings = container().settings
     expires = row.refresh_expires_at if kind == "refresh_token" else row.access_expires_at
     assert expires is not None  # noqa: S101 - an active refresh token has an expiry
     payload: dict[str, Any] = {
@@ -115,7 +115,7 @@ class EndSessionEndpoint(_EndSessionEndpoint):  # type: ignore[misc]
     """RP-initiated logout: ends the server-side session of this browser."""
 
     def get_server_jwks(self) -> KeySet:
-        return services().keys.public_keyset()
+        return container().keys.public_keyset()
 
     def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Any:
         aud = id_token_claims.get("aud")
@@ -137,7 +137,7 @@ class BearerTokenValidator(_BearerTokenValidator):  # type: ignore[misc]
         return view if view is not None and attach_client(view) else None
 
     def validate_token(self, token: TokenView | None, scopes: Any, request: Any) -> None:
-        refusal = bearer_refusal(token, services().now(), scopes)
+        refusal = bearer_refusal(token, container().now(), scopes)
         if refusal == "insufficient_scope":
             raise InsufficientScopeError()
         if refusal is not None:

@@ -40,7 +40,7 @@ from idp.oauth.hot import load_refresh_token
 from idp.oauth.tokens import revoke_family
 from idp.oauth.tokens import token_hash
 from idp.services import audit
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import refusal_reason
 
 #: Client authentication methods the token endpoint accepts (``none``: public + PKCE).
@@ -222,7 +222,7 @@ def end_family_after_lost_claim(family_id: str, event: str | None, **audit_detai
     """A claim lost to a concurrent or repeated redemption: undo this request's writes,
     revoke the family (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and commit that alone."""
     db.session.rollback()
-    revoke_family(family_id, services().now())
+    revoke_family(family_id, container().now())
     if event is not None:
         audit.record_in(db.session.connection(), event, **audit_detail)
     db.session.commit()
@@ -277,8 +277,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             data=request.payload.data,
             scope=request.scope,
             login=(login.sid, login.auth_time, login.amr),
-            now=services().now(),
-            ttl=services().settings.tokens.code_ttl,
+            now=container().now(),
+            ttl=container().settings.tokens.code_ttl,
         )
         db.session.add(AuthorizationCode(**values))
         # Not committed here: the authorize view commits the code together with its
@@ -289,7 +289,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         row = load_code(db.session.connection(), token_hash(code))
         if row is None or row.client_id != client.client_id:
             return None
-        now = services().now()
+        now = container().now()
         if row.used_at is not None:
             # RFC 6749 §4.1.2: a code used twice MUST be refused and SHOULD revoke the
             # tokens issued from it.
@@ -304,7 +304,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     def delete_authorization_code(self, authorization_code: CodeView) -> None:
         # Claim the code atomically; the tokens saved just before are committed only
         # with a successful claim.
-        now = services().now()
+        now = container().now()
         if not claim_code(db.session.connection(), authorization_code.id, now):
             end_family_after_lost_claim(_family_of_code(authorization_code.id), None)
             raise InvalidGrantError("Invalid 'code' in request.")
@@ -317,7 +317,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         db.session.commit()
 
     def authenticate_user(self, authorization_code: CodeView) -> PatronView:
-        return receiving_patron(authorization_code.patron, services().now())
+        return receiving_patron(authorization_code.patron, container().now())
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
@@ -330,8 +330,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         row = load_refresh_token(db.session.connection(), token_hash(refresh_token))
         if row is None or row.revoked_at is not None or not attach_client(row):
             return None
-        now = services().now()
-        grace = services().settings.tokens.refresh_reuse_grace
+        now = container().now()
+        grace = container().settings.tokens.refresh_reuse_grace
         if row.rotated_at is not None and not within_retry_grace(row, now, grace):
             # A refresh token that was already exchanged is being replayed: one of the
             # two holders is an attacker, so the whole family is revoked.
@@ -347,12 +347,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return row
 
     def authenticate_user(self, refresh_token: TokenView) -> PatronView:
-        return receiving_patron(refresh_token.patron, services().now())
+        return receiving_patron(refresh_token.patron, container().now())
 
     def save_token(self, token: dict[str, Any]) -> None:
         # The claim runs first: a retry's claim must not see the pair stored now.
         if not claim_for_refresh(
-            db.session.connection(), self.request.refresh_token, services().now()
+            db.session.connection(), self.request.refresh_token, container().now()
         ):
             self._lost_claim()
         super().save_token(token)

@@ -38,7 +38,7 @@ from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
 from idp.services.client_registry import ClientRegistry
-from idp.services.container import services
+from idp.services.container import container
 
 if TYPE_CHECKING:
     from idp.models.patron import Patron as PatronModel
@@ -157,7 +157,7 @@ class TokenView(TokenMixin):  # type: ignore[misc]
         return int((self.access_expires_at - self.issued_at).total_seconds())
 
     def is_expired(self) -> bool:
-        return services().now() >= self.access_expires_at
+        return container().now() >= self.access_expires_at
 
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
@@ -320,7 +320,7 @@ def client_state(connection: Connection, client_id: str) -> tuple[bool, int] | N
 
 def client_registry() -> ClientRegistry:
     """The application's client registry."""
-    return services().client_registry
+    return container().client_registry
 
 
 def attach_client(view: TokenView) -> bool:

@@ -23,7 +23,7 @@ from idp.oauth.authorization import nonce_seen
 from idp.oauth.hot import CodeView
 from idp.oauth.hot import PatronView
 from idp.services.accounts.subjects import subject_for
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.keys import SIGNING_ALG
 
 
@@ -59,13 +59,13 @@ class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
         return nonce_seen(db.session.connection(), request.payload.client_id, nonce)
 
     def resolve_client_private_key(self, client: Client) -> RSAKey:
-        return services().keys.active_key()
+        return container().keys.active_key()
 
     def get_client_algorithm(self, client: Client) -> str:
         return SIGNING_ALG
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        return {"alg": SIGNING_ALG, "kid": str(services().keys.active_key().kid)}
+        return {"alg": SIGNING_ALG, "kid": str(container().keys.active_key().kid)}
 
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
         return id_token_for(
@@ -85,10 +85,10 @@ def id_token_for(code: CodeView, client: Client, patron: PatronView, access_toke
     ``sid``, ``at_hash``); scoped claims come from userinfo, so that they never sit in
     browser-visible tokens longer than needed.
     """
-    config = services().config
-    settings = services().settings
+    config = container().config
+    settings = container().settings
     alg = client.id_token_signed_response_alg or SIGNING_ALG
-    key = services().keys.active_key_for(alg)
+    key = container().keys.active_key_for(alg)
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": settings.site.issuer,

@@ -55,7 +55,7 @@ def query_client(client_id: str) -> Client | None:
 
 def save_token(token: dict[str, Any], request: Any) -> None:
     """Store a new token pair as hashes. The grant commits (after its single-use claim)."""
-    from idp.services.container import services
+    from idp.services.container import container
 
     store_token(
         db.session.connection(),
@@ -63,8 +63,8 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         client_id=request.client.client_id,
         patron_id=request.user.id if request.user is not None else None,
         family=family_for(request),
-        now=services().now(),
-        refresh_ttl=services().settings.tokens.refresh_token_ttl,
+        now=container().now(),
+        refresh_ttl=container().settings.tokens.refresh_token_ttl,
     )
 
 

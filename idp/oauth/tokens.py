@@ -21,7 +21,7 @@ from idp.oauth.hot import TokenView
 from idp.oauth.hot import attach_client
 from idp.oauth.hot import load_access_token
 from idp.oauth.hot import load_refresh_token
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import refusal_reason
 
 
@@ -40,7 +40,7 @@ def generate_bearer_token(
 ) -> dict[str, Any]:
     """Authlib token generator: an access token, and a refresh token only when the
     patron granted ``offline_access`` to a client allowed the refresh grant."""
-    settings = services().settings
+    settings = container().settings
     token: dict[str, Any] = {
         "token_type": "Bearer",
         "access_token": secrets.token_urlsafe(32),

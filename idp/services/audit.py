@@ -12,7 +12,7 @@ from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.audit import AuditEvent
 from idp.redaction import redact
-from idp.services.container import services
+from idp.services.container import container
 
 log = logging.getLogger("idp.audit")
 
@@ -45,7 +45,7 @@ def record(
     }
     row = AuditEvent(
         # The application's clock, like every other timestamp (tests move it).
-        created_at=services().now(),
+        created_at=container().now(),
         event=event,
         patron_id=patron_id,
         client_id=client_id,
@@ -76,7 +76,7 @@ def record_in(
     connection.execute(
         _INSERT,
         {
-            "created_at": services().now(),
+            "created_at": container().now(),
             "event": event,
             "patron_id": patron_id,
             "client_id": client_id,

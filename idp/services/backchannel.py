@@ -31,7 +31,7 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services import audit
 from idp.services.accounts.subjects import subject_for
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.destinations import DestinationError
 from idp.services.destinations import checked_session
 from idp.services.destinations import private_allowed
@@ -103,10 +103,10 @@ def logout_token(patron: Patron, client: Client, sid: str) -> str:
     :param sid: the session id the client saw in its ID token's ``sid`` claim.
     :return: the compact JWS.
     """
-    config = services().config
-    settings = services().settings
-    key = services().keys.active_key()
-    now = int(services().now().timestamp())
+    config = container().config
+    settings = container().settings
+    key = container().keys.active_key()
+    now = int(container().now().timestamp())
     claims = {
         "iss": settings.site.issuer,
         "aud": client.client_id,
@@ -130,7 +130,7 @@ def deliveries_for(sessions: Iterable[EndedSession]) -> list[Delivery]:
     Clients without a ``backchannel_logout_uri`` (or disabled ones) are skipped.
     """
     out: list[Delivery] = []
-    svc = services()
+    svc = container()
     development = bool(svc.config.get("TESTING") or svc.config.get("DEBUG"))
     everyone_private = private_allowed(svc.settings.backchannel.allow_private, development)
     for ended in sessions:
@@ -180,7 +180,7 @@ def notify_ended_sessions(sessions: Iterable[EndedSession | None]) -> list[Futur
 
 def notifier() -> BackchannelNotifier:
     """The current application's notifier."""
-    return services().backchannel
+    return container().backchannel
 
 
 class BackchannelNotifier:

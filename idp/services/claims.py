@@ -9,7 +9,7 @@ from authlib.oauth2.rfc6749 import scope_to_list
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.accounts.subjects import subject_for
-from idp.services.container import services
+from idp.services.container import container
 
 #: Scopes this provider understands; a client may be allowed a subset.
 SCOPES_SUPPORTED = ["openid", "profile", "email", "library_card", "offline_access"]
@@ -25,7 +25,7 @@ CLAIMS_BY_SCOPE = {
 def claims_for(patron: Patron, client: Client, scope: str) -> dict[str, Any]:
     """The userinfo claims ``client`` may see for ``patron`` under ``scope``."""
     scopes = set(scope_to_list(scope or ""))
-    claims: dict[str, Any] = {"sub": subject_for(patron, client, services().config["SECRET_KEY"])}
+    claims: dict[str, Any] = {"sub": subject_for(patron, client, container().config["SECRET_KEY"])}
     if "profile" in scopes and patron.name:
         claims["name"] = patron.name
     if "email" in scopes and patron.email:

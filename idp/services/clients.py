@@ -32,7 +32,7 @@ from idp.services.allowance import Allowance
 from idp.services.allowance import AllowanceError
 from idp.services.allowance import parse_allowance
 from idp.services.claims import SCOPES_SUPPORTED
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.destinations import DestinationError
 from idp.services.destinations import check_uri
 from idp.services.destinations import private_allowed
@@ -238,7 +238,7 @@ def _installation_allows(allow_private: bool | None) -> bool:
     if not has_app_context():
         return False
     development = bool(current_app.config.get("TESTING") or current_app.config.get("DEBUG"))
-    return private_allowed(services().settings.backchannel.allow_private, development)
+    return private_allowed(container().settings.backchannel.allow_private, development)
 
 
 def _check_destination(uri: str, where: str, allowed: bool) -> None:
@@ -396,5 +396,5 @@ def _end_tokens(client_id: str) -> None:
     db.session.execute(
         update(Token)
         .where(Token.client_id == client_id, Token.revoked_at.is_(None))
-        .values(revoked_at=services().now())
+        .values(revoked_at=container().now())
     )

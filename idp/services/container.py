@@ -2,7 +2,7 @@
 
 Every field is made when the application is built (no service is created on first use,
 so two threads never race to make one). Tests that change a setting after that replace the
-one service the setting feeds (``services().cards = build_card_service(...)``).
+one service the setting feeds (``container().cards = build_card_service(...)``).
 
 The container is in the services layer: it names the types of this layer and those below
 it. The Authlib objects are named by Authlib's classes; the state of the faces above (the
@@ -78,12 +78,12 @@ class IdpServices:
         return self.clock()
 
 
-def services() -> IdpServices:
-    """The services of the current application."""
+def container() -> IdpServices:
+    """The service container of the current application (the one accessor for it)."""
     found: IdpServices = current_app.extensions["idp"]
     return found
 
 
 def shared_redis() -> SharedRedis | None:
     """The application's shared Redis, or None without Redis."""
-    return services().redis
+    return container().redis

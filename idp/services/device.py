@@ -29,7 +29,7 @@ from idp.models.device import DENIED
 from idp.models.device import PENDING
 from idp.models.device import DeviceAuthorization
 from idp.services import audit
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 
@@ -101,7 +101,7 @@ def find_pending(typed: str, ip: str | None) -> LookupResult:
     if not reservation.allowed:
         audit.record("device.throttled", ip=ip)
         return LookupResult(Lookup.THROTTLED, retry_after=reservation.wait)
-    now = services().now()
+    now = container().now()
     code = normalize_user_code(typed)
     found = None
     if code is not None:
@@ -126,7 +126,7 @@ def find_pending(typed: str, ip: str | None) -> LookupResult:
 def live_pending(authorization_id: int) -> DeviceAuthorization | None:
     """The request with this id while it is still pending and not expired."""
     row = db.session.get(DeviceAuthorization, authorization_id)
-    if row is None or row.status != PENDING or row.is_expired_at(services().now()):
+    if row is None or row.status != PENDING or row.is_expired_at(container().now()):
         return None
     return row
 
@@ -142,7 +142,7 @@ def decide(
     user_agent: str | None = None,
 ) -> bool:
     """Record the patron's decision, once: False if the request was decided or expired."""
-    now = services().now()
+    now = container().now()
     changed = db.session.execute(
         update(DeviceAuthorization)
         .where(

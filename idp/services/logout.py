@@ -15,7 +15,7 @@ from idp.services import audit
 from idp.services.accounts.subjects import subject_for
 from idp.services.backchannel import ended_session
 from idp.services.backchannel import notify_ended_sessions
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.tokens import revoke_patron_tokens
 
 
@@ -43,7 +43,7 @@ def hint_names_session(session: Any, claims: dict[str, Any] | None, client: Any)
     sub = claims.get("sub")
     if patron is None or client is None or not isinstance(sub, str):
         return False
-    expected = subject_for(patron, client, services().config["SECRET_KEY"])
+    expected = subject_for(patron, client, container().config["SECRET_KEY"])
     return hmac.compare_digest(sub.encode(), expected.encode())
 
 
@@ -81,7 +81,7 @@ def end_all_sessions(patron_id: int, *, keep_sid: str | None = None, reason: str
     """
     ended = end_patron_sessions(patron_id, keep_sid=keep_sid)
     sessions = [ended_session(row) for row in ended]
-    revoked = revoke_patron_tokens(patron_id, services().now())
+    revoked = revoke_patron_tokens(patron_id, container().now())
     audit.record(
         "sessions.ended", patron_id=patron_id, reason=reason, sessions=len(ended), tokens=revoked
     )

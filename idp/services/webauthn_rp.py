@@ -32,7 +32,7 @@ from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 from webauthn.helpers.structs import ResidentKeyRequirement
 from webauthn.helpers.structs import UserVerificationRequirement
 
-from idp.services.container import services
+from idp.services.container import container
 
 #: Longest credential JSON accepted from the browser.
 MAX_CREDENTIAL_JSON = 16 * 1024
@@ -86,13 +86,13 @@ class Assertion:
 
 def relying_party() -> tuple[str, str]:
     """The relying-party id (host name) and the expected origin, from ``IDP_ISSUER``."""
-    parts = urlsplit(services().settings.site.issuer)
+    parts = urlsplit(container().settings.site.issuer)
     return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
 
 
 def is_available() -> bool:
     """True when passkeys can work here: the issuer's host is a name, not an IP address."""
-    host = urlsplit(services().settings.site.issuer).hostname or ""
+    host = urlsplit(container().settings.site.issuer).hostname or ""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -117,7 +117,7 @@ def registration_options(
     rp_id, _origin = relying_party()
     options = generate_registration_options(
         rp_id=rp_id,
-        rp_name=services().settings.library.name_en,
+        rp_name=container().settings.library.name_en,
         user_name=user_name,
         user_id=user_id,
         user_display_name=display_name,

@@ -1,7 +1,7 @@
 """Typed, validated settings: one frozen section per concern, read once at start.
 
 ``load_settings(os.environ, overrides)`` builds :class:`Settings`; the application keeps
-it as ``services().settings`` (``services().settings.tokens.code_ttl``). The sections and
+it as ``container().settings`` (``container().settings.tokens.code_ttl``). The sections and
 the documentation of every ``IDP_*`` variable live in :mod:`idp.settings.sections`.
 """
 

@@ -22,7 +22,7 @@ from idp.services import audit
 from idp.services.accounts.patrons import find_patron
 from idp.services.accounts.patrons import is_valid_card_number
 from idp.services.allowance import Allowance
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import SignInOutcome
 from idp.services.signin import SignInResult
 from idp.services.signin import Source
@@ -222,7 +222,7 @@ class DatabaseDirectory:
             )
         patron = find_patron(card_number) if is_valid_card_number(card_number) else None
         gate.settle(reservation, succeeded=patron is not None)
-        refusal = refusal_reason(patron, services().now()) if patron is not None else None
+        refusal = refusal_reason(patron, container().now()) if patron is not None else None
         audit.record(
             "sip2.patron_lookup",
             patron_id=patron.id if patron else None,

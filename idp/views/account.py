@@ -20,7 +20,7 @@ from idp.services.accounts.self_service import clean_email
 from idp.services.accounts.self_service import mail_failed_message
 from idp.services.accounts.self_service import update_account
 from idp.services.accounts.self_service import verify_email
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signing import TokenError
 from idp.views.support.account_forms import AccountForm
 from idp.views.support.current import current_patron
@@ -96,7 +96,7 @@ def _page(patron: Patron, form: AccountForm, status: int, headers: dict[str, str
         patron=patron,
         form=form,
         status_name=STATUS_NAMES.get(patron.status, patron.status),
-        timezone=services().settings.site.timezone,
+        timezone=container().settings.site.timezone,
     )
     return body, status, headers
 

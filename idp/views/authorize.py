@@ -34,7 +34,7 @@ from idp.oauth.authorization import consent_covers
 from idp.oauth.authorization import passkey_missing
 from idp.oauth.grants import BrowserLogin
 from idp.services import audit
-from idp.services.container import services
+from idp.services.container import container
 from idp.views.passkeys import AMR_KEY
 from idp.views.passkeys import passkey_required_error
 from idp.views.support import pending
@@ -48,7 +48,7 @@ bp = Blueprint("authorize", __name__)
 @csrf_exempt  # a protocol endpoint: relying parties may POST the request (OIDC Core §3.1.2.1)
 def authorize() -> Any:
     """Validate an authorization request and answer it, or send the patron to log in."""
-    server = services().authorization
+    server = container().authorization
     patron = current_patron()
     params = {key: request.values[key] for key in request.values}
     if sum(len(k) + len(v) for k, v in params.items()) > pending.MAX_REQUEST_SIZE:
@@ -130,7 +130,7 @@ def _needs_fresh_login(params: dict[str, str], prompts: set[str], just_logged_in
     auth_time: int | None = session.auth_time  # type: ignore[attr-defined]
     if max_age is not None and auth_time is not None:
         # OIDC Core §3.1.2.1: re-authenticate when the last one is older than max_age.
-        return services().now().timestamp() - auth_time > int(max_age)
+        return container().now().timestamp() - auth_time > int(max_age)
     return False
 
 

@@ -26,7 +26,7 @@ from idp.services.cards.service import CardRefusal
 from idp.services.cards.service import card_refusal
 from idp.services.cards.service import card_service
 from idp.services.cards.service import show_code
-from idp.services.container import services
+from idp.services.container import container
 
 bp = Blueprint("card", __name__)
 
@@ -52,7 +52,7 @@ def _card_holder() -> Patron | None:
     auth_time: int | None = getattr(session, "auth_time", None)
     if patron_id is None or auth_time is None:
         return None
-    age = services().now().timestamp() - auth_time
+    age = container().now().timestamp() - auth_time
     if age > card_service().recent_login:
         return None
     patron: Patron | None = db.session.get(Patron, patron_id)
@@ -72,7 +72,7 @@ def index() -> Any:
     if patron is None:
         # Not signed in, or signed in too long ago: log in (again) and come back.
         return _no_store(redirect(url_for("login.login", next=url_for("card.index"))))
-    now = services().now()
+    now = container().now()
     refusal = card_refusal(patron, now)
     code = show_code(patron, now) if refusal is None else None
     body = render_template(
@@ -95,7 +95,7 @@ def current() -> BaseResponse:
         )
         response.status_code = 401
         return _no_store(response)
-    now = services().now()
+    now = container().now()
     refusal = card_refusal(patron, now)
     if refusal is not None:
         response = jsonify({"error": "card_unavailable", "reason": refusal})

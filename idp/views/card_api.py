@@ -30,7 +30,7 @@ from idp.services.cards.service import CardRefusal
 from idp.services.cards.service import VerifyResult
 from idp.services.cards.service import barcode_claim
 from idp.services.cards.service import card_refusal
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.views.support.bearer import BearerError
@@ -158,12 +158,12 @@ def _refused_card_holder() -> tuple[Patron, CardRefusal] | None:
     if scheme.lower() != "bearer" or not value or len(value) > 512:
         return None
     token = find_access_token(value.strip())
-    if token is None or token.is_revoked() or token.is_expired_at(services().now()):
+    if token is None or token.is_revoked() or token.is_expired_at(container().now()):
         return None
     patron = token.patron
     if patron is None or "library_card" not in token.scope.split():
         return None
-    refusal = card_refusal(patron, services().now())
+    refusal = card_refusal(patron, container().now())
     return (patron, refusal) if refusal is not None else None
 
 
@@ -182,7 +182,7 @@ def barcode() -> Response:
     if patron is None:
         # A client-credentials token has no card behind it.
         return _json_error(403, "insufficient_scope", "The token was not issued for a patron.")
-    body, _exp = barcode_claim(patron.as_patron(), token.get_client(), services().now())
+    body, _exp = barcode_claim(patron.as_patron(), token.get_client(), container().now())
     response = Response(body, mimetype=JWT_MEDIA_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -17,7 +17,7 @@ from idp.extensions import db
 from idp.models.client import Client
 from idp.models.consent import Consent
 from idp.services import audit
-from idp.services.container import services
+from idp.services.container import container
 from idp.views.support import pending
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
@@ -61,7 +61,7 @@ def consent() -> Any:
                 db.session.add(row)
             merged = set(scope_to_list(row.scope)) | set(scope_to_list(allowed))
             row.scope = " ".join(sorted(merged))
-            row.granted_at = services().now()
+            row.granted_at = container().now()
             audit.record(
                 "consent.granted",
                 patron_id=patron.id,

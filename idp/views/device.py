@@ -29,7 +29,7 @@ from idp.extensions import csrf_exempt
 from idp.extensions import db
 from idp.models.client import Client
 from idp.services import device
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import SignInOutcome
 from idp.services.signin import message_for
 from idp.views.consent import SCOPE_DESCRIPTIONS
@@ -58,7 +58,7 @@ class UserCodeForm(FlaskForm):  # type: ignore[misc]
 @csrf_exempt  # a protocol endpoint for devices (RFC 8628 §3.1)
 def device_authorization() -> Any:
     """Give a device a device code, a user code and where to enter it."""
-    return services().authorization.create_endpoint_response("device_authorization")
+    return container().authorization.create_endpoint_response("device_authorization")
 
 
 def requested_client() -> Client | None:

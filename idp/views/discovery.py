@@ -13,7 +13,7 @@ from flask import current_app
 from flask import request
 
 from idp.services.claims import SCOPES_SUPPORTED
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.keys import ID_TOKEN_ALGS
 from idp.settings import app_settings
 from idp.views.support.headers import CSP_NONE
@@ -117,7 +117,7 @@ def _json_document(body: bytes, etag: str, max_age: int) -> Response:
 @bp.route("/.well-known/openid-configuration")
 def openid_configuration() -> Response:
     """The provider metadata."""
-    issuer = services().settings.site.issuer
+    issuer = container().settings.site.issuer
     body, etag = _cached_json("discovery", lambda: provider_metadata(issuer))
     return _json_document(body, etag, 3600)
 
@@ -131,7 +131,7 @@ def oauth_authorization_server() -> Response:
 @bp.route("/jwks.json")
 def jwks() -> Response:
     """The published public signing keys."""
-    body, etag = services().keys.jwks_document()
+    body, etag = container().keys.jwks_document()
     return _json_document(body, etag, 300)
 
 

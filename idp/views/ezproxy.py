@@ -16,7 +16,7 @@ from flask import abort
 from flask import request
 
 from idp.extensions import csrf_exempt
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.ezproxy import INVALID
 from idp.services.ezproxy import answer_for
 from idp.services.ezproxy import check_login
@@ -49,7 +49,7 @@ def _field(name: str, limit: int) -> str | None:
 @csrf_exempt  # called by the EZproxy server, not a browser form
 def check() -> Response:
     """Answer EZproxy: ``+VALID`` for an active patron with a right, permanent password."""
-    settings = services().ezproxy
+    settings = container().ezproxy
     if not settings.is_enabled:
         abort(404)
     presented = request.headers.get(SECRET_HEADER) or request.args.get("secret")
@@ -80,5 +80,5 @@ def check() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the route (its settings are read at start: ``services().ezproxy``)."""
+    """Register the route (its settings are read at start: ``container().ezproxy``)."""
     app.register_blueprint(bp)

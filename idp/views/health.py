@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.extensions import db
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.container import shared_redis
 from idp.views.support.unavailable import discard_transaction
 from idp.views.support.unavailable import is_disconnect
@@ -43,7 +43,7 @@ def readyz() -> Any:
     body = {"status": "ok" if ready else "unavailable", **checks}
     if ready:
         return jsonify(body)
-    retry_after = services().settings.site.retry_after
+    retry_after = container().settings.site.retry_after
     return jsonify(body), 503, {"Retry-After": retry_after, "Cache-Control": "no-store"}
 
 

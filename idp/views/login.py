@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models.client import Client
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_patron
@@ -93,7 +93,7 @@ def login() -> Any:
         patron = result.patron
         if result.outcome is SignInOutcome.OK and patron is not None:
             # The sign-in itself is audited by the core.
-            session.sign_in(patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
+            session.sign_in(patron.id, int(container().now().timestamp()))  # type: ignore[attr-defined]
             session.pop(AMR_KEY, None)  # signed in with the password
             if params is not None and rid:
                 pending.forget(rid)

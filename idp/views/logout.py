@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from idp.extensions import csrf
 from idp.extensions import csrf_exempt
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.logout import hint_names_session
 from idp.views.support.errors import error_page
 from idp.views.support.forms import DecisionForm
@@ -27,7 +27,7 @@ bp = Blueprint("logout", __name__)
 @csrf_exempt  # RPs send GET/POST here; the confirmation form is checked below
 def logout() -> Any:
     """End the browser's session; redirect only to a registered post-logout URI."""
-    server = services().authorization
+    server = container().authorization
     try:
         end_request = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:

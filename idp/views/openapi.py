@@ -13,7 +13,7 @@ import yaml
 from flask import Blueprint
 from flask import Response
 
-from idp.services.container import services
+from idp.services.container import container
 from idp.views.discovery import _cached_json
 from idp.views.discovery import _json_document
 
@@ -35,6 +35,6 @@ def build_document(issuer: str) -> dict[str, Any]:
 @bp.route("/openapi.json")
 def openapi_document() -> Response:
     """The document (read once per process, served with an ETag)."""
-    issuer = services().settings.site.issuer
+    issuer = container().settings.site.issuer
     body, etag = _cached_json("openapi", lambda: build_document(issuer))
     return _json_document(body, etag, 3600)

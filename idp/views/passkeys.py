@@ -35,7 +35,7 @@ from wtforms.validators import Length
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.accounts import passkeys
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_passkey
@@ -117,7 +117,7 @@ def _take_challenge(purpose: str) -> bytes | None:
 
 
 def _local(when: dt.datetime) -> str:
-    return when.astimezone(ZoneInfo(services().settings.site.timezone)).strftime("%Y-%m-%d %H:%M")
+    return when.astimezone(ZoneInfo(container().settings.site.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _options_response(options_json: str) -> Response:
@@ -154,7 +154,7 @@ def login() -> Any:
         ),
     )
     if result.outcome is SignInOutcome.OK and result.patron is not None:
-        session.sign_in(result.patron.id, int(services().now().timestamp()))  # type: ignore[attr-defined]
+        session.sign_in(result.patron.id, int(container().now().timestamp()))  # type: ignore[attr-defined]
         session[AMR_KEY] = result.amr
         if params is not None and rid:
             pending.forget(rid)

@@ -32,7 +32,7 @@ from idp.services.accounts.reissue import request_reissue
 from idp.services.accounts.self_service import PasswordChangeError
 from idp.services.accounts.self_service import change_password
 from idp.services.cards.numbers import normalize_card_number
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.services.signing import TokenError
@@ -61,7 +61,7 @@ def allow_forced_change(patron_id: int, rid: str | None, next_url: str | None) -
         next_url = None
     session["password_change"] = {
         "patron": patron_id,
-        "until": int(services().now().timestamp()) + CHANGE_WINDOW,
+        "until": int(container().now().timestamp()) + CHANGE_WINDOW,
         "rid": rid or "",
         "next": next_url or "",
     }
@@ -78,7 +78,7 @@ def _forced() -> tuple[Patron, dict[str, Any]] | None:
     if not isinstance(marker, dict):
         return None
     patron = db.session.get(Patron, marker.get("patron"))
-    expired = int(marker.get("until", 0)) < services().now().timestamp()
+    expired = int(marker.get("until", 0)) < container().now().timestamp()
     if expired or patron is None or not patron.is_temporary_password:
         session.pop("password_change", None)
         return None

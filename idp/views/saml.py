@@ -50,7 +50,7 @@ from idp.views.support.errors import error_page
 
 if TYPE_CHECKING:
     from idp.saml.sso import PendingSso
-from idp.services.container import services
+from idp.services.container import container
 
 bp = Blueprint("saml", __name__)
 
@@ -106,7 +106,7 @@ def sso() -> Any:
                 relay_state=relay_state,
                 sig_alg=values.get("SigAlg") if binding == BINDING_HTTP_REDIRECT else None,
                 signature=values.get("Signature") if binding == BINDING_HTTP_REDIRECT else None,
-                now=services().now(),
+                now=container().now(),
             )
         elif "sp" in request.args:
             sp = find_sp(request.args["sp"])

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
-from idp.services.container import services
+from idp.services.container import container
 from tests.account.conftest import text_of
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.forms import login
@@ -38,7 +38,7 @@ def _save(client: FlaskClient, email: str, password: str | None) -> Any:
 
 def _reissue(client: FlaskClient, card: str, address: str) -> None:
     submit(client, "/password/reissue", {"card_number": card, "email": address})
-    sender = services().background_mailer
+    sender = container().background_mailer
     if sender is not None:
         sender.join()
 

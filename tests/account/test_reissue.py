@@ -14,7 +14,7 @@ from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
-from idp.services.container import services
+from idp.services.container import container
 from tests.account.conftest import text_of
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.factories import make_patron
@@ -34,7 +34,7 @@ def hanako(app: Any) -> Patron:
 
 def _settle() -> None:
     """Wait for the background sender (re-issue mail never makes the request wait)."""
-    sender = services().background_mailer
+    sender = container().background_mailer
     if sender is not None:
         sender.join()
 

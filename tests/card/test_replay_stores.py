@@ -21,7 +21,7 @@ from idp.services.cards.codes import RedisReplayStore
 from idp.services.cards.replay import DatabaseReplayStore
 from idp.services.cards.replay import FallbackReplayStore
 from idp.services.cards.service import card_service
-from idp.services.container import services
+from idp.services.container import container
 from tests.card.conftest import REDIS_URL
 from tests.card.conftest import current_value
 from tests.card.conftest import post_verify
@@ -37,7 +37,7 @@ def _rows() -> int:
 
 
 def test_database_store_first_use_wins(app: Flask, clock: Any) -> None:
-    store = DatabaseReplayStore(services().now)
+    store = DatabaseReplayStore(container().now)
 
     assert store.claim("k1", 60) is True
     assert store.claim("k1", 60) is False
@@ -46,7 +46,7 @@ def test_database_store_first_use_wins(app: Flask, clock: Any) -> None:
 
 
 def test_database_store_forgets_after_the_ttl(app: Flask, clock: Any) -> None:
-    store = DatabaseReplayStore(services().now)
+    store = DatabaseReplayStore(container().now)
     store.claim("k1", 60)
 
     clock.advance(seconds=59)
@@ -56,7 +56,7 @@ def test_database_store_forgets_after_the_ttl(app: Flask, clock: Any) -> None:
 
 
 def test_database_store_purges_expired_rows(app: Flask, clock: Any) -> None:
-    store = DatabaseReplayStore(services().now, purge_every=1)
+    store = DatabaseReplayStore(container().now, purge_every=1)
     store.claim("old-1", 60)
     store.claim("old-2", 60)
     clock.advance(seconds=61)
@@ -68,7 +68,7 @@ def test_database_store_purges_expired_rows(app: Flask, clock: Any) -> None:
 
 def test_database_store_refuses_a_zero_ttl(app: Flask) -> None:
     with pytest.raises(ValueError, match="ttl_seconds"):
-        DatabaseReplayStore(services().now).claim("k", 0)
+        DatabaseReplayStore(container().now).claim("k", 0)
 
 
 def test_database_store_one_winner_among_concurrent_claims(app: Flask) -> None:
@@ -78,7 +78,7 @@ def test_database_store_one_winner_among_concurrent_claims(app: Flask) -> None:
 
     def claim() -> None:
         with app.app_context():
-            store = DatabaseReplayStore(services().now)
+            store = DatabaseReplayStore(container().now)
             start.wait()
             won = store.claim("same-code", 60)
             db.session.remove()
@@ -187,7 +187,7 @@ def test_redis_down_falls_back_to_the_database_and_says_so(
 def test_fallback_store_uses_redis_while_it_answers(app: Flask, redis_prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     store = FallbackReplayStore(
-        RedisReplayStore(client, redis_prefix), DatabaseReplayStore(services().now)
+        RedisReplayStore(client, redis_prefix), DatabaseReplayStore(container().now)
     )
 
     assert store.claim("k", 60) is True

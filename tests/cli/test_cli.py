@@ -12,7 +12,7 @@ from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.clients import load_client_files
-from idp.services.container import services
+from idp.services.container import container
 from idp.settings import app_settings
 from tests.support.factories import change_settings
 
@@ -33,7 +33,7 @@ def test_issue_prints_a_temporary_password_once(runner: FlaskCliRunner) -> None:
     patron = _patron("0300000100")
     assert patron is not None and patron.is_temporary_password
     assert data["temporary_password"] not in patron.password_hash
-    assert services().passwords.verify(patron.password_hash, data["temporary_password"])
+    assert container().passwords.verify(patron.password_hash, data["temporary_password"])
 
 
 def test_issue_refuses_a_duplicate_or_malformed_card(runner: FlaskCliRunner) -> None:
@@ -77,7 +77,7 @@ def test_import_validates_rows_and_is_idempotent(runner: FlaskCliRunner, tmp_pat
         assert f"line {line}: " in first.output and reason in first.output
     moved = _patron("0300000201")
     assert moved is not None and not moved.is_temporary_password
-    assert services().passwords.verify(moved.password_hash, "oldpass99")
+    assert container().passwords.verify(moved.password_hash, "oldpass99")
     generated = _patron("0300000202")
     assert generated is not None and generated.is_temporary_password
     assert "0300000202\t" in first.output  # the generated password, for the notice
@@ -164,9 +164,9 @@ def test_keys_rotate_keeps_the_old_public_key(runner: FlaskCliRunner, app: Any) 
     from idp.services.keys import KeyStore
 
     folder = Path(app_settings(app).site.instance_dir) / "keys"
-    shutil.copytree(services().keys.folder, folder)
-    services().keys = KeyStore(folder)
-    old = services().keys.active_key().kid
+    shutil.copytree(container().keys.folder, folder)
+    container().keys = KeyStore(folder)
+    old = container().keys.active_key().kid
     result = runner.invoke(args=["keys", "rotate"])
     assert result.exit_code == 0
     new = result.output.split(":")[-1].strip()

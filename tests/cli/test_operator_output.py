@@ -13,7 +13,7 @@ from flask.testing import FlaskCliRunner
 
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services.container import services
+from idp.services.container import container
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,8 +45,8 @@ def test_demo_says_when_the_demo_password_was_changed(runner: FlaskCliRunner) ->
     assert "0300000000 / 12345678" in first
     patron = db.session.scalar(db.select(Patron).where(Patron.card_number == "0300000000"))
     assert patron is not None
-    patron.password_hash = services().passwords.hash("hon2468")
-    patron.password_changed_at = services().now()
+    patron.password_hash = container().passwords.hash("hon2468")
+    patron.password_changed_at = container().now()
     db.session.commit()
     again = runner.invoke(args=["demo", "--if-empty"]).output
     assert "0300000000 / 12345678" not in again

@@ -26,7 +26,7 @@ from idp import create_app
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.services.container import services
+from idp.services.container import container
 from tests.conftest import SECRET
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "idp" / "migrations"
@@ -95,7 +95,7 @@ def test_file_numbers_are_unique_and_follow_the_chain() -> None:
 def test_upgrade_from_the_first_revision_keeps_the_rows(bare_app: Flask) -> None:
     upgrade(revision=_first_revision())
     now = dt.datetime(2026, 4, 1, 9, 30, tzinfo=dt.UTC)
-    passwords = services().passwords
+    passwords = container().passwords
     with db.engine.begin() as conn:
         # The tables as the first revision made them (not as today's models see them).
         old = MetaData()

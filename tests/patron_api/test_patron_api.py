@@ -15,7 +15,7 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.accounts.self_service import change_password
 from idp.services.accounts.subjects import subject_for
-from idp.services.container import services
+from idp.services.container import container
 from tests.conftest import SECRET
 from tests.patron_api.conftest import PATH
 from tests.patron_api.conftest import VENDOR_IP
@@ -270,7 +270,7 @@ def test_valid_check_records_the_login_time(check: Check, patron: Patron) -> Non
     assert patron.last_login_at is None
     _answer(check(patron.card_number, DEFAULT_PASSWORD))
     db.session.refresh(patron)
-    assert patron.last_login_at == services().now()
+    assert patron.last_login_at == container().now()
 
 
 def test_an_unknown_status_is_refused_as_suspended(check: Check, app: Any) -> None:

@@ -16,7 +16,7 @@ from idp.models.audit import AuditEvent
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
 from idp.models.token import Token
-from idp.services.container import services
+from idp.services.container import container
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.factories import change_settings
 from tests.support.factories import make_patron
@@ -69,7 +69,7 @@ def test_reset_password_issues_a_new_temporary_password_and_ends_sign_ins(
     assert patron.is_temporary_password and patron.password_version == 2
     assert patron.failed_login_count == 0 and patron.locked_at is None
     assert patron.temporary_password_expires_at == now + dt.timedelta(days=30)
-    assert services().passwords.verify(patron.password_hash, temporary)
+    assert container().passwords.verify(patron.password_hash, temporary)
     assert (
         db.session.scalar(
             db.select(db.func.count(LoginSession.id)).where(LoginSession.patron_id == patron.id)

@@ -14,7 +14,7 @@ from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.accounts import patron_import
 from idp.services.accounts.patron_import import import_patrons
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.passwords import HashParams
 from idp.services.passwords import HashStats
 from idp.services.passwords import hash_chunks
@@ -36,7 +36,7 @@ def _count() -> int:
 
 
 def _check_passwords(generated: dict[str, str], rows: int = ROWS) -> None:
-    passwords = services().passwords
+    passwords = container().passwords
     for i in range(rows):
         card = f"07{i:08d}"
         patron = db.session.scalar(select(Patron).where(Patron.card_number == card))

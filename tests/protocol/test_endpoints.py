@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from idp.services.container import services
+from idp.services.container import container
 from tests.conftest import ISSUER
 from tests.conftest import VENDOR_SECRET
 from tests.support.factories import DEFAULT_PASSWORD
@@ -34,7 +34,7 @@ def test_discovery_answers_304_for_a_matching_etag(client: FlaskClient) -> None:
 
 def test_jwks_publishes_the_active_key_without_private_parts(client: FlaskClient) -> None:
     keys = client.get("/jwks.json").get_json()["keys"]
-    store = services().keys
+    store = container().keys
     active = [store.active_key_for(alg).kid for alg in ("RS256", "ES256", "EdDSA")]
     assert [k["kid"] for k in keys] == active  # the RSA key and its two companions
     assert [k["alg"] for k in keys] == ["RS256", "ES256", "EdDSA"]

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.keys import KeyStore
 from idp.settings import app_settings
 from idp.views.discovery import StaticDocuments
@@ -87,9 +87,9 @@ def test_rotated_key_is_published_after_the_reload_interval(
     app: Flask, client: FlaskClient
 ) -> None:
     folder = Path(app_settings(app).site.instance_dir) / "keys-rotation"
-    shutil.copytree(services().keys.folder, folder)
+    shutil.copytree(container().keys.folder, folder)
     store = KeyStore(folder)
-    services().keys = store
+    container().keys = store
     before = client.get("/jwks.json")
     new_kid = KeyStore(folder).rotate()
     deadline = time.monotonic() + 5

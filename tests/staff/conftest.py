@@ -13,7 +13,7 @@ from werkzeug.test import TestResponse
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.staff import totp
 from idp.services.staff.accounts import add_staff
 from idp.services.staff.accounts import finish_enrolment
@@ -72,7 +72,7 @@ def sign_in(client: FlaskClient, user: StaffUser, *, steps_back: int = 0) -> Tes
         client, "/staff/login", None, {"username": user.username, "password": user.password}
     )
     assert first.status_code == 302, first.get_data(as_text=True)
-    now = services().now()
+    now = container().now()
     second = post_form(
         client,
         "/staff/login/second",

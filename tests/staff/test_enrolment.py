@@ -14,7 +14,7 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.models.staff import StaffMember
-from idp.services.container import services
+from idp.services.container import container
 from tests.staff.conftest import post_form
 from tests.support.factories import change_settings
 
@@ -40,7 +40,7 @@ def _enrol_totp(client: FlaskClient, link: str, password: str = GOOD) -> tuple[s
     key = re.search(r'<code class="totp-key">([A-Z2-7 ]+)</code>', page)
     assert key, page
     secret = key.group(1).replace(" ", "")
-    code = pyotp.TOTP(secret).at(services().now())
+    code = pyotp.TOTP(secret).at(container().now())
     done = post_form(client, f"{link}/factor", f"{link}/totp", {"code": code})
     return secret, done
 
@@ -63,7 +63,7 @@ def test_add_prints_a_one_time_link_and_enrolment_completes(
     # And the new account signs in with password and the app's next code.
     clock.advance(seconds=30)
     post_form(client, "/staff/login", None, {"username": "alice", "password": GOOD})
-    code = pyotp.TOTP(secret).at(services().now())
+    code = pyotp.TOTP(secret).at(container().now())
     signed = post_form(client, "/staff/login/second", "/staff/login/totp", {"code": code})
     assert signed.status_code == 302
     assert client.get("/staff/admin/staff").status_code == 200

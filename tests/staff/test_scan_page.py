@@ -11,13 +11,13 @@ from idp.extensions import db
 from idp.models.audit import AuditEvent
 from idp.services.cards.codes import current_code
 from idp.services.cards.service import card_service
-from idp.services.container import services
+from idp.services.container import container
 from tests.staff.conftest import post_form
 from tests.support.factories import make_patron
 
 
 def _code(card: str) -> str:
-    return current_code(card_service().codes, card, services().now().timestamp()).value
+    return current_code(card_service().codes, card, container().now().timestamp()).value
 
 
 def _scan(client: FlaskClient, value: str) -> tuple[int, str]:

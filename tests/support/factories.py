@@ -13,7 +13,7 @@ from idp.models.client import Client
 from idp.models.client import hash_client_secret
 from idp.models.patron import Patron
 from idp.services.container import IdpServices
-from idp.services.container import services
+from idp.services.container import container
 
 DEFAULT_PASSWORD = "honyomu42"
 
@@ -29,7 +29,7 @@ def make_patron(
     """A saved patron with a known password (cheap Argon2 settings in tests)."""
     patron = Patron(
         card_number=card_number or "03" + "".join(secrets.choice("0123456789") for _ in range(8)),
-        password_hash=services().passwords.hash(password),
+        password_hash=container().passwords.hash(password),
         is_temporary_password=temporary,
         expires_on=expires_on or dt.date(2099, 12, 31),
         **fields,

@@ -23,7 +23,7 @@ from idp.services import audit
 from idp.services.accounts.self_service import external_url
 from idp.services.accounts.self_service import mailer
 from idp.services.accounts.self_service import patron_message
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.mail import MailError
 from idp.services.staff.actor import Actor
 from idp.services.webauthn_rp import registration_options
@@ -51,8 +51,8 @@ def is_fresh_password_login(auth_time: int | None, amr: str | None) -> bool:
     """True within ``IDP_PASSKEY_FRESH_LOGIN`` seconds of a sign-in with the password."""
     if auth_time is None or amr is not None:
         return False
-    age = services().now().timestamp() - auth_time
-    return 0 <= age <= services().settings.accounts.passkey_fresh_login
+    age = container().now().timestamp() - auth_time
+    return 0 <= age <= container().settings.accounts.passkey_fresh_login
 
 
 def start_registration(patron: Patron) -> tuple[str, bytes]:
@@ -82,7 +82,7 @@ def add_passkey(
     if len(passkeys_of(patron.id)) >= MAX_PASSKEYS:
         raise ValueError("too many passkeys")
     new = verify_registration(credential_json, challenge)
-    now = services().now()
+    now = container().now()
     row = PatronPasskey(
         patron_id=patron.id,
         credential_id=new.credential_id,
@@ -96,7 +96,7 @@ def add_passkey(
     db.session.add(row)
     audit.record("passkey.added", patron_id=patron.id, ip=ip, user_agent=user_agent)
     db.session.commit()
-    zone = ZoneInfo(services().settings.site.timezone)
+    zone = ZoneInfo(container().settings.site.timezone)
     for address in (patron.email, patron.email2):
         if not address:
             continue

@@ -29,7 +29,7 @@ from idp.services.accounts.patrons import is_valid_card_number
 from idp.services.accounts.patrons import normalize_password
 from idp.services.accounts.patrons import temporary_expiry
 from idp.services.cards.numbers import normalize_card_number
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.passwords import HashParams
 from idp.services.passwords import HashStats
 from idp.services.passwords import generate_temporary_password
@@ -142,7 +142,7 @@ def import_patrons(
             report.errors.append((reader.line_num, str(exc)))
     done = len(report.errors)
     batches: list[list[tuple[_Row, str | None]]] = []
-    length = services().settings.accounts.temporary_password_length
+    length = container().settings.accounts.temporary_password_length
     for offset in range(0, len(rows), BATCH):
         batch = rows[offset : offset + BATCH]
         existing = set(
@@ -163,7 +163,7 @@ def import_patrons(
             batches.append(todo)
     if progress is not None:
         progress(done)
-    settings = services().settings
+    settings = container().settings
     params = HashParams(
         time_cost=settings.accounts.argon2_time_cost,
         memory_cost=settings.accounts.argon2_memory_cost,
@@ -184,7 +184,7 @@ def import_patrons(
 
 
 def _patron(row: _Row, password_hash: str, generated: str | None) -> Patron:
-    now = services().now()
+    now = container().now()
     temporary = generated is not None or row.temporary
     return Patron(
         card_number=row.card_number,

@@ -14,7 +14,7 @@ from idp.extensions import db
 from idp.models.patron import Patron
 from idp.services.cards.numbers import normalize_card_number
 from idp.services.cards.numbers import validate_card_number
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.passwords import generate_temporary_password
 
 
@@ -49,7 +49,7 @@ def issue_patron(
         temporary password, which is never stored in clear and cannot be recovered.
     :raises PatronError: for a malformed or already used card number.
     """
-    svc = services()
+    svc = container()
     card = normalize_card_number(card_number)
     if not is_valid_card_number(card):
         raise PatronError("card number does not match the configured pattern or check digit")
@@ -77,7 +77,7 @@ def issue_patron(
 
 def temporary_expiry(now: dt.datetime) -> dt.datetime | None:
     """When a temporary password issued now stops working (None: never)."""
-    days = int(services().settings.accounts.temporary_password_days or 0)
+    days = int(container().settings.accounts.temporary_password_days or 0)
     return now + dt.timedelta(days=days) if days > 0 else None
 
 
@@ -93,7 +93,7 @@ def is_valid_card_number(card_number: str) -> bool:
     :param card_number: the card number, as typed or already normalised.
     :return: True when it is well formed under the configuration.
     """
-    settings = services().settings
+    settings = container().settings
     return validate_card_number(
         normalize_card_number(card_number),
         pattern=settings.accounts.card_number_pattern,

@@ -34,7 +34,7 @@ from idp.services.accounts.self_service import patron_message
 from idp.services.accounts.self_service import set_password
 from idp.services.cards.numbers import normalize_card_number
 from idp.services.cards.service import card_service
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.logout import end_all_sessions
 from idp.services.signin import matches_current_password
 from idp.services.signin import unlock_patron
@@ -50,7 +50,7 @@ SUBJECT = _l("Resetting your library password")
 
 def reissue_tokens() -> TokenService:
     """Signed tokens of re-issue links."""
-    svc = services()
+    svc = container()
     return TokenService(
         svc.config["SECRET_KEY"], "password.reissue", REISSUE_MAX_AGE, clock=svc.now
     )
@@ -61,7 +61,7 @@ def _is_settled(verified_at: dt.datetime | None) -> bool:
 
     None: confirmed before confirmation times were recorded (or set by the library).
     """
-    svc = services()
+    svc = container()
     min_age = dt.timedelta(seconds=svc.settings.accounts.reissue_email_min_age)
     return verified_at is None or svc.now() - verified_at >= min_age
 
@@ -177,7 +177,7 @@ def redeem_link(token: str) -> ReissueGrant:
     if not card_service().replay.claim("reissue-link:" + token, REISSUE_MAX_AGE):
         raise TokenError("password.reissue")
     audit.record("password.reissue_opened", patron_id=patron.id)
-    until = int(services().now().timestamp()) + REISSUE_FORM_WINDOW
+    until = int(container().now().timestamp()) + REISSUE_FORM_WINDOW
     return ReissueGrant(patron.id, patron.password_version or 0, until, link_digest(token))
 
 
@@ -186,7 +186,7 @@ def patron_for_grant(grant: ReissueGrant) -> Patron:
 
     :raises TokenError: when the form's time is up or the password changed meanwhile.
     """
-    if grant.until < services().now().timestamp():
+    if grant.until < container().now().timestamp():
         raise TokenError("password.reissue")
     return _patron_at(grant.patron_id, grant.password_version)
 

@@ -33,7 +33,7 @@ from idp.services.accounts.password_rules import RULE_MESSAGES
 from idp.services.accounts.password_rules import PasswordRule
 from idp.services.accounts.password_rules import check_new_password
 from idp.services.accounts.patrons import normalize_password
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.logout import end_all_sessions
 from idp.services.mail import BackgroundMailer
 from idp.services.mail import Mailer
@@ -114,12 +114,12 @@ def confirm_current_password(
 
 def mailer() -> Mailer:
     """The application's mailer (``IDP_SMTP_URL``, else ``instance/outbox/``)."""
-    return services().mailer
+    return container().mailer
 
 
 def background_mailer() -> BackgroundMailer:
     """Sends without making the request wait (used where timing must not tell anything)."""
-    return services().background_mailer
+    return container().background_mailer
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -127,14 +127,14 @@ def external_url(endpoint: str, **values: Any) -> str:
 
     Never from the request's Host header: a forged Host must not end up in a mailed link.
     """
-    return services().settings.site.issuer + url_for(endpoint, **values)
+    return container().settings.site.issuer + url_for(endpoint, **values)
 
 
 def patron_message(
     patron: Patron, to: str, subject: LazyString, template: str, **ctx: str
 ) -> EmailMessage:
     """A mail to ``patron`` in their language, from ``IDP_MAIL_FROM``."""
-    settings = services().settings
+    settings = container().settings
     locale = patron.locale if patron.locale in {"ja", "en"} else "ja"
     with force_locale(locale):
         library = library_name(locale)
@@ -154,7 +154,7 @@ def patron_message(
 
 def set_password(patron: Patron, new_password: str) -> None:
     """Store a password the patron chose: no longer temporary; older links stop working."""
-    svc = services()
+    svc = container()
     patron.password_hash = svc.passwords.hash(normalize_password(new_password))
     patron.is_temporary_password = False
     patron.temporary_password_expires_at = None
@@ -210,7 +210,7 @@ def change_password(
 
 def email_tokens() -> TokenService:
     """Signed tokens of e-mail confirmation links."""
-    svc = services()
+    svc = container()
     return TokenService(
         svc.config["SECRET_KEY"], "email.verify", EMAIL_VERIFY_MAX_AGE, clock=svc.now
     )
@@ -318,14 +318,14 @@ def update_account(
 
 def _send_change_notice(patron: Patron, address: str) -> bool:
     """Tell a confirmed address that it was taken off the card, and how to report it."""
-    zone = ZoneInfo(services().settings.site.timezone)
+    zone = ZoneInfo(container().settings.site.timezone)
     return _send(
         patron,
         address,
         _l("An e-mail address was removed from your library card"),
         "mail/email_changed.txt",
         old_address=address,
-        when=services().now().astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        when=container().now().astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         link=external_url("password.reissue"),
     )
 
@@ -350,7 +350,7 @@ def verify_email(token: str | None) -> Patron:
     patron = db.session.get(Patron, data.get("p")) if isinstance(data.get("p"), int) else None
     if patron is None:
         raise TokenError("email.verify")
-    now = services().now()
+    now = container().now()
     if data.get("s") == 1 and patron.email == data.get("e"):
         if not patron.is_email_verified:
             patron.is_email_verified, patron.email_verified_at = True, now

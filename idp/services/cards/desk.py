@@ -19,7 +19,7 @@ from idp.services.accounts.patrons import is_valid_card_number
 from idp.services.cards.service import VerifyResult
 from idp.services.cards.service import normalize_scan
 from idp.services.cards.service import verify_code
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import Slot
 from idp.services.signin import limiter
 from idp.services.signin.limiter import Reservation
@@ -42,7 +42,7 @@ def desk_verify(raw: str, reservation: Reservation, meta: dict[str, Any]) -> Ver
     :param reservation: from :func:`desk_reserve`, allowed.
     :param meta: audit fields (``ip``, ``user_agent``, ``client_id`` or ``actor``, …).
     """
-    result = verify_code(raw, services().now())
+    result = verify_code(raw, container().now())
     patron_id = result.patron.id if result.patron is not None else None
     limiter().settle(reservation, succeeded=result.reason not in COUNTED_REFUSALS)
     if result.is_valid:

@@ -24,7 +24,7 @@ from idp.i18n import library_contact
 from idp.i18n import library_name
 from idp.i18n import portal_name
 from idp.models.patron import Patron
-from idp.services.container import services
+from idp.services.container import container
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class NoticeEntry:
     def for_patron(cls, patron: Patron, temporary_password: str) -> NoticeEntry:
         """The entry for ``patron`` and their new temporary password."""
         until = patron.temporary_password_expires_at
-        zone = ZoneInfo(services().settings.site.timezone)
+        zone = ZoneInfo(container().settings.site.timezone)
         return cls(
             card_number=patron.card_number,
             temporary_password=temporary_password,
@@ -54,7 +54,7 @@ class NoticeEntry:
 
 def mylibrary_url() -> str:
     """Where patrons log in to their account: ``IDP_MYLIBRARY_URL`` or ``/account`` here."""
-    settings = services().settings
+    settings = container().settings
     return str(settings.library.mylibrary_url or f"{settings.site.issuer}/account")
 
 
@@ -75,7 +75,7 @@ def render_notices(
     :param back_url: when the notice is shown in the staff console: a print button and a
         link back there, both hidden on paper.
     """
-    settings = services().settings
+    settings = container().settings
     portal_url = mylibrary_url()
     with force_locale(lang):
         return render_template(

@@ -35,7 +35,7 @@ from idp.services.cards.codes import verify_scan
 from idp.services.cards.replay import DatabaseReplayStore
 from idp.services.cards.replay import FallbackReplayStore
 from idp.services.cards.replay import KeyedReplayStore
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.keys import SIGNING_ALG
 from idp.services.signin import SignInOutcome
 from idp.services.signin import refusal_reason
@@ -106,12 +106,12 @@ def build_card_service(
 
 def _now() -> dt.datetime:
     # Read at each use: tests move the application's clock after the service is built.
-    return services().now()
+    return container().now()
 
 
 def card_service() -> CardService:
     """The card service of the current application."""
-    return services().cards
+    return container().cards
 
 
 def card_refusal(patron: Patron, now: dt.datetime) -> CardRefusal | None:
@@ -226,10 +226,10 @@ def barcode_claim(patron: Patron, client: Client, now: dt.datetime) -> tuple[str
     :return: the compact JWS and its ``exp``.
     """
     card = card_service()
-    config = services().config
-    settings = services().settings
+    config = container().config
+    settings = container().settings
     issued = current_code(card.codes, patron.card_number, now.timestamp())
-    key = services().keys.active_key()
+    key = container().keys.active_key()
     header = {"alg": SIGNING_ALG, "kid": str(key.kid), "typ": CLAIM_TYPE}
     claims = {
         "iss": settings.site.issuer,

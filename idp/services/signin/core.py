@@ -23,7 +23,7 @@ from idp.services.accounts.patrons import is_valid_card_number
 from idp.services.accounts.patrons import normalize_password
 from idp.services.allowance import Allowance
 from idp.services.cards.numbers import normalize_card_number
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import lockout
 from idp.services.signin.limiter import Slot
 from idp.services.signin.limiter import limiter
@@ -173,7 +173,7 @@ def check_patron(card_number: str, password: str, *, channel: str, source: Sourc
     gives the same outcome; its counters grow and lock like a real card's, by the same
     statements, so that neither the answer nor its timing tells whether it exists.
     """
-    svc = services()
+    svc = container()
     card = normalize_card_number(card_number)
     secret = normalize_password(password)
     # A number that fails the configured pattern or check digit cannot be anybody's card:
@@ -247,7 +247,7 @@ def check_password(
     return check_secret(
         subject_kind,
         subject_key,
-        lambda: services().passwords.verify(password_hash, secret),
+        lambda: container().passwords.verify(password_hash, secret),
         source=source,
     )
 
@@ -259,4 +259,4 @@ def matches_current_password(patron: Patron, candidate: str) -> bool:
     same password again) or for the operator's own tools (``idp demo``); never as an
     answer to someone who is not.
     """
-    return services().passwords.verify(patron.password_hash, normalize_password(candidate))
+    return container().passwords.verify(patron.password_hash, normalize_password(candidate))

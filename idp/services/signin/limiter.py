@@ -25,7 +25,7 @@ from dataclasses import field
 from idp.metrics import current_metrics
 from idp.redis_client import SharedRedis
 from idp.services.allowance import Allowance
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin.counters import Counter
 from idp.services.signin.counters import CounterStore
 from idp.services.signin.counters import DatabaseStore
@@ -117,7 +117,7 @@ class Limiter:
         digest = hmac.new(self._secret, f"{slot.kind}\0{slot.value}".encode(), hashlib.sha256)
         key = f"{slot.kind}:{digest.hexdigest()[:48]}"
         if isinstance(rule, WindowRule):
-            key += f":{rule.bucket(services().now())}"
+            key += f":{rule.bucket(container().now())}"
         return key
 
     def reserve(self, slots: Sequence[Slot]) -> Reservation:
@@ -126,7 +126,7 @@ class Limiter:
         A refused reservation has already given its slots back. A window whose limit is
         0 is switched off and not counted.
         """
-        now = services().now()
+        now = container().now()
         wanted: list[tuple[Slot, str, Rule]] = []
         for slot in slots:
             rule = self.rule(slot)
@@ -171,7 +171,7 @@ class Limiter:
         subject (the delays). A success gives back the failure slots (per day) and
         forgets the subject's failures.
         """
-        now = services().now()
+        now = container().now()
         keys_of = {
             "backoff": [k for _s, k, r, _c in reservation.entries if isinstance(r, BackoffRule)],
             "failures": [
@@ -199,14 +199,14 @@ class Limiter:
     def count(self, kind: str, value: str) -> int:
         """The current count of a counter (for the counter desk and tests)."""
         slot = Slot(kind, value)
-        return self.store.read(self.key(slot, self.rule(slot)), services().now()).count
+        return self.store.read(self.key(slot, self.rule(slot)), container().now()).count
 
     def waiting(self, slots: Sequence[Slot]) -> int:
         """Seconds until every window of ``slots`` has room, without counting anything.
 
         For a cheap answer before work that then reserves (never instead of reserving).
         """
-        now = services().now()
+        now = container().now()
         wait = 0
         for slot in slots:
             rule = self.rule(slot)
@@ -235,4 +235,4 @@ def build_limiter(settings: Settings, app_secret: str, shared: SharedRedis | Non
 
 def limiter() -> Limiter:
     """The limiter of the current application."""
-    return services().limiter
+    return container().limiter

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from idp.models.patron import Patron
 from idp.models.patron import PatronStatus
-from idp.services.container import services
+from idp.services.container import container
 
 
 class SignInOutcome(enum.StrEnum):
@@ -121,7 +121,7 @@ def message_for(outcome: SignInOutcome, *, retry_after: int = 0, must_change: bo
 
 def _portal_name() -> str:
     """The patron portal's name (Myライブラリ) in the current language."""
-    library = services().settings.library
+    library = container().settings.library
     return library.portal_name if str(get_locale()) == "ja" else library.portal_name_en
 
 
@@ -141,7 +141,7 @@ def refusal_reason(patron: Patron, now: dt.datetime) -> SignInOutcome | None:
     """
     if patron.status != PatronStatus.ACTIVE:
         return _BY_STATUS.get(str(patron.status), SignInOutcome.SUSPENDED)
-    if patron.is_card_expired(now, services().settings.site.timezone):
+    if patron.is_card_expired(now, container().settings.site.timezone):
         return SignInOutcome.CARD_EXPIRED
     if patron.is_temporary_password:
         if patron.is_temporary_password_expired(now):

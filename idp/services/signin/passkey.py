@@ -17,7 +17,7 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models.passkey import PatronPasskey
 from idp.models.patron import Patron
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin.core import Source
 from idp.services.signin.core import check_secret
 from idp.services.signin.core import record_outcome
@@ -101,7 +101,7 @@ def check_passkey(
         return finish(SignInOutcome.THROTTLED, retry_after=check.retry_after)
     if not check.is_right or passkey is None:
         return finish(SignInOutcome.INVALID_CREDENTIALS)
-    now = services().now()
+    now = container().now()
     passkey.sign_count = verified[0].new_sign_count
     passkey.last_used_at = now
     patron = db.session.get(Patron, passkey.patron_id)

@@ -21,7 +21,7 @@ from idp.models.staff import StaffCredential
 from idp.models.staff import StaffMember
 from idp.models.staff import StaffRecoveryCode
 from idp.models.staff import StaffSession
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.staff.actor import Actor
 from idp.services.staff.roles import parse_role
 
@@ -43,7 +43,7 @@ class Enrolment:
     @property
     def url(self) -> str:
         """The link to hand to the staff member."""
-        return f"{services().settings.site.issuer}/staff/enrol/{self.token}"
+        return f"{container().settings.site.issuer}/staff/enrol/{self.token}"
 
 
 def token_hash(token: str) -> str:
@@ -93,8 +93,8 @@ def list_staff() -> list[StaffMember]:
 
 def _new_enrolment(staff: StaffMember) -> Enrolment:
     token = secrets.token_urlsafe(32)
-    hours = services().settings.staff.enrolment_hours
-    expires = services().now() + dt.timedelta(hours=hours)
+    hours = container().settings.staff.enrolment_hours
+    expires = container().now() + dt.timedelta(hours=hours)
     staff.enrolment_hash = token_hash(token)
     staff.enrolment_expires_at = expires
     return Enrolment(staff, token, expires)
@@ -125,7 +125,7 @@ def add_staff(
         name=(name or "").strip()[:200] or None,
         branch=(branch or "").strip()[:100] or None,
         is_active=True,
-        created_at=services().now(),
+        created_at=container().now(),
         created_by=actor.name,
     )
     db.session.add(staff)
@@ -194,14 +194,14 @@ def staff_for_enrolment(token: str) -> StaffMember | None:
     if staff is None or not staff.is_active:
         return None
     expires = staff.enrolment_expires_at
-    if expires is None or services().now() >= expires:
+    if expires is None or container().now() >= expires:
         return None
     return staff
 
 
 def set_password(staff: StaffMember, password: str) -> None:
     """Store the Argon2id hash of the staff member's chosen password (rules checked before)."""
-    staff.password_hash = services().passwords.hash(password)
+    staff.password_hash = container().passwords.hash(password)
 
 
 def finish_enrolment(staff: StaffMember) -> None:

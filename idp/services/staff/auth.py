@@ -28,7 +28,7 @@ from typing import Any
 from idp.extensions import db
 from idp.models.staff import StaffMember
 from idp.services.accounts.patrons import normalize_password
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import MAX_PASSWORD_INPUT
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Slot
@@ -71,7 +71,7 @@ def _key(username: str) -> str:
 
 
 def _lock_after() -> int:
-    return services().settings.staff.lock_after
+    return container().settings.staff.lock_after
 
 
 def _record(
@@ -94,7 +94,7 @@ def check_staff_password(
 
     :param source_ip: the browser's address (per-source counters, audit).
     """
-    svc = services()
+    svc = container()
     key = _key(username)
     secret = normalize_password(password)
     staff = find_staff(key) if len(secret) <= MAX_PASSWORD_INPUT else None
@@ -169,7 +169,7 @@ def check_second_factor(
     if not check.is_right:
         return _failed(staff, check.failures, source, method=method)
     limiter().clear(PASSWORD_KIND, staff.username)
-    staff.last_login_at = services().now()
+    staff.last_login_at = container().now()
     _record(SignInOutcome.OK, "staff.login", source, staff, role=staff.role, method=method)
     db.session.commit()
     return StaffSignIn(StaffSignInOutcome.OK, staff)
@@ -178,7 +178,7 @@ def check_second_factor(
 def _failed(staff: StaffMember | None, failures: int, source: Source, **detail: Any) -> StaffSignIn:
     """A wrong answer: audited; at ``IDP_STAFF_LOCK_AFTER`` in a row the account locks."""
     if staff is not None and 0 < _lock_after() <= failures:
-        staff.locked_at = services().now()
+        staff.locked_at = container().now()
         _record(SignInOutcome.LOCKED, "staff.locked", source, staff, failures=failures, **detail)
         db.session.commit()
         return StaffSignIn(StaffSignInOutcome.LOCKED)
@@ -198,4 +198,4 @@ def failure_count(username: str, kind: str = PASSWORD_KIND) -> int:
     """Consecutive failures counted for ``username`` (``staff`` or ``staff_2fa``)."""
     gate = limiter()
     slot = Slot(kind, _key(username))
-    return gate.store.read(gate.key(slot, gate.rule(slot)), services().now()).settled
+    return gate.store.read(gate.key(slot, gate.rule(slot)), container().now()).settled

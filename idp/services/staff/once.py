@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import limiter
 
 #: Seconds a claimed token is remembered (a form is never answered twice in this time).
@@ -19,5 +19,5 @@ REMEMBER = 24 * 3600
 def claim(token: str) -> bool:
     """True the first time ``token`` is claimed, False for every later claim."""
     key = "once:" + hashlib.sha256(token.encode()).hexdigest()[:48]
-    counters = limiter().store.reserve([(key, REMEMBER)], services().now())
+    counters = limiter().store.reserve([(key, REMEMBER)], container().now())
     return counters[key].count == 1

@@ -22,7 +22,7 @@ from idp.services.accounts.patrons import find_patron
 from idp.services.accounts.patrons import issue_patron
 from idp.services.accounts.patrons import temporary_expiry
 from idp.services.cards.numbers import normalize_card_number
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.logout import end_all_sessions
 from idp.services.passwords import generate_temporary_password
 from idp.services.signin import unlock_patron
@@ -100,7 +100,7 @@ def reset_password(
     :return: the patron and the new temporary password (shown once, never stored).
     """
     patron = patron_by_card(card_number)
-    svc = services()
+    svc = container()
     unlock_patron(patron)  # first: the limiter forgets the card in its own transaction
     temporary = generate_temporary_password(svc.settings.accounts.temporary_password_length)
     now = svc.now()
@@ -125,7 +125,7 @@ def renew(
 ) -> Patron:
     """Set a new card expiry date (today or later, in the library's time zone)."""
     patron = patron_by_card(card_number)
-    today = services().now().astimezone(ZoneInfo(services().settings.site.timezone)).date()
+    today = container().now().astimezone(ZoneInfo(container().settings.site.timezone)).date()
     if expires_on < today:
         raise PatronError(f"the new expiry date {expires_on.isoformat()} is in the past")
     previous = patron.expires_on
@@ -167,7 +167,7 @@ def set_status(
 def describe(card_number: str, *, actor: Actor | None = None) -> dict[str, Any]:
     """What the counter may see about a card: never a password, hash or address."""
     patron = patron_by_card(card_number)
-    svc = services()
+    svc = container()
     now = svc.now()
     zone = ZoneInfo(svc.settings.site.timezone)
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services.container import services
+from idp.services.container import container
 
 #: Rows in one report at most (the page and the CSV).
 MAX_ROWS = 5000
@@ -60,7 +60,7 @@ class ReportRow:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(services().settings.site.timezone)
+    return ZoneInfo(container().settings.site.timezone)
 
 
 def month_bounds(now: dt.datetime) -> tuple[dt.date, dt.date]:
@@ -76,7 +76,7 @@ def run_report(report: Report, *, days: int = 7) -> list[ReportRow]:
     :param days: for ``temporary-unchanged``, temporary passwords issued at least this
         many days ago; for ``temporary-expiring``, those ending within this many days.
     """
-    now = services().now()
+    now = container().now()
     query = select(Patron)
     if report is Report.TEMPORARY_UNCHANGED:
         query = query.where(

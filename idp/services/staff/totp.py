@@ -23,7 +23,7 @@ from sqlalchemy import update
 from idp.extensions import db
 from idp.models.staff import StaffMember
 from idp.models.staff import StaffRecoveryCode
-from idp.services.container import services
+from idp.services.container import container
 
 #: Steps before the current one still accepted (a code typed just as it changed).
 VALID_WINDOW = 1
@@ -34,7 +34,7 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 
 def _fernet() -> Fernet:
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp staff totp v1")
-    key = hkdf.derive(str(services().config["SECRET_KEY"]).encode())
+    key = hkdf.derive(str(container().config["SECRET_KEY"]).encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 
@@ -60,7 +60,7 @@ def decrypt_secret(stored: str) -> str | None:
 
 def provisioning_uri(secret: str, username: str) -> str:
     """The ``otpauth://`` URI an authenticator app scans (or types) to add the account."""
-    issuer = services().settings.library.name_en
+    issuer = container().settings.library.name_en
     import pyotp
 
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)

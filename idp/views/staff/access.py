@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.staff.actor import Actor
 from idp.services.staff.roles import Permission
 from idp.services.staff.roles import is_allowed
@@ -44,7 +44,7 @@ def public(view: _View) -> _View:
 
 def staff_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The networks of ``IDP_STAFF_NETWORKS`` (empty: any address may open the console)."""
-    return list(services().settings.staff.networks)
+    return list(container().settings.staff.networks)
 
 
 def is_allowed_address(address: str | None) -> bool:

@@ -18,7 +18,7 @@ from webauthn.helpers import bytes_to_base64url
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.staff import passkeys
 from idp.services.staff import totp
 from idp.services.staff.auth import StaffSignInOutcome
@@ -67,7 +67,7 @@ def login() -> Any:
             session.renew()  # type: ignore[attr-defined]
             session["pending"] = {
                 "id": result.staff.id,
-                "at": int(services().now().timestamp()),
+                "at": int(container().now().timestamp()),
                 "next": _safe_next(request.args.get("next")),
             }
             return redirect(url_for("staff.auth.second_factor"))
@@ -96,7 +96,7 @@ def _pending_staff() -> StaffMember | None:
     pending = session.get("pending")
     if not isinstance(pending, dict):
         return None
-    now = int(services().now().timestamp())
+    now = int(container().now().timestamp())
     if now - int(pending.get("at", 0)) > PENDING_SECONDS:
         session.pop("pending", None)
         return None
@@ -166,7 +166,7 @@ def login_totp() -> Any:
     if not form.validate_on_submit():
         return _second_page(staff, _("Enter the code."), 400)
     code = form.code.data or ""
-    return _second(staff, lambda: totp.verify_totp(staff, code, services().now()), "totp")
+    return _second(staff, lambda: totp.verify_totp(staff, code, container().now()), "totp")
 
 
 @bp.route("/login/recovery", methods=["POST"])
@@ -181,7 +181,7 @@ def login_recovery() -> Any:
         return _second_page(staff, _("Enter a recovery code."), 400)
     code = form.recovery_code.data or ""
     return _second(
-        staff, lambda: totp.use_recovery_code(staff, code, services().now()), "recovery_code"
+        staff, lambda: totp.use_recovery_code(staff, code, container().now()), "recovery_code"
     )
 
 
@@ -201,7 +201,7 @@ def login_passkey() -> Any:
     def verify() -> bool:
         try:
             passkeys.verify_assertion(
-                staff, answer, base64url_to_bytes(challenge), services().now()
+                staff, answer, base64url_to_bytes(challenge), container().now()
             )
         except passkeys.PasskeyError:
             return False

@@ -19,7 +19,7 @@ from webauthn.helpers import bytes_to_base64url
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.staff import passkeys
 from idp.services.staff import totp
 from idp.services.staff.accounts import finish_enrolment
@@ -144,7 +144,7 @@ def enrol_totp(token: str) -> Any:
     secret = totp.decrypt_secret(stored) if isinstance(stored, str) else None
     if not form.validate_on_submit() or secret is None:
         return _factor_page(token, staff, _("Enter the code."), 400)
-    step = totp.matching_step(secret, form.code.data or "", services().now())
+    step = totp.matching_step(secret, form.code.data or "", container().now())
     if step is None:
         return _factor_page(
             token, staff, _("The code is not right. Check the app's clock and try again."), 400
@@ -167,7 +167,7 @@ def enrol_passkey(token: str) -> Any:
         return _factor_page(token, staff, _("The passkey could not be registered."), 400)
     try:
         passkeys.finish_registration(
-            staff, form.credential.data or "", base64url_to_bytes(challenge), services().now()
+            staff, form.credential.data or "", base64url_to_bytes(challenge), container().now()
         )
     except passkeys.PasskeyError:
         return _factor_page(token, staff, _("The passkey could not be registered."), 400)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 
-from idp.services.container import services
+from idp.services.container import container
 
 ROLES = {"counter": _l("Counter"), "supervisor": _l("Supervisor"), "admin": _l("Administrator")}
 STATUSES = {
@@ -77,7 +77,7 @@ def local_time(value: dt.datetime | None) -> str:
     """A stored (UTC) time in the library's time zone, to the minute."""
     if value is None:
         return ""
-    zone = ZoneInfo(services().settings.site.timezone)
+    zone = ZoneInfo(container().settings.site.timezone)
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 

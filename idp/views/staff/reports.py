@@ -11,7 +11,7 @@ from flask import render_template
 from flask import request
 from flask_babel import gettext as _
 
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.staff.lookup import recent_events
 from idp.services.staff.reports import COLUMNS
 from idp.services.staff.reports import Report
@@ -79,7 +79,7 @@ def show(name: str) -> Any:
     """One report as a table, with its CSV link."""
     report, days = _report(name)
     rows = run_report(report, days=days)
-    first, last = month_bounds(services().now())
+    first, last = month_bounds(container().now())
     return render_template(
         "staff/report.html",
         report=report,

@@ -26,7 +26,7 @@ from werkzeug.datastructures import CallbackDict
 
 from idp.extensions import db
 from idp.models.staff import StaffSession
-from idp.services.container import services
+from idp.services.container import container
 from idp.settings import app_settings
 from idp.views.support.headers import is_tls
 
@@ -93,7 +93,7 @@ class ConsoleSessionInterface(SessionInterface):
         row = db.session.scalar(select(StaffSession).where(StaffSession.id_hash == _hash(token)))
         if row is None:
             return ConsoleSession()
-        now = services().now()
+        now = container().now()
         idle = dt.timedelta(seconds=app_settings(app).staff.session_idle_timeout)
         if now >= row.expires_at or now - row.last_seen_at >= idle:
             db.session.delete(row)
@@ -117,7 +117,7 @@ class ConsoleSessionInterface(SessionInterface):
 
     def _save(self, app: Flask, session: ConsoleSession, response: Response) -> None:
         name = self.cookie_name(app)
-        now = services().now()
+        now = container().now()
         if session.ended:
             if session.row is not None:
                 db.session.delete(session.row)

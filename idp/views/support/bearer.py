@@ -11,7 +11,7 @@ from flask import jsonify
 from flask import request
 
 from idp.oauth.hot import TokenView
-from idp.services.container import services
+from idp.services.container import container
 
 
 class BearerError(Exception):
@@ -28,7 +28,7 @@ def challenge(error: str | None = None, description: str | None = None) -> str:
     Without ``error`` the request carried no token at all, and the challenge names only
     the realm (§3.1: no error code then).
     """
-    parts = [f'realm="{services().settings.site.issuer}"']
+    parts = [f'realm="{container().settings.site.issuer}"']
     if error:
         parts.append(f'error="{error}"')
         if description:
@@ -71,7 +71,7 @@ def require_token(*scopes: str) -> TokenView:
         # §3.1: a request without credentials gets a challenge with no error code.
         raise BearerError(_challenge(401, None, None))
     try:
-        token: TokenView = services().require_oauth.acquire_token(list(scopes))
+        token: TokenView = container().require_oauth.acquire_token(list(scopes))
     except InsufficientScopeError:
         raise BearerError(
             _challenge(403, "insufficient_scope", "The token lacks a required scope.")

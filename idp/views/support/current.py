@@ -6,7 +6,7 @@ from flask import session
 
 from idp.extensions import db
 from idp.models.patron import Patron
-from idp.services.container import services
+from idp.services.container import container
 from idp.services.signin import refusal_reason
 
 
@@ -19,7 +19,7 @@ def current_patron() -> Patron | None:
     if patron_id is None:
         return None
     patron = db.session.get(Patron, patron_id)
-    if patron is None or refusal_reason(patron, services().now()) is not None:
+    if patron is None or refusal_reason(patron, container().now()) is not None:
         session.sign_out()  # type: ignore[attr-defined]
         return None
     return patron

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from idp.redaction import redact
-from idp.services.container import services
+from idp.services.container import container
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def authorization_error(error: OAuth2Error) -> Response:
     if error.redirect_uri:
         status, _body, headers = error()
         location = add_params_to_uri(
-            dict(headers)["Location"], [("iss", services().settings.site.issuer)]
+            dict(headers)["Location"], [("iss", container().settings.site.issuer)]
         )
         response = Response(status=status, headers={"Location": location})
         response.headers["Cache-Control"] = "no-store"

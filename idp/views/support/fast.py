@@ -141,9 +141,9 @@ class Call:
         self.form = form
         self.remote_addr = remote_addr
         self.user_agent = str(environ.get("HTTP_USER_AGENT", ""))
-        from idp.services.container import services
+        from idp.services.container import container
 
-        self.now = services().now()
+        self.now = container().now()
 
 
 def _form(raw: bytes) -> dict[str, str]:

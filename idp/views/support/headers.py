@@ -15,7 +15,7 @@ from flask import Flask
 from flask import Response
 from flask import request
 
-from idp.services.container import services
+from idp.services.container import container
 
 #: No inline script or style anywhere; nothing from other origins; never framed.
 CSP = (
@@ -36,7 +36,7 @@ def is_tls() -> bool:
     set (ProxyFix in :func:`idp.create_app`); an ``https://`` issuer means the browser
     only ever talks TLS to us, whatever a misconfigured proxy reports.
     """
-    return request.is_secure or services().settings.site.issuer.startswith("https://")
+    return request.is_secure or container().settings.site.issuer.startswith("https://")
 
 
 def add_security_headers(response: Response) -> Response:

@@ -40,7 +40,7 @@ from werkzeug.datastructures import CallbackDict
 
 from idp.extensions import db
 from idp.models.session import LoginSession
-from idp.services.container import services
+from idp.services.container import container
 from idp.settings import app_settings
 from idp.views.support.headers import is_tls
 from idp.views.support.unavailable import discard_transaction
@@ -188,7 +188,7 @@ class ServerSessionInterface(SessionInterface):
         row = db.session.scalar(_SESSION_BY_HASH, {"digest": _hash(token)})
         if row is None:
             return ServerSession()
-        now = services().now()
+        now = container().now()
         if not is_live(
             row.expires_at, row.last_seen_at, now, app_settings(app).sessions.idle_timeout
         ):
@@ -224,7 +224,7 @@ class ServerSessionInterface(SessionInterface):
 
     def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
         name = self.cookie_name(app)
-        now = services().now()
+        now = container().now()
         if session.ended and not session.rotate:
             if session.cleared:
                 return

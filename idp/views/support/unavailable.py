@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
 from idp.extensions import db
-from idp.services.container import services
+from idp.services.container import container
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def unavailable_response() -> Response:
         response = error_page(
             503, _("The service is busy or under maintenance. Please try again in a moment.")
         )
-    response.headers["Retry-After"] = services().settings.site.retry_after
+    response.headers["Retry-After"] = container().settings.site.retry_after
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -7,7 +7,7 @@ import dataclasses
 from flask import Flask
 
 from idp.services.container import IdpServices
-from idp.services.container import services
+from idp.services.container import container
 
 
 def test_every_service_is_typed() -> None:
@@ -20,8 +20,8 @@ def test_every_service_is_typed() -> None:
 
 
 def test_every_service_exists_once_the_app_is_built(app: Flask) -> None:
-    built = services()
+    built = container()
     for field in dataclasses.fields(IdpServices):
         if field.name != "redis":  # None without IDP_REDIS_URL
             assert getattr(built, field.name) is not None, field.name
-    assert services() is built
+    assert container() is built
