@@ -57,7 +57,7 @@ NOT_YET_MOVED = {
     "idp.oauth.device.DeviceCodeGrant.validate_device_credential",
     "idp.oauth.device.DeviceCodeGrant.save_token",
     "idp.oauth.endpoints.RevocationEndpoint.revoke_token",
-    "idp.oauth.grants.end_family_after_lost_claim",
+    "idp.oauth.claims.end_family_after_lost_claim",
     "idp.oauth.grants.AuthorizationCodeGrant.query_authorization_code",
     "idp.oauth.grants.AuthorizationCodeGrant.delete_authorization_code",
     "idp.oauth.grants.RefreshTokenGrant.authenticate_refresh_token",

@@ -21,6 +21,7 @@ from flask import Flask
 
 from idp.extensions import db
 from idp.models.client import Client
+from idp.oauth.claims import store_token
 from idp.oauth.device import DeviceAuthorizationEndpoint
 from idp.oauth.device import DeviceCodeGrant
 from idp.oauth.endpoints import BearerTokenValidator
@@ -32,7 +33,6 @@ from idp.oauth.grants import BrowserLogin
 from idp.oauth.grants import ClientCredentialsGrant
 from idp.oauth.grants import RefreshTokenGrant
 from idp.oauth.grants import family_for
-from idp.oauth.grants import store_token
 from idp.oauth.hot import client_registry
 from idp.oauth.hot import client_state
 from idp.oauth.oidc import OpenIDCode
