@@ -46,23 +46,15 @@ OWN_TRANSACTION = {
     # The browser session store: opened before, saved after the view's unit of work.
     "idp.views.support.sessions.ServerSessionInterface._open_record",
     "idp.views.support.sessions.ServerSessionInterface._save",
+    # A lost single-use claim of a code or refresh token: drops the token pair stored
+    # by this request and commits the family's revocation at once (the fast path then
+    # hands the request on to the full view, a unit of work of its own).
+    "idp.oauth.claims.end_family_after_lost_claim",
 }
 
 #: Commits not yet moved up to the face (or not yet shown to need their own
 #: transaction). This list may only shrink: a stale entry fails the test too.
 NOT_YET_MOVED = {
-    # Token endpoint: single-use codes and refresh tokens, claimed under concurrent
-    # redemption; to be reviewed as own-transaction claims.
-    "idp.oauth.device.DeviceAuthorizationEndpoint._save",
-    "idp.oauth.device.DeviceCodeGrant.validate_device_credential",
-    "idp.oauth.device.DeviceCodeGrant.save_token",
-    "idp.oauth.endpoints.RevocationEndpoint.revoke_token",
-    "idp.oauth.claims.end_family_after_lost_claim",
-    "idp.oauth.grants.AuthorizationCodeGrant.query_authorization_code",
-    "idp.oauth.grants.AuthorizationCodeGrant.delete_authorization_code",
-    "idp.oauth.grants.RefreshTokenGrant.authenticate_refresh_token",
-    "idp.oauth.grants.RefreshTokenGrant.revoke_old_credential",
-    "idp.oauth.grants.ClientCredentialsGrant.save_token",
     "idp.saml.registry.sync_sps",
     "idp.saml.sso._remember_request_id",
     "idp.services.accounts.self_service.update_account",

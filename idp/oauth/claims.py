@@ -126,7 +126,12 @@ def store_token(
 
 def end_family_after_lost_claim(family_id: str, event: str | None, **audit_detail: Any) -> None:
     """A claim lost to a concurrent or repeated redemption: undo this request's writes,
-    revoke the family (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and commit that alone."""
+    revoke the family (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and commit that alone.
+
+    A transaction of its own, deliberately: the rollback drops the token pair this
+    request stored before its claim failed, and the revocation is committed at once —
+    the token endpoint's fast path hands the request on to the full view afterwards,
+    which runs (and commits) a unit of work of its own."""
     db.session.rollback()
     revoke_family(family_id, container().now())
     if event is not None:

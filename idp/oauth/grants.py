@@ -184,15 +184,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             # tokens issued from it.
             revoke_family(_family_of_code(row.id), now)
             _audit("code.reused", patron_id=row.patron_id, client_id=client.client_id)
-            db.session.commit()
             return None
         if not code_is_redeemable(row, client.client_id, now):
             return None
         return row
 
     def delete_authorization_code(self, authorization_code: CodeView) -> None:
-        # Claim the code atomically; the tokens saved just before are committed only
-        # with a successful claim.
+        # Claim the code atomically; the tokens saved just before are committed (by the
+        # request's unit of work, after the answer is built) only with a successful claim.
         now = container().now()
         if not claim_code(db.session.connection(), authorization_code.id, now):
             end_family_after_lost_claim(_family_of_code(authorization_code.id), None)
@@ -203,7 +202,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             client_id=authorization_code.client_id,
             grant="authorization_code",
         )
-        db.session.commit()
 
     def authenticate_user(self, authorization_code: CodeView) -> PatronView:
         return receiving_patron(authorization_code.patron, container().now())
@@ -226,7 +224,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             # two holders is an attacker, so the whole family is revoked.
             revoke_family(row.family_id, now)
             _audit("refresh.reused", patron_id=row.patron_id, client_id=row.client_id)
-            db.session.commit()
             return None
         # A rotated one that gets past here is possibly a retry after the answer to the
         # rotation was lost: accepted once, if the token it was exchanged for was never
@@ -269,7 +266,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             client_id=refresh_token.client_id,
             grant="refresh_token",
         )
-        db.session.commit()
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -286,7 +282,6 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
     def save_token(self, token: dict[str, Any]) -> None:
         super().save_token(token)
         _audit("token.issued", client_id=self.request.client.client_id, grant="client_credentials")
-        db.session.commit()
 
 
 def family_for(request: Any) -> tuple[str, str | None, int | None]:
