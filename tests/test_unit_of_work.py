@@ -46,6 +46,8 @@ OWN_TRANSACTION = {
     # The browser session store: opened before, saved after the view's unit of work.
     "idp.views.support.sessions.ServerSessionInterface._open_record",
     "idp.views.support.sessions.ServerSessionInterface._save",
+    # A SAML request ID is single use: the claim must be visible to every worker at once.
+    "idp.saml.sso._remember_request_id",
     # A lost single-use claim of a code or refresh token: drops the token pair stored
     # by this request and commits the family's revocation at once (the fast path then
     # hands the request on to the full view, a unit of work of its own).
@@ -55,8 +57,6 @@ OWN_TRANSACTION = {
 #: Commits not yet moved up to the face (or not yet shown to need their own
 #: transaction). This list may only shrink: a stale entry fails the test too.
 NOT_YET_MOVED = {
-    "idp.saml.registry.sync_sps",
-    "idp.saml.sso._remember_request_id",
     "idp.services.accounts.self_service.update_account",
     "idp.services.accounts.passkeys.add_passkey",
     # Sign-in outcomes: committed before the caller's own-connection counter writes

@@ -54,7 +54,7 @@ def query_client(client_id: str) -> Client | None:
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Store a new token pair as hashes. The request commits (after the grant's single-use claim)."""
+    """Store a new token pair as hashes; the request commits it after the grant's claim."""
     from idp.services.container import container
 
     store_token(
