@@ -57,10 +57,15 @@ OWN_TRANSACTION = {
 #: Commits not yet moved up to the face (or not yet shown to need their own
 #: transaction). This list may only shrink: a stale entry fails the test too.
 NOT_YET_MOVED = {
+    # Commit, then mail: no mail may go out for work that is rolled back. Moving the
+    # commit to the face needs the service to return what to send, for the face to
+    # send after its commit.
     "idp.services.accounts.self_service.update_account",
     "idp.services.accounts.passkeys.add_passkey",
-    # Sign-in outcomes: committed before the caller's own-connection counter writes
-    # (SQLite allows one writer); moving them needs each caller checked.
+    # Sign-in outcomes: committed before the caller's own-connection counter writes,
+    # which on SQLite (one writer) would wait on an uncommitted session write and time
+    # out; moving them needs the counter writes of every caller (login page, account
+    # forms, credential API, SIP2, staff desk) moved after the face's commit.
     "idp.services.signin.core.check_patron",
     "idp.services.signin.passkey.check_passkey",
     "idp.services.staff.auth.check_staff_password",

@@ -56,6 +56,8 @@ def check_passkey(
     INVALID_CREDENTIALS for an unknown passkey or an answer that does not verify, or the
     card's refusal, or OK.
     """
+    # Over 60 lines, deliberately: one sequence (find, throttle, verify, decide), whose
+    # ``verify`` and ``finish`` close over the passkey found first.
     try:
         credential = parse_credential(credential_json)
     except PasskeyError:
