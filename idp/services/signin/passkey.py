@@ -89,6 +89,8 @@ def check_passkey(
 
     def finish(outcome: SignInOutcome, **detail: Any) -> PasskeyResult:
         record_outcome(outcome, channel=CHANNEL, source=source, patron_id=patron_id, **detail)
+        # Not yet the face's: committed before the caller's own-connection counter
+        # writes, which on SQLite would wait on this session's uncommitted write.
         db.session.commit()
         ok = outcome is SignInOutcome.OK
         return PasskeyResult(
