@@ -46,29 +46,25 @@ OWN_TRANSACTION = {
     # The browser session store: opened before, saved after the view's unit of work.
     "idp.views.support.sessions.ServerSessionInterface._open_record",
     "idp.views.support.sessions.ServerSessionInterface._save",
+    # A SAML request ID is single use: the claim must be visible to every worker at once.
+    "idp.saml.sso._remember_request_id",
+    # A lost single-use claim of a code or refresh token: drops the token pair stored
+    # by this request and commits the family's revocation at once (the fast path then
+    # hands the request on to the full view, a unit of work of its own).
+    "idp.oauth.claims.end_family_after_lost_claim",
 }
 
 #: Commits not yet moved up to the face (or not yet shown to need their own
 #: transaction). This list may only shrink: a stale entry fails the test too.
 NOT_YET_MOVED = {
-    # Token endpoint: single-use codes and refresh tokens, claimed under concurrent
-    # redemption; to be reviewed as own-transaction claims.
-    "idp.oauth.device.DeviceAuthorizationEndpoint._save",
-    "idp.oauth.device.DeviceCodeGrant.validate_device_credential",
-    "idp.oauth.device.DeviceCodeGrant.save_token",
-    "idp.oauth.endpoints.RevocationEndpoint.revoke_token",
-    "idp.oauth.grants.end_family_after_lost_claim",
-    "idp.oauth.grants.AuthorizationCodeGrant.query_authorization_code",
-    "idp.oauth.grants.AuthorizationCodeGrant.delete_authorization_code",
-    "idp.oauth.grants.RefreshTokenGrant.authenticate_refresh_token",
-    "idp.oauth.grants.RefreshTokenGrant.revoke_old_credential",
-    "idp.oauth.grants.ClientCredentialsGrant.save_token",
-    "idp.saml.registry.sync_sps",
-    "idp.saml.sso._remember_request_id",
+    # Commit, then mail: no mail may go out for work that is rolled back. Moving the
+    # commit to the face needs the service to return what to send, for the face to
+    # send after its commit (as the passkey page does with tell_passkey_added).
     "idp.services.accounts.self_service.update_account",
-    "idp.services.accounts.passkeys.add_passkey",
-    # Sign-in outcomes: committed before the caller's own-connection counter writes
-    # (SQLite allows one writer); moving them needs each caller checked.
+    # Sign-in outcomes: committed before the caller's own-connection counter writes,
+    # which on SQLite (one writer) would wait on an uncommitted session write and time
+    # out; moving them needs the counter writes of every caller (login page, account
+    # forms, credential API, SIP2, staff desk) moved after the face's commit.
     "idp.services.signin.core.check_patron",
     "idp.services.signin.passkey.check_passkey",
     "idp.services.staff.auth.check_staff_password",

@@ -108,7 +108,6 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
             ip=flask_request.remote_addr,
             user_agent=flask_request.user_agent.string,
         )
-        db.session.commit()
 
 
 _BY_HASH = select(DeviceAuthorization)
@@ -156,7 +155,6 @@ class DeviceCodeGrant(_Grant):  # type: ignore[misc]
             .where(DeviceAuthorization.id == credential.id)
             .values(**values)
         )
-        db.session.commit()
         if too_fast:
             raise SlowDownError()
         raise AuthorizationPendingError()
@@ -179,7 +177,6 @@ class DeviceCodeGrant(_Grant):  # type: ignore[misc]
             .values(status=USED)
         ).rowcount  # type: ignore[attr-defined]
         if claimed != 1:
-            db.session.rollback()
             raise InvalidGrantError("The device code was already used.")
         super().save_token(token)
         audit.record(
@@ -190,4 +187,3 @@ class DeviceCodeGrant(_Grant):  # type: ignore[misc]
             ip=flask_request.remote_addr,
             user_agent=flask_request.user_agent.string,
         )
-        db.session.commit()

@@ -57,7 +57,6 @@ class RevocationEndpoint(_RevocationEndpoint):  # type: ignore[misc]
             ip=flask_request.remote_addr,
             user_agent=flask_request.user_agent.string,
         )
-        db.session.commit()
 
 
 @dataclass(frozen=True)

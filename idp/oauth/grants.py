@@ -20,17 +20,15 @@ from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core.grants.util import is_openid_scope
 from flask import request as flask_request
-from sqlalchemy import Connection
-from sqlalchemy import bindparam
-from sqlalchemy import update
 
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
-from idp.models.token import Token
 from idp.oauth.authorization import code_values
 from idp.oauth.authorization import new_code
-from idp.oauth.hot import INSERT_TOKEN
+from idp.oauth.claims import claim_code
+from idp.oauth.claims import claim_for_refresh
+from idp.oauth.claims import end_family_after_lost_claim
 from idp.oauth.hot import CodeView
 from idp.oauth.hot import PatronView
 from idp.oauth.hot import TokenView
@@ -119,115 +117,6 @@ def within_retry_grace(row: TokenView, now: dt.datetime, grace: int) -> bool:
     )
 
 
-_tokens = Token.__table__
-_codes = AuthorizationCode.__table__
-_CLAIM_CODE = (
-    update(_codes)
-    .where(_codes.c.id == bindparam("code_id"), _codes.c.used_at.is_(None))
-    .values(used_at=bindparam("now"))
-)
-_CLAIM_REFRESH = (
-    update(_tokens)
-    .where(
-        _tokens.c.id == bindparam("token_id"),
-        _tokens.c.rotated_at.is_(None),
-        _tokens.c.revoked_at.is_(None),
-    )
-    .values(rotated_at=bindparam("now"))
-)
-_MARK_RETRY = (
-    update(_tokens)
-    .where(
-        _tokens.c.id == bindparam("token_id"),
-        _tokens.c.reused_at.is_(None),
-        _tokens.c.revoked_at.is_(None),
-    )
-    .values(reused_at=bindparam("now"))
-)
-_END_SUCCESSOR = (
-    update(_tokens)
-    .where(
-        _tokens.c.parent_id == bindparam("token_id"),
-        _tokens.c.rotated_at.is_(None),
-        _tokens.c.revoked_at.is_(None),
-    )
-    .values(revoked_at=bindparam("now"))
-)
-
-
-def claim_code(connection: Connection, code_id: int, now: dt.datetime) -> bool:
-    """Mark a code used, atomically; False if it already was (single use)."""
-    result = connection.execute(_CLAIM_CODE, {"code_id": code_id, "now": now})
-    return bool(result.rowcount == 1)
-
-
-def claim_refresh(connection: Connection, token_id: int, now: dt.datetime) -> bool:
-    """Mark a refresh token exchanged; False if it already was (or is revoked)."""
-    result = connection.execute(_CLAIM_REFRESH, {"token_id": token_id, "now": now})
-    return bool(result.rowcount == 1)
-
-
-def claim_retry(connection: Connection, token_id: int, now: dt.datetime) -> bool:
-    """Accept a rotated refresh token once more: mark the retry, and revoke the pair it
-    was exchanged for — only if that pair's refresh token was never used. False (and
-    nothing to keep) if either step finds the state changed. Must run before the new
-    pair is stored, so that only the earlier successor can match."""
-    params = {"token_id": token_id, "now": now}
-    if connection.execute(_MARK_RETRY, params).rowcount != 1:
-        return False
-    return bool(connection.execute(_END_SUCCESSOR, params).rowcount == 1)
-
-
-def claim_for_refresh(connection: Connection, token: TokenView, now: dt.datetime) -> bool:
-    """The claim of a refresh redemption: a rotation, or the one retry in the grace."""
-    claim = claim_retry if token.rotated_at is not None else claim_refresh
-    return claim(connection, token.id, now)
-
-
-def store_token(
-    connection: Connection,
-    token: dict[str, Any],
-    *,
-    client_id: str,
-    patron_id: int | None,
-    family: tuple[str, str | None, int | None],
-    now: dt.datetime,
-    refresh_ttl: int,
-) -> None:
-    """INSERT a new token pair, as hashes (one Core statement, in the open transaction)."""
-    family_id, sid, parent_id = family
-    refresh = token.get("refresh_token")
-    connection.execute(
-        INSERT_TOKEN,
-        {
-            "client_id": client_id,
-            "patron_id": patron_id,
-            "scope": token.get("scope", ""),
-            "access_token_hash": token_hash(token["access_token"]),
-            "refresh_token_hash": token_hash(refresh) if refresh else None,
-            "family_id": family_id,
-            "sid": sid,
-            "parent_id": parent_id,
-            "issued_at": now,
-            "access_expires_at": now + dt.timedelta(seconds=int(token["expires_in"])),
-            "refresh_expires_at": now + dt.timedelta(seconds=refresh_ttl) if refresh else None,
-            "rotated_at": None,
-            "revoked_at": None,
-            "reused_at": None,
-        },
-    )
-
-
-def end_family_after_lost_claim(family_id: str, event: str | None, **audit_detail: Any) -> None:
-    """A claim lost to a concurrent or repeated redemption: undo this request's writes,
-    revoke the family (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and commit that alone."""
-    db.session.rollback()
-    revoke_family(family_id, container().now())
-    if event is not None:
-        audit.record_in(db.session.connection(), event, **audit_detail)
-    db.session.commit()
-
-
 def _audit(event: str, **detail: Any) -> None:
     audit.record_in(
         db.session.connection(),
@@ -295,15 +184,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             # tokens issued from it.
             revoke_family(_family_of_code(row.id), now)
             _audit("code.reused", patron_id=row.patron_id, client_id=client.client_id)
-            db.session.commit()
             return None
         if not code_is_redeemable(row, client.client_id, now):
             return None
         return row
 
     def delete_authorization_code(self, authorization_code: CodeView) -> None:
-        # Claim the code atomically; the tokens saved just before are committed only
-        # with a successful claim.
+        # Claim the code atomically; the tokens saved just before are committed (by the
+        # request's unit of work, after the answer is built) only with a successful claim.
         now = container().now()
         if not claim_code(db.session.connection(), authorization_code.id, now):
             end_family_after_lost_claim(_family_of_code(authorization_code.id), None)
@@ -314,7 +202,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             client_id=authorization_code.client_id,
             grant="authorization_code",
         )
-        db.session.commit()
 
     def authenticate_user(self, authorization_code: CodeView) -> PatronView:
         return receiving_patron(authorization_code.patron, container().now())
@@ -337,7 +224,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             # two holders is an attacker, so the whole family is revoked.
             revoke_family(row.family_id, now)
             _audit("refresh.reused", patron_id=row.patron_id, client_id=row.client_id)
-            db.session.commit()
             return None
         # A rotated one that gets past here is possibly a retry after the answer to the
         # rotation was lost: accepted once, if the token it was exchanged for was never
@@ -380,7 +266,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             client_id=refresh_token.client_id,
             grant="refresh_token",
         )
-        db.session.commit()
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -397,7 +282,6 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
     def save_token(self, token: dict[str, Any]) -> None:
         super().save_token(token)
         _audit("token.issued", client_id=self.request.client.client_id, grant="client_credentials")
-        db.session.commit()
 
 
 def family_for(request: Any) -> tuple[str, str | None, int | None]:

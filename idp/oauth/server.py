@@ -21,6 +21,7 @@ from flask import Flask
 
 from idp.extensions import db
 from idp.models.client import Client
+from idp.oauth.claims import store_token
 from idp.oauth.device import DeviceAuthorizationEndpoint
 from idp.oauth.device import DeviceCodeGrant
 from idp.oauth.endpoints import BearerTokenValidator
@@ -32,7 +33,6 @@ from idp.oauth.grants import BrowserLogin
 from idp.oauth.grants import ClientCredentialsGrant
 from idp.oauth.grants import RefreshTokenGrant
 from idp.oauth.grants import family_for
-from idp.oauth.grants import store_token
 from idp.oauth.hot import client_registry
 from idp.oauth.hot import client_state
 from idp.oauth.oidc import OpenIDCode
@@ -54,7 +54,7 @@ def query_client(client_id: str) -> Client | None:
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Store a new token pair as hashes. The grant commits (after its single-use claim)."""
+    """Store a new token pair as hashes; the request commits it after the grant's claim."""
     from idp.services.container import container
 
     store_token(

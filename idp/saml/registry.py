@@ -150,7 +150,8 @@ def load_sp_files(folder: Path) -> list[SamlSpSpec]:
 
 
 def sync_sps(specs: list[SamlSpSpec], now: Any) -> tuple[list[str], list[str]]:
-    """Create or update SPs (others are kept). :return: entity IDs created and updated."""
+    """Create or update SPs (others are kept), in the caller's unit of work (the CLI
+    command commits them with the clients). :return: entity IDs created and updated."""
     created, updated = [], []
     for spec in specs:
         sp = find_sp(spec.entity_id, enabled_only=False)
@@ -168,7 +169,6 @@ def sync_sps(specs: list[SamlSpSpec], now: Any) -> tuple[list[str], list[str]]:
         sp.is_unsigned_request_allowed = spec.is_unsigned_request_allowed
         sp.is_enabled = True
         sp.updated_at = now
-    db.session.commit()
     return created, updated
 
 

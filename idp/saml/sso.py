@@ -172,7 +172,12 @@ def _posting_acs(sp: SamlServiceProvider) -> str:
 def _remember_request_id(
     sp_entity_id: str, request_id: str, settings: SamlSettings, now: dt.datetime
 ) -> None:
-    """Remember a request ID until it would be too old anyway; refuse one seen before."""
+    """Remember a request ID until it would be too old anyway; refuse one seen before.
+
+    A transaction of its own, deliberately: a single-use claim (like the card-code
+    replay store), which the unique key must show to every other worker at once; held
+    open until the end of the request it would also keep SQLite's write lock while the
+    sign-in page's own-connection counters wait on it."""
     db.session.execute(delete(SamlRequestId).where(SamlRequestId.expires_at < now))
     db.session.add(
         SamlRequestId(

@@ -32,6 +32,7 @@ from wtforms import StringField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
+from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.services.accounts import passkeys
@@ -190,7 +191,7 @@ def index() -> Any:
             flash(str(NEEDS_PASSWORD))
             return redirect(url_for("passkeys.index"))
         try:
-            passkeys.add_passkey(
+            added = passkeys.add_passkey(
                 patron,
                 form.name.data or "",
                 form.credential.data or "",
@@ -201,6 +202,10 @@ def index() -> Any:
         except (PasskeyError, ValueError):
             flash(str(PASSKEY_FAILED))
             return redirect(url_for("passkeys.index"))
+        # Commit before the notice goes out: no mail for a passkey that was not kept.
+        name, added_at = added.name, added.created_at
+        db.session.commit()
+        passkeys.tell_passkey_added(patron, name, added_at)
         flash(str(_l("The passkey was added.")))
         return redirect(url_for("passkeys.index"))
     if request.method == "POST":

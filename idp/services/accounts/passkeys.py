@@ -9,6 +9,7 @@ a sign-in with the password (not with another passkey).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
@@ -74,7 +75,8 @@ def add_passkey(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> PatronPasskey:
-    """Verify and keep a new passkey, audit it, and tell the patron's addresses by mail.
+    """Verify and keep a new passkey and audit it, in the caller's unit of work; the
+    caller commits, then sends :func:`tell_passkey_added` (no mail for work rolled back).
 
     :raises idp.services.webauthn_rp.PasskeyError: when the browser's answer fails.
     :raises ValueError: when the patron has :data:`MAX_PASSKEYS` already.
@@ -95,7 +97,12 @@ def add_passkey(
     )
     db.session.add(row)
     audit.record("passkey.added", patron_id=patron.id, ip=ip, user_agent=user_agent)
-    db.session.commit()
+    return row
+
+
+def tell_passkey_added(patron: Patron, name: str, added_at: dt.datetime) -> None:
+    """Tell the patron's addresses by mail that the passkey ``name`` was added (after
+    the commit; ``added_at`` as kept, time zone aware)."""
     zone = ZoneInfo(container().settings.site.timezone)
     for address in (patron.email, patron.email2):
         if not address:
@@ -105,15 +112,14 @@ def add_passkey(
             address,
             _l("A passkey was added to your library card"),
             "mail/passkey_added.txt",
-            name=row.name,
-            when=now.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            name=name,
+            when=added_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             link=external_url("passkeys.index"),
         )
         try:
             mailer().send(message)
         except MailError as exc:
             log.warning("passkey notice for patron %s not sent: %s", patron.id, exc)
-    return row
 
 
 def remove_passkey(

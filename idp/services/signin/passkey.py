@@ -56,6 +56,8 @@ def check_passkey(
     INVALID_CREDENTIALS for an unknown passkey or an answer that does not verify, or the
     card's refusal, or OK.
     """
+    # Over 60 lines, deliberately: one sequence (find, throttle, verify, decide), whose
+    # ``verify`` and ``finish`` close over the passkey found first.
     try:
         credential = parse_credential(credential_json)
     except PasskeyError:
@@ -87,6 +89,8 @@ def check_passkey(
 
     def finish(outcome: SignInOutcome, **detail: Any) -> PasskeyResult:
         record_outcome(outcome, channel=CHANNEL, source=source, patron_id=patron_id, **detail)
+        # Not yet the face's: committed before the caller's own-connection counter
+        # writes, which on SQLite would wait on this session's uncommitted write.
         db.session.commit()
         ok = outcome is SignInOutcome.OK
         return PasskeyResult(

@@ -1,0 +1,139 @@
+"""Single-use claims of codes and refresh tokens, and the storing of a new token pair.
+
+Single use is enforced with atomic conditional updates, so that two simultaneous
+redemptions of one code or one refresh token give exactly one success (RFC 6749 §4.1.2,
+RFC 9700 §4.14.2), on SQLite as on PostgreSQL. Used by the Authlib grants
+(:mod:`idp.oauth.grants`) and by the token endpoint's fast path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy import bindparam
+from sqlalchemy import update
+
+from idp.extensions import db
+from idp.models.authorization_code import AuthorizationCode
+from idp.models.token import Token
+from idp.oauth.hot import INSERT_TOKEN
+from idp.oauth.hot import TokenView
+from idp.oauth.tokens import revoke_family
+from idp.oauth.tokens import token_hash
+from idp.services import audit
+from idp.services.container import container
+
+_tokens = Token.__table__
+_codes = AuthorizationCode.__table__
+_CLAIM_CODE = (
+    update(_codes)
+    .where(_codes.c.id == bindparam("code_id"), _codes.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+_CLAIM_REFRESH = (
+    update(_tokens)
+    .where(
+        _tokens.c.id == bindparam("token_id"),
+        _tokens.c.rotated_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+    )
+    .values(rotated_at=bindparam("now"))
+)
+_MARK_RETRY = (
+    update(_tokens)
+    .where(
+        _tokens.c.id == bindparam("token_id"),
+        _tokens.c.reused_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+    )
+    .values(reused_at=bindparam("now"))
+)
+_END_SUCCESSOR = (
+    update(_tokens)
+    .where(
+        _tokens.c.parent_id == bindparam("token_id"),
+        _tokens.c.rotated_at.is_(None),
+        _tokens.c.revoked_at.is_(None),
+    )
+    .values(revoked_at=bindparam("now"))
+)
+
+
+def claim_code(connection: Connection, code_id: int, now: dt.datetime) -> bool:
+    """Mark a code used, atomically; False if it already was (single use)."""
+    result = connection.execute(_CLAIM_CODE, {"code_id": code_id, "now": now})
+    return bool(result.rowcount == 1)
+
+
+def claim_refresh(connection: Connection, token_id: int, now: dt.datetime) -> bool:
+    """Mark a refresh token exchanged; False if it already was (or is revoked)."""
+    result = connection.execute(_CLAIM_REFRESH, {"token_id": token_id, "now": now})
+    return bool(result.rowcount == 1)
+
+
+def claim_retry(connection: Connection, token_id: int, now: dt.datetime) -> bool:
+    """Accept a rotated refresh token once more: mark the retry, and revoke the pair it
+    was exchanged for — only if that pair's refresh token was never used. False (and
+    nothing to keep) if either step finds the state changed. Must run before the new
+    pair is stored, so that only the earlier successor can match."""
+    params = {"token_id": token_id, "now": now}
+    if connection.execute(_MARK_RETRY, params).rowcount != 1:
+        return False
+    return bool(connection.execute(_END_SUCCESSOR, params).rowcount == 1)
+
+
+def claim_for_refresh(connection: Connection, token: TokenView, now: dt.datetime) -> bool:
+    """The claim of a refresh redemption: a rotation, or the one retry in the grace."""
+    claim = claim_retry if token.rotated_at is not None else claim_refresh
+    return claim(connection, token.id, now)
+
+
+def store_token(
+    connection: Connection,
+    token: dict[str, Any],
+    *,
+    client_id: str,
+    patron_id: int | None,
+    family: tuple[str, str | None, int | None],
+    now: dt.datetime,
+    refresh_ttl: int,
+) -> None:
+    """INSERT a new token pair, as hashes (one Core statement, in the open transaction)."""
+    family_id, sid, parent_id = family
+    refresh = token.get("refresh_token")
+    connection.execute(
+        INSERT_TOKEN,
+        {
+            "client_id": client_id,
+            "patron_id": patron_id,
+            "scope": token.get("scope", ""),
+            "access_token_hash": token_hash(token["access_token"]),
+            "refresh_token_hash": token_hash(refresh) if refresh else None,
+            "family_id": family_id,
+            "sid": sid,
+            "parent_id": parent_id,
+            "issued_at": now,
+            "access_expires_at": now + dt.timedelta(seconds=int(token["expires_in"])),
+            "refresh_expires_at": now + dt.timedelta(seconds=refresh_ttl) if refresh else None,
+            "rotated_at": None,
+            "revoked_at": None,
+            "reused_at": None,
+        },
+    )
+
+
+def end_family_after_lost_claim(family_id: str, event: str | None, **audit_detail: Any) -> None:
+    """A claim lost to a concurrent or repeated redemption: undo this request's writes,
+    revoke the family (RFC 6749 §4.1.2, RFC 9700 §4.14.2) and commit that alone.
+
+    A transaction of its own, deliberately: the rollback drops the token pair this
+    request stored before its claim failed, and the revocation is committed at once —
+    the token endpoint's fast path hands the request on to the full view afterwards,
+    which runs (and commits) a unit of work of its own."""
+    db.session.rollback()
+    revoke_family(family_id, container().now())
+    if event is not None:
+        audit.record_in(db.session.connection(), event, **audit_detail)
+    db.session.commit()
