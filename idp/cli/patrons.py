@@ -6,7 +6,10 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from typing import TypeVar
 
 import click
 from flask.cli import with_appcontext
@@ -42,6 +45,22 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
         raise click.BadParameter("use YYYY-MM-DD, e.g. 2028-11-30") from None
 
 
+T = TypeVar("T")
+
+
+def _apply(
+    action: Callable[..., T], *args: Any, operator: str | None, reason: str | None, **kwargs: Any
+) -> T:
+    """Run one card action as the operator, commit it, and turn refusals into errors."""
+    actor = resolve_actor(operator)
+    try:
+        result = action(*args, actor=actor, reason=reason, **kwargs)
+    except PatronError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    return result
+
+
 @patrons.command("issue")
 @click.option("--card", "card_number", required=True, help="Card number (digits).")
 @click.option("--expires", required=True, callback=_date, help="Card expiry date, YYYY-MM-DD.")
@@ -62,14 +81,15 @@ def issue(
     reason: str | None,
 ) -> None:
     """Issue a card with a random temporary password, printed once."""
-    actor = resolve_actor(staff_username)
-    try:
-        patron, temporary = patron_actions.issue_card(
-            card_number, expires, name=name, email=email, actor=actor, reason=reason
-        )
-    except PatronError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    patron, temporary = _apply(
+        patron_actions.issue_card,
+        card_number,
+        expires,
+        name=name,
+        email=email,
+        operator=staff_username,
+        reason=reason,
+    )
     until = patron.temporary_password_expires_at
     result = {
         "card_number": patron.card_number,
@@ -258,12 +278,9 @@ def renew(
     card_number: str, expires: dt.date, staff_username: str | None, reason: str | None
 ) -> None:
     """Renew a card: set its new expiry date."""
-    actor = resolve_actor(staff_username)
-    try:
-        patron = patron_actions.renew(card_number, expires, actor=actor, reason=reason)
-    except PatronError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    patron = _apply(
+        patron_actions.renew, card_number, expires, operator=staff_username, reason=reason
+    )
     click.echo(f"Card {patron.card_number} now expires on {patron.expires_on.isoformat()}.")
 
 
@@ -276,12 +293,9 @@ def set_status(
     card_number: str, status: str, staff_username: str | None, reason: str | None
 ) -> None:
     """Set a card's status: active, suspended, lost or withdrawn."""
-    actor = resolve_actor(staff_username)
-    try:
-        patron = patron_actions.set_status(card_number, status, actor=actor, reason=reason)
-    except PatronError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    patron = _apply(
+        patron_actions.set_status, card_number, status, operator=staff_username, reason=reason
+    )
     click.echo(f"Card {patron.card_number} is now {patron.status}.")
     if patron.status != "active":
         click.echo("Every session and token of this card has ended.")

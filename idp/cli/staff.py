@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 from flask.cli import with_appcontext
@@ -17,6 +19,7 @@ from idp.services.staff.accounts import disable_staff
 from idp.services.staff.accounts import enable_staff
 from idp.services.staff.accounts import list_staff
 from idp.services.staff.accounts import reset_staff
+from idp.services.staff.actor import Actor
 from idp.services.staff.roles import Role
 
 
@@ -109,18 +112,29 @@ def list_command(as_json: bool) -> None:
         )
 
 
+T = TypeVar("T")
+
+
+def _apply(
+    action: Callable[..., T], username: str, staff_username: str | None, reason: str | None
+) -> T:
+    """Run one account action as the operator, commit it, and turn refusals into errors."""
+    actor: Actor = resolve_actor(staff_username)
+    try:
+        result = action(username, actor=actor, reason=reason)
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    return result
+
+
 @staff.command("disable")
 @click.argument("username")
 @operator_options
 @with_appcontext
 def disable(username: str, staff_username: str | None, reason: str | None) -> None:
     """Disable an account: no more sign-ins; its sessions end at once."""
-    actor = resolve_actor(staff_username)
-    try:
-        member = disable_staff(username, actor=actor, reason=reason)
-    except StaffError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    member = _apply(disable_staff, username, staff_username, reason)
     click.echo(f"Staff member {member.username} is disabled.")
 
 
@@ -130,12 +144,7 @@ def disable(username: str, staff_username: str | None, reason: str | None) -> No
 @with_appcontext
 def enable(username: str, staff_username: str | None, reason: str | None) -> None:
     """Enable an account again (also clears a lock after wrong passwords)."""
-    actor = resolve_actor(staff_username)
-    try:
-        member = enable_staff(username, actor=actor, reason=reason)
-    except StaffError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    member = _apply(enable_staff, username, staff_username, reason)
     click.echo(f"Staff member {member.username} is enabled.")
 
 
@@ -145,10 +154,5 @@ def enable(username: str, staff_username: str | None, reason: str | None) -> Non
 @with_appcontext
 def reset(username: str, staff_username: str | None, reason: str | None) -> None:
     """Forget password and second factors; print a new one-time enrolment link."""
-    actor = resolve_actor(staff_username)
-    try:
-        enrolment = reset_staff(username, actor=actor, reason=reason)
-    except StaffError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    enrolment = _apply(reset_staff, username, staff_username, reason)
     _print_enrolment(enrolment)

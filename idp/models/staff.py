@@ -92,6 +92,8 @@ class StaffCredential(db.Model):  # type: ignore[name-defined,misc]
     staff: Mapped[StaffMember] = relationship("StaffMember", back_populates="credentials")
 
 
+# Declarative table: its columns look like StaffCredential's because both hang off a
+# staff member; they are separate tables with separate rules, not shared logic.
 class StaffRecoveryCode(db.Model):  # type: ignore[name-defined,misc]
     """A one-time recovery code (SHA-256 of a random code); used once, then spent."""
 

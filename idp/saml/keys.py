@@ -29,6 +29,8 @@ class SamlKeyError(RuntimeError):
     """The key folder cannot be used; the message says why."""
 
 
+# The error class and frozen record look like services/keys.py and services/passwords.py
+# only in shape: SAML keys are files pysaml2 reads, not JWKs or Argon2 parameters.
 @dataclass(frozen=True)
 class SamlKeyPair:
     """Paths of one key and its certificate (pysaml2 and xmlsec1 take files)."""

@@ -28,6 +28,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from idp.services.allowance import Allowance
+from idp.services.networks import address_in
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
 from idp.services.signin import check_patron
@@ -63,13 +64,7 @@ class EzproxySettings:
         if not self.secret or not presented:
             return False
         right = hmac.compare_digest(presented.encode(), self.secret.encode())
-        try:
-            ip = ipaddress.ip_address(address or "")
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return right and any(ip in network for network in self.networks)
+        return address_in(address, self.networks) and right
 
 
 def from_settings(settings: Settings) -> EzproxySettings:

@@ -189,6 +189,8 @@ def verify_assertion(
     """
     rp_id, origin = relying_party()
     try:
+        # Mirrors the registration call above on purpose: py_webauthn takes the same
+        # relying-party facts for both ceremonies, with different results to check.
         verified = verify_authentication_response(
             credential=credential,
             expected_challenge=challenge,

@@ -125,6 +125,8 @@ class DatabaseDirectory:
             finally:
                 db.session.remove()
 
+    # The signature repeats PatronDirectory.authenticate in sip2/directory.py: this class
+    # implements that Protocol, so the two must stay alike.
     def authenticate(
         self,
         card_number: str,

@@ -95,6 +95,9 @@ class FallbackReplayStore:
         # Without a shared client, a private one only for its down flag (never connects).
         self.shared = shared or SharedRedis("redis://", retry_seconds=REDIS_RETRY_SECONDS)
 
+    # These delegating accessors match the throttle counters' (services/signin/counters.py)
+    # because both wrap one SharedRedis down flag; three short properties are clearer here
+    # than a mixin across two domains.
     @property
     def down_until(self) -> float:
         """Monotonic time until which Redis is skipped."""

@@ -15,6 +15,8 @@ from idp.models.audit import AuditEvent
 from idp.services import audit
 
 
+# A plain record of optional fields; it looks like SmtpSettings (services/mail.py) only
+# because both are frozen dataclasses with defaults. Nothing to share.
 @dataclass(frozen=True)
 class Actor:
     """A staff member or operator acting on patrons, staff accounts or clients."""

@@ -22,6 +22,9 @@ MAX_LENGTH = 128
 _TRAILING_DECORATION = re.compile(r"[\d\W_]+$")
 
 
+# The shape mirrors services/accounts/password_rules.py on purpose, but the rules differ
+# (staff: 12-128 characters, no username; patrons: 4-20 letters or digits, not the card
+# number), so each keeps its own enum and messages.
 class StaffPasswordRule(enum.StrEnum):
     """A rule a new staff password failed; the first failing one is reported."""
 

@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from idp.extensions import db
 from idp.models.staff import StaffMember
 from idp.services.container import container
+from idp.services.networks import address_in
 from idp.services.staff.actor import Actor
 from idp.services.staff.roles import Permission
 from idp.services.staff.roles import is_allowed
@@ -52,13 +53,7 @@ def is_allowed_address(address: str | None) -> bool:
     networks = staff_networks()
     if not networks:
         return True
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
+    return address_in(address, networks)
 
 
 def current_staff() -> StaffMember | None:
