@@ -35,10 +35,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     import idp.models  # noqa: F401 - registers every table with the metadata
     from idp.cli import register_commands
-    from idp.db_errors import hide_error_details
     from idp.extensions import babel
     from idp.extensions import csrf
-    from idp.extensions import db
     from idp.extensions import init_migrations
     from idp.i18n import init_app as init_i18n
     from idp.i18n import select_locale
@@ -60,46 +58,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     flask_keys = {k: v for k, v in (test_config or {}).items() if not k.startswith("IDP_")}
     overrides = {k: v for k, v in (test_config or {}).items() if k.startswith("IDP_")}
     settings = load_settings(os.environ, overrides)
-    instance_dir = Path(settings.site.instance_dir)
-    if not settings.database.url:
-        instance_dir.mkdir(parents=True, exist_ok=True)
-        settings = settings.with_values(
-            {"IDP_DATABASE_URL": f"sqlite:///{instance_dir / 'idp.sqlite3'}"}
-        )
-    database_url = str(settings.database.url)
-    app.config.update(flask_keys)
-    secret = settings.site.secret_key or idp_config.ensure_secret_key(instance_dir)
-    app.config.update(
-        SECRET_KEY=secret,
-        SQLALCHEMY_DATABASE_URI=database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database),
-        BABEL_DEFAULT_LOCALE="ja",
-        BABEL_DEFAULT_TIMEZONE=settings.site.timezone,
-        WTF_CSRF_TIME_LIMIT=None,
-        # Our pages send ``Referrer-Policy: no-referrer`` (RFC 9700 §4.2.4), so browsers
-        # post forms without a Referer (and with ``Origin: null``); Flask-WTF's https
-        # Referer check would refuse every login behind TLS. The session-bound CSRF
-        # token and the SameSite=Lax cookie protect the forms.
-        WTF_CSRF_SSL_STRICT=False,
-        MAX_CONTENT_LENGTH=64 * 1024,
-        JSON_SORT_KEYS=False,
-    )
+    settings, secret = _configure_flask(app, settings, flask_keys)
     if not (app.config.get("TESTING") or app.config.get("DEBUG")):
         check_production(settings, secret)
 
     if settings.site.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    db.init_app(app)
-    with app.app_context():
-        hide_error_details(db.engine)
-        if database_url.startswith("sqlite"):
-            event.listen(db.engine, "connect", _sqlite_pragmas)
-            database = db.engine.url.database
-            if database and database != ":memory:":
-                from idp.sqlite_writes import install as queue_sqlite_writers
-
-                queue_sqlite_writers(db.engine, database, settings.database.sqlite_synchronous)
+    _init_database(app, settings)
     init_migrations(app, str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=partial(select_locale, pending_ui_locales))
@@ -117,6 +83,55 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     init_unavailable(app)
     register_commands(app)
     return app
+
+
+def _configure_flask(
+    app: Flask, settings: Settings, flask_keys: Mapping[str, Any]
+) -> tuple[Settings, str]:
+    """Flask's own configuration from the settings; the settings with their database URL
+    filled in (SQLite under the instance folder by default), and the secret key."""
+    instance_dir = Path(settings.site.instance_dir)
+    if not settings.database.url:
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        settings = settings.with_values(
+            {"IDP_DATABASE_URL": f"sqlite:///{instance_dir / 'idp.sqlite3'}"}
+        )
+    app.config.update(flask_keys)
+    secret = settings.site.secret_key or idp_config.ensure_secret_key(instance_dir)
+    app.config.update(
+        SECRET_KEY=secret,
+        SQLALCHEMY_DATABASE_URI=str(settings.database.url),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database),
+        BABEL_DEFAULT_LOCALE="ja",
+        BABEL_DEFAULT_TIMEZONE=settings.site.timezone,
+        WTF_CSRF_TIME_LIMIT=None,
+        # Our pages send ``Referrer-Policy: no-referrer`` (RFC 9700 §4.2.4), so browsers
+        # post forms without a Referer (and with ``Origin: null``); Flask-WTF's https
+        # Referer check would refuse every login behind TLS. The session-bound CSRF
+        # token and the SameSite=Lax cookie protect the forms.
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    return settings, secret
+
+
+def _init_database(app: Flask, settings: Settings) -> None:
+    """Bind SQLAlchemy; hide bound values in errors; SQLite's pragmas and writer queue."""
+    from idp.db_errors import hide_error_details
+    from idp.extensions import db
+
+    database_url = str(settings.database.url)
+    db.init_app(app)
+    with app.app_context():
+        hide_error_details(db.engine)
+        if database_url.startswith("sqlite"):
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+            database = db.engine.url.database
+            if database and database != ":memory:":
+                from idp.sqlite_writes import install as queue_sqlite_writers
+
+                queue_sqlite_writers(db.engine, database, settings.database.sqlite_synchronous)
 
 
 def build_services(

@@ -29,13 +29,11 @@ from sqlalchemy import Row
 from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy import update
 
 from idp.models.authorization_code import ACR_BY_AMR
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.patron import Patron
-from idp.models.session import LoginSession
 from idp.models.token import Token
 from idp.services.client_registry import ClientRegistry
 from idp.services.container import container
@@ -218,17 +216,17 @@ class CodeView(AuthorizationCodeMixin):  # type: ignore[misc]
         return [self.amr or "pwd"]
 
 
-def _patron_columns() -> list[Any]:
+def patron_columns() -> list[Any]:
     return [_patrons.c[name].label(f"p_{name}") for name in PATRON_FIELDS]
 
 
-def _client_columns() -> list[Any]:
+def client_columns() -> list[Any]:
     return [_clients.c.is_enabled.label("c_enabled"), _clients.c.version.label("c_version")]
 
 
 def _token_select(column: str) -> Any:
     return (
-        select(*[_tokens.c[n] for n in TOKEN_FIELDS], *_client_columns(), *_patron_columns())
+        select(*[_tokens.c[n] for n in TOKEN_FIELDS], *client_columns(), *patron_columns())
         .select_from(
             _tokens.join(_clients, _clients.c.client_id == _tokens.c.client_id).outerjoin(
                 _patrons, _patrons.c.id == _tokens.c.patron_id
@@ -242,7 +240,7 @@ def _token_select(column: str) -> Any:
 _BY_ACCESS = _token_select("access_token_hash")
 _BY_REFRESH = _token_select("refresh_token_hash")
 _CODE_BY_HASH = (
-    select(*[_codes.c[n] for n in CODE_FIELDS], *_client_columns(), *_patron_columns())
+    select(*[_codes.c[n] for n in CODE_FIELDS], *client_columns(), *patron_columns())
     .select_from(
         _codes.join(_clients, _clients.c.client_id == _codes.c.client_id).outerjoin(
             _patrons, _patrons.c.id == _codes.c.patron_id
@@ -256,7 +254,7 @@ _CLIENT_STATE = select(_clients.c.is_enabled, _clients.c.version).where(
 INSERT_TOKEN = insert(_tokens)
 
 
-def _patron_of(row: Row[Any]) -> PatronView | None:
+def patron_of(row: Row[Any]) -> PatronView | None:
     if row.p_id is None:
         return None
     view = PatronView.__new__(PatronView)
@@ -271,7 +269,7 @@ def _fill(view: Any, row: Row[Any], fields: tuple[str, ...]) -> None:
         setattr(view, name, mapping[name])
     view.client_enabled = bool(row.c_enabled)
     view.client_version = int(row.c_version)
-    view.patron = _patron_of(row)
+    view.patron = patron_of(row)
 
 
 def reader(engine: Engine) -> Engine:
@@ -333,72 +331,3 @@ def attach_client(view: TokenView) -> bool:
 
 
 # --- the authorization endpoint's fast path ---------------------------------------------
-
-_sessions = LoginSession.__table__
-SESSION_FIELDS = ("id", "patron_id", "auth_time", "sid", "data", "clients", "expires_at")
-
-
-class SessionView:
-    """A browser's login session with its patron, and the state of the client a request
-    names (``client_enabled``/``client_version`` None: no such client)."""
-
-    id: int
-    patron_id: int | None
-    auth_time: int | None
-    sid: str
-    data: dict[str, Any]
-    clients: list[str]
-    expires_at: dt.datetime
-    last_seen_at: dt.datetime
-    client_enabled: bool | None
-    client_version: int | None
-    patron: PatronView | None
-
-
-_SESSION_FOR_CLIENT: Any = (
-    select(
-        *[_sessions.c[n] for n in SESSION_FIELDS],
-        _sessions.c.last_seen_at,
-        *_client_columns(),
-        *_patron_columns(),
-    )
-    .select_from(
-        _sessions.outerjoin(_patrons, _patrons.c.id == _sessions.c.patron_id).outerjoin(
-            _clients, _clients.c.client_id == bindparam("client_id")
-        )
-    )
-    .where(_sessions.c.id_hash == bindparam("digest"))
-)
-_TOUCH_SESSION = (
-    update(_sessions)
-    .where(_sessions.c.id == bindparam("session_id"))
-    .values(clients=bindparam("clients"), last_seen_at=bindparam("last_seen_at"))
-)
-
-
-def load_session_for(connection: Connection, digest: str, client_id: str) -> SessionView | None:
-    """The login session whose id hashes to ``digest``, with its patron and the state
-    of client ``client_id``, in one SELECT."""
-    row = connection.execute(
-        _SESSION_FOR_CLIENT, {"digest": digest, "client_id": client_id}
-    ).first()
-    if row is None:
-        return None
-    view = SessionView()
-    mapping = row._mapping
-    for name in (*SESSION_FIELDS, "last_seen_at"):
-        setattr(view, name, mapping[name])
-    view.client_enabled = None if row.c_enabled is None else bool(row.c_enabled)
-    view.client_version = None if row.c_version is None else int(row.c_version)
-    view.patron = _patron_of(row)
-    return view
-
-
-def touch_session(
-    connection: Connection, session_id: int, clients: list[str], last_seen_at: dt.datetime
-) -> None:
-    """Write a session's client list and last-seen time (in the open transaction)."""
-    connection.execute(
-        _TOUCH_SESSION,
-        {"session_id": session_id, "clients": clients, "last_seen_at": last_seen_at},
-    )

@@ -114,10 +114,10 @@ def parse_client(
     :param where: the file name, for error messages.
     :param env: where ``client_secret_env`` is looked up.
     :param allow_private: whether back-channel URIs may name private addresses for every
-        client; None: as the current application's ``IDP_BACKCHANNEL_ALLOW_PRIVATE`` says
-        (no application: no).
+        client; None: as ``IDP_BACKCHANNEL_ALLOW_PRIVATE`` says (no application: no).
     :raises ClientFileError: naming the file and the offending key.
     """
+    # Long on purpose: one check per key of the file, in order, each naming its key.
     client_id = data.get("client_id")
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise ClientFileError(f"{where}: client_id must be 1-64 letters, digits, '.', '_', '-'")

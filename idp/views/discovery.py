@@ -24,6 +24,8 @@ bp = Blueprint("discovery", __name__)
 
 def provider_metadata(issuer: str) -> dict[str, Any]:
     """The OpenID Provider metadata document."""
+    # Long on purpose: one declarative document (OpenID Connect Discovery §3), read top
+    # to bottom like the JSON it becomes.
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",

@@ -64,6 +64,8 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Show the login form, and sign the patron in."""
+    # Long on purpose: the login page's one ordered sequence (request, CSRF, the sign-in
+    # core, then one short branch per outcome); the order is the rule.
     form = LoginForm()
     rid = request.values.get("rid") or form.rid.data or None
     params = pending.recall(rid)

@@ -122,6 +122,8 @@ def import_patrons(
         passwords of everything it stored.
     :return: counts, row errors, the generated temporary passwords and the timing.
     """
+    # Long on purpose: one streaming loop whose batching, hashing pool, resume check and
+    # per-batch commit share the loop's state; pieces would pass it all around.
     started = time.perf_counter()
     report = ImportReport(jobs=max(1, jobs))
     reader = csv.DictReader(lines)

@@ -264,6 +264,8 @@ def update_account(
     :raises PasswordChangeError: an address changes and the password is missing, wrong,
         throttled or the card locked; nothing is saved.
     """
+    # Long on purpose: the account form's fields in the order the page shows them, with
+    # the re-authentication and re-confirmation rules between them in that order.
     old = [
         (patron.email, patron.is_email_verified),
         (patron.email2, patron.is_email2_verified),

@@ -16,8 +16,8 @@ from idp.oauth.authorization import new_code
 from idp.oauth.authorization import nonce_seen
 from idp.oauth.authorization import passkey_missing
 from idp.oauth.hot import client_registry
-from idp.oauth.hot import load_session_for
-from idp.oauth.hot import touch_session
+from idp.oauth.session_reads import load_session_for
+from idp.oauth.session_reads import touch_session
 from idp.oauth.tokens import token_hash
 from idp.services import audit
 from idp.views.passkeys import AMR_KEY
@@ -55,6 +55,8 @@ def authorize_endpoint(path: FastPath, call: Call) -> Answer:
     """``GET /authorize`` by a signed-in browser, for a client that needs no consent
     screen now: a new code, back to the client (the checks of idp/views/authorize.py
     and Authlib's validation, by the same functions)."""
+    # Long on purpose: the same ordered list of checks as the authorize view and Authlib
+    # (each a shared rule function), then the one write; any miss falls through.
     query = str(call.environ.get("QUERY_STRING", ""))
     if len(query) > pending.MAX_REQUEST_SIZE or "%00" in query:
         raise Fallthrough
