@@ -8,6 +8,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oidc.core.grants.util import is_openid_scope
+from sqlalchemy import Connection
 
 from idp.extensions import db
 from idp.models.client import Client
@@ -96,6 +97,28 @@ def _issue(
     )
 
 
+def _issued(
+    connection: Connection,
+    call: Call,
+    client: Client,
+    patron: PatronView,
+    token: dict[str, Any],
+    grant: str,
+) -> Answer:
+    """Record the issue with the token it records, commit both, and answer with it."""
+    audit.record_in(
+        connection,
+        "token.issued",
+        patron_id=patron.id,
+        client_id=client.client_id,
+        ip=call.remote_addr,
+        user_agent=call.user_agent,
+        grant=grant,
+    )
+    db.session.commit()
+    return Answer(token, "token.issue_token", client.client_id)
+
+
 def token_endpoint(path: FastPath, call: Call) -> Answer:
     """``POST /token``: a code exchange or a refresh that succeeds."""
     grant_type = call.form.get("grant_type")
@@ -162,17 +185,7 @@ def _code_exchange(path: FastPath, call: Call) -> Answer:
         # (and records) the second redemption.
         end_family_after_lost_claim(f"code-{code.id}", None)
         raise Fallthrough
-    audit.record_in(
-        connection,
-        "token.issued",
-        patron_id=patron.id,
-        client_id=client.client_id,
-        ip=call.remote_addr,
-        user_agent=call.user_agent,
-        grant="authorization_code",
-    )
-    db.session.commit()
-    return Answer(token, "token.issue_token", client.client_id)
+    return _issued(connection, call, client, patron, token, "authorization_code")
 
 
 def _refresh(path: FastPath, call: Call) -> Answer:
@@ -206,17 +219,7 @@ def _refresh(path: FastPath, call: Call) -> Answer:
         now=call.now,
         refresh_ttl=path.settings.tokens.refresh_token_ttl,
     )
-    audit.record_in(
-        connection,
-        "token.issued",
-        patron_id=patron.id,
-        client_id=client.client_id,
-        ip=call.remote_addr,
-        user_agent=call.user_agent,
-        grant="refresh_token",
-    )
-    db.session.commit()
-    return Answer(token, "token.issue_token", client.client_id)
+    return _issued(connection, call, client, patron, token, "refresh_token")
 
 
 def userinfo_endpoint(path: FastPath, call: Call) -> Answer:
