@@ -138,13 +138,22 @@ def app(app_config: dict[str, Any], clock: Clock) -> Iterator[Flask]:
         empty_database()
 
 
+RESTART_SEQUENCES = (
+    "SELECT setval(c.oid, 1, false) FROM pg_class c"
+    " WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+)
+
+
 def empty_database() -> None:
     """End the test's database use: PostgreSQL is shared by the run, so empty it."""
     db.session.remove()
     if db.engine.dialect.name == "postgresql":
-        tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+        # DELETE, children first, then the sequences back to 1: on these small tables
+        # it takes under a millisecond where TRUNCATE took 100+ ms a test.
         with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+            conn.execute(text(RESTART_SEQUENCES))
     db.engine.dispose()
 
 
