@@ -22,6 +22,8 @@ from flask import g
 from flask.ctx import _cv_app  # type: ignore[attr-defined]
 from flask.testing import FlaskClient
 from flask.testing import FlaskCliRunner
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from sqlalchemy import create_engine
 from sqlalchemy import make_url
 from sqlalchemy import text
@@ -120,9 +122,28 @@ def app_config(tmp_path: Path, database_url: str, keys_dir: Path) -> dict[str, A
     return _base_config(tmp_path, database_url, keys_dir)
 
 
+class TemplateCodeCache(BytecodeCache):
+    """Compiled templates kept for the whole run: every test makes a new application,
+    whose Jinja environment would otherwise compile each template again."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = TemplateCodeCache()
+
+
 @pytest.fixture
 def app(app_config: dict[str, Any], clock: Clock) -> Iterator[Flask]:
     app = create_app(app_config)
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE
     app.extensions["idp"].clock = clock
 
     @app.before_request
