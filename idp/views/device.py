@@ -33,6 +33,8 @@ from idp.services.container import container
 from idp.services.signin import SignInOutcome
 from idp.services.signin import message_for
 from idp.views.consent import SCOPE_DESCRIPTIONS
+from idp.views.support.caller import caller_address
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.forms import DecisionForm
 
@@ -85,7 +87,7 @@ def enter_code() -> Any:
     if request.method == "GET" and request.args.get("user_code"):
         form.user_code.data = request.args["user_code"][:64]
     if form.validate_on_submit():
-        found = device.find_pending(form.user_code.data or "", request.remote_addr)
+        found = device.find_pending(form.user_code.data or "", caller_address())
         if found.outcome is device.Lookup.FOUND and found.authorization is not None:
             session[SESSION_KEY] = found.authorization.id
             return redirect(url_for("device.confirm"))
@@ -125,8 +127,7 @@ def confirm() -> Any:
             approved=approved,
             auth_time=session.auth_time,  # type: ignore[attr-defined]
             sid=session.sid,  # type: ignore[attr-defined]
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
+            **caller_facts(),
         )
         session.pop(SESSION_KEY, None)
         if not done:
