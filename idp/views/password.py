@@ -87,6 +87,11 @@ def _forced() -> tuple[Patron, dict[str, Any]] | None:
     return patron, marker
 
 
+def _typed_new_password(form: PasswordChangeForm | NewPasswordForm) -> tuple[str, str]:
+    """The new password and its confirmation as typed (the change and re-issue forms)."""
+    return form.new_password.data or "", form.new_password_confirm.data or ""
+
+
 @bp.route("/password/change", methods=["GET", "POST"])
 def change() -> Any:
     """Change the password: forced after a temporary-password login, or from the account."""
@@ -103,8 +108,7 @@ def change() -> Any:
             change_password(
                 patron,
                 form.current_password.data or "",
-                form.new_password.data or "",
-                form.new_password_confirm.data or "",
+                *_typed_new_password(form),
                 keep_sid=None if forced else session.sid,  # type: ignore[attr-defined]
                 **caller_facts(),
             )
@@ -199,8 +203,7 @@ def reissue_form() -> Any:
         try:
             reissue_password(
                 grant,
-                form.new_password.data or "",
-                form.new_password_confirm.data or "",
+                *_typed_new_password(form),
                 ip=caller_address(),
             )
         except TokenError:
