@@ -51,6 +51,7 @@ class Metrics:
         from prometheus_client import Histogram
 
         self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
+        # One declaration per series (name, help text, labels): alike in shape only.
         self.logins: Counter = Counter(
             "idp_logins",
             "Password checks by outcome (ok, invalid_credentials, throttled, locked, …).",
