@@ -136,6 +136,8 @@ def switch_language_url(code: str) -> str:
 
 def init_app(app: Flask) -> None:
     """Expose the helpers to templates."""
+    # A list of name=name keywords, like any keyword call (ClientSpec in services/clients.py):
+    # alike in shape only.
     app.jinja_env.globals.update(
         current_locale=current_locale,
         library_name=library_name,

@@ -51,6 +51,7 @@ class Metrics:
         from prometheus_client import Histogram
 
         self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
+        # One declaration per series (name, help text, labels): alike in shape only.
         self.logins: Counter = Counter(
             "idp_logins",
             "Password checks by outcome (ok, invalid_credentials, throttled, locked, …).",
@@ -114,6 +115,8 @@ def _is_allowed(settings: MetricsSettings) -> bool:
         and hmac.compare_digest(header[7:].strip().encode(), token.encode())
     ):
         return True
+    # idp.services.networks.address_in says the same, but this module sits below the
+    # services (they count into it), so it cannot import them: the four lines stay here.
     try:
         address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:

@@ -14,11 +14,8 @@ from idp.services.staff.actor import cli_actor
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def operator_options(command: _F) -> _F:
-    """Add ``--staff USERNAME`` and ``--reason TEXT`` to a command that changes something."""
-    command = click.option(
-        "--reason", default=None, help="Why (recorded in the audit log with the operator)."
-    )(command)
+def staff_option(command: _F) -> _F:
+    """Add ``--staff USERNAME`` (or ``IDP_STAFF_USER``): who the audit log names."""
     return click.option(
         "--staff",
         "staff_username",
@@ -26,6 +23,14 @@ def operator_options(command: _F) -> _F:
         envvar="IDP_STAFF_USER",
         help="Staff username recorded as the operator (default: the OS user).",
     )(command)
+
+
+def operator_options(command: _F) -> _F:
+    """Add ``--staff USERNAME`` and ``--reason TEXT`` to a command that changes something."""
+    command = click.option(
+        "--reason", default=None, help="Why (recorded in the audit log with the operator)."
+    )(command)
+    return staff_option(command)
 
 
 def resolve_actor(staff_username: str | None) -> Actor:

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 
 from idp.cli.operator import operator_options
 from idp.cli.operator import resolve_actor
+from idp.cli.operator import staff_option
 from idp.cli.times import library_iso
 from idp.cli.times import library_time
 from idp.extensions import db
@@ -126,13 +127,7 @@ def issue(
     show_default=True,
     help="Processes hashing passwords (0: one per core).",
 )
-@click.option(
-    "--staff",
-    "staff_username",
-    default=None,
-    envvar="IDP_STAFF_USER",
-    help="Staff username recorded as the operator (default: the OS user).",
-)
+@staff_option
 @with_appcontext
 def import_command(file: Path, notices: Path | None, jobs: int, staff_username: str | None) -> None:
     """Import patrons from a CSV file (card_number,password,temporary,expires_on,name,email).
@@ -304,13 +299,7 @@ def set_status(
 @patrons.command("show")
 @click.argument("card_number")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option(
-    "--staff",
-    "staff_username",
-    default=None,
-    envvar="IDP_STAFF_USER",
-    help="Staff username recorded as the operator (default: the OS user).",
-)
+@staff_option
 @with_appcontext
 def show(card_number: str, as_json: bool, staff_username: str | None) -> None:
     """Show a card's status, expiry, e-mail, lock and last login (never a secret)."""

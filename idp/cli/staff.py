@@ -128,6 +128,8 @@ def _apply(
     return result
 
 
+# disable, enable and reset stay three commands of the same shape on purpose: click takes
+# each command's help from its docstring; the work they share is _apply's.
 @staff.command("disable")
 @click.argument("username")
 @operator_options

@@ -17,7 +17,6 @@ AssertionConsumerService and (unless ``unsigned_requests``) a signing certificat
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from idp.extensions import db
 from idp.models.saml import SamlServiceProvider
 from idp.saml.identity import ATTRIBUTE_NAMES
 from idp.saml.identity import DEFAULT_ATTRIBUTES
+from idp.services.clients import read_registration_files
 
 POLICIES = ("change", "deny")
 _KEYS = {
@@ -135,14 +135,11 @@ def load_sp_files(folder: Path) -> list[SamlSpSpec]:
 
     :raises SamlFileError: on the first invalid file or a duplicate entity ID.
     """
-    specs = []
-    for path in sorted(folder.glob("*.toml")):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SamlFileError(f"{path.name}: {exc}") from exc
-        if data.get("protocol") == "saml":
-            specs.append(parse_sp(data, path.name, path.parent))
+    specs = [
+        parse_sp(data, path.name, path.parent)
+        for path, data in read_registration_files(folder, SamlFileError)
+        if data.get("protocol") == "saml"
+    ]
     ids = [spec.entity_id for spec in specs]
     if len(set(ids)) != len(ids):
         raise SamlFileError("an entity_id is registered by more than one file")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -288,6 +289,22 @@ def _secret_hash(
     return hash_client_secret(secret)
 
 
+def read_registration_files(
+    folder: Path, error: type[ValueError]
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Each ``*.toml`` of ``folder`` (OIDC clients and SAML service providers alike),
+    parsed, in the order of their names.
+
+    :param error: the reader's own error class, raised naming a file that cannot be read.
+    """
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise error(f"{path.name}: {exc}") from exc
+        yield path, data
+
+
 def load_client_files(folder: Path, env: Mapping[str, str] | None = None) -> list[ClientSpec]:
     """Read and validate every ``*.toml`` in ``folder``.
 
@@ -295,11 +312,7 @@ def load_client_files(folder: Path, env: Mapping[str, str] | None = None) -> lis
     """
     env = os.environ if env is None else env
     specs = []
-    for path in sorted(folder.glob("*.toml")):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ClientFileError(f"{path.name}: {exc}") from exc
+    for path, data in read_registration_files(folder, ClientFileError):
         if data.get("protocol") == "saml":
             continue  # a SAML service provider: idp.saml.registry reads it
         specs.append(parse_client(data, path.name, env))

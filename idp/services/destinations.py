@@ -17,7 +17,8 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from idp.services.networks import IPAddress
+from idp.services.networks import unmapped
 
 
 class DestinationError(ValueError):
@@ -26,8 +27,7 @@ class DestinationError(ValueError):
 
 def is_public(address: IPAddress) -> bool:
     """True for a globally routable unicast address (not loopback, private, link-local…)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = unmapped(address)
     return address.is_global and not address.is_multicast
 
 

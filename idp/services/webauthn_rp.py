@@ -90,6 +90,21 @@ def relying_party() -> tuple[str, str]:
     return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
 
 
+#: What py_webauthn raises for an answer that does not verify (or is malformed).
+_REFUSED = (WebAuthnException, ValueError, KeyError, TypeError)
+
+
+def _expected(challenge: bytes, policy: Policy) -> dict[str, Any]:
+    """What both ceremonies check the browser's answer against (py_webauthn's keywords)."""
+    rp_id, origin = relying_party()
+    return {
+        "expected_challenge": challenge,
+        "expected_rp_id": rp_id,
+        "expected_origin": origin,
+        "require_user_verification": policy.requires_user_verification,
+    }
+
+
 def is_available() -> bool:
     """True when passkeys can work here: the issuer's host is a name, not an IP address."""
     host = urlsplit(container().settings.site.issuer).hostname or ""
@@ -137,17 +152,11 @@ def verify_registration(
 
     :raises PasskeyError: when the answer does not verify.
     """
-    rp_id, origin = relying_party()
+    expected = _expected(challenge, policy)
     credential = parse_credential(credential_json)
     try:
-        verified = verify_registration_response(
-            credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=rp_id,
-            expected_origin=origin,
-            require_user_verification=policy.requires_user_verification,
-        )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        verified = verify_registration_response(credential=credential, **expected)
+    except _REFUSED as exc:
         raise PasskeyError(str(exc)) from None
     transports = credential.get("response", {}).get("transports") or []
     return NewCredential(
@@ -187,20 +196,15 @@ def verify_assertion(
 
     :raises PasskeyError: when the answer does not verify.
     """
-    rp_id, origin = relying_party()
+    expected = _expected(challenge, policy)
     try:
-        # Mirrors the registration call above on purpose: py_webauthn takes the same
-        # relying-party facts for both ceremonies, with different results to check.
         verified = verify_authentication_response(
             credential=credential,
-            expected_challenge=challenge,
-            expected_rp_id=rp_id,
-            expected_origin=origin,
             credential_public_key=public_key,
             credential_current_sign_count=sign_count,
-            require_user_verification=policy.requires_user_verification,
+            **expected,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except _REFUSED as exc:
         raise PasskeyError(str(exc)) from None
     return Assertion(verified.new_sign_count, bool(verified.user_verified))
 

@@ -7,7 +7,8 @@ limit off where its description says so, and negative numbers are always refused
 
 One module over 400 lines on purpose: like node oidc-provider's defaults file, every
 setting is declared and documented in one place a maintainer reads top to bottom; the
-sections are plain declarations with no logic (the checks are in checks.py).
+sections are plain declarations with no logic (the checks are in checks.py), alike in
+shape from one setting to the next, which is all `duplicates` finds in them.
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ from idp.services.allowance import ALLOWANCE_KEYS
 from idp.services.allowance import Allowance
 from idp.services.allowance import AllowanceError
 from idp.services.allowance import parse_allowance
+from idp.services.networks import Network
+from idp.services.networks import address_in
 from idp.sip2.messages import LANGUAGE_CODES
 
 Language = Literal["ja", "en"]
@@ -47,7 +49,7 @@ class TerminalSettings:
     #: AO sent in responses when the request carries none (overrides the server's default).
     institution_id: str = ""
     #: Networks the terminal may connect from; empty: any.
-    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    allowed_networks: tuple[Network, ...] = ()
     #: The terminal's own source limits (``checks_per_minute``, ``failures_per_day``),
     #: counted against ``terminal:<login>`` instead of its address; None: per address.
     allowance: Allowance | None = None
@@ -58,15 +60,7 @@ class TerminalSettings:
 
     def is_allowed_from(self, source_ip: str) -> bool:
         """True when a connection from ``source_ip`` may act as this terminal."""
-        if not self.allowed_networks:
-            return True
-        try:
-            address = ipaddress.ip_address(source_ip)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.allowed_networks)
+        return not self.allowed_networks or address_in(source_ip, self.allowed_networks)
 
 
 @dataclass(frozen=True)
@@ -236,9 +230,7 @@ def _password(table: Mapping[str, Any], env: Mapping[str, str], where: str) -> T
     return value
 
 
-def _networks(
-    table: Mapping[str, Any], where: str
-) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def _networks(table: Mapping[str, Any], where: str) -> tuple[Network, ...]:
     raw = table.get("networks", [])
     if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
         raise TerminalConfigError(f"{where}: networks must be a list of strings")

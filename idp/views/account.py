@@ -23,6 +23,7 @@ from idp.services.accounts.self_service import verify_email
 from idp.services.container import container
 from idp.services.signing import TokenError
 from idp.views.support.account_forms import AccountForm
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
 
@@ -69,8 +70,7 @@ def index() -> Any:
                     locale=current_locale(),
                     send_confirmation=bool(form.send_confirmation.data),
                     current_password=form.current_password.data or "",
-                    ip=request.remote_addr,
-                    user_agent=request.user_agent.string,
+                    **caller_facts(),
                 )
             except PasswordChangeError as exc:
                 form.current_password.errors.append(str(exc.message))

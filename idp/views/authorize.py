@@ -38,6 +38,7 @@ from idp.services.container import container
 from idp.views.passkeys import AMR_KEY
 from idp.views.passkeys import passkey_required_error
 from idp.views.support import pending
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.errors import authorization_error
 
@@ -93,8 +94,7 @@ def _respond(server: Any, grant: Any, patron: Patron | None, client: Client) -> 
             "code.issued",
             patron_id=patron.id,
             client_id=client.client_id,
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
+            **caller_facts(),
         )
         # One commit: the code, its audit event and the session's clients and data.
         session.write_to_row()  # type: ignore[attr-defined]

@@ -36,6 +36,7 @@ from idp.services.signin import limiter
 from idp.views.support.bearer import BearerError
 from idp.views.support.bearer import challenge
 from idp.views.support.bearer import require_token
+from idp.views.support.caller import caller_facts
 
 bp = Blueprint("card_api", __name__)
 
@@ -102,8 +103,9 @@ def verify() -> Response:
     tokens is limited too), the token, the client's limits, the body, the code. The
     staff console's scan page checks codes through the same :mod:`idp.services.cards.desk`.
     """
-    ip = request.remote_addr
-    meta: dict[str, Any] = {"ip": ip, "user_agent": request.user_agent.string}
+    facts = caller_facts()
+    ip = facts["ip"]
+    meta: dict[str, Any] = dict(facts)
     gate = limiter()
     wait = gate.hit([Slot("card_verify_ip", ip or "")])
     if wait:

@@ -19,6 +19,7 @@ from idp.models.consent import Consent
 from idp.services import audit
 from idp.services.container import container
 from idp.views.support import pending
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
 from idp.views.support.forms import DecisionForm
@@ -66,8 +67,7 @@ def consent() -> Any:
                 "consent.granted",
                 patron_id=patron.id,
                 client_id=client.client_id,
-                ip=request.remote_addr,
-                user_agent=request.user_agent.string,
+                **caller_facts(),
                 scope=row.scope,
             )
             db.session.commit()

@@ -22,8 +22,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import StringField
-from wtforms.validators import InputRequired
-from wtforms.validators import Length
 
 from idp.extensions import csrf_exempt
 from idp.extensions import db
@@ -33,8 +31,11 @@ from idp.services.container import container
 from idp.services.signin import SignInOutcome
 from idp.services.signin import message_for
 from idp.views.consent import SCOPE_DESCRIPTIONS
+from idp.views.support.caller import caller_address
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.forms import DecisionForm
+from idp.views.support.forms import required_field
 
 bp = Blueprint("device", __name__)
 
@@ -42,15 +43,20 @@ bp = Blueprint("device", __name__)
 SESSION_KEY = "device_request"
 EXPIRED_TEXT = _l("This code has expired or was already used. Please start again on the device.")
 UNKNOWN_TEXT = _l("This code is not valid. Check the code shown on the device and try again.")
+_USER_CODE = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
 
 
+# Declared like the other forms' required fields (views/support/forms.required_field);
+# only the words and the input attributes are this page's own.
 class UserCodeForm(FlaskForm):  # type: ignore[misc]
     """The user code shown on the device."""
 
-    user_code = StringField(
+    user_code = required_field(
+        StringField,
         _l("Code shown on the device"),
-        validators=[InputRequired(_l("Enter the code shown on the device.")), Length(max=64)],
-        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+        _l("Enter the code shown on the device."),
+        64,
+        _USER_CODE,
     )
 
 
@@ -85,7 +91,7 @@ def enter_code() -> Any:
     if request.method == "GET" and request.args.get("user_code"):
         form.user_code.data = request.args["user_code"][:64]
     if form.validate_on_submit():
-        found = device.find_pending(form.user_code.data or "", request.remote_addr)
+        found = device.find_pending(form.user_code.data or "", caller_address())
         if found.outcome is device.Lookup.FOUND and found.authorization is not None:
             session[SESSION_KEY] = found.authorization.id
             return redirect(url_for("device.confirm"))
@@ -125,8 +131,7 @@ def confirm() -> Any:
             approved=approved,
             auth_time=session.auth_time,  # type: ignore[attr-defined]
             sid=session.sid,  # type: ignore[attr-defined]
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
+            **caller_facts(),
         )
         session.pop(SESSION_KEY, None)
         if not done:

@@ -21,6 +21,8 @@ from idp.services.ezproxy import INVALID
 from idp.services.ezproxy import answer_for
 from idp.services.ezproxy import check_login
 from idp.services.signin import MAX_PASSWORD_INPUT
+from idp.views.support.caller import caller_address
+from idp.views.support.caller import caller_user_agent
 
 bp = Blueprint("ezproxy", __name__)
 
@@ -53,7 +55,7 @@ def check() -> Response:
     if not settings.is_enabled:
         abort(404)
     presented = request.headers.get(SECRET_HEADER) or request.args.get("secret")
-    if not settings.admits(presented, request.remote_addr):
+    if not settings.admits(presented, caller_address()):
         return _plain(f"{INVALID} forbidden\n", 403)
     card_number = _field("user", MAX_CARD_NUMBER)
     password = _field("pass", MAX_PASSWORD_INPUT)
@@ -69,9 +71,9 @@ def check() -> Response:
         settings,
         card_number,
         password,
-        caller_ip=request.remote_addr,
+        caller_ip=caller_address(),
         patron_ip=patron_ip,
-        user_agent=request.user_agent.string,
+        user_agent=caller_user_agent(),
     )
     response = _plain(answer_for(outcome))
     if retry_after:

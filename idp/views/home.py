@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint
 from flask import redirect
 from flask import render_template
-from flask import request
 from flask import session
 from flask import url_for
 
 from idp.services.logout import end_browser_session
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 
 bp = Blueprint("home", __name__)
@@ -32,7 +32,7 @@ def help_page() -> Any:
 @bp.route("/signout", methods=["POST"])
 def signout() -> Any:
     """The logout button of the provider's own pages (CSRF-protected form)."""
-    end_browser_session(session, ip=request.remote_addr, user_agent=request.user_agent.string)
+    end_browser_session(session, **caller_facts())
     return redirect(url_for("home.logged_out"))
 
 

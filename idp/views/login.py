@@ -28,6 +28,7 @@ from idp.views.password import allow_forced_change
 from idp.views.password import start_forced_change
 from idp.views.support import pending
 from idp.views.support.account_forms import CancelForm
+from idp.views.support.caller import caller_facts
 from idp.views.support.errors import error_page
 from idp.views.support.forms import LoginForm
 from idp.views.support.next_url import safe_next
@@ -87,8 +88,7 @@ def login() -> Any:
             form.password.data or "",
             channel="web",
             source=Source(
-                ip=request.remote_addr,
-                user_agent=request.user_agent.string,
+                **caller_facts(),
                 client_id=client_id,
             ),
         )

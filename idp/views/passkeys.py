@@ -45,6 +45,7 @@ from idp.services.webauthn_rp import PasskeyError
 from idp.services.webauthn_rp import authentication_options
 from idp.services.webauthn_rp import is_available
 from idp.views.support import pending
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
 
@@ -149,8 +150,7 @@ def login() -> Any:
         form.credential.data or "",
         _take_challenge("login"),
         source=Source(
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
+            **caller_facts(),
             client_id=params.get("client_id") if params else None,
         ),
     )
@@ -196,8 +196,7 @@ def index() -> Any:
                 form.name.data or "",
                 form.credential.data or "",
                 challenge,
-                ip=request.remote_addr,
-                user_agent=request.user_agent.string,
+                **caller_facts(),
             )
         except (PasskeyError, ValueError):
             flash(str(PASSKEY_FAILED))
@@ -245,8 +244,6 @@ def remove(passkey_id: int) -> Any:
         return redirect(url_for("login.login", next=url_for("passkeys.index")))
     if not RemovePasskeyForm().validate_on_submit():
         return error_page(400, str(PASSKEY_FAILED))
-    if passkeys.remove_passkey(
-        patron.id, passkey_id, ip=request.remote_addr, user_agent=request.user_agent.string
-    ):
+    if passkeys.remove_passkey(patron.id, passkey_id, **caller_facts()):
         flash(str(_l("The passkey was removed.")))
     return redirect(url_for("passkeys.index"))

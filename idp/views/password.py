@@ -39,6 +39,8 @@ from idp.services.signing import TokenError
 from idp.views.support.account_forms import NewPasswordForm
 from idp.views.support.account_forms import PasswordChangeForm
 from idp.views.support.account_forms import ReissueForm
+from idp.views.support.caller import caller_address
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
 
@@ -85,6 +87,11 @@ def _forced() -> tuple[Patron, dict[str, Any]] | None:
     return patron, marker
 
 
+def _typed_new_password(form: PasswordChangeForm | NewPasswordForm) -> tuple[str, str]:
+    """The new password and its confirmation as typed (the change and re-issue forms)."""
+    return form.new_password.data or "", form.new_password_confirm.data or ""
+
+
 @bp.route("/password/change", methods=["GET", "POST"])
 def change() -> Any:
     """Change the password: forced after a temporary-password login, or from the account."""
@@ -101,11 +108,9 @@ def change() -> Any:
             change_password(
                 patron,
                 form.current_password.data or "",
-                form.new_password.data or "",
-                form.new_password_confirm.data or "",
+                *_typed_new_password(form),
                 keep_sid=None if forced else session.sid,  # type: ignore[attr-defined]
-                ip=request.remote_addr,
-                user_agent=request.user_agent.string,
+                **caller_facts(),
             )
         except PasswordChangeError as exc:
             message, status = str(exc.message), exc.status
@@ -144,7 +149,7 @@ def reissue() -> Any:
     """Ask for a re-issue link by card number and registered e-mail address."""
     form = ReissueForm()
     gate = limiter()
-    address = request.remote_addr or "-"
+    address = caller_address() or "-"
     if request.method == "POST" and gate.hit(
         [Slot("reissue_ip", address), Slot("reissue_ip_hour", address)]
     ):
@@ -156,7 +161,7 @@ def reissue() -> Any:
             form.email.data or "",
             # Past the per-card limit the same work is done and the same page shown.
             deliver=gate.hit([Slot("reissue_card", card)]) == 0,
-            ip=request.remote_addr,
+            ip=caller_address(),
         )
         return render_template("password/reissue_sent.html", minutes=REISSUE_MAX_AGE // 60)
     status = 400 if request.method == "POST" else 200
@@ -198,9 +203,8 @@ def reissue_form() -> Any:
         try:
             reissue_password(
                 grant,
-                form.new_password.data or "",
-                form.new_password_confirm.data or "",
-                ip=request.remote_addr,
+                *_typed_new_password(form),
+                ip=caller_address(),
             )
         except TokenError:
             session.pop(REISSUE_STATE, None)

@@ -22,6 +22,8 @@ from idp.services.patron_check import check_credentials
 from idp.views.support.bearer import BearerError
 from idp.views.support.bearer import insufficient_scope
 from idp.views.support.bearer import require_token
+from idp.views.support.caller import caller_address
+from idp.views.support.caller import caller_user_agent
 
 bp = Blueprint("patron_api", __name__)
 
@@ -106,9 +108,9 @@ def authenticate() -> Any:
         token.scope,
         card_number,
         password,
-        caller_ip=request.remote_addr,
+        caller_ip=caller_address(),
         patron_ip=patron_ip,
-        user_agent=request.user_agent.string,
+        user_agent=caller_user_agent(),
     )
     response = jsonify(check.as_json())
     response.headers["Cache-Control"] = "no-store"

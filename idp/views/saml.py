@@ -51,6 +51,7 @@ from idp.views.support.errors import error_page
 if TYPE_CHECKING:
     from idp.saml.sso import PendingSso
 from idp.services.container import container
+from idp.views.support.caller import caller_facts
 
 bp = Blueprint("saml", __name__)
 
@@ -68,8 +69,7 @@ def _keys() -> SamlKeys:
 def _refuse(reason: str) -> Response:
     audit.record(
         "saml.request_refused",
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
+        **caller_facts(),
         reason=reason,
     )
     return error_page(400, str(_REFUSED))
@@ -165,8 +165,7 @@ def _answer(waiting: PendingSso, patron: Patron) -> Response:
         "saml.assertion_issued",
         patron_id=patron.id,
         client_id=sp.entity_id,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
+        **caller_facts(),
         idp_initiated=not waiting.request_id,
     )
     return _post(waiting, body, sp.name)

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from idp.services.networks import parse_address
 from idp.settings import Settings
 from idp.settings.sections import ThrottleSettings
 
@@ -168,11 +169,8 @@ def network_of(address: str) -> str:
 
     Anything that is not an IP address is its own network.
     """
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+    ip = parse_address(address)
+    if ip is None:
         return address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 64
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))

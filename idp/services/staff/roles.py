@@ -19,6 +19,8 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+# A string enum like SignInOutcome (services/signin/outcomes.py), hence the same shape
+# (a noqa'd value that only looks like a password); the values have nothing in common.
 class Permission(enum.StrEnum):
     """One thing a staff member may do in the console."""
 

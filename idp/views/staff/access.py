@@ -33,6 +33,8 @@ from idp.services.networks import address_in
 from idp.services.staff.actor import Actor
 from idp.services.staff.roles import Permission
 from idp.services.staff.roles import is_allowed
+from idp.views.support.caller import caller_address
+from idp.views.support.caller import caller_facts
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -70,8 +72,7 @@ def current_actor() -> Actor:
         name=staff.username,
         channel="console",
         role=staff.role,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
+        **caller_facts(),
     )
 
 
@@ -85,7 +86,7 @@ def forbidden_page(message: str | None = None) -> Response:
 
 def check_request() -> ResponseReturnValue | None:
     """Before every console request: address, session, signed-in staff member."""
-    if not is_allowed_address(request.remote_addr):
+    if not is_allowed_address(caller_address()):
         return forbidden_page(_("The staff console cannot be used from this network."))
     staff = None
     staff_id = getattr(session, "staff_id", None)

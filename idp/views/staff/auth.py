@@ -31,6 +31,8 @@ from idp.views.staff.forms import PasskeyForm
 from idp.views.staff.forms import RecoveryForm
 from idp.views.staff.forms import SignInForm
 from idp.views.staff.forms import TotpForm
+from idp.views.support.caller import caller_address
+from idp.views.support.caller import caller_user_agent
 
 bp = Blueprint("auth", __name__)
 
@@ -46,7 +48,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _meta() -> dict[str, Any]:
-    return {"source_ip": request.remote_addr, "user_agent": request.user_agent.string}
+    return {"source_ip": caller_address(), "user_agent": caller_user_agent()}
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField
@@ -17,36 +19,56 @@ from wtforms.validators import Optional
 
 from idp.models.patron import PatronStatus
 from idp.services.staff.roles import Role
+from idp.views.support.forms import required_field
 
 _REASON = _l("Reason (recorded in the audit log)")
+#: The attributes of the console's inputs (what a browser may fill in, and how).
+_USERNAME = {"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
+_NEW_USERNAME = {"autocomplete": "off", "autocapitalize": "none"}
+_CURRENT = {"autocomplete": "current-password"}
+_NEW = {"autocomplete": "new-password"}
+_ONE_TIME_CODE = {"autocomplete": "one-time-code", "inputmode": "numeric"}
+_RECOVERY_CODE = {"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+_DIGITS = {"inputmode": "numeric", "autocomplete": "off"}
+_SCAN = {"autocomplete": "off", "inputmode": "numeric", "autofocus": True}
 
 
-class SignInForm(FlaskForm):  # type: ignore[misc]
-    username = StringField(
-        _l("Username"),
-        validators=[InputRequired(_l("Enter your username.")), Length(max=64)],
-        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+def _card_number() -> Any:
+    """The card number field of the desk (no autocomplete: many patrons share a desk)."""
+    return required_field(
+        StringField, _l("Library card number"), _l("Enter a library card number."), 64, _DIGITS
     )
-    password = PasswordField(
-        _l("Password"),
-        validators=[InputRequired(_l("Enter your password.")), Length(max=256)],
-        render_kw={"autocomplete": "current-password"},
+
+
+def _required_reason() -> Any:
+    """The audited reason an action must give (a new field per form, in its place)."""
+    return required_field(TextAreaField, _REASON, _l("Enter the reason."), 500)
+
+
+# The forms below are declarations of one shape (required_field: kind, label, message
+# when empty, bound, input attributes); they differ in their words, not in logic.
+class SignInForm(FlaskForm):  # type: ignore[misc]
+    username = required_field(
+        StringField, _l("Username"), _l("Enter your username."), 64, _USERNAME
+    )
+    password = required_field(
+        PasswordField, _l("Password"), _l("Enter your password."), 256, _CURRENT
     )
 
 
 class TotpForm(FlaskForm):  # type: ignore[misc]
-    code = StringField(
+    code = required_field(
+        StringField,
         _l("6-digit code from the authenticator app"),
-        validators=[InputRequired(_l("Enter the code.")), Length(max=16)],
-        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+        _l("Enter the code."),
+        16,
+        _ONE_TIME_CODE,
     )
 
 
 class RecoveryForm(FlaskForm):  # type: ignore[misc]
-    recovery_code = StringField(
-        _l("Recovery code"),
-        validators=[InputRequired(_l("Enter a recovery code.")), Length(max=64)],
-        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    recovery_code = required_field(
+        StringField, _l("Recovery code"), _l("Enter a recovery code."), 64, _RECOVERY_CODE
     )
 
 
@@ -57,24 +79,20 @@ class PasskeyForm(FlaskForm):  # type: ignore[misc]
 
 
 class PasswordForm(FlaskForm):  # type: ignore[misc]
-    password = PasswordField(
+    password = required_field(
+        PasswordField,
         _l("New password (at least 12 characters)"),
-        validators=[InputRequired(_l("Enter a password.")), Length(max=256)],
-        render_kw={"autocomplete": "new-password"},
+        _l("Enter a password."),
+        256,
+        _NEW,
     )
-    password_confirm = PasswordField(
-        _l("New password again"),
-        validators=[InputRequired(_l("Enter the password again.")), Length(max=256)],
-        render_kw={"autocomplete": "new-password"},
+    password_confirm = required_field(
+        PasswordField, _l("New password again"), _l("Enter the password again."), 256, _NEW
     )
 
 
 class FindForm(FlaskForm):  # type: ignore[misc]
-    card_number = StringField(
-        _l("Library card number"),
-        validators=[InputRequired(_l("Enter a library card number.")), Length(max=64)],
-        render_kw={"inputmode": "numeric", "autocomplete": "off"},
-    )
+    card_number = _card_number()
 
 
 class SearchForm(FlaskForm):  # type: ignore[misc]
@@ -95,11 +113,7 @@ class OnceForm(FlaskForm):  # type: ignore[misc]
 
 
 class IssueForm(OnceForm):
-    card_number = StringField(
-        _l("Library card number"),
-        validators=[InputRequired(_l("Enter a library card number.")), Length(max=64)],
-        render_kw={"inputmode": "numeric", "autocomplete": "off"},
-    )
+    card_number = _card_number()
     expires_on = DateField(
         _l("Card expiry date"), validators=[InputRequired(_l("Enter the expiry date."))]
     )
@@ -112,18 +126,14 @@ class IssueForm(OnceForm):
 
 
 class ResetForm(OnceForm):
-    reason = TextAreaField(
-        _REASON, validators=[InputRequired(_l("Enter the reason.")), Length(max=500)]
-    )
+    reason = _required_reason()
 
 
 class RenewForm(FlaskForm):  # type: ignore[misc]
     expires_on = DateField(
         _l("New expiry date"), validators=[InputRequired(_l("Enter the expiry date."))]
     )
-    reason = TextAreaField(
-        _REASON, validators=[InputRequired(_l("Enter the reason.")), Length(max=500)]
-    )
+    reason = _required_reason()
 
 
 class StatusForm(FlaskForm):  # type: ignore[misc]
@@ -136,30 +146,26 @@ class StatusForm(FlaskForm):  # type: ignore[misc]
             SelectChoice(PatronStatus.WITHDRAWN.value, _l("Withdrawn")),
         ],
     )
-    reason = TextAreaField(
-        _REASON, validators=[InputRequired(_l("Enter the reason.")), Length(max=500)]
-    )
+    reason = _required_reason()
 
 
 class ReasonForm(FlaskForm):  # type: ignore[misc]
-    reason = TextAreaField(
-        _REASON, validators=[InputRequired(_l("Enter the reason.")), Length(max=500)]
-    )
+    reason = _required_reason()
 
 
 class ScanForm(FlaskForm):  # type: ignore[misc]
-    code = StringField(
+    code = required_field(
+        StringField,
         _l("Scan the barcode or type the digits"),
-        validators=[InputRequired(_l("Scan or type a code.")), Length(max=256)],
-        render_kw={"autocomplete": "off", "inputmode": "numeric", "autofocus": True},
+        _l("Scan or type a code."),
+        256,
+        _SCAN,
     )
 
 
 class StaffAddForm(FlaskForm):  # type: ignore[misc]
-    username = StringField(
-        _l("Username"),
-        validators=[InputRequired(_l("Enter a username.")), Length(max=64)],
-        render_kw={"autocomplete": "off", "autocapitalize": "none"},
+    username = required_field(
+        StringField, _l("Username"), _l("Enter a username."), 64, _NEW_USERNAME
     )
     role = SelectField(
         _l("Role"),
@@ -174,6 +180,4 @@ class StaffAddForm(FlaskForm):  # type: ignore[misc]
 
 
 class OnceReasonForm(OnceForm):
-    reason = TextAreaField(
-        _REASON, validators=[InputRequired(_l("Enter the reason.")), Length(max=500)]
-    )
+    reason = _required_reason()

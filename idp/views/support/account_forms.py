@@ -8,33 +8,34 @@ from wtforms import BooleanField
 from wtforms import EmailField
 from wtforms import HiddenField
 from wtforms import PasswordField
-from wtforms import StringField
-from wtforms.validators import InputRequired
 from wtforms.validators import Length
+
+from idp.views.support.forms import patron_card_number
+from idp.views.support.forms import required_field
 
 #: No ``maxlength``: a browser would cut a longer password silently and the patron would
 #: be locked out with its first 20 characters; the server's rules say "too long" instead.
 #: (``maxlength=False`` also keeps WTForms from copying the Length validator's bound.)
 _NEW = {"autocomplete": "new-password", "maxlength": False}
+_CURRENT = {"autocomplete": "current-password", "maxlength": False}
+_EMAIL = {"autocomplete": "email"}
 
 
 class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
     """SPEC §4: fields ``current_password``, ``new_password``, ``new_password_confirm``."""
 
-    current_password = PasswordField(
-        _l("Current password"),
-        validators=[InputRequired(_l("Enter your current password.")), Length(max=256)],
-        render_kw={"autocomplete": "current-password", "maxlength": False},
+    current_password = required_field(
+        PasswordField, _l("Current password"), _l("Enter your current password."), 256, _CURRENT
     )
-    new_password = PasswordField(
-        _l("New password"),
-        validators=[InputRequired(_l("Enter a new password.")), Length(max=256)],
-        render_kw=_NEW,
+    new_password = required_field(
+        PasswordField, _l("New password"), _l("Enter a new password."), 256, _NEW
     )
-    new_password_confirm = PasswordField(
+    new_password_confirm = required_field(
+        PasswordField,
         _l("New password (again, to confirm)"),
-        validators=[InputRequired(_l("Enter the new password again.")), Length(max=256)],
-        render_kw=_NEW,
+        _l("Enter the new password again."),
+        256,
+        _NEW,
     )
 
 
@@ -48,24 +49,20 @@ class NewPasswordForm(FlaskForm):  # type: ignore[misc]
 class ReissueForm(FlaskForm):  # type: ignore[misc]
     """Card number and registered e-mail address."""
 
-    card_number = StringField(
-        _l("Library card number"),
-        validators=[InputRequired(_l("Enter your library card number.")), Length(max=64)],
-        render_kw={"autocomplete": "username", "inputmode": "numeric"},
-    )
-    email = EmailField(
+    card_number = patron_card_number()
+    email = required_field(
+        EmailField,
         _l("Registered e-mail address"),
-        validators=[InputRequired(_l("Enter your registered e-mail address.")), Length(max=254)],
-        render_kw={"autocomplete": "email"},
+        _l("Enter your registered e-mail address."),
+        254,
+        _EMAIL,
     )
 
 
 class AccountForm(FlaskForm):  # type: ignore[misc]
     """E-mail addresses and notification choices (the seed's 利用者情報変更)."""
 
-    email = EmailField(
-        _l("E-mail 1"), validators=[Length(max=254)], render_kw={"autocomplete": "email"}
-    )
+    email = EmailField(_l("E-mail 1"), validators=[Length(max=254)], render_kw=_EMAIL)
     email2 = EmailField(_l("E-mail 2"), validators=[Length(max=254)])
     notify_due_date = BooleanField(_l("Due-date reminder"))
     notify_reservation = BooleanField(_l("Reservation ready"))

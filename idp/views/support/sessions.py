@@ -26,7 +26,6 @@ from flask import Flask
 from flask import Request
 from flask import Response
 from flask import g
-from flask import request as current_request
 from flask.sessions import SessionInterface
 from flask.sessions import SessionMixin
 from itsdangerous import BadSignature
@@ -42,6 +41,7 @@ from idp.extensions import db
 from idp.models.session import LoginSession
 from idp.services.container import container
 from idp.settings import app_settings
+from idp.views.support.caller import caller_address
 from idp.views.support.headers import is_tls
 from idp.views.support.unavailable import discard_transaction
 from idp.views.support.unavailable import is_disconnect
@@ -257,7 +257,7 @@ class ServerSessionInterface(SessionInterface):
             if session.rotate:
                 new.patron_id, new.auth_time = session.pending_login
             else:
-                new.ip = current_request.remote_addr
+                new.ip = caller_address()
                 _cap_anonymous(new.ip, app_settings(app).sessions.anonymous_per_address)
             if row is not None:
                 db.session.delete(row)
