@@ -13,7 +13,6 @@ itself, with ``InResponseTo``, Audience and Recipient restrictions and a short v
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from saml2 import BINDING_HTTP_POST
@@ -36,6 +35,8 @@ from idp.models.saml import SamlServiceProvider
 from idp.saml.identity import attributes_for
 from idp.saml.identity import pairwise_value
 from idp.saml.keys import SamlKeys
+from idp.saml.pending import PendingSso
+from idp.saml.pending import SamlRequestError
 from idp.saml.registry import find_sp
 from idp.saml.server import SamlSettings
 from idp.saml.server import build_server
@@ -52,43 +53,6 @@ MAX_REQUEST = 32 * 1024
 MAX_RELAY_STATE = 1024
 #: Seconds an IssueInstant may lie in the future (clock skew).
 SKEW = 60
-
-
-class SamlRequestError(ValueError):
-    """The request is refused; the message is for the error page and the audit line."""
-
-
-@dataclass(frozen=True)
-class PendingSso:
-    """A checked request waiting for the patron (kept in the session's pending store)."""
-
-    sp_entity_id: str
-    request_id: str  # "" for an IdP-initiated (unsolicited) response
-    acs_url: str
-    relay_state: str
-    is_forced: bool
-
-    def as_params(self) -> dict[str, str]:
-        """The pending store's form (strings only)."""
-        return {
-            "protocol": "saml",
-            "sp": self.sp_entity_id,
-            "request_id": self.request_id,
-            "acs": self.acs_url,
-            "relay_state": self.relay_state,
-            "force": "1" if self.is_forced else "",
-        }
-
-    @classmethod
-    def from_params(cls, params: dict[str, str]) -> PendingSso:
-        """Read back :meth:`as_params`."""
-        return cls(
-            params.get("sp", ""),
-            params.get("request_id", ""),
-            params.get("acs", ""),
-            params.get("relay_state", ""),
-            params.get("force") == "1",
-        )
 
 
 def _issuer_of(settings: SamlSettings, keys: SamlKeys, encoded: str, binding: str) -> str:

@@ -15,24 +15,18 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import Literal
 from urllib.parse import urlsplit
 
-from webauthn import base64url_to_bytes
-from webauthn import generate_authentication_options
-from webauthn import generate_registration_options
-from webauthn import options_to_json
-from webauthn import verify_authentication_response
-from webauthn import verify_registration_response
-from webauthn.helpers import bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import AuthenticatorSelectionCriteria
-from webauthn.helpers.structs import CredentialDeviceType
-from webauthn.helpers.structs import PublicKeyCredentialDescriptor
-from webauthn.helpers.structs import ResidentKeyRequirement
-from webauthn.helpers.structs import UserVerificationRequirement
-
 from idp.services.container import container
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+# py_webauthn (with cbor2, pyasn1 and its COSE keys: ~5 MB of a worker) is
+# imported by the ceremonies themselves: a worker that sees no passkey never loads it.
 
 #: Longest credential JSON accepted from the browser.
 MAX_CREDENTIAL_JSON = 16 * 1024
@@ -46,21 +40,23 @@ class PasskeyError(ValueError):
 class Policy:
     """What the ceremonies ask of the authenticator, per kind of account."""
 
-    #: Discoverable credential: sign-in without typing who you are first.
-    resident_key: ResidentKeyRequirement
-    #: Whether the authenticator must check who holds it (PIN, fingerprint).
-    user_verification: UserVerificationRequirement
+    #: Discoverable credential: sign-in without typing who you are first (WebAuthn's
+    #: ``ResidentKeyRequirement`` values).
+    resident_key: Literal["required", "preferred", "discouraged"]
+    #: Whether the authenticator must check who holds it (PIN, fingerprint; WebAuthn's
+    #: ``UserVerificationRequirement`` values).
+    user_verification: Literal["required", "preferred", "discouraged"]
 
     @property
     def requires_user_verification(self) -> bool:
         """True when an answer without user verification is refused."""
-        return self.user_verification is UserVerificationRequirement.REQUIRED
+        return self.user_verification == "required"
 
 
 #: Patrons: a discoverable passkey with user verification (it replaces card and password).
-PATRON = Policy(ResidentKeyRequirement.REQUIRED, UserVerificationRequirement.REQUIRED)
+PATRON = Policy(resident_key="required", user_verification="required")
 #: Staff: a second factor after the password (user verification welcome, not required).
-STAFF = Policy(ResidentKeyRequirement.DISCOURAGED, UserVerificationRequirement.PREFERRED)
+STAFF = Policy(resident_key="discouraged", user_verification="preferred")
 
 
 @dataclass(frozen=True)
@@ -90,8 +86,11 @@ def relying_party() -> tuple[str, str]:
     return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
 
 
-#: What py_webauthn raises for an answer that does not verify (or is malformed).
-_REFUSED = (WebAuthnException, ValueError, KeyError, TypeError)
+def _refused() -> tuple[type[Exception], ...]:
+    """What py_webauthn raises for an answer that does not verify (or is malformed)."""
+    from webauthn.helpers.exceptions import WebAuthnException
+
+    return (WebAuthnException, ValueError, KeyError, TypeError)
 
 
 def _expected(challenge: bytes, policy: Policy) -> dict[str, Any]:
@@ -129,6 +128,12 @@ def registration_options(
     patron signs in without typing the card number, and the authenticator checks who
     holds it.
     """
+    from webauthn import generate_registration_options
+    from webauthn import options_to_json
+    from webauthn.helpers.structs import AuthenticatorSelectionCriteria
+    from webauthn.helpers.structs import ResidentKeyRequirement
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     rp_id, _origin = relying_party()
     options = generate_registration_options(
         rp_id=rp_id,
@@ -137,8 +142,8 @@ def registration_options(
         user_id=user_id,
         user_display_name=display_name,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=policy.resident_key,
-            user_verification=policy.user_verification,
+            resident_key=ResidentKeyRequirement(policy.resident_key),
+            user_verification=UserVerificationRequirement(policy.user_verification),
         ),
         exclude_credentials=[_descriptor(c) for c in existing],
     )
@@ -152,11 +157,15 @@ def verify_registration(
 
     :raises PasskeyError: when the answer does not verify.
     """
+    from webauthn import verify_registration_response
+    from webauthn.helpers import bytes_to_base64url
+    from webauthn.helpers.structs import CredentialDeviceType
+
     expected = _expected(challenge, policy)
     credential = parse_credential(credential_json)
     try:
         verified = verify_registration_response(credential=credential, **expected)
-    except _REFUSED as exc:
+    except _refused() as exc:
         raise PasskeyError(str(exc)) from None
     transports = credential.get("response", {}).get("transports") or []
     return NewCredential(
@@ -176,11 +185,15 @@ def authentication_options(
     :param allowed: credential ids the account has; None for discoverable credentials
         (the browser offers every passkey it holds for this site).
     """
+    from webauthn import generate_authentication_options
+    from webauthn import options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     rp_id, _origin = relying_party()
     options = generate_authentication_options(
         rp_id=rp_id,
         allow_credentials=[_descriptor(c) for c in allowed or []],
-        user_verification=policy.user_verification,
+        user_verification=UserVerificationRequirement(policy.user_verification),
     )
     return options_to_json(options), options.challenge
 
@@ -196,6 +209,8 @@ def verify_assertion(
 
     :raises PasskeyError: when the answer does not verify.
     """
+    from webauthn import verify_authentication_response
+
     expected = _expected(challenge, policy)
     try:
         verified = verify_authentication_response(
@@ -204,7 +219,7 @@ def verify_assertion(
             credential_current_sign_count=sign_count,
             **expected,
         )
-    except _REFUSED as exc:
+    except _refused() as exc:
         raise PasskeyError(str(exc)) from None
     return Assertion(verified.new_sign_count, bool(verified.user_verified))
 
@@ -228,4 +243,21 @@ def parse_credential(credential_json: str) -> dict[str, Any]:
 
 
 def _descriptor(credential_id: str) -> PublicKeyCredentialDescriptor:
+    from webauthn import base64url_to_bytes
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
     return PublicKeyCredentialDescriptor(id=base64url_to_bytes(credential_id))
+
+
+def challenge_text(challenge: bytes) -> str:
+    """A ceremony's challenge as the caller keeps it between the two requests (base64url)."""
+    from webauthn.helpers import bytes_to_base64url
+
+    return bytes_to_base64url(challenge)
+
+
+def challenge_bytes(kept: str) -> bytes:
+    """Read back :func:`challenge_text`."""
+    from webauthn import base64url_to_bytes
+
+    return base64url_to_bytes(kept)

@@ -25,8 +25,6 @@ from flask import session
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from webauthn import base64url_to_bytes
-from webauthn.helpers import bytes_to_base64url
 from wtforms import HiddenField
 from wtforms import StringField
 from wtforms.validators import InputRequired
@@ -35,6 +33,7 @@ from wtforms.validators import Length
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
+from idp.services import webauthn_rp
 from idp.services.accounts import passkeys
 from idp.services.container import container
 from idp.services.signin import SignInOutcome
@@ -105,7 +104,7 @@ def passkey_required_error(patron: Patron, redirect_uri: str) -> OAuth2Error:
 
 
 def _keep_challenge(purpose: str, challenge: bytes) -> None:
-    session[_CHALLENGE] = {"purpose": purpose, "value": bytes_to_base64url(challenge)}
+    session[_CHALLENGE] = {"purpose": purpose, "value": webauthn_rp.challenge_text(challenge)}
 
 
 def _take_challenge(purpose: str) -> bytes | None:
@@ -113,7 +112,7 @@ def _take_challenge(purpose: str) -> bytes | None:
     if not isinstance(kept, dict) or kept.get("purpose") != purpose:
         return None
     try:
-        return base64url_to_bytes(str(kept.get("value", "")))
+        return webauthn_rp.challenge_bytes(str(kept.get("value", "")))
     except ValueError:
         return None
 

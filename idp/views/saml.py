@@ -8,7 +8,6 @@ for it is kept in the session's pending store like an OIDC authorization request
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 from typing import Any
 
 from flask import Blueprint
@@ -26,6 +25,8 @@ from idp.extensions import csrf_exempt
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.saml.keys import SamlKeys
+from idp.saml.pending import PendingSso
+from idp.saml.pending import SamlRequestError
 from idp.saml.registry import find_sp
 from idp.saml.server import BINDING_HTTP_POST
 from idp.saml.server import BINDING_HTTP_REDIRECT
@@ -35,23 +36,13 @@ from idp.saml.server import SamlState
 from idp.saml.server import from_settings
 from idp.saml.server import metadata_xml
 from idp.saml.server import saml_state
-from idp.saml.sso import PendingSso
-from idp.saml.sso import SamlRequestError
-from idp.saml.sso import assertion_response
-from idp.saml.sso import check_acs
-from idp.saml.sso import check_request
-from idp.saml.sso import error_response
-from idp.saml.sso import unsolicited
 from idp.services import audit
+from idp.services.container import container
 from idp.settings import app_settings
 from idp.views.support import pending
+from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
-
-if TYPE_CHECKING:
-    from idp.saml.sso import PendingSso
-from idp.services.container import container
-from idp.views.support.caller import caller_facts
 
 bp = Blueprint("saml", __name__)
 
@@ -90,6 +81,8 @@ def metadata() -> Response:
 def sso() -> Any:
     """Check an AuthnRequest (or an IdP-initiated ``?sp=``) and answer or send to login."""
     # pysaml2 is loaded with the first SAML request, not with the application.
+    from idp.saml.sso import check_request
+    from idp.saml.sso import unsolicited
 
     settings, keys = _settings(), _keys()
     values = request.form if request.method == "POST" else request.args
@@ -126,7 +119,8 @@ def sso() -> Any:
 @bp.route("/saml/resume")
 def resume() -> Any:
     """Answer a request after the login page marked it signed in (or given up)."""
-    from idp.saml.sso import PendingSso
+    from idp.saml.sso import check_acs
+    from idp.saml.sso import error_response
 
     params = {key: request.args[key] for key in request.args}
     if params.get("protocol") != "saml":
@@ -145,6 +139,7 @@ def resume() -> Any:
 
 
 def _answer(waiting: PendingSso, patron: Patron) -> Response:
+    from idp.saml.sso import assertion_response
     from idp.saml.sso import check_acs
 
     settings, keys = _settings(), _keys()

@@ -13,11 +13,10 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_babel import gettext as _
-from webauthn import base64url_to_bytes
-from webauthn.helpers import bytes_to_base64url
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
+from idp.services import webauthn_rp
 from idp.services.container import container
 from idp.services.staff import passkeys
 from idp.services.staff import totp
@@ -112,7 +111,7 @@ def _second_page(staff: StaffMember, message: str | None = None, status: int = 2
     options = None
     if staff.credentials and passkeys.is_available():
         options, challenge = passkeys.authentication_options(staff)
-        session["passkey_challenge"] = bytes_to_base64url(challenge)
+        session["passkey_challenge"] = webauthn_rp.challenge_text(challenge)
     body = render_template(
         "staff/second_factor.html",
         staff=staff,
@@ -203,7 +202,7 @@ def login_passkey() -> Any:
     def verify() -> bool:
         try:
             passkeys.verify_assertion(
-                staff, answer, base64url_to_bytes(challenge), container().now()
+                staff, answer, webauthn_rp.challenge_bytes(challenge), container().now()
             )
         except passkeys.PasskeyError:
             return False

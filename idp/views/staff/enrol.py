@@ -14,11 +14,10 @@ from flask import render_template
 from flask import session
 from flask import url_for
 from flask_babel import gettext as _
-from webauthn import base64url_to_bytes
-from webauthn.helpers import bytes_to_base64url
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
+from idp.services import webauthn_rp
 from idp.services.container import container
 from idp.services.staff import passkeys
 from idp.services.staff import totp
@@ -84,7 +83,7 @@ def _factor_page(
     options = None
     if passkeys.is_available():
         options, challenge = passkeys.registration_options(staff)
-        session["passkey_challenge"] = bytes_to_base64url(challenge)
+        session["passkey_challenge"] = webauthn_rp.challenge_text(challenge)
     stored = session.get("totp_pending")
     secret = totp.decrypt_secret(stored) if isinstance(stored, str) else None
     if secret is None:
@@ -167,7 +166,10 @@ def enrol_passkey(token: str) -> Any:
         return _factor_page(token, staff, _("The passkey could not be registered."), 400)
     try:
         passkeys.finish_registration(
-            staff, form.credential.data or "", base64url_to_bytes(challenge), container().now()
+            staff,
+            form.credential.data or "",
+            webauthn_rp.challenge_bytes(challenge),
+            container().now(),
         )
     except passkeys.PasskeyError:
         return _factor_page(token, staff, _("The passkey could not be registered."), 400)
