@@ -57,10 +57,6 @@ OWN_TRANSACTION = {
 #: Commits not yet moved up to the face (or not yet shown to need their own
 #: transaction). This list may only shrink: a stale entry fails the test too.
 NOT_YET_MOVED = {
-    # Commit, then mail: no mail may go out for work that is rolled back. Moving the
-    # commit to the face needs the service to return what to send, for the face to
-    # send after its commit (as the passkey page does with tell_passkey_added).
-    "idp.services.accounts.self_service.update_account",
     # Sign-in outcomes: committed before the caller's own-connection counter writes,
     # which on SQLite (one writer) would wait on an uncommitted session write and time
     # out; moving them needs the counter writes of every caller (login page, account
