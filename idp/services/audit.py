@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from idp.extensions import db
 from idp.metrics import current_metrics
@@ -28,16 +29,20 @@ def record(
     ip: str | None = None,
     user_agent: str | None = None,
     actor: str | None = None,
+    session: Session | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Add an audit event to the current database session.
+    """Add an audit event to the current database session (or to ``session``).
 
     It is saved with the rest of the request's (or command's) work, by the face that
     owns the transaction: an audit row is never committed apart from what it records.
+    A refused sign-in is recorded in a session of its own, with the failure it counts
+    (:func:`idp.services.signin.core.refusal`).
 
     :param event: dotted event name, e.g. ``login.failed``.
     :param actor: the staff member or operator who did it (see
         :class:`idp.services.staff.actor.Actor`, which adds role, channel and reason).
+    :param session: a session of its own instead of the face's.
     :return: the new row.
     """
     clean = {
@@ -55,7 +60,7 @@ def record(
         user_agent=(user_agent or "").replace("\x00", "")[:300] or None,
         detail=clean,
     )
-    db.session.add(row)
+    (session or db.session).add(row)
     _announce(event, patron_id, client_id, ip, clean)
     return row
 

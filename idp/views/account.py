@@ -13,11 +13,13 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from idp.extensions import db
 from idp.i18n import current_locale
 from idp.models.patron import Patron
 from idp.services.accounts.self_service import PasswordChangeError
 from idp.services.accounts.self_service import clean_email
 from idp.services.accounts.self_service import mail_failed_message
+from idp.services.accounts.self_service import send_account_mail
 from idp.services.accounts.self_service import update_account
 from idp.services.accounts.self_service import verify_email
 from idp.services.container import container
@@ -77,10 +79,13 @@ def index() -> Any:
                 if exc.retry_after:
                     headers["Retry-After"] = str(exc.retry_after)
                 return _page(patron, form, exc.status, headers)
+            # Committed before the mail goes out: no mail for a change that was not kept.
+            db.session.commit()
+            sent = send_account_mail(result)
             flash(_("Your patron information has been updated."))
-            for address in result.mailed:
+            for address in sent.mailed:
                 flash(_("A confirmation mail has been sent to %(address)s.", address=address))
-            if result.mail_failed:
+            if sent.mail_failed:
                 flash(mail_failed_message(), "error")
             return redirect(url_for("account.index"))
         status = 400

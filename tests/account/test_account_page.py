@@ -195,3 +195,27 @@ def test_mail_failure_is_told_and_the_change_is_kept(
 def test_a_bad_confirmation_link_is_a_clear_error(client: FlaskClient, token: str) -> None:
     response = client.get(f"/account/verify-email/{token}")
     assert response.status_code in (400, 404)
+
+
+def test_the_mail_goes_out_after_the_change_is_committed(
+    client: FlaskClient, patron: Patron, mail_server: MailServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import select
+
+    from idp.services.container import container
+
+    login(client, patron.card_number, DEFAULT_PASSWORD)
+    mailer = container().mailer
+    send = mailer.send
+    stored_when_sent: list[str | None] = []
+
+    def send_and_look(message: Any) -> None:
+        # Another connection sees only what is committed.
+        with db.engine.connect() as conn:
+            stored_when_sent.append(conn.scalar(select(Patron.email).where(Patron.id == patron.id)))
+        send(message)
+
+    monkeypatch.setattr(mailer, "send", send_and_look)
+    assert _save(client, email="hanako@example.jp").status_code == 302
+    assert stored_when_sent == ["hanako@example.jp"]
+    assert len(mail_server.wait_for(1)) == 1

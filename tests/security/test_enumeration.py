@@ -112,8 +112,10 @@ def test_wrong_password_costs_the_same_statements_for_an_unknown_card(
     writes = per_table(known)
     assert writes["UPDATE patrons"] == 0 and writes["INSERT card_failures"] == 1
     # Database store: the reservation (card, address, network in one statement), the
-    # settled failure, then the durable count and audit line; Redis: only the last one.
-    assert writes["COMMIT"] == (3 if store == "database" else 1)
+    # settled failure, then the durable count and audit line (the refusal's own
+    # transaction); Redis: only the last one. Then the caller's unit of work, with
+    # nothing left to write.
+    assert writes["COMMIT"] == (4 if store == "database" else 2)
 
 
 def test_locking_costs_the_same_statements_for_an_unknown_card(

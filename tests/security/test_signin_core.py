@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -74,3 +75,42 @@ def test_another_subject_kind_gets_counters_of_its_own(app: Flask) -> None:
     # A card checked from another address is not delayed by the staff account.
     other = check_secret("card", "0300000001", lambda: True, source=Source(ip="203.0.113.7"))
     assert other.is_right is True
+
+
+def _events(patron_id: int) -> list[str]:
+    from sqlalchemy import select
+
+    from idp.extensions import db
+    from idp.models.audit import AuditEvent
+
+    rows = db.session.scalars(
+        select(AuditEvent.event).where(AuditEvent.patron_id == patron_id).order_by(AuditEvent.id)
+    )
+    return list(rows)
+
+
+def test_a_refused_guess_stands_when_the_face_rolls_back(app: Flask, patron: Any) -> None:
+    from idp.extensions import db
+    from idp.models.card_failure import CardFailure
+    from idp.services.signin import check_patron
+
+    result = check_patron(patron.card_number, "wrong-guess", channel="web", source=Source())
+    assert result.outcome is SignInOutcome.INVALID_CREDENTIALS
+    db.session.rollback()  # the request failed after the check
+    failure = db.session.get(CardFailure, patron.card_number)
+    assert failure is not None and failure.count == 1
+    assert _events(patron.id) == [AUDIT_EVENTS[SignInOutcome.INVALID_CREDENTIALS]]
+
+
+def test_a_right_password_leaves_its_writes_to_the_face(app: Flask, patron: Any) -> None:
+    from idp.extensions import db
+    from idp.models.patron import Patron
+    from idp.services.signin import check_patron
+    from tests.support.factories import DEFAULT_PASSWORD
+
+    result = check_patron(patron.card_number, DEFAULT_PASSWORD, channel="web", source=Source())
+    assert result.outcome is SignInOutcome.OK
+    db.session.rollback()  # the request failed after the check: nothing of it is kept
+    fresh = db.session.get(Patron, patron.id)
+    assert fresh is not None and fresh.last_login_at is None
+    assert _events(patron.id) == []

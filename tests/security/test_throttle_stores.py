@@ -124,10 +124,10 @@ def test_redis_is_tried_again_after_the_retry_period(
 ) -> None:
     store = limiter().store
     assert isinstance(store, FallbackStore)
-    store.down_until = float("inf")  # as if Redis had just failed
+    store.shared.down_until = float("inf")  # as if Redis had just failed
     authenticate(patron.card_number, WRONG)
     assert _counters_in_database() == 1
-    store.down_until = 0.0
+    store.shared.down_until = 0.0
     authenticate(patron.card_number, WRONG)
     assert store.name == "redis"
     assert _counters_in_database() == 1

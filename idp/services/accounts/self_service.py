@@ -231,11 +231,21 @@ def clean_email(raw: str | None) -> str | None:
 
 @dataclass
 class AccountUpdate:
-    """What saving the account form did."""
+    """What saving the account form leaves to send, once the face has committed it."""
+
+    patron_id: int
+    #: Notices to confirmed addresses taken off the card, then confirmation mails:
+    #: ``(address, message, is_confirmation)``, in the order they are sent.
+    mail: list[tuple[str, EmailMessage, bool]] = field(default_factory=list)
+
+
+@dataclass
+class AccountMailReport:
+    """What sending the account form's mail did."""
 
     #: Addresses a confirmation mail was sent to.
     mailed: list[str] = field(default_factory=list)
-    #: True when a confirmation mail could not be sent (the rest is saved).
+    #: True when a mail could not be sent (the rest is saved).
     mail_failed: bool = False
 
 
@@ -258,8 +268,10 @@ def update_account(
     it): it needs the current password, checked through the sign-in core (channel
     ``email_change``), and every confirmed address that goes away is told so, with a
     way to report it. With ``send_confirmation``, every set but unconfirmed address gets
-    the mail "利用者情報登録完了のお知らせ" with its confirmation link. The changes are
-    committed before any mail is sent, so a mail failure loses nothing.
+    the mail "利用者情報登録完了のお知らせ" with its confirmation link. The mail is only
+    built here: the face commits the changes, then sends it with
+    :func:`send_account_mail` (no mail for a change rolled back; a mail failure loses
+    nothing).
 
     :raises PasswordChangeError: an address changes and the password is missing, wrong,
         throttled or the card locked; nothing is saved.
@@ -279,7 +291,7 @@ def update_account(
         if before != after
     ]
     if changed:
-        # Checked before anything changes: the core commits the session.
+        # Checked before anything changes (a refusal is recorded apart from the form).
         confirm_current_password(
             patron, current_password or "", channel="email_change", ip=ip, user_agent=user_agent
         )
@@ -292,12 +304,11 @@ def update_account(
     if locale in {"ja", "en"}:
         patron.locale = locale
     audit.record("account.updated", patron_id=patron.id, ip=ip, changed=changed)
-    db.session.commit()
-    result = AccountUpdate()
+    result = AccountUpdate(patron.id)
     kept = {patron.email, patron.email2}
     for address, verified in old:
         if address and verified and address not in kept:
-            result.mail_failed |= not _send_change_notice(patron, address)
+            result.mail.append((address, _change_notice(patron, address), False))
     if not send_confirmation:
         return result
     slots = [
@@ -311,17 +322,28 @@ def update_account(
         link = external_url("account.verify_email_link", token=token)
         subject = _l("Your patron information has been registered")
         days = str(EMAIL_VERIFY_MAX_AGE // 86400)
-        if _send(patron, address, subject, "mail/verify_email.txt", link=link, days=days):
-            result.mailed.append(address)
-        else:
-            result.mail_failed = True
+        message = patron_message(
+            patron, address, subject, "mail/verify_email.txt", link=link, days=days
+        )
+        result.mail.append((address, message, True))
     return result
 
 
-def _send_change_notice(patron: Patron, address: str) -> bool:
+def send_account_mail(update: AccountUpdate) -> AccountMailReport:
+    """Send the mail of a saved account form; call it after the commit."""
+    report = AccountMailReport()
+    for address, message, is_confirmation in update.mail:
+        if not _send(update.patron_id, message):
+            report.mail_failed = True
+        elif is_confirmation:
+            report.mailed.append(address)
+    return report
+
+
+def _change_notice(patron: Patron, address: str) -> EmailMessage:
     """Tell a confirmed address that it was taken off the card, and how to report it."""
     zone = ZoneInfo(container().settings.site.timezone)
-    return _send(
+    return patron_message(
         patron,
         address,
         _l("An e-mail address was removed from your library card"),
@@ -332,13 +354,12 @@ def _send_change_notice(patron: Patron, address: str) -> bool:
     )
 
 
-def _send(patron: Patron, to: str, subject: LazyString, template: str, **ctx: str) -> bool:
+def _send(patron_id: int, message: EmailMessage) -> bool:
     """Send one mail to the patron; False (logged) when it could not be sent."""
-    message = patron_message(patron, to, subject, template, **ctx)
     try:
         mailer().send(message)
     except MailError as exc:
-        log.warning("mail for patron %s not sent: %s", patron.id, exc)
+        log.warning("mail for patron %s not sent: %s", patron_id, exc)
         return False
     return True
 

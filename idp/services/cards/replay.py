@@ -95,18 +95,6 @@ class FallbackReplayStore:
         # Without a shared client, a private one only for its down flag (never connects).
         self.shared = shared or SharedRedis("redis://", retry_seconds=REDIS_RETRY_SECONDS)
 
-    # These delegating accessors match the throttle counters' (services/signin/counters.py)
-    # because both wrap one SharedRedis down flag; three short properties are clearer here
-    # than a mixin across two domains.
-    @property
-    def down_until(self) -> float:
-        """Monotonic time until which Redis is skipped."""
-        return self.shared.down_until
-
-    @down_until.setter
-    def down_until(self, value: float) -> None:
-        self.shared.down_until = value
-
     @property
     def name(self) -> str:
         """``redis`` or, while Redis is down, ``database``."""

@@ -16,7 +16,10 @@ Status/Information with a PIN, …). It
 4. **settles**: a failure keeps its slots and counts toward the delays and the lock, a
    success gives back the per-day failure slots and clears the card's counters;
 5. audits the outcome (:data:`~idp.services.signin.outcomes.AUDIT_EVENTS`, with the
-   channel) and commits; no caller writes a sign-in audit line of its own.
+   channel); no caller writes a sign-in audit line of its own. A refusal (locked,
+   throttled, wrong) is written with the failure it counts in a short transaction of its
+   own (:func:`refusal`), so that it stands whatever the request does next; what a right
+   password changes is left to the face (view, command, SIP2 message), which commits.
 
 Every channel maps from one enum, :class:`~idp.services.signin.outcomes.SignInOutcome`,
 whose patron-facing texts are in :func:`~idp.services.signin.outcomes.message_for`.
@@ -62,6 +65,7 @@ from idp.services.signin.core import check_patron
 from idp.services.signin.core import check_secret
 from idp.services.signin.core import matches_current_password
 from idp.services.signin.core import record_outcome
+from idp.services.signin.core import refusal
 from idp.services.signin.limiter import Limiter
 from idp.services.signin.limiter import Slot
 from idp.services.signin.limiter import limiter
@@ -91,6 +95,7 @@ __all__ = [
     "matches_current_password",
     "message_for",
     "record_outcome",
+    "refusal",
     "refusal_reason",
     "source_slots",
     "unlock_card",

@@ -8,11 +8,15 @@ keyed by its user name, channel ``staff``) reuses with counters of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from idp.extensions import db
 from idp.metrics import current_metrics
@@ -111,10 +115,11 @@ class SignInResult:
     """The outcome of checking a card number and password."""
 
     outcome: SignInOutcome
-    #: The card's patron, if any. After a failure its attributes are expired: reading
-    #: one loads the row again, work an unknown card never causes. Use :attr:`patron_id`.
+    #: The card's patron, if any. After a refusal its lock and failure count are
+    #: expired (the refusal's own transaction changed them): reading one loads the row
+    #: again, work an unknown card never causes. Use :attr:`patron_id`.
     patron: Patron | None = None
-    #: The patron's id (None for an unknown card), taken before anything committed.
+    #: The patron's id (None for an unknown card), taken before anything was written.
     patron_id: int | None = None
     #: For THROTTLED: seconds until the next attempt is allowed.
     retry_after: int = 0
@@ -134,15 +139,19 @@ def record_outcome(
     source: Source,
     patron_id: int | None = None,
     event: str | None = None,
+    session: Session | None = None,
     **detail: Any,
 ) -> None:
-    """Add the audit line of a sign-in outcome to the session (the caller commits).
+    """Add the audit line of a sign-in outcome to the face's session, or to ``session``.
 
     The only writer of sign-in audit lines; another subject kind's checks record theirs
     here too (``patron_id`` None, the subject in ``detail``).
+
+    :param session: a refusal's own session (:func:`refusal`); the face's by default.
     """
     audit.record(
         event or AUDIT_EVENTS[outcome],
+        session=session,
         patron_id=patron_id,
         client_id=source.client_id,
         ip=source.audit_ip or source.ip,
@@ -153,6 +162,24 @@ def record_outcome(
     )
     if metrics := current_metrics():
         metrics.logins.labels(outcome.value, channel).inc()
+
+
+@contextmanager
+def refusal() -> Iterator[Session]:
+    """A session of its own for the record of a refused attempt, committed when the block ends.
+
+    A refused guess — the failure it counts, the lock it causes, its audit line — must
+    stand even when the request or command that made it fails afterwards, and the next
+    guess, in any worker, must see it at once: it is no part of the face's unit of work.
+    Everything a check writes after a right answer (the last sign-in, a rehashed
+    password, forgotten failures, the audit line) is the face's, committed by it.
+
+    Call it before the face's session writes anything: on SQLite (one writer) this
+    connection would wait for the face's uncommitted write.
+    """
+    with Session(db.engine) as session:
+        yield session
+        session.commit()
 
 
 def check_patron(card_number: str, password: str, *, channel: str, source: Source) -> SignInResult:
@@ -169,13 +196,17 @@ def check_patron(card_number: str, password: str, *, channel: str, source: Sourc
     failure counted toward the lock. THROTTLED and LOCKED never tell whether the
     password was right. The card's state is only told once the password is right.
 
+    A refusal before or at the password (LOCKED, THROTTLED, a wrong password) is written
+    in a transaction of its own (:func:`refusal`); what a right password changes is left
+    in the face's session for the face to commit.
+
     An unknown card number costs one Argon2 verification, like a wrong password, and
     gives the same outcome; its counters grow and lock like a real card's, by the same
     statements, so that neither the answer nor its timing tells whether it exists.
     """
     # Over 60 lines, deliberately: the order above is the security rule, and it reads
-    # best as one sequence; ``finish`` closes over the state read first (patron, hash,
-    # lock), which separate step functions would have to pass around.
+    # best as one sequence; ``refuse`` and ``finish`` close over the state read first
+    # (patron, hash, lock), which separate step functions would have to pass around.
     svc = container()
     card = normalize_card_number(card_number)
     secret = normalize_password(password)
@@ -185,27 +216,50 @@ def check_patron(card_number: str, password: str, *, channel: str, source: Sourc
     well_formed = is_valid_card_number(card)
     patron = find_patron(card) if well_formed and len(secret) <= MAX_PASSWORD_INPUT else None
     patron_id = patron.id if patron else None
-    # Read before anything commits: after a commit, reading the patron would load the
-    # row again, one query more than an unknown card costs.
+    # Read up front: after a refusal the lock is reloaded, one query more than an
+    # unknown card costs.
     password_hash = patron.password_hash if patron else None
     locked_at = patron.locked_at if patron else None
     state = lockout.failure_state(card) if well_formed else lockout.FailureState()
 
-    def finish(outcome: SignInOutcome, retry_after: int = 0, **detail: Any) -> SignInResult:
-        if retry_after:
-            detail["retry_after"] = retry_after
-        record_outcome(outcome, channel=channel, source=source, patron_id=patron_id, **detail)
-        # Not yet the face's: committed before the callers' own-connection counter
-        # writes, which on SQLite would wait on this session's uncommitted write.
-        db.session.commit()
+    def refuse(
+        outcome: SignInOutcome, retry_after: int = 0, *, is_failure: bool = False
+    ) -> SignInResult:
+        detail: dict[str, Any] = {"retry_after": retry_after} if retry_after else {}
+        event = None
+        with refusal() as session:
+            if is_failure:
+                # Counted toward the lock, by the same statements for an unknown card.
+                now = svc.now()
+                failures = lockout.record_failure(session, card, now)
+                if limiter().card_rule.is_locking(failures):
+                    lockout.lock_card(session, card, now)
+                    outcome, event = SignInOutcome.LOCKED, LOCKING_EVENT
+                    detail = {"failures": failures}
+            record_outcome(
+                outcome,
+                channel=channel,
+                source=source,
+                patron_id=patron_id,
+                event=event,
+                session=session,
+                **detail,
+            )
+        if patron is not None:
+            db.session.expire(patron, ["locked_at", "failed_login_count"])
         return SignInResult(outcome, patron, patron_id, retry_after)
+
+    def finish(outcome: SignInOutcome) -> SignInResult:
+        # The password was right: the face commits this with the rest of its work.
+        record_outcome(outcome, channel=channel, source=source, patron_id=patron_id)
+        return SignInResult(outcome, patron, patron_id)
 
     if (
         locked_at is not None
         or state.locked_at is not None
         or limiter().card_rule.is_locking(state.count)
     ):
-        return finish(SignInOutcome.LOCKED)
+        return refuse(SignInOutcome.LOCKED)
     check = check_secret(
         "card",
         card if well_formed else None,
@@ -213,16 +267,9 @@ def check_patron(card_number: str, password: str, *, channel: str, source: Sourc
         source=source,
     )
     if check.is_right is None:
-        return finish(SignInOutcome.THROTTLED, check.retry_after)
+        return refuse(SignInOutcome.THROTTLED, check.retry_after)
     if not check.is_right:
-        if not well_formed:
-            return finish(SignInOutcome.INVALID_CREDENTIALS)
-        now = svc.now()
-        failures = lockout.record_failure(card, now)
-        if limiter().card_rule.is_locking(failures):
-            lockout.lock_card(card, now)
-            return finish(SignInOutcome.LOCKED, event=LOCKING_EVENT, failures=failures)
-        return finish(SignInOutcome.INVALID_CREDENTIALS)
+        return refuse(SignInOutcome.INVALID_CREDENTIALS, is_failure=well_formed)
     assert patron is not None  # noqa: S101 - verify() is False without a hash
     now = svc.now()
     if svc.passwords.needs_rehash(patron.password_hash):

@@ -150,31 +150,31 @@ class DatabaseStore:
             .with_for_update()
         ).all()
 
-    def release(self, keys: Sequence[str]) -> None:
+    def _update(self, keys: Sequence[str], *conditions: Any, **values: Any) -> None:
+        """One ``UPDATE`` of the counters ``keys`` (and ``conditions``), in a short
+        transaction of its own, the rows locked in key order first."""
         if not keys:
             return
+        ordered = sorted(set(keys))
         with db.engine.begin() as conn:
-            self._lock_in_order(conn, sorted(set(keys)))
+            self._lock_in_order(conn, ordered)
             conn.execute(
                 update(ThrottleCounter)
-                .where(ThrottleCounter.key.in_(sorted(set(keys))), ThrottleCounter.count > 0)
-                # A refused slot never ran: the reservation before it is the latest again.
-                .values(
-                    count=ThrottleCounter.count - 1,
-                    reserved_at=ThrottleCounter.previous_reserved_at,
-                )
+                .where(ThrottleCounter.key.in_(ordered), *conditions)
+                .values(**values)
             )
 
+    def release(self, keys: Sequence[str]) -> None:
+        # A refused slot never ran: the reservation before it is the latest again.
+        self._update(
+            keys,
+            ThrottleCounter.count > 0,
+            count=ThrottleCounter.count - 1,
+            reserved_at=ThrottleCounter.previous_reserved_at,
+        )
+
     def settle(self, keys: Sequence[str], now: dt.datetime) -> None:
-        if not keys:
-            return
-        with db.engine.begin() as conn:
-            self._lock_in_order(conn, sorted(set(keys)))
-            conn.execute(
-                update(ThrottleCounter)
-                .where(ThrottleCounter.key.in_(sorted(set(keys))))
-                .values(settled=ThrottleCounter.settled + 1, last_at=now)
-            )
+        self._update(keys, settled=ThrottleCounter.settled + 1, last_at=now)
 
     def delete(self, keys: Sequence[str]) -> None:
         # Forgetting is no decision: it joins the caller's unit of work (an unlock, a
@@ -311,22 +311,14 @@ class RedisStore:
 class FallbackStore:
     """Redis first; the database while Redis is unreachable (never fail open).
 
-    Whether Redis is down is shared with every other user of :mod:`idp.redis_client`.
+    Whether Redis is down is shared with every other user of :mod:`idp.redis_client`:
+    it is :attr:`shared`'s ``down_until``.
     """
 
     def __init__(self, primary: RedisStore, fallback: DatabaseStore, shared: SharedRedis) -> None:
         self.primary = primary
         self.fallback = fallback
         self.shared = shared
-
-    @property
-    def down_until(self) -> float:
-        """Monotonic time until which Redis is skipped."""
-        return self.shared.down_until
-
-    @down_until.setter
-    def down_until(self, value: float) -> None:
-        self.shared.down_until = value
 
     @property
     def name(self) -> str:

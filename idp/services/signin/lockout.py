@@ -4,8 +4,9 @@ The limiter's per-card counter decides the delays; this table keeps the consecut
 failures that lock a card, so that a lock survives a Redis flush. Every function runs
 the same statements whether or not a patron has the card: a wrong password for an
 unknown card number must cost exactly what one for a real card costs, or its timing
-tells an attacker which card numbers exist (docs/security.md). None of them commits;
-:func:`idp.services.signin.core.check_patron` commits once per attempt.
+tells an attacker which card numbers exist (docs/security.md). None of them commits: a
+failure is counted and a card locked in the session of a refusal's own transaction
+(:func:`idp.services.signin.core.refusal`), the rest in the face's unit of work.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from idp.extensions import db
 from idp.extensions import upsert_insert
@@ -41,34 +43,38 @@ def failure_state(card_number: str) -> FailureState:
     return FailureState(int(row[0]), row[1]) if row is not None else FailureState()
 
 
-def record_failure(card_number: str, now: dt.datetime) -> int:
-    """Count one more consecutive failure (one atomic upsert); return the new count."""
-    dialect = db.session.get_bind().dialect.name
-    insert = upsert_insert(dialect)
+def record_failure(session: Session, card_number: str, now: dt.datetime) -> int:
+    """Count one more consecutive failure (one atomic upsert); return the new count.
+
+    :param session: the refusal's own session.
+    """
+    insert = upsert_insert(session.get_bind().dialect.name)
     stmt = insert(CardFailure).values(card_number=card_number, count=1, last_failed_at=now)
     upsert = stmt.on_conflict_do_update(
         index_elements=[CardFailure.card_number],
         set_={"count": CardFailure.count + 1, "last_failed_at": now},
     ).returning(CardFailure.count)
-    return int(db.session.execute(upsert).scalar_one())
+    return int(session.execute(upsert).scalar_one())
 
 
-def lock_card(card_number: str, now: dt.datetime) -> None:
+def lock_card(session: Session, card_number: str, now: dt.datetime) -> None:
     """Lock the card: in ``card_failures``, and on the patron's row when there is one.
 
     The patron row's update runs for an unknown card too (and changes no row), so that
     locking costs the same statements for both.
+
+    :param session: the refusal's own session (the caller expires the face's copy).
     """
-    db.session.execute(
+    session.execute(
         update(CardFailure)
         .where(CardFailure.card_number == card_number, CardFailure.locked_at.is_(None))
         .values(locked_at=now)
     )
-    db.session.execute(
+    session.execute(
         update(Patron)
         .where(Patron.card_number == card_number, Patron.locked_at.is_(None))
         .values(locked_at=now)
-        .execution_options(synchronize_session="evaluate")
+        .execution_options(synchronize_session=False)
     )
 
 

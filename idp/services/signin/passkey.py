@@ -21,6 +21,7 @@ from idp.services.container import container
 from idp.services.signin.core import Source
 from idp.services.signin.core import check_secret
 from idp.services.signin.core import record_outcome
+from idp.services.signin.core import refusal
 from idp.services.signin.outcomes import SignInOutcome
 from idp.services.signin.outcomes import refusal_reason
 from idp.services.webauthn_rp import Assertion
@@ -54,10 +55,11 @@ def check_passkey(
 
     The caller takes ``challenge`` out of the session (used once). THROTTLED, or
     INVALID_CREDENTIALS for an unknown passkey or an answer that does not verify, or the
-    card's refusal, or OK.
+    card's refusal, or OK. A refusal before verification is recorded in a transaction of
+    its own (:func:`~idp.services.signin.core.refusal`); the rest is the face's to commit.
     """
     # Over 60 lines, deliberately: one sequence (find, throttle, verify, decide), whose
-    # ``verify`` and ``finish`` close over the passkey found first.
+    # ``verify``, ``refuse`` and ``finish`` close over the passkey found first.
     try:
         credential = parse_credential(credential_json)
     except PasskeyError:
@@ -87,24 +89,29 @@ def check_passkey(
         "passkey", passkey.credential_id if passkey else None, verify, source=source
     )
 
-    def finish(outcome: SignInOutcome, **detail: Any) -> PasskeyResult:
-        record_outcome(outcome, channel=CHANNEL, source=source, patron_id=patron_id, **detail)
-        # Not yet the face's: committed before the caller's own-connection counter
-        # writes, which on SQLite would wait on this session's uncommitted write.
-        db.session.commit()
-        ok = outcome is SignInOutcome.OK
-        return PasskeyResult(
-            outcome,
-            patron if ok else None,
-            passkey if ok else None,
-            check.retry_after,
-        )
+    def refuse(outcome: SignInOutcome, **detail: Any) -> PasskeyResult:
+        # Refused unverified: recorded in a transaction of its own, like a wrong password.
+        with refusal() as session:
+            record_outcome(
+                outcome,
+                channel=CHANNEL,
+                source=source,
+                patron_id=patron_id,
+                session=session,
+                **detail,
+            )
+        return PasskeyResult(outcome, retry_after=check.retry_after)
 
-    patron = None
+    def finish(outcome: SignInOutcome, **detail: Any) -> PasskeyResult:
+        # Verified: the face commits this with the passkey's new counter.
+        record_outcome(outcome, channel=CHANNEL, source=source, patron_id=patron_id, **detail)
+        ok = outcome is SignInOutcome.OK
+        return PasskeyResult(outcome, patron if ok else None, passkey if ok else None)
+
     if check.is_right is None:
-        return finish(SignInOutcome.THROTTLED, retry_after=check.retry_after)
+        return refuse(SignInOutcome.THROTTLED, retry_after=check.retry_after)
     if not check.is_right or passkey is None:
-        return finish(SignInOutcome.INVALID_CREDENTIALS)
+        return refuse(SignInOutcome.INVALID_CREDENTIALS)
     now = container().now()
     passkey.sign_count = verified[0].new_sign_count
     passkey.last_used_at = now

@@ -25,7 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from idp.extensions import db
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
 from idp.models.staff import StaffMember
 from idp.services.accounts.patrons import normalize_password
 from idp.services.container import container
@@ -37,6 +40,7 @@ from idp.services.signin import check_password
 from idp.services.signin import check_secret
 from idp.services.signin import limiter
 from idp.services.signin import record_outcome
+from idp.services.signin import refusal
 from idp.services.staff.accounts import find_staff
 
 #: The sign-in channel, in the audit log and the metrics.
@@ -75,22 +79,50 @@ def _lock_after() -> int:
 
 
 def _record(
-    outcome: SignInOutcome, event: str, source: Source, staff: StaffMember | None, **detail: Any
+    outcome: SignInOutcome,
+    event: str,
+    source: Source,
+    staff: StaffMember | None,
+    session: Session | None = None,
+    **detail: Any,
 ) -> None:
     record_outcome(
         outcome,
         channel=CHANNEL,
         source=source,
         event=event,
+        session=session,
         actor=staff.username if staff is not None else None,
         **detail,
     )
 
 
+def _refused(
+    outcome: StaffSignInOutcome,
+    source: Source,
+    staff: StaffMember | None,
+    retry_after: int = 0,
+    **detail: Any,
+) -> StaffSignIn:
+    """A factor refused unchecked (locked, throttled), audited in a transaction of its own."""
+    with refusal() as session:
+        if outcome is StaffSignInOutcome.THROTTLED:
+            detail["retry_after"] = retry_after
+            _record(
+                SignInOutcome.THROTTLED, "staff.login_throttled", source, staff, session, **detail
+            )
+        else:
+            _record(SignInOutcome.LOCKED, "staff.login_locked", source, staff, session, **detail)
+    return StaffSignIn(outcome, retry_after=retry_after)
+
+
 def check_staff_password(
     username: str, password: str, *, source_ip: str | None, user_agent: str | None
 ) -> StaffSignIn:
-    """Check a staff username and password (the first factor); counted, audited, committed.
+    """Check a staff username and password (the first factor); counted and audited.
+
+    A refusal is recorded in a transaction of its own
+    (:func:`~idp.services.signin.refusal`); after a right password the face commits.
 
     :param source_ip: the browser's address (per-source counters, audit).
     """
@@ -101,20 +133,10 @@ def check_staff_password(
     password_hash = staff.password_hash if staff else None
     source = Source(ip=source_ip, user_agent=user_agent)
     if staff is not None and staff.locked_at is not None:
-        _record(SignInOutcome.LOCKED, "staff.login_locked", source, staff)
-        db.session.commit()
-        return StaffSignIn(StaffSignInOutcome.LOCKED)
+        return _refused(StaffSignInOutcome.LOCKED, source, staff)
     check = check_password(PASSWORD_KIND, key or None, password_hash, secret, source=source)
     if check.is_right is None:
-        _record(
-            SignInOutcome.THROTTLED,
-            "staff.login_throttled",
-            source,
-            staff,
-            retry_after=check.retry_after,
-        )
-        db.session.commit()
-        return StaffSignIn(StaffSignInOutcome.THROTTLED, retry_after=check.retry_after)
+        return _refused(StaffSignInOutcome.THROTTLED, source, staff, check.retry_after)
     if not check.is_right:
         return _failed(staff, check.failures, source)
     assert staff is not None  # noqa: S101 - verify() is False without a hash
@@ -122,9 +144,7 @@ def check_staff_password(
         staff.password_hash = svc.passwords.hash(secret)
     if not staff.is_active or not staff.is_enrolled:
         _record(SignInOutcome.OK, "staff.login_refused", source, staff, reason="unavailable")
-        db.session.commit()
         return StaffSignIn(StaffSignInOutcome.UNAVAILABLE)
-    db.session.commit()
     return StaffSignIn(StaffSignInOutcome.OK, staff)
 
 
@@ -139,52 +159,60 @@ def check_second_factor(
     """Check a second-factor answer of ``staff`` (after the password); counted, audited.
 
     On success the sign-in is complete: both counters are cleared, the time noted and
-    ``staff.login`` audited. Commits.
+    ``staff.login`` audited, for the face to commit. A refusal is recorded in a
+    transaction of its own.
 
     :param verify: the check itself (a TOTP code, a recovery code, a passkey assertion).
+        A TOTP step or a recovery code is claimed in a short transaction of its own
+        (:mod:`idp.services.staff.totp`); it writes nothing to the face's session
+        before the core has settled its counters.
     :param method: ``totp``, ``recovery_code`` or ``passkey``, for the audit line.
     """
     source = Source(ip=source_ip, user_agent=user_agent)
-
-    def verify_and_commit() -> bool:
-        # A TOTP step or a recovery code is used up by the check itself: committed at
-        # once, before the core settles its counters (on the database store in a short
-        # transaction of its own, which must not wait for ours).
-        is_right = verify()
-        db.session.commit()
-        return is_right
-
-    check = check_secret(SECOND_FACTOR_KIND, staff.username, verify_and_commit, source=source)
+    check = check_secret(SECOND_FACTOR_KIND, staff.username, verify, source=source)
     if check.is_right is None:
-        _record(
-            SignInOutcome.THROTTLED,
-            "staff.login_throttled",
-            source,
-            staff,
-            retry_after=check.retry_after,
-            method=method,
+        return _refused(
+            StaffSignInOutcome.THROTTLED, source, staff, check.retry_after, method=method
         )
-        db.session.commit()
-        return StaffSignIn(StaffSignInOutcome.THROTTLED, retry_after=check.retry_after)
     if not check.is_right:
         return _failed(staff, check.failures, source, method=method)
     limiter().clear(PASSWORD_KIND, staff.username)
     staff.last_login_at = container().now()
     _record(SignInOutcome.OK, "staff.login", source, staff, role=staff.role, method=method)
-    db.session.commit()
     return StaffSignIn(StaffSignInOutcome.OK, staff)
 
 
 def _failed(staff: StaffMember | None, failures: int, source: Source, **detail: Any) -> StaffSignIn:
-    """A wrong answer: audited; at ``IDP_STAFF_LOCK_AFTER`` in a row the account locks."""
-    if staff is not None and 0 < _lock_after() <= failures:
-        staff.locked_at = container().now()
-        _record(SignInOutcome.LOCKED, "staff.locked", source, staff, failures=failures, **detail)
-        db.session.commit()
-        return StaffSignIn(StaffSignInOutcome.LOCKED)
-    _record(SignInOutcome.INVALID_CREDENTIALS, "staff.login_failed", source, staff, **detail)
-    db.session.commit()
-    return StaffSignIn(StaffSignInOutcome.INVALID_CREDENTIALS)
+    """A wrong answer: audited; at ``IDP_STAFF_LOCK_AFTER`` in a row the account locks.
+
+    Both in a transaction of their own (:func:`~idp.services.signin.refusal`).
+    """
+    if staff is None or not 0 < _lock_after() <= failures:
+        with refusal() as session:
+            _record(
+                SignInOutcome.INVALID_CREDENTIALS,
+                "staff.login_failed",
+                source,
+                staff,
+                session,
+                **detail,
+            )
+        return StaffSignIn(StaffSignInOutcome.INVALID_CREDENTIALS)
+    now = container().now()
+    with refusal() as session:
+        session.execute(update(StaffMember).where(StaffMember.id == staff.id).values(locked_at=now))
+        _record(
+            SignInOutcome.LOCKED,
+            "staff.locked",
+            source,
+            staff,
+            session,
+            failures=failures,
+            **detail,
+        )
+    # The face's copy of the row, as the refusal's transaction left it.
+    set_committed_value(staff, "locked_at", now)
+    return StaffSignIn(StaffSignInOutcome.LOCKED)
 
 
 def clear_staff_failures(username: str) -> None:

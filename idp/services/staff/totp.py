@@ -17,8 +17,11 @@ from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import Update
 from sqlalchemy import delete
 from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
@@ -86,7 +89,7 @@ def verify_totp(staff: StaffMember, code: str, now: dt.datetime) -> bool:
     """Check a TOTP code and use it up: the same step is never accepted twice.
 
     The step is claimed with a conditional update, so two requests with one code
-    cannot both pass. Commits nothing; the caller commits.
+    cannot both pass; the claim is committed at once (:func:`_claim`).
     """
     if staff.totp_secret is None:
         return False
@@ -94,19 +97,32 @@ def verify_totp(staff: StaffMember, code: str, now: dt.datetime) -> bool:
     step = matching_step(secret, code, now) if secret else None
     if step is None:
         return False
-    claimed = db.session.execute(
+    claimed = _claim(
         update(StaffMember)
         .where(
             StaffMember.id == staff.id,
             (StaffMember.totp_last_step.is_(None)) | (StaffMember.totp_last_step < step),
         )
         .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if not claimed:
         return False
-    staff.totp_last_step = step
+    set_committed_value(staff, "totp_last_step", step)
     return True
+
+
+def _claim(statement: Update) -> bool:
+    """Run a single-use claim (one conditional update) in a short transaction of its own.
+
+    Committed at once, whatever the sign-in does next: every other worker sees the step
+    or the code used, and the sign-in core then settles its counters on a connection of
+    its own, which on SQLite (one writer) would wait for an uncommitted write of the
+    face's session. True when the claim took its row.
+    """
+    with Session(db.engine) as session:
+        claimed = session.execute(statement.execution_options(synchronize_session=False))
+        session.commit()
+    return claimed.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 def _hash_code(code: str) -> str:
@@ -133,11 +149,12 @@ def new_recovery_codes(staff: StaffMember) -> list[str]:
 def use_recovery_code(staff: StaffMember, code: str, now: dt.datetime) -> bool:
     """Spend one of ``staff``'s recovery codes; False when unknown or already used.
 
-    One conditional update: a code works once even with simultaneous requests.
+    One conditional update: a code works once even with simultaneous requests;
+    committed at once (:func:`_claim`).
     """
     if not code or len(code) > 64:
         return False
-    spent = db.session.execute(
+    return _claim(
         update(StaffRecoveryCode)
         .where(
             StaffRecoveryCode.staff_id == staff.id,
@@ -145,6 +162,4 @@ def use_recovery_code(staff: StaffMember, code: str, now: dt.datetime) -> bool:
             StaffRecoveryCode.used_at.is_(None),
         )
         .values(used_at=now)
-        .execution_options(synchronize_session=False)
     )
-    return spent.rowcount == 1  # type: ignore[attr-defined,no-any-return]
