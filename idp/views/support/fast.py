@@ -46,6 +46,7 @@ from idp.views.support.fast_tokens import introspection_endpoint
 from idp.views.support.fast_tokens import token_endpoint
 from idp.views.support.fast_tokens import userinfo_endpoint
 from idp.views.support.headers import HSTS
+from idp.views.support.headers import environ_is_tls
 from idp.views.support.sessions import HOST_PREFIX
 
 log = logging.getLogger(__name__)
@@ -210,12 +211,7 @@ class FastPath:
         return str(found) if found else None
 
     def _is_tls(self, environ: dict[str, Any]) -> bool:
-        if self.issuer_is_https or environ.get("wsgi.url_scheme") == "https":
-            return True
-        if self.trust_proxy:
-            forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
-            return forwarded.split(",")[-1].strip().lower() == "https"
-        return False
+        return environ_is_tls(environ, self.issuer_is_https, self.trust_proxy)
 
 
 def _end_session() -> None:

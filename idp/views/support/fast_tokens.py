@@ -129,6 +129,7 @@ def token_endpoint(path: FastPath, call: Call) -> Answer:
     raise Fallthrough
 
 
+#: The parameters of a code exchange the fast path answers (any other: Authlib).
 CODE_PARAMETERS = {
     "grant_type",
     "code",
@@ -141,14 +142,7 @@ CODE_PARAMETERS = {
 
 def _code_exchange(path: FastPath, call: Call) -> Answer:
     form = call.form
-    if set(form) - {
-        "grant_type",
-        "code",
-        "redirect_uri",
-        "code_verifier",
-        "client_id",
-        "client_secret",
-    }:
+    if set(form) - CODE_PARAMETERS:
         raise Fallthrough
     value = form.get("code")
     if not value or len(value) > 512:
