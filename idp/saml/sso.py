@@ -16,19 +16,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from saml2 import BINDING_HTTP_POST
-from saml2 import SAMLError
-from saml2.mdstore import MetadataStore
-from saml2.s_utils import UnknownPrincipal
-from saml2.saml import AUTHN_PASSWORD_PROTECTED
-from saml2.samlp import STATUS_AUTHN_FAILED
-from saml2.samlp import authn_request_from_string
-from saml2.server import Server
-from saml2.xmldsig import DIGEST_SHA256
-from saml2.xmldsig import SIG_RSA_SHA256
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+# pysaml2 is imported inside the functions that use it (see idp.saml.server).
 from idp.extensions import db
 from idp.models.patron import Patron
 from idp.models.saml import SamlRequestId
@@ -37,6 +28,7 @@ from idp.saml.identity import attributes_for
 from idp.saml.identity import pairwise_value
 from idp.saml.keys import SamlKeys
 from idp.saml.registry import find_sp
+from idp.saml.server import BINDING_HTTP_POST
 from idp.saml.server import SamlSettings
 from idp.saml.server import build_server
 from idp.saml.server import converters
@@ -93,6 +85,9 @@ class PendingSso:
 
 def _issuer_of(settings: SamlSettings, keys: SamlKeys, encoded: str, binding: str) -> str:
     """The Issuer named in a request, to choose the SP (nothing is trusted yet)."""
+    from saml2.samlp import authn_request_from_string
+    from saml2.server import Server
+
     peek = Server(config=idp_config(settings, keys, None))
     try:
         xml = peek.unravel(encoded, binding, "SAMLRequest")
@@ -204,6 +199,8 @@ def check_acs(settings: SamlSettings, keys: SamlKeys, pending: PendingSso) -> Sa
 
 def _all_acs(sp: SamlServiceProvider) -> list[str]:
     """The SP's HTTP-POST ACS locations, in metadata order."""
+    from saml2.mdstore import MetadataStore
+
     store = MetadataStore(converters(), None)
     store.load("inline", sp.metadata_xml)
     return [
@@ -223,6 +220,12 @@ def assertion_response(
     auth_time: int | None,
 ) -> str:
     """The signed Response (base64, for the HTTP-POST binding) carrying the assertion."""
+    from saml2 import SAMLError
+    from saml2.s_utils import UnknownPrincipal
+    from saml2.saml import AUTHN_PASSWORD_PROTECTED
+    from saml2.xmldsig import DIGEST_SHA256
+    from saml2.xmldsig import SIG_RSA_SHA256
+
     server = build_server(settings, keys, sp)
     pairwise = pairwise_value(patron, sp.entity_id, secret)
     identity = attributes_for(
@@ -260,6 +263,10 @@ def error_response(
     settings: SamlSettings, keys: SamlKeys, sp: SamlServiceProvider, pending: PendingSso
 ) -> str:
     """A signed Response with status AuthnFailed: the patron gave up."""
+    from saml2.samlp import STATUS_AUTHN_FAILED
+    from saml2.xmldsig import DIGEST_SHA256
+    from saml2.xmldsig import SIG_RSA_SHA256
+
     server = build_server(settings, keys, sp)
     xml = server.create_error_response(
         pending.request_id or None,

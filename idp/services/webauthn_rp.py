@@ -15,24 +15,18 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import urlsplit
 
-from webauthn import base64url_to_bytes
-from webauthn import generate_authentication_options
-from webauthn import generate_registration_options
-from webauthn import options_to_json
-from webauthn import verify_authentication_response
-from webauthn import verify_registration_response
-from webauthn.helpers import bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import AuthenticatorSelectionCriteria
-from webauthn.helpers.structs import CredentialDeviceType
-from webauthn.helpers.structs import PublicKeyCredentialDescriptor
-from webauthn.helpers.structs import ResidentKeyRequirement
-from webauthn.helpers.structs import UserVerificationRequirement
-
 from idp.services.container import container
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+# py_webauthn (~20 MB of modules with its CBOR and ASN.1 parsers) is imported inside
+# the ceremonies, not when the application starts: a worker that runs no passkey
+# ceremony never loads it. The policies name its requirements by their values.
 
 #: Longest credential JSON accepted from the browser.
 MAX_CREDENTIAL_JSON = 16 * 1024
@@ -46,21 +40,37 @@ class PasskeyError(ValueError):
 class Policy:
     """What the ceremonies ask of the authenticator, per kind of account."""
 
-    #: Discoverable credential: sign-in without typing who you are first.
-    resident_key: ResidentKeyRequirement
-    #: Whether the authenticator must check who holds it (PIN, fingerprint).
-    user_verification: UserVerificationRequirement
+    #: Discoverable credential: sign-in without typing who you are first
+    #: (``ResidentKeyRequirement``'s value).
+    resident_key: str
+    #: Whether the authenticator must check who holds it (PIN, fingerprint;
+    #: ``UserVerificationRequirement``'s value).
+    user_verification: str
 
     @property
     def requires_user_verification(self) -> bool:
         """True when an answer without user verification is refused."""
-        return self.user_verification is UserVerificationRequirement.REQUIRED
+        return self.user_verification == "required"
 
 
 #: Patrons: a discoverable passkey with user verification (it replaces card and password).
-PATRON = Policy(ResidentKeyRequirement.REQUIRED, UserVerificationRequirement.REQUIRED)
+PATRON = Policy(resident_key="required", user_verification="required")
 #: Staff: a second factor after the password (user verification welcome, not required).
-STAFF = Policy(ResidentKeyRequirement.DISCOURAGED, UserVerificationRequirement.PREFERRED)
+STAFF = Policy(resident_key="discouraged", user_verification="preferred")
+
+
+def bytes_to_base64url(value: bytes) -> str:
+    """py_webauthn's base64url encoding (of challenges and credential ids)."""
+    from webauthn.helpers import bytes_to_base64url as encode
+
+    return str(encode(value))
+
+
+def base64url_to_bytes(value: str) -> bytes:
+    """py_webauthn's base64url decoding (of challenges and credential ids)."""
+    from webauthn import base64url_to_bytes as decode
+
+    return bytes(decode(value))
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,12 @@ def registration_options(
     patron signs in without typing the card number, and the authenticator checks who
     holds it.
     """
+    from webauthn import generate_registration_options
+    from webauthn import options_to_json
+    from webauthn.helpers.structs import AuthenticatorSelectionCriteria
+    from webauthn.helpers.structs import ResidentKeyRequirement
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     rp_id, _origin = relying_party()
     options = generate_registration_options(
         rp_id=rp_id,
@@ -122,8 +138,8 @@ def registration_options(
         user_id=user_id,
         user_display_name=display_name,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=policy.resident_key,
-            user_verification=policy.user_verification,
+            resident_key=ResidentKeyRequirement(policy.resident_key),
+            user_verification=UserVerificationRequirement(policy.user_verification),
         ),
         exclude_credentials=[_descriptor(c) for c in existing],
     )
@@ -137,6 +153,10 @@ def verify_registration(
 
     :raises PasskeyError: when the answer does not verify.
     """
+    from webauthn import verify_registration_response
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.structs import CredentialDeviceType
+
     rp_id, origin = relying_party()
     credential = parse_credential(credential_json)
     try:
@@ -167,11 +187,15 @@ def authentication_options(
     :param allowed: credential ids the account has; None for discoverable credentials
         (the browser offers every passkey it holds for this site).
     """
+    from webauthn import generate_authentication_options
+    from webauthn import options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     rp_id, _origin = relying_party()
     options = generate_authentication_options(
         rp_id=rp_id,
         allow_credentials=[_descriptor(c) for c in allowed or []],
-        user_verification=policy.user_verification,
+        user_verification=UserVerificationRequirement(policy.user_verification),
     )
     return options_to_json(options), options.challenge
 
@@ -187,6 +211,9 @@ def verify_assertion(
 
     :raises PasskeyError: when the answer does not verify.
     """
+    from webauthn import verify_authentication_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     rp_id, origin = relying_party()
     try:
         # Mirrors the registration call above on purpose: py_webauthn takes the same
@@ -224,4 +251,6 @@ def parse_credential(credential_json: str) -> dict[str, Any]:
 
 
 def _descriptor(credential_id: str) -> PublicKeyCredentialDescriptor:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
     return PublicKeyCredentialDescriptor(id=base64url_to_bytes(credential_id))

@@ -25,8 +25,6 @@ from flask import session
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from webauthn import base64url_to_bytes
-from webauthn.helpers import bytes_to_base64url
 from wtforms import HiddenField
 from wtforms import StringField
 from wtforms.validators import InputRequired
@@ -43,6 +41,8 @@ from idp.services.signin import check_passkey
 from idp.services.signin import message_for
 from idp.services.webauthn_rp import PasskeyError
 from idp.services.webauthn_rp import authentication_options
+from idp.services.webauthn_rp import base64url_to_bytes
+from idp.services.webauthn_rp import bytes_to_base64url
 from idp.services.webauthn_rp import is_available
 from idp.views.support import pending
 from idp.views.support.current import current_patron

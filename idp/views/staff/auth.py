@@ -13,8 +13,6 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_babel import gettext as _
-from webauthn import base64url_to_bytes
-from webauthn.helpers import bytes_to_base64url
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
@@ -24,6 +22,8 @@ from idp.services.staff import totp
 from idp.services.staff.auth import StaffSignInOutcome
 from idp.services.staff.auth import check_second_factor
 from idp.services.staff.auth import check_staff_password
+from idp.services.webauthn_rp import base64url_to_bytes
+from idp.services.webauthn_rp import bytes_to_base64url
 from idp.views.staff.access import current_actor
 from idp.views.staff.access import current_staff
 from idp.views.staff.access import public

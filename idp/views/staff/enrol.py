@@ -14,8 +14,6 @@ from flask import render_template
 from flask import session
 from flask import url_for
 from flask_babel import gettext as _
-from webauthn import base64url_to_bytes
-from webauthn.helpers import bytes_to_base64url
 
 from idp.extensions import db
 from idp.models.staff import StaffMember
@@ -28,6 +26,8 @@ from idp.services.staff.accounts import staff_for_enrolment
 from idp.services.staff.actor import Actor
 from idp.services.staff.password_rules import RULE_MESSAGES
 from idp.services.staff.password_rules import check_staff_password
+from idp.services.webauthn_rp import base64url_to_bytes
+from idp.services.webauthn_rp import bytes_to_base64url
 from idp.views.staff.access import public
 from idp.views.staff.forms import PasskeyForm
 from idp.views.staff.forms import PasswordForm
