@@ -116,6 +116,13 @@ class FastPath:
             self._reader = reader(db.engine)
         return _Reader(self._reader)
 
+    def write(self) -> Connection:
+        """A pooled connection for a handler's one transaction, without the ORM session
+        (its unit of work, identity map and teardown cost more than the statements):
+        the handler commits it once it has its answer; whatever it leaves uncommitted is
+        rolled back when the connection goes back to the pool (``with`` closes it)."""
+        return db.engine.connect()
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         handler = ROUTES.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
         if (
