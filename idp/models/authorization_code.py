@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING
+from typing import Protocol
 
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import ForeignKey
@@ -27,7 +28,38 @@ if TYPE_CHECKING:
 ACR_BY_AMR = {"hwk": "phrh", "swk": "phr"}
 
 
-class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-defined,misc]
+class _CodeFields(Protocol):
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    auth_time: int
+    amr: str | None
+
+
+class CodeAccessors(AuthorizationCodeMixin):  # type: ignore[misc]
+    """Authlib's code interface, read from the row's fields: shared by the model and
+    the token paths' plain view of a code (:class:`idp.oauth.hot.CodeView`)."""
+
+    def get_redirect_uri(self: _CodeFields) -> str:
+        return self.redirect_uri
+
+    def get_scope(self: _CodeFields) -> str:
+        return self.scope
+
+    def get_nonce(self: _CodeFields) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self: _CodeFields) -> int:
+        return self.auth_time
+
+    def get_acr(self: _CodeFields) -> str | None:
+        return ACR_BY_AMR.get(self.amr or "pwd")
+
+    def get_amr(self: _CodeFields) -> list[str]:
+        return [self.amr or "pwd"]
+
+
+class AuthorizationCode(db.Model, CodeAccessors):  # type: ignore[name-defined,misc]
     """One authorization code. ``used_at`` makes redemption single-use."""
 
     __tablename__ = "authorization_codes"
@@ -57,21 +89,3 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     #: Loaded with the code by the token endpoint (one query instead of two); never
     #: loaded on its own, so that an extra query cannot creep in unnoticed.
     patron: Mapped[Patron] = relationship(lazy="raise_on_sql", viewonly=True)
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> str | None:
-        return ACR_BY_AMR.get(self.amr or "pwd")
-
-    def get_amr(self) -> list[str]:
-        return [self.amr or "pwd"]

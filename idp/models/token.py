@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING
+from typing import Protocol
 
 from authlib.oauth2.rfc6749 import TokenMixin
 from sqlalchemy import ForeignKey
@@ -23,7 +24,55 @@ if TYPE_CHECKING:
     from idp.models.patron import Patron
 
 
-class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
+class _TokenFields(Protocol):
+    client_id: str
+    scope: str
+    issued_at: dt.datetime
+    access_expires_at: dt.datetime
+    refresh_expires_at: dt.datetime | None
+    rotated_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    @property
+    def client(self) -> Client: ...
+
+
+class TokenAccessors(TokenMixin):  # type: ignore[misc]
+    """Authlib's token interface and the refresh rule, read from the row's fields:
+    shared by the model and the token paths' plain view of a token
+    (:class:`idp.oauth.hot.TokenView`). ``is_expired`` and ``get_user`` stay with each:
+    the model's clock is the wall clock, the view's the application's."""
+
+    def check_client(self: _TokenFields, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self: _TokenFields) -> str:
+        return self.scope
+
+    def get_expires_in(self: _TokenFields) -> int:
+        return int((self.access_expires_at - self.issued_at).total_seconds())
+
+    def is_expired_at(self: _TokenFields, now: dt.datetime) -> bool:
+        """Whether the access token has expired at ``now``."""
+        return now >= self.access_expires_at
+
+    def is_revoked(self: _TokenFields) -> bool:
+        return self.revoked_at is not None
+
+    def get_client(self: _TokenFields) -> Client:
+        return self.client
+
+    def is_refresh_usable(self: _TokenFields, now: dt.datetime) -> bool:
+        """The refresh token is neither revoked, rotated nor expired."""
+        return (
+            self.revoked_at is None
+            and self.rotated_at is None
+            and self.refresh_expires_at is not None
+            and now < self.refresh_expires_at
+        )
+
+
+class Token(db.Model, TokenAccessors):  # type: ignore[name-defined,misc]
     """One issued token pair. All tokens from one code share a ``family_id``."""
 
     __tablename__ = "tokens"
@@ -55,40 +104,14 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
     client: Mapped[Client] = relationship(lazy="joined")
     patron: Mapped[Patron | None] = relationship(lazy="joined")
 
-    # --- Authlib TokenMixin ----------------------------------------------------------
-    def check_client(self, client: Client) -> bool:
-        return self.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return int((self.access_expires_at - self.issued_at).total_seconds())
-
     def is_expired(self) -> bool:
         # Authlib's interface, by the wall clock; idp's own checks use is_expired_at with
         # the application's clock (which tests move), as the bearer validator does.
         return self.is_expired_at(utcnow())
 
-    def is_expired_at(self, now: dt.datetime) -> bool:
-        """Whether the access token has expired at ``now``."""
-        return now >= self.access_expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
     def get_user(self) -> Patron | None:
         return self.patron
 
-    def get_client(self) -> Client:
-        return self.client
-
     def is_refresh_usable(self, now: dt.datetime) -> bool:
         """The refresh token is neither revoked, rotated nor expired."""
-        return (
-            self.refresh_token_hash is not None
-            and self.revoked_at is None
-            and self.rotated_at is None
-            and self.refresh_expires_at is not None
-            and now < self.refresh_expires_at
-        )
+        return self.refresh_token_hash is not None and TokenAccessors.is_refresh_usable(self, now)

@@ -19,10 +19,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 from typing import cast
 
-from authlib.oauth2.rfc6749 import TokenMixin
-from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import Row
@@ -30,11 +29,12 @@ from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 
-from idp.models.authorization_code import ACR_BY_AMR
 from idp.models.authorization_code import AuthorizationCode
+from idp.models.authorization_code import CodeAccessors
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.models.token import Token
+from idp.models.token import TokenAccessors
 from idp.services.client_registry import ClientRegistry
 from idp.services.container import container
 
@@ -123,7 +123,7 @@ class PatronView:
         return f"<PatronView id={self.id}>"
 
 
-class TokenView(TokenMixin):  # type: ignore[misc]
+class TokenView(TokenAccessors):
     """A token row with its client's state and its patron, for the token paths."""
 
     id: int
@@ -144,39 +144,14 @@ class TokenView(TokenMixin):  # type: ignore[misc]
     patron: PatronView | None
     client: Client
 
-    # --- Authlib TokenMixin ----------------------------------------------------------
-    def check_client(self, client: Client) -> bool:
-        return self.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return int((self.access_expires_at - self.issued_at).total_seconds())
-
     def is_expired(self) -> bool:
-        return container().now() >= self.access_expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
+        return self.is_expired_at(container().now())
 
     def get_user(self) -> PatronView | None:
         return self.patron
 
-    def get_client(self) -> Client:
-        return self.client
 
-    def is_refresh_usable(self, now: dt.datetime) -> bool:
-        """The refresh token is neither revoked, rotated nor expired."""
-        return (
-            self.revoked_at is None
-            and self.rotated_at is None
-            and self.refresh_expires_at is not None
-            and now < self.refresh_expires_at
-        )
-
-
-class CodeView(AuthorizationCodeMixin):  # type: ignore[misc]
+class CodeView(CodeAccessors):
     """An authorization code row with its client's state and its patron."""
 
     id: int
@@ -196,24 +171,6 @@ class CodeView(AuthorizationCodeMixin):  # type: ignore[misc]
     client_enabled: bool
     client_version: int
     patron: PatronView | None
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> str | None:
-        return ACR_BY_AMR.get(self.amr or "pwd")
-
-    def get_amr(self) -> list[str]:
-        return [self.amr or "pwd"]
 
 
 def patron_columns() -> list[Any]:
@@ -281,33 +238,34 @@ def reader(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def _token(connection: Connection, statement: Any, digest: str) -> TokenView | None:
+_View = TypeVar("_View", TokenView, CodeView)
+
+
+def _load(
+    connection: Connection, statement: Any, digest: str, kind: type[_View], fields: tuple[str, ...]
+) -> _View | None:
+    """A ``kind`` filled from the row ``statement`` finds for ``digest`` (None: no row)."""
     row = connection.execute(statement, {"digest": digest}).first()
     if row is None:
         return None
-    view = TokenView()
-    _fill(view, row, TOKEN_FIELDS)
+    view = kind()
+    _fill(view, row, fields)
     return view
 
 
 def load_access_token(connection: Connection, digest: str) -> TokenView | None:
     """The token whose access token hashes to ``digest``, with client state and patron."""
-    return _token(connection, _BY_ACCESS, digest)
+    return _load(connection, _BY_ACCESS, digest, TokenView, TOKEN_FIELDS)
 
 
 def load_refresh_token(connection: Connection, digest: str) -> TokenView | None:
     """The token whose refresh token hashes to ``digest``, with client state and patron."""
-    return _token(connection, _BY_REFRESH, digest)
+    return _load(connection, _BY_REFRESH, digest, TokenView, TOKEN_FIELDS)
 
 
 def load_code(connection: Connection, digest: str) -> CodeView | None:
     """The authorization code hashing to ``digest``, with client state and patron."""
-    row = connection.execute(_CODE_BY_HASH, {"digest": digest}).first()
-    if row is None:
-        return None
-    view = CodeView()
-    _fill(view, row, CODE_FIELDS)
-    return view
+    return _load(connection, _CODE_BY_HASH, digest, CodeView, CODE_FIELDS)
 
 
 def client_state(connection: Connection, client_id: str) -> tuple[bool, int] | None:

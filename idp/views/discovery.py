@@ -18,6 +18,7 @@ from idp.services.keys import ID_TOKEN_ALGS
 from idp.settings import app_settings
 from idp.views.support.headers import CSP_NONE
 from idp.views.support.headers import HSTS
+from idp.views.support.headers import environ_is_tls
 
 bp = Blueprint("discovery", __name__)
 
@@ -197,13 +198,7 @@ class StaticDocuments:
         return [b""] if method == "HEAD" else [body]
 
     def _is_tls(self, environ: dict[str, Any]) -> bool:
-        if self.issuer_is_https or environ.get("wsgi.url_scheme") == "https":
-            return True
-        if self.trust_proxy:
-            # As ProxyFix(x_proto=1) reads it: the value the nearest proxy appended.
-            forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
-            return forwarded.split(",")[-1].strip().lower() == "https"
-        return False
+        return environ_is_tls(environ, self.issuer_is_https, self.trust_proxy)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-import yaml
 from flask import Blueprint
 from flask import Response
 
@@ -22,6 +21,8 @@ bp = Blueprint("openapi", __name__)
 
 def load_description() -> dict[str, Any]:
     """The OpenAPI description as written in ``idp/data/openapi.yaml`` (no ``servers``)."""
+    import yaml  # only when the document is first asked for (PyYAML: ~2 MB a worker)
+
     text = resources.files("idp").joinpath("data/openapi.yaml").read_text(encoding="utf-8")
     document: dict[str, Any] = yaml.safe_load(text)
     return document

@@ -11,8 +11,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from idp.extensions import db
+from idp.models.token import Token
 from idp.settings import app_settings
 from idp.views.support.fast import fast_path_of
 from tests.conftest import PORTAL_SECRET
@@ -137,3 +141,28 @@ def test_authorize_keeps_the_session_record_as_the_view_does(
         assert row is not None
         assert row.clients == ["portal", "desk-portal"]
         assert row.last_seen_at == clock()
+
+
+def test_a_claim_lost_on_the_fast_path_keeps_nothing_and_hands_the_request_on(
+    rp: Any, patron: Any, token_path: str, monkeypatch: Any
+) -> None:
+    """Another redemption winning between the fast path's read and its claim: the fast
+    path's token pair is rolled back with its connection, and the application answers
+    (here the code was not really used, so Authlib redeems it: one pair in all)."""
+    if token_path != "fast_path":
+        pytest.skip("the fast path's own claim")
+    from idp.views.support import fast_tokens
+
+    claims: list[Any] = []
+    monkeypatch.setattr(fast_tokens, "claim_code", lambda *args: claims.append(args) or False)
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
+    code = rp.code_from(rp.authorize())
+    _fast = Watch(rp.browser)
+    exchange = rp.exchange(code)
+    assert exchange.status_code == 200 and _fast(exchange) is False
+    assert len(claims) == 1
+    rows = db.session.scalars(select(Token)).all()
+    assert len(rows) == 1 and rows[0].revoked_at is None
+    access = exchange.get_json()["access_token"]
+    userinfo = rp.browser.get("/userinfo", headers={"Authorization": f"Bearer {access}"})
+    assert userinfo.status_code == 200

@@ -46,6 +46,7 @@ from idp.views.support.fast_tokens import introspection_endpoint
 from idp.views.support.fast_tokens import token_endpoint
 from idp.views.support.fast_tokens import userinfo_endpoint
 from idp.views.support.headers import HSTS
+from idp.views.support.headers import environ_is_tls
 from idp.views.support.sessions import HOST_PREFIX
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,13 @@ class FastPath:
         if self._reader is None:
             self._reader = reader(db.engine)
         return _Reader(self._reader)
+
+    def write(self) -> Connection:
+        """A pooled connection for a handler's one transaction, without the ORM session
+        (its unit of work, identity map and teardown cost more than the statements):
+        the handler commits it once it has its answer; whatever it leaves uncommitted is
+        rolled back when the connection goes back to the pool (``with`` closes it)."""
+        return db.engine.connect()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         handler = ROUTES.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
@@ -210,12 +218,7 @@ class FastPath:
         return str(found) if found else None
 
     def _is_tls(self, environ: dict[str, Any]) -> bool:
-        if self.issuer_is_https or environ.get("wsgi.url_scheme") == "https":
-            return True
-        if self.trust_proxy:
-            forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
-            return forwarded.split(",")[-1].strip().lower() == "https"
-        return False
+        return environ_is_tls(environ, self.issuer_is_https, self.trust_proxy)
 
 
 def _end_session() -> None:

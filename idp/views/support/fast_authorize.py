@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 
-from idp.extensions import db
 from idp.oauth.authorization import INSERT_CODE
 from idp.oauth.authorization import code_values
 from idp.oauth.authorization import consent_covers
@@ -79,68 +78,70 @@ def authorize_endpoint(path: FastPath, call: Call) -> Answer:
     token = path.session_token(call.environ)
     if not token:
         raise Fallthrough
-    connection = db.session.connection()
-    login = load_session_for(connection, token_hash(token), client_id)
-    settings = path.settings
-    if (
-        login is None
-        or login.patron_id is None
-        or not is_live(
-            login.expires_at, login.last_seen_at, call.now, settings.sessions.idle_timeout
+    with path.write() as connection:
+        login = load_session_for(connection, token_hash(token), client_id)
+        settings = path.settings
+        if (
+            login is None
+            or login.patron_id is None
+            or not is_live(
+                login.expires_at, login.last_seen_at, call.now, settings.sessions.idle_timeout
+            )
+            or any(key.startswith("done_") for key in login.data)
+            or not login.client_enabled
+            or login.client_version is None
+        ):
+            raise Fallthrough
+        patron = _patron(login.patron, call)
+        client = client_registry().get(client_id, login.client_version)
+        scope = params.get("scope", "")
+        if (
+            client is None
+            or not client.is_enabled
+            or not client.check_redirect_uri(redirect_uri)
+            or not client.check_response_type("code")
+        ):
+            raise Fallthrough
+        amr = login.data.get(AMR_KEY)
+        allowed = client.get_allowed_scope(scope)
+        nonce = params.get("nonce")
+        if (
+            passkey_missing(client, amr)
+            or (nonce and nonce_seen(connection, client_id, nonce))
+            or not consent_covers(connection, patron.id, client, allowed)
+        ):
+            raise Fallthrough
+        code = new_code()
+        connection.execute(
+            INSERT_CODE,
+            code_values(
+                code,
+                client_id=client_id,
+                patron_id=patron.id,
+                data=params,
+                scope=allowed,
+                login=(login.sid, login.auth_time, amr),
+                now=call.now,
+                ttl=settings.tokens.code_ttl,
+            ),
         )
-        or any(key.startswith("done_") for key in login.data)
-        or not login.client_enabled
-        or login.client_version is None
-    ):
-        raise Fallthrough
-    patron = _patron(login.patron, call)
-    client = client_registry().get(client_id, login.client_version)
-    scope = params.get("scope", "")
-    if (
-        client is None
-        or not client.is_enabled
-        or not client.check_redirect_uri(redirect_uri)
-        or not client.check_response_type("code")
-    ):
-        raise Fallthrough
-    amr = login.data.get(AMR_KEY)
-    allowed = client.get_allowed_scope(scope)
-    nonce = params.get("nonce")
-    if (
-        passkey_missing(client, amr)
-        or (nonce and nonce_seen(connection, client_id, nonce))
-        or not consent_covers(connection, patron.id, client, allowed)
-    ):
-        raise Fallthrough
-    code = new_code()
-    connection.execute(
-        INSERT_CODE,
-        code_values(
-            code,
-            client_id=client_id,
+        audit.record_in(
+            connection,
+            "code.issued",
             patron_id=patron.id,
-            data=params,
-            scope=allowed,
-            login=(login.sid, login.auth_time, amr),
-            now=call.now,
-            ttl=settings.tokens.code_ttl,
-        ),
-    )
-    audit.record_in(
-        connection,
-        "code.issued",
-        patron_id=patron.id,
-        client_id=client_id,
-        ip=call.remote_addr,
-        user_agent=call.user_agent,
-    )
-    seen = list(login.clients or [])
-    if client_id not in seen or is_due_a_touch(login.last_seen_at, call.now):
-        if client_id not in seen:
-            seen.append(client_id)
-        last_seen = call.now if is_due_a_touch(login.last_seen_at, call.now) else login.last_seen_at
-        touch_session(connection, login.id, seen, last_seen)
-    db.session.commit()
+            client_id=client_id,
+            ip=call.remote_addr,
+            user_agent=call.user_agent,
+        )
+        seen = list(login.clients or [])
+        if client_id not in seen or is_due_a_touch(login.last_seen_at, call.now):
+            if client_id not in seen:
+                seen.append(client_id)
+            last_seen = (
+                call.now if is_due_a_touch(login.last_seen_at, call.now) else login.last_seen_at
+            )
+            touch_session(connection, login.id, seen, last_seen)
+        connection.commit()
     answer = [("code", code)]
     if params.get("state"):
         answer.append(("state", params["state"]))

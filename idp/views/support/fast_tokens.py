@@ -10,7 +10,6 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oidc.core.grants.util import is_openid_scope
 from sqlalchemy import Connection
 
-from idp.extensions import db
 from idp.models.client import Client
 from idp.oauth.claims import claim_code
 from idp.oauth.claims import claim_for_refresh
@@ -115,7 +114,7 @@ def _issued(
         user_agent=call.user_agent,
         grant=grant,
     )
-    db.session.commit()
+    connection.commit()
     return Answer(token, "token.issue_token", client.client_id)
 
 
@@ -129,6 +128,7 @@ def token_endpoint(path: FastPath, call: Call) -> Answer:
     raise Fallthrough
 
 
+#: The parameters of a code exchange the fast path answers (any other: Authlib).
 CODE_PARAMETERS = {
     "grant_type",
     "code",
@@ -141,51 +141,46 @@ CODE_PARAMETERS = {
 
 def _code_exchange(path: FastPath, call: Call) -> Answer:
     form = call.form
-    if set(form) - {
-        "grant_type",
-        "code",
-        "redirect_uri",
-        "code_verifier",
-        "client_id",
-        "client_secret",
-    }:
+    if set(form) - CODE_PARAMETERS:
         raise Fallthrough
     value = form.get("code")
     if not value or len(value) > 512:
         raise Fallthrough
-    connection = db.session.connection()
-    code = load_code(connection, token_hash(value))
-    if code is None:
-        raise Fallthrough
-    client = _authenticated_client(call, code.client_id, code.client_version, "token")
-    if (
-        not client.check_grant_type("authorization_code")
-        or not code_is_redeemable(code, client.client_id, call.now)
-        or form.get("redirect_uri") != code.redirect_uri
-        or not pkce_matches(code, form.get("code_verifier"))
-    ):
-        raise Fallthrough
-    patron = _patron(code.patron, call)
-    token = _issue(call, "authorization_code", client, patron, code.scope)
-    if is_openid_scope(token.get("scope")):
-        # Signed before the first write: SQLite holds its write lock from there on.
-        token["id_token"] = id_token_for(code, client, patron, token["access_token"])
-    settings = path.settings
-    store_token(
-        connection,
-        token,
-        client_id=client.client_id,
-        patron_id=patron.id,
-        family=(f"code-{code.id}", code.sid, None),
-        now=call.now,
-        refresh_ttl=settings.tokens.refresh_token_ttl,
-    )
-    if not claim_code(connection, code.id, call.now):
-        # Redeemed meanwhile: undo, revoke what it issued; the slow path then answers
-        # (and records) the second redemption.
-        end_family_after_lost_claim(f"code-{code.id}", None)
-        raise Fallthrough
-    return _issued(connection, call, client, patron, token, "authorization_code")
+    with path.write() as connection:
+        code = load_code(connection, token_hash(value))
+        if code is None:
+            raise Fallthrough
+        client = _authenticated_client(call, code.client_id, code.client_version, "token")
+        if (
+            not client.check_grant_type("authorization_code")
+            or not code_is_redeemable(code, client.client_id, call.now)
+            or form.get("redirect_uri") != code.redirect_uri
+            or not pkce_matches(code, form.get("code_verifier"))
+        ):
+            raise Fallthrough
+        patron = _patron(code.patron, call)
+        token = _issue(call, "authorization_code", client, patron, code.scope)
+        if is_openid_scope(token.get("scope")):
+            # Signed before the first write: SQLite holds its write lock from there on.
+            token["id_token"] = id_token_for(code, client, patron, token["access_token"])
+        store_token(
+            connection,
+            token,
+            client_id=client.client_id,
+            patron_id=patron.id,
+            family=(f"code-{code.id}", code.sid, None),
+            now=call.now,
+            refresh_ttl=path.settings.tokens.refresh_token_ttl,
+        )
+        if not claim_code(connection, code.id, call.now):
+            # Redeemed meanwhile: undo, and give the connection (and SQLite's write
+            # lock) back; revoke what the code issued; the slow path then answers (and
+            # records) the second redemption.
+            connection.rollback()
+            connection.close()
+            end_family_after_lost_claim(f"code-{code.id}", None)
+            raise Fallthrough
+        return _issued(connection, call, client, patron, token, "authorization_code")
 
 
 def _refresh(path: FastPath, call: Call) -> Answer:
@@ -195,31 +190,30 @@ def _refresh(path: FastPath, call: Call) -> Answer:
     value = form.get("refresh_token")
     if not value or len(value) > 512:
         raise Fallthrough
-    connection = db.session.connection()
-    old = load_refresh_token(connection, token_hash(value))
-    if old is None or old.rotated_at is not None:
-        raise Fallthrough  # unknown, or a retry or reuse: Authlib
-    client = _authenticated_client(call, old.client_id, old.client_version, "token")
-    grace = path.settings.tokens.refresh_reuse_grace
-    if not client.check_grant_type("refresh_token") or not refresh_is_redeemable(
-        old, client.client_id, call.now, grace
-    ):
-        raise Fallthrough
-    patron = _patron(old.patron, call)
-    if not claim_for_refresh(connection, old, call.now):
-        db.session.rollback()
-        raise Fallthrough  # rotated meanwhile: Authlib sees the reuse
-    token = _issue(call, "refresh_token", client, patron, old.scope)
-    store_token(
-        connection,
-        token,
-        client_id=client.client_id,
-        patron_id=patron.id,
-        family=(old.family_id, old.sid, old.id),
-        now=call.now,
-        refresh_ttl=path.settings.tokens.refresh_token_ttl,
-    )
-    return _issued(connection, call, client, patron, token, "refresh_token")
+    with path.write() as connection:
+        old = load_refresh_token(connection, token_hash(value))
+        if old is None or old.rotated_at is not None:
+            raise Fallthrough  # unknown, or a retry or reuse: Authlib
+        client = _authenticated_client(call, old.client_id, old.client_version, "token")
+        grace = path.settings.tokens.refresh_reuse_grace
+        if not client.check_grant_type("refresh_token") or not refresh_is_redeemable(
+            old, client.client_id, call.now, grace
+        ):
+            raise Fallthrough
+        patron = _patron(old.patron, call)
+        if not claim_for_refresh(connection, old, call.now):
+            raise Fallthrough  # rotated meanwhile (rolled back on close): Authlib sees the reuse
+        token = _issue(call, "refresh_token", client, patron, old.scope)
+        store_token(
+            connection,
+            token,
+            client_id=client.client_id,
+            patron_id=patron.id,
+            family=(old.family_id, old.sid, old.id),
+            now=call.now,
+            refresh_ttl=path.settings.tokens.refresh_token_ttl,
+        )
+        return _issued(connection, call, client, patron, token, "refresh_token")
 
 
 def userinfo_endpoint(path: FastPath, call: Call) -> Answer:

@@ -11,6 +11,9 @@ issuer is ``https://``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask
 from flask import Response
 from flask import request
@@ -27,6 +30,18 @@ CSP_NONE = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 #: JSON endpoints whose answers carry tokens or personal data: never cached.
 NO_STORE_PREFIXES = ("/token", "/revoke", "/introspect", "/userinfo", "/api/")
 HSTS = "max-age=31536000; includeSubDomains"
+
+
+def environ_is_tls(environ: Mapping[str, Any], issuer_is_https: bool, trust_proxy: bool) -> bool:
+    """:func:`is_tls` for the WSGI fast paths, which answer before Flask makes a request:
+    ``X-Forwarded-Proto`` counts only behind a trusted proxy, and as ProxyFix(x_proto=1)
+    reads it (the value the nearest proxy appended)."""
+    if issuer_is_https or environ.get("wsgi.url_scheme") == "https":
+        return True
+    if trust_proxy:
+        forwarded = str(environ.get("HTTP_X_FORWARDED_PROTO", ""))
+        return forwarded.split(",")[-1].strip().lower() == "https"
+    return False
 
 
 def is_tls() -> bool:

@@ -85,6 +85,8 @@ def discard_transaction() -> None:
 def _end_request(_error: BaseException | None) -> None:
     # Runs before Flask-SQLAlchemy's own teardown, whose rollback would raise out of the
     # request (and be answered 500) when the connection died after the last statement.
+    if not db.session.registry.has():
+        return  # the session was never used (e.g. the fast path): nothing to end
     try:
         discard_transaction()
     except SQLAlchemyError:
