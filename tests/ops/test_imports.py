@@ -1,6 +1,6 @@
 """A worker imports the heavy libraries of rarely used features only when it uses them.
 
-pysaml2 (with xmlschema), py_webauthn and PyYAML are ~60 MB of modules together; a
+pysaml2 (with xmlschema), py_webauthn and PyYAML are ~25 MB of a worker together; a
 worker that answers no SAML request, runs no passkey ceremony and serves no OpenAPI
 document must not hold them (the per-worker memory target, docs/performance.md).
 """
