@@ -28,7 +28,7 @@ from idp.extensions import db
 from idp.models.saml import SamlServiceProvider
 from idp.saml.identity import ATTRIBUTE_NAMES
 from idp.saml.identity import DEFAULT_ATTRIBUTES
-from idp.services.clients import read_registration_files
+from idp.services.registration_files import read_registration_files
 
 POLICIES = ("change", "deny")
 _KEYS = {

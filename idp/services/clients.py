@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
-from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -38,6 +36,7 @@ from idp.services.destinations import DestinationError
 from idp.services.destinations import check_uri
 from idp.services.destinations import private_allowed
 from idp.services.keys import ID_TOKEN_ALGS
+from idp.services.registration_files import read_registration_files
 
 #: Scopes for machine clients (client-credentials grant), besides the OpenID ones.
 API_SCOPES = ["card:verify", "patron:authenticate"]
@@ -287,22 +286,6 @@ def _secret_hash(
     if len(secret) < MIN_SECRET_LENGTH:
         raise ClientFileError(f"{where}: the secret in {env_name} is shorter than 32 characters")
     return hash_client_secret(secret)
-
-
-def read_registration_files(
-    folder: Path, error: type[ValueError]
-) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Each ``*.toml`` of ``folder`` (OIDC clients and SAML service providers alike),
-    parsed, in the order of their names.
-
-    :param error: the reader's own error class, raised naming a file that cannot be read.
-    """
-    for path in sorted(folder.glob("*.toml")):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise error(f"{path.name}: {exc}") from exc
-        yield path, data
 
 
 def load_client_files(folder: Path, env: Mapping[str, str] | None = None) -> list[ClientSpec]:
