@@ -45,23 +45,10 @@ def record(
     :param session: a session of its own instead of the face's.
     :return: the new row.
     """
-    clean = {
-        k: redact(v) if isinstance(v, str) else v for k, v in detail.items() if k not in _FORBIDDEN
-    }
-    row = AuditEvent(
-        # The application's clock, like every other timestamp (tests move it).
-        created_at=container().now(),
-        event=event,
-        patron_id=patron_id,
-        client_id=client_id,
-        actor=actor,
-        # Header values may carry NUL, which PostgreSQL text cannot hold.
-        ip=ip.replace("\x00", "") if ip else ip,
-        user_agent=(user_agent or "").replace("\x00", "")[:300] or None,
-        detail=clean,
-    )
+    values = _values(event, patron_id, client_id, ip, user_agent, detail)
+    row = AuditEvent(actor=actor, **values)
     (session or db.session).add(row)
-    _announce(event, patron_id, client_id, ip, clean)
+    _announce(event, patron_id, client_id, ip, values["detail"])
     return row
 
 
@@ -77,23 +64,39 @@ def record_in(
 ) -> None:
     """Like :func:`record`, as one Core INSERT on ``connection`` (in its transaction):
     for the token paths, which write their rows without the ORM unit of work."""
-    clean = {k: v for k, v in detail.items() if k not in _FORBIDDEN}
-    connection.execute(
-        _INSERT,
-        {
-            "created_at": container().now(),
-            "event": event,
-            "patron_id": patron_id,
-            "client_id": client_id,
-            "ip": ip,
-            "user_agent": (user_agent or "")[:300] or None,
-            "detail": clean,
-        },
-    )
-    _announce(event, patron_id, client_id, ip, clean)
+    values = _values(event, patron_id, client_id, ip, user_agent, detail)
+    connection.execute(_INSERT, values)
+    _announce(event, patron_id, client_id, ip, values["detail"])
 
 
 _INSERT = insert(AuditEvent.__table__)
+
+
+def _values(
+    event: str,
+    patron_id: int | None,
+    client_id: str | None,
+    ip: str | None,
+    user_agent: str | None,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    """An audit row's columns, cleaned the same way for both writers: no forbidden key,
+    secrets redacted from the detail, no NUL (PostgreSQL text cannot hold one)."""
+    return {
+        # The application's clock, like every other timestamp (tests move it).
+        "created_at": container().now(),
+        "event": event,
+        "patron_id": patron_id,
+        "client_id": client_id,
+        # Header values may carry NUL.
+        "ip": ip.replace("\x00", "") if ip else ip,
+        "user_agent": (user_agent or "").replace("\x00", "")[:300] or None,
+        "detail": {
+            k: redact(v) if isinstance(v, str) else v
+            for k, v in detail.items()
+            if k not in _FORBIDDEN
+        },
+    }
 
 
 def _announce(
