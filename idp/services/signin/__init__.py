@@ -39,7 +39,7 @@ keyed by their user name::
 
     check = check_password(
         "staff", username, stored_hash, password,
-        source=Source(ip=request.remote_addr, user_agent=ua),
+        source=Source(**caller_facts()),  # the face passes the request facts in
     )
     outcome = (SignInOutcome.THROTTLED if check.is_right is None
                else SignInOutcome.OK if check.is_right else SignInOutcome.INVALID_CREDENTIALS)
