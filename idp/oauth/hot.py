@@ -17,6 +17,7 @@ so that the rules are read from the same rows by the same functions.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
@@ -24,7 +25,6 @@ from typing import cast
 
 from sqlalchemy import Connection
 from sqlalchemy import Engine
-from sqlalchemy import Row
 from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -35,6 +35,7 @@ from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.models.token import Token
 from idp.models.token import TokenAccessors
+from idp.oauth.direct import DirectSelect
 from idp.services.client_registry import ClientRegistry
 from idp.services.container import container
 
@@ -211,21 +212,30 @@ _CLIENT_STATE = select(_clients.c.is_enabled, _clients.c.version).where(
 INSERT_TOKEN = insert(_tokens)
 
 
-def patron_of(row: Row[Any]) -> PatronView | None:
-    if row.p_id is None:
+#: The three reads of the token paths, run on the driver's cursor (:mod:`.direct`).
+_DIRECT = {
+    _BY_ACCESS: DirectSelect(_BY_ACCESS),
+    _BY_REFRESH: DirectSelect(_BY_REFRESH),
+    _CODE_BY_HASH: DirectSelect(_CODE_BY_HASH),
+}
+_PATRON_KEYS = tuple((name, f"p_{name}") for name in PATRON_FIELDS)
+
+
+def patron_of(row: Mapping[str, Any]) -> PatronView | None:
+    """The patron columns of ``row`` (labelled ``p_…``) as a view (None: no patron)."""
+    if row["p_id"] is None:
         return None
     view = PatronView.__new__(PatronView)
-    for name in PATRON_FIELDS:
-        setattr(view, name, row._mapping[f"p_{name}"])
+    for name, key in _PATRON_KEYS:
+        setattr(view, name, row[key])
     return view
 
 
-def _fill(view: Any, row: Row[Any], fields: tuple[str, ...]) -> None:
-    mapping = row._mapping
+def _fill(view: Any, row: Mapping[str, Any], fields: tuple[str, ...]) -> None:
     for name in fields:
-        setattr(view, name, mapping[name])
-    view.client_enabled = bool(row.c_enabled)
-    view.client_version = int(row.c_version)
+        setattr(view, name, row[name])
+    view.client_enabled = bool(row["c_enabled"])
+    view.client_version = int(row["c_version"])
     view.patron = patron_of(row)
 
 
@@ -245,7 +255,7 @@ def _load(
     connection: Connection, statement: Any, digest: str, kind: type[_View], fields: tuple[str, ...]
 ) -> _View | None:
     """A ``kind`` filled from the row ``statement`` finds for ``digest`` (None: no row)."""
-    row = connection.execute(statement, {"digest": digest}).first()
+    row = _DIRECT[statement].first(connection, {"digest": digest})
     if row is None:
         return None
     view = kind()

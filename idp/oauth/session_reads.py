@@ -14,6 +14,7 @@ from sqlalchemy import update
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
+from idp.oauth.direct import DirectSelect
 from idp.oauth.hot import PatronView
 from idp.oauth.hot import client_columns
 from idp.oauth.hot import patron_columns
@@ -57,6 +58,7 @@ _SESSION_FOR_CLIENT: Any = (
     )
     .where(_sessions.c.id_hash == bindparam("digest"))
 )
+_SESSION_READ = DirectSelect(_SESSION_FOR_CLIENT)
 _TOUCH_SESSION = (
     update(_sessions)
     .where(_sessions.c.id == bindparam("session_id"))
@@ -67,17 +69,15 @@ _TOUCH_SESSION = (
 def load_session_for(connection: Connection, digest: str, client_id: str) -> SessionView | None:
     """The login session whose id hashes to ``digest``, with its patron and the state
     of client ``client_id``, in one SELECT."""
-    row = connection.execute(
-        _SESSION_FOR_CLIENT, {"digest": digest, "client_id": client_id}
-    ).first()
+    row = _SESSION_READ.first(connection, {"digest": digest, "client_id": client_id})
     if row is None:
         return None
     view = SessionView()
-    mapping = row._mapping
     for name in (*SESSION_FIELDS, "last_seen_at"):
-        setattr(view, name, mapping[name])
-    view.client_enabled = None if row.c_enabled is None else bool(row.c_enabled)
-    view.client_version = None if row.c_version is None else int(row.c_version)
+        setattr(view, name, row[name])
+    enabled, version = row["c_enabled"], row["c_version"]
+    view.client_enabled = None if enabled is None else bool(enabled)
+    view.client_version = None if version is None else int(version)
     view.patron = patron_of(row)
     return view
 
