@@ -65,6 +65,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "idp.db_errors",
             "idp.redaction",
             "idp.sqlite_writes",
+            "idp.direct_sql",
             "idp.lazy_command",
         ),
     ),

@@ -18,6 +18,7 @@ from sqlalchemy import exists
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from idp.direct_sql import Direct
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.consent import Consent
@@ -36,6 +37,10 @@ _CONSENTED_SCOPE = select(_consents.c.scope).where(
     _consents.c.client_id == bindparam("client_id"),
 )
 INSERT_CODE = insert(_codes)
+#: The authorize fast path's statements on the driver's cursor (:mod:`idp.direct_sql`).
+_DIRECT_NONCE_SEEN = Direct(_NONCE_SEEN)
+_DIRECT_CONSENTED_SCOPE = Direct(_CONSENTED_SCOPE)
+_DIRECT_INSERT_CODE = Direct(INSERT_CODE)
 
 
 def new_code() -> str:
@@ -51,7 +56,7 @@ def passkey_missing(client: Client, amr: str | None) -> bool:
 
 def nonce_seen(connection: Connection, client_id: str, nonce: str) -> bool:
     """A nonce seen before with the same client: a replayed authentication request."""
-    return bool(connection.scalar(_NONCE_SEEN, {"client_id": client_id, "nonce": nonce}))
+    return bool(_DIRECT_NONCE_SEEN.scalar(connection, {"client_id": client_id, "nonce": nonce}))
 
 
 def consent_covers(connection: Connection, patron_id: int, client: Client, scope: str) -> bool:
@@ -59,12 +64,17 @@ def consent_covers(connection: Connection, patron_id: int, client: Client, scope
     consent covers every requested scope."""
     if client.is_first_party:
         return True
-    granted = connection.scalar(
-        _CONSENTED_SCOPE, {"patron_id": patron_id, "client_id": client.client_id}
+    granted = _DIRECT_CONSENTED_SCOPE.scalar(
+        connection, {"patron_id": patron_id, "client_id": client.client_id}
     )
     if granted is None:
         return False
     return set(scope_to_list(scope or "")) <= set(scope_to_list(granted))
+
+
+def store_code(connection: Connection, values: dict[str, Any]) -> None:
+    """INSERT a new code's row (:func:`code_values`) in the connection's transaction."""
+    _DIRECT_INSERT_CODE.rowcount(connection, values)
 
 
 def code_values(

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from sqlalchemy import bindparam
 from sqlalchemy import update
 
+from idp.direct_sql import Direct
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.token import Token
@@ -59,18 +60,20 @@ _END_SUCCESSOR = (
     )
     .values(revoked_at=bindparam("now"))
 )
+#: The claims and the token INSERT on the driver's cursor (:mod:`idp.direct_sql`).
+_DIRECT_CLAIM_CODE = Direct(_CLAIM_CODE)
+_DIRECT_CLAIM_REFRESH = Direct(_CLAIM_REFRESH)
+_DIRECT_INSERT_TOKEN = Direct(INSERT_TOKEN)
 
 
 def claim_code(connection: Connection, code_id: int, now: dt.datetime) -> bool:
     """Mark a code used, atomically; False if it already was (single use)."""
-    result = connection.execute(_CLAIM_CODE, {"code_id": code_id, "now": now})
-    return bool(result.rowcount == 1)
+    return _DIRECT_CLAIM_CODE.rowcount(connection, {"code_id": code_id, "now": now}) == 1
 
 
 def claim_refresh(connection: Connection, token_id: int, now: dt.datetime) -> bool:
     """Mark a refresh token exchanged; False if it already was (or is revoked)."""
-    result = connection.execute(_CLAIM_REFRESH, {"token_id": token_id, "now": now})
-    return bool(result.rowcount == 1)
+    return _DIRECT_CLAIM_REFRESH.rowcount(connection, {"token_id": token_id, "now": now}) == 1
 
 
 def claim_retry(connection: Connection, token_id: int, now: dt.datetime) -> bool:
@@ -103,8 +106,8 @@ def store_token(
     """INSERT a new token pair, as hashes (one Core statement, in the open transaction)."""
     family_id, sid, parent_id = family
     refresh = token.get("refresh_token")
-    connection.execute(
-        INSERT_TOKEN,
+    _DIRECT_INSERT_TOKEN.rowcount(
+        connection,
         {
             "client_id": client_id,
             "patron_id": patron_id,

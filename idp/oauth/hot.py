@@ -29,13 +29,13 @@ from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from idp.direct_sql import Direct
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.authorization_code import CodeAccessors
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.models.token import Token
 from idp.models.token import TokenAccessors
-from idp.oauth.direct import DirectSelect
 from idp.services.client_registry import ClientRegistry
 from idp.services.container import container
 
@@ -212,11 +212,11 @@ _CLIENT_STATE = select(_clients.c.is_enabled, _clients.c.version).where(
 INSERT_TOKEN = insert(_tokens)
 
 
-#: The three reads of the token paths, run on the driver's cursor (:mod:`.direct`).
+#: The three reads of the token paths, run on the driver's cursor (:mod:`idp.direct_sql`).
 _DIRECT = {
-    _BY_ACCESS: DirectSelect(_BY_ACCESS),
-    _BY_REFRESH: DirectSelect(_BY_REFRESH),
-    _CODE_BY_HASH: DirectSelect(_CODE_BY_HASH),
+    _BY_ACCESS: Direct(_BY_ACCESS),
+    _BY_REFRESH: Direct(_BY_REFRESH),
+    _CODE_BY_HASH: Direct(_CODE_BY_HASH),
 }
 _PATRON_KEYS = tuple((name, f"p_{name}") for name in PATRON_FIELDS)
 

@@ -11,10 +11,10 @@ from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
 
+from idp.direct_sql import Direct
 from idp.models.client import Client
 from idp.models.patron import Patron
 from idp.models.session import LoginSession
-from idp.oauth.direct import DirectSelect
 from idp.oauth.hot import PatronView
 from idp.oauth.hot import client_columns
 from idp.oauth.hot import patron_columns
@@ -58,12 +58,13 @@ _SESSION_FOR_CLIENT: Any = (
     )
     .where(_sessions.c.id_hash == bindparam("digest"))
 )
-_SESSION_READ = DirectSelect(_SESSION_FOR_CLIENT)
 _TOUCH_SESSION = (
     update(_sessions)
     .where(_sessions.c.id == bindparam("session_id"))
     .values(clients=bindparam("clients"), last_seen_at=bindparam("last_seen_at"))
 )
+_SESSION_READ = Direct(_SESSION_FOR_CLIENT)
+_DIRECT_TOUCH_SESSION = Direct(_TOUCH_SESSION)
 
 
 def load_session_for(connection: Connection, digest: str, client_id: str) -> SessionView | None:
@@ -86,7 +87,7 @@ def touch_session(
     connection: Connection, session_id: int, clients: list[str], last_seen_at: dt.datetime
 ) -> None:
     """Write a session's client list and last-seen time (in the open transaction)."""
-    connection.execute(
-        _TOUCH_SESSION,
+    _DIRECT_TOUCH_SESSION.rowcount(
+        connection,
         {"session_id": session_id, "clients": clients, "last_seen_at": last_seen_at},
     )

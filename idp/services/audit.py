@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from idp.direct_sql import Direct
 from idp.extensions import db
 from idp.metrics import current_metrics
 from idp.models.audit import AuditEvent
@@ -65,11 +66,13 @@ def record_in(
     """Like :func:`record`, as one Core INSERT on ``connection`` (in its transaction):
     for the token paths, which write their rows without the ORM unit of work."""
     values = _values(event, patron_id, client_id, ip, user_agent, detail)
-    connection.execute(_INSERT, values)
+    _DIRECT_INSERT.rowcount(connection, values)
     _announce(event, patron_id, client_id, ip, values["detail"])
 
 
 _INSERT = insert(AuditEvent.__table__)
+#: The token paths' audit row, on the driver's cursor (:mod:`idp.direct_sql`).
+_DIRECT_INSERT = Direct(_INSERT)
 
 
 def _values(

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 
-from idp.oauth.authorization import INSERT_CODE
 from idp.oauth.authorization import code_values
 from idp.oauth.authorization import consent_covers
 from idp.oauth.authorization import new_code
 from idp.oauth.authorization import nonce_seen
 from idp.oauth.authorization import passkey_missing
+from idp.oauth.authorization import store_code
 from idp.oauth.hot import client_registry
 from idp.oauth.session_reads import load_session_for
 from idp.oauth.session_reads import touch_session
@@ -112,8 +112,8 @@ def authorize_endpoint(path: FastPath, call: Call) -> Answer:
         ):
             raise Fallthrough
         code = new_code()
-        connection.execute(
-            INSERT_CODE,
+        store_code(
+            connection,
             code_values(
                 code,
                 client_id=client_id,
