@@ -13,7 +13,6 @@ replaced by ``[redacted]`` in every line the formatters write (:mod:`idp.redacti
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import json
 import logging
 import re
@@ -75,9 +74,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": _utc_time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -87,7 +84,19 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, ensure_ascii=False, default=str))
+        return redact(_encode(entry))
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def _utc_time(created: float) -> str:
+    """``created`` as ISO 8601 in UTC to the millisecond (``…T12:00:00.123+00:00``)."""
+    seconds = int(created)
+    return (
+        f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}"
+        f".{int((created - seconds) * 1000):03d}+00:00"
+    )
 
 
 class TextFormatter(logging.Formatter):
@@ -120,6 +129,12 @@ def configure_logging(kind: str, level: str) -> None:
 
     Idempotent: calling it again replaces the handler it installed before.
     """
+    # No line names its caller's file, thread or process: not looked up for every record
+    # (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
