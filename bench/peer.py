@@ -178,8 +178,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="default",
         help="IDP_SERVER for idp serve (default: what idp serve chooses).",
     )
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="IDP_WORKERS (default: one per core).",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="IDP_THREADS (default 1, idp serve's own: a worker's threads share one GIL).",
+    )
     parser.add_argument("--patrons", type=int, default=1000)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
