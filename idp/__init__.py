@@ -131,7 +131,12 @@ def _init_database(app: Flask, settings: Settings) -> None:
             if database and database != ":memory:":
                 from idp.sqlite_writes import install as queue_sqlite_writers
 
-                queue_sqlite_writers(db.engine, database, settings.database.sqlite_synchronous)
+                queue_sqlite_writers(
+                    db.engine,
+                    database,
+                    settings.database.sqlite_synchronous,
+                    settings.database.sqlite_wal_autocheckpoint,
+                )
 
 
 def build_services(

@@ -37,16 +37,23 @@ def _release(info: dict[str, Any]) -> None:
         _holding.count = max(0, getattr(_holding, "count", 0) - 1)
 
 
-def install(engine: Engine, database_path: str, synchronous: str = "normal") -> None:
+def install(
+    engine: Engine, database_path: str, synchronous: str = "normal", autocheckpoint: int = 10000
+) -> None:
     """Queue the writers of ``engine`` (a SQLite file at ``database_path``).
 
     :param synchronous: SQLite's ``synchronous`` setting (``IDP_SQLITE_SYNCHRONOUS``):
         ``normal`` (WAL: no fsync per commit; a commit survives a crash of the
         process, the last ones may roll back on power loss — each with everything it
         wrote, so the database stays consistent) or ``full`` (fsync every commit).
+    :param autocheckpoint: SQLite's ``wal_autocheckpoint`` (``IDP_SQLITE_WAL_AUTOCHECKPOINT``):
+        WAL pages written before a commit copies them back into the database file.
     """
     lock_path = database_path + ".write-lock"
-    pragma = f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}"
+    pragmas = (
+        f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}",
+        f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}",
+    )
 
     @event.listens_for(engine, "connect")
     def _open(dbapi_connection: Any, record: Any) -> None:
@@ -54,7 +61,8 @@ def install(engine: Engine, database_path: str, synchronous: str = "normal") -> 
         record.info[_HELD] = False
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(pragma)
+            for pragma in pragmas:
+                cursor.execute(pragma)
         finally:
             cursor.close()
 

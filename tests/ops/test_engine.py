@@ -81,3 +81,12 @@ def test_database_errors_never_carry_the_bound_values(
     assert "1234567897" not in logged
     assert "secret-hash-value" not in logged
     assert "hidden due to hide_parameters" in logged
+
+
+def test_sqlite_checkpoints_the_wal_at_its_setting(make_app: Callable[..., Flask]) -> None:
+    app = make_app(IDP_SQLITE_WAL_AUTOCHECKPOINT=2500)
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite only")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 2500
