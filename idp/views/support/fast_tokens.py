@@ -201,9 +201,10 @@ def _refresh(path: FastPath, call: Call) -> Answer:
         ):
             raise Fallthrough
         patron = _patron(old.patron, call)
+        # Made before the claim: SQLite holds its write lock from the claim on.
+        token = _issue(call, "refresh_token", client, patron, old.scope)
         if not claim_for_refresh(connection, old, call.now):
             raise Fallthrough  # rotated meanwhile (rolled back on close): Authlib sees the reuse
-        token = _issue(call, "refresh_token", client, patron, old.scope)
         store_token(
             connection,
             token,
