@@ -68,7 +68,9 @@ def return_big_blocks_to_the_system() -> bool:
     threshold, to the block's size, so that a threaded worker's heaps keep tens of MiB
     they no longer use. A fixed threshold turns that adjustment off: in the benchmark
     (4 threads per worker, logins) peak RSS went from 189 to 131 MB per worker. Does
-    nothing off glibc.
+    nothing off glibc. A fresh mapping costs the kernel a fault and a zeroed page per
+    4 KiB page; ``idp serve`` has glibc ask for huge pages instead
+    (:func:`idp.granian_conf.with_huge_pages`).
 
     :return: True when the threshold was set.
     """

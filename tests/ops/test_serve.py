@@ -91,6 +91,16 @@ def test_serve_starts_the_configured_workers_and_restarts_them_gracefully(
     assert process.wait(timeout=20) == 0
 
 
+def test_serve_gives_its_workers_huge_pages_for_argon2_blocks(
+    node: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, process = node
+    wait_until(lambda: healthy(url) and len(_workers(process.pid)) == 2)
+    for pid in _workers(process.pid):
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ
+
+
 def test_serve_purges_expired_data_by_itself(tmp_path: Path, keys_dir: Path) -> None:
     import datetime as dt
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,3 +123,45 @@ def _growth_kib(mode: str) -> int:
 def test_argon2_blocks_go_back_to_the_system_after_each_thread() -> None:
     # 32 MiB Argon2 blocks in four threads: with the fixed threshold none is kept.
     assert _growth_kib("fixed") < 16 * 1024
+
+
+_FAULTS_SCRIPT = """
+import resource
+
+from argon2 import PasswordHasher
+
+from idp.services.passwords import return_big_blocks_to_the_system
+
+assert return_big_blocks_to_the_system()
+hasher = PasswordHasher(time_cost=1, memory_cost=19456, parallelism=1)
+encoded = hasher.hash("x")
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    hasher.verify(encoded, "x")
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) // 5)
+"""
+
+
+def _faults_per_verification(tunables: str | None) -> int:
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    if tunables:
+        env["GLIBC_TUNABLES"] = tunables
+    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", _FAULTS_SCRIPT], capture_output=True, text=True, check=True, env=env
+    )
+    return int(result.stdout.strip())
+
+
+def _huge_pages_on_request() -> bool:
+    setting = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return setting.exists() and "[never]" not in setting.read_text()
+
+
+@pytest.mark.skipif(not _huge_pages_on_request(), reason="the kernel's huge pages are off")
+def test_idp_serves_huge_pages_spare_the_kernel_zeroing_argon2_blocks_page_by_page() -> None:
+    from idp.granian_conf import HUGE_PAGES
+
+    # 19 MiB mapped afresh: 4,864 pages of 4 KiB faulted in for each verification.
+    assert _faults_per_verification(None) > 4000
+    # With what idp serve sets, a handful of 2 MiB pages.
+    assert _faults_per_verification(HUGE_PAGES) < 1000
