@@ -108,8 +108,11 @@ def id_token_for(code: CodeView, client: Client, patron: PatronView, access_toke
     claims["at_hash"] = create_half_hash(access_token, alg).decode()
     claims["sub"] = subject_for(patron.as_patron(), client, config["SECRET_KEY"])
     header = {"alg": alg, "kid": str(key.kid)}
+    if alg != "EdDSA":
+        return jwt.encode(header, claims, key, algorithms=[alg])
     with warnings.catch_warnings():
         # joserfc flags "EdDSA" as superseded by RFC 9864's "Ed25519"; relying parties
         # ask for and verify "EdDSA" (OIDC Registration), so that is the name we sign.
+        # (Only here: entering catch_warnings resets the warnings cache of every module.)
         warnings.simplefilter("ignore", SecurityWarning)
         return jwt.encode(header, claims, key, algorithms=[alg])
