@@ -213,11 +213,9 @@ INSERT_TOKEN = insert(_tokens)
 
 
 #: The three reads of the token paths, run on the driver's cursor (:mod:`idp.direct_sql`).
-_DIRECT = {
-    _BY_ACCESS: Direct(_BY_ACCESS),
-    _BY_REFRESH: Direct(_BY_REFRESH),
-    _CODE_BY_HASH: Direct(_CODE_BY_HASH),
-}
+_READ_ACCESS = Direct(_BY_ACCESS)
+_READ_REFRESH = Direct(_BY_REFRESH)
+_READ_CODE = Direct(_CODE_BY_HASH)
 _PATRON_KEYS = tuple((name, f"p_{name}") for name in PATRON_FIELDS)
 
 
@@ -252,10 +250,10 @@ _View = TypeVar("_View", TokenView, CodeView)
 
 
 def _load(
-    connection: Connection, statement: Any, digest: str, kind: type[_View], fields: tuple[str, ...]
+    connection: Connection, read: Direct, digest: str, kind: type[_View], fields: tuple[str, ...]
 ) -> _View | None:
-    """A ``kind`` filled from the row ``statement`` finds for ``digest`` (None: no row)."""
-    row = _DIRECT[statement].first(connection, {"digest": digest})
+    """A ``kind`` filled from the row ``read`` finds for ``digest`` (None: no row)."""
+    row = read.first(connection, {"digest": digest})
     if row is None:
         return None
     view = kind()
@@ -265,17 +263,17 @@ def _load(
 
 def load_access_token(connection: Connection, digest: str) -> TokenView | None:
     """The token whose access token hashes to ``digest``, with client state and patron."""
-    return _load(connection, _BY_ACCESS, digest, TokenView, TOKEN_FIELDS)
+    return _load(connection, _READ_ACCESS, digest, TokenView, TOKEN_FIELDS)
 
 
 def load_refresh_token(connection: Connection, digest: str) -> TokenView | None:
     """The token whose refresh token hashes to ``digest``, with client state and patron."""
-    return _load(connection, _BY_REFRESH, digest, TokenView, TOKEN_FIELDS)
+    return _load(connection, _READ_REFRESH, digest, TokenView, TOKEN_FIELDS)
 
 
 def load_code(connection: Connection, digest: str) -> CodeView | None:
     """The authorization code hashing to ``digest``, with client state and patron."""
-    return _load(connection, _CODE_BY_HASH, digest, CodeView, CODE_FIELDS)
+    return _load(connection, _READ_CODE, digest, CodeView, CODE_FIELDS)
 
 
 def client_state(connection: Connection, client_id: str) -> tuple[bool, int] | None:
