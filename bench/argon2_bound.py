@@ -10,6 +10,9 @@ from concurrent.futures import ProcessPoolExecutor
 from argon2 import PasswordHasher
 from argon2 import Type
 
+from idp.settings.sections.patrons import DEFAULT_ARGON2_MEMORY_COST
+from idp.settings.sections.patrons import DEFAULT_ARGON2_TIME_COST
+
 PASSWORD = "bench-yomu-2468"
 
 
@@ -33,8 +36,8 @@ def argon2_bound(
     seconds: float,
     *,
     processes: int | None = None,
-    time_cost: int = 2,
-    memory_cost: int = 19456,
+    time_cost: int = DEFAULT_ARGON2_TIME_COST,
+    memory_cost: int = DEFAULT_ARGON2_MEMORY_COST,
     parallelism: int = 1,
 ) -> float:
     """Verifications per second with one process per core, each verifying in a loop."""

@@ -22,6 +22,9 @@ from collections.abc import Iterator
 from argon2 import PasswordHasher
 from argon2 import Type
 
+from idp.settings.sections.patrons import DEFAULT_ARGON2_MEMORY_COST
+from idp.settings.sections.patrons import DEFAULT_ARGON2_TIME_COST
+
 #: The password of every seeded patron (benchmark data only).
 BENCH_PASSWORD = "bench-yomu-2468"
 #: Seeded card numbers are this prefix and an 8-digit index.
@@ -52,7 +55,11 @@ def card_number(index: int) -> str:
     return f"{CARD_PREFIX}{index:08d}"
 
 
-def bench_hash(time_cost: int = 2, memory_cost: int = 19456, parallelism: int = 1) -> str:
+def bench_hash(
+    time_cost: int = DEFAULT_ARGON2_TIME_COST,
+    memory_cost: int = DEFAULT_ARGON2_MEMORY_COST,
+    parallelism: int = 1,
+) -> str:
     """One Argon2id hash of :data:`BENCH_PASSWORD` with the given parameters."""
     hasher = PasswordHasher(
         time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
@@ -177,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True, help="SQLAlchemy URL of a migrated DB.")
     parser.add_argument("--count", type=int, default=1_000_000)
-    parser.add_argument("--time-cost", type=int, default=2)
-    parser.add_argument("--memory-cost", type=int, default=19456)
+    parser.add_argument("--time-cost", type=int, default=DEFAULT_ARGON2_TIME_COST)
+    parser.add_argument("--memory-cost", type=int, default=DEFAULT_ARGON2_MEMORY_COST)
     parser.add_argument("--parallelism", type=int, default=1)
     args = parser.parse_args(argv)
     password_hash = bench_hash(args.time_cost, args.memory_cost, args.parallelism)

@@ -32,13 +32,16 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 
+from idp.settings.sections.patrons import DEFAULT_ARGON2_MEMORY_COST
+from idp.settings.sections.patrons import DEFAULT_ARGON2_TIME_COST
+
 
 @dataclass(frozen=True)
 class Argon2Settings:
-    """Argon2id cost parameters (OWASP minimum by default)."""
+    """Argon2id cost parameters (by default OWASP's 9 MiB row, as ``IDP_ARGON2_*``)."""
 
-    time_cost: int = 2
-    memory_cost: int = 19456
+    time_cost: int = DEFAULT_ARGON2_TIME_COST
+    memory_cost: int = DEFAULT_ARGON2_MEMORY_COST
     parallelism: int = 1
     #: Hashes and verifications running at once in one process (0: no limit). Each one
     #: holds ``memory_cost`` KiB: with threaded workers, four at once add 76 MiB to the
@@ -63,7 +66,7 @@ def return_big_blocks_to_the_system() -> bool:
     threaded worker gets an arena of its own (up to eight per core), each keeping the
     freed memory of that thread's requests; two arenas cost no measurable speed here.
 
-    Each Argon2 computation allocates ``memory_cost`` KiB (19 MiB by default). After such
+    Each Argon2 computation allocates ``memory_cost`` KiB (9 MiB by default). After such
     a block is freed glibc raises its mmap threshold, and with it the heap trim
     threshold, to the block's size, so that a threaded worker's heaps keep tens of MiB
     they no longer use. A fixed threshold turns that adjustment off: in the benchmark

@@ -35,6 +35,8 @@ from idp.settings.sections import SiteSettings
 from idp.settings.sections import StaffSettings
 from idp.settings.sections import ThrottleSettings
 from idp.settings.sections import TokenSettings
+from idp.settings.sections.patrons import OWASP_ARGON2ID
+from idp.settings.sections.patrons import meets_owasp_minimum
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -105,7 +107,9 @@ def is_local_host(url: str) -> bool:
 
 
 def check_production(settings: Settings, secret: str) -> None:
-    """Refuse what is unsafe outside development (an http:// issuer, a weak secret).
+    """Refuse what is unsafe outside development (an http:// issuer, a weak secret, an
+    Argon2id cost below OWASP's minimum: the last only for an issuer that is not local,
+    so that tests and benchmarks on this machine may hash cheaply).
 
     :raises ConfigError: with the setting's name and what to do about it.
     """
@@ -114,6 +118,14 @@ def check_production(settings: Settings, secret: str) -> None:
         raise ConfigError("IDP_ISSUER must use https:// (http:// only for localhost)")
     if len(secret) < 32 or secret.lower() in _WEAK_SECRETS:
         raise ConfigError("IDP_SECRET_KEY must be a random value of at least 32 characters")
+    accounts = settings.accounts
+    if not meets_owasp_minimum(
+        accounts.argon2_memory_cost, accounts.argon2_time_cost
+    ) and not is_local_host(issuer):
+        raise ConfigError(
+            "IDP_ARGON2_MEMORY_COST and IDP_ARGON2_TIME_COST must be at least one of OWASP's "
+            "minimum pairs (KiB, iterations): " + "; ".join(f"{m}, {t}" for m, t in OWASP_ARGON2ID)
+        )
 
 
 def app_settings(app: Flask) -> Settings:

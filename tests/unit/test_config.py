@@ -39,6 +39,59 @@ def test_localhost_may_use_http_in_production() -> None:
     check_production(load_settings({}, {"IDP_ISSUER": "http://127.0.0.1:5000"}), "x" * 40)
 
 
+PUBLIC = "https://idp.example.org"
+
+
+@pytest.mark.parametrize(
+    ("memory_cost", "time_cost"), [(47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5)]
+)
+def test_every_owasp_argon2id_row_is_accepted(memory_cost: int, time_cost: int) -> None:
+    check_production(
+        load_settings(
+            {},
+            {
+                "IDP_ISSUER": PUBLIC,
+                "IDP_ARGON2_MEMORY_COST": memory_cost,
+                "IDP_ARGON2_TIME_COST": time_cost,
+            },
+        ),
+        "x" * 40,
+    )
+
+
+@pytest.mark.parametrize(
+    ("memory_cost", "time_cost"), [(19455, 2), (47103, 1), (9216, 3), (7168, 4), (256, 100)]
+)
+def test_argon2id_below_every_owasp_row_is_refused(memory_cost: int, time_cost: int) -> None:
+    settings = load_settings(
+        {},
+        {
+            "IDP_ISSUER": PUBLIC,
+            "IDP_ARGON2_MEMORY_COST": memory_cost,
+            "IDP_ARGON2_TIME_COST": time_cost,
+        },
+    )
+    with pytest.raises(ConfigError, match="IDP_ARGON2_MEMORY_COST and IDP_ARGON2_TIME_COST"):
+        check_production(settings, "x" * 40)
+    # On this machine (tests, benchmarks) a cheap hash is allowed.
+    local = load_settings(
+        {},
+        {
+            "IDP_ISSUER": "http://127.0.0.1:5000",
+            "IDP_ARGON2_MEMORY_COST": memory_cost,
+            "IDP_ARGON2_TIME_COST": time_cost,
+        },
+    )
+    check_production(local, "x" * 40)
+
+
+def test_default_argon2id_cost_is_owasp_9_mib_row() -> None:
+    accounts = load_settings({}).accounts
+    assert (accounts.argon2_memory_cost, accounts.argon2_time_cost) == (9216, 4)
+    assert accounts.argon2_parallelism == 1
+    check_production(load_settings({}, {"IDP_ISSUER": PUBLIC}), "x" * 40)
+
+
 def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     first = ensure_secret_key(tmp_path)
     assert len(first) >= 32

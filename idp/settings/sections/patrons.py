@@ -11,6 +11,24 @@ from idp.settings.sections.base import CHECK_DIGIT_SCHEMES
 from idp.settings.sections.base import DAY
 from idp.settings.sections.base import CheckDigitScheme
 
+#: OWASP's minimum Argon2id configurations (Password Storage Cheat Sheet), as (memory in
+#: KiB, iterations) with one lane: "an equal level of defense", trading memory for CPU.
+#: Each costs about the same CPU time; the 9 MiB row is the default, so that a worker's
+#: peak memory while it checks a password stays low (a worker holds one block at a time).
+OWASP_ARGON2ID: tuple[tuple[int, int], ...] = (
+    (47104, 1),
+    (19456, 2),
+    (12288, 3),
+    (9216, 4),
+    (7168, 5),
+)
+DEFAULT_ARGON2_MEMORY_COST, DEFAULT_ARGON2_TIME_COST = OWASP_ARGON2ID[3]
+
+
+def meets_owasp_minimum(memory_cost: int, time_cost: int) -> bool:
+    """True when (``memory_cost`` KiB, ``time_cost``) is at least one of OWASP's rows."""
+    return any(memory_cost >= m and time_cost >= t for m, t in OWASP_ARGON2ID)
+
 
 @dataclass(frozen=True)
 class AccountSettings:
@@ -48,17 +66,19 @@ class AccountSettings:
     )
     argon2_time_cost: int = setting(
         "IDP_ARGON2_TIME_COST",
-        2,
+        DEFAULT_ARGON2_TIME_COST,
         "Argon2id time cost",
-        "Iterations (OWASP minimum 2); hashes are upgraded at the next login when changed.",
+        "Iterations; with the memory, at least one of OWASP's minimum pairs (47104 KiB, 1; "
+        "19456, 2; 12288, 3; 9216, 4; 7168, 5), or a public issuer refuses to start. "
+        "Hashes are upgraded at the next login when changed.",
         minimum=1,
         maximum=100,
     )
     argon2_memory_cost: int = setting(
         "IDP_ARGON2_MEMORY_COST",
-        19456,
+        DEFAULT_ARGON2_MEMORY_COST,
         "Argon2id memory (KiB)",
-        "Memory per hash in KiB (OWASP minimum 19456).",
+        "Memory per hash in KiB (OWASP's 9 MiB row; a worker holds it while it checks a password).",
         minimum=8,
         maximum=4 * 1024 * 1024,
     )
