@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -65,9 +67,34 @@ def record_in(
 ) -> None:
     """Like :func:`record`, as one Core INSERT on ``connection`` (in its transaction):
     for the token paths, which write their rows without the ORM unit of work."""
+    insert_in(
+        connection,
+        event,
+        patron_id=patron_id,
+        client_id=client_id,
+        ip=ip,
+        user_agent=user_agent,
+        **detail,
+    )()
+
+
+def insert_in(
+    connection: Connection,
+    event: str,
+    *,
+    patron_id: int | None = None,
+    client_id: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    **detail: Any,
+) -> Callable[[], None]:
+    """:func:`record_in`, with the log line and the metric left to the caller: it calls
+    the returned function once it has committed. On SQLite the transaction holds the
+    database's write lock until then, and a log line written inside it (formatting and
+    a write to the log stream) would hold every other writer back with it."""
     values = _values(event, patron_id, client_id, ip, user_agent, detail)
     _DIRECT_INSERT.rowcount(connection, values)
-    _announce(event, patron_id, client_id, ip, values["detail"])
+    return partial(_announce, event, patron_id, client_id, ip, values["detail"])
 
 
 _INSERT = insert(AuditEvent.__table__)

@@ -166,3 +166,70 @@ def test_a_claim_lost_on_the_fast_path_keeps_nothing_and_hands_the_request_on(
     access = exchange.get_json()["access_token"]
     userinfo = rp.browser.get("/userinfo", headers={"Authorization": f"Bearer {access}"})
     assert userinfo.status_code == 200
+
+
+def test_the_fast_path_logs_an_issue_once_it_is_committed_and_the_write_lock_is_free(
+    rp: Any, patron: Any, token_path: str
+) -> None:
+    """The audit line of a code or a token pair issued on the fast path is written after
+    the commit, with the connection back in the pool: on SQLite, the next writer is not
+    held back by this request's logging."""
+    if token_path != "fast_path":
+        pytest.skip("the fast path's own ordering (the view logs inside its unit of work)")
+    import fcntl
+    import logging
+    import os
+
+    from sqlalchemy import func
+
+    from idp.models.audit import AuditEvent
+
+    engine = db.engine
+    lock_path = engine.url.database + ".write-lock" if engine.dialect.name == "sqlite" else None
+    seen: list[tuple[str, int, bool | None]] = []
+
+    class Check(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            event = str(record.args[0]) if record.args else ""  # type: ignore[index]
+            if event not in ("code.issued", "token.issued"):
+                return
+            with engine.connect() as other:
+                stored = other.scalar(
+                    select(func.count()).select_from(AuditEvent).where(AuditEvent.event == event)
+                )
+            free = None
+            if lock_path is not None:
+                fd = os.open(lock_path, os.O_RDWR)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    free = True
+                except BlockingIOError:
+                    free = False
+                finally:
+                    os.close(fd)
+            seen.append((event, int(stored or 0), free))
+
+    handler = Check()
+    audit_log = logging.getLogger("idp.audit")
+    audit_log.addHandler(handler)
+    level = audit_log.level
+    audit_log.setLevel(logging.INFO)
+    try:
+        rp.sign_in(patron.card_number, DEFAULT_PASSWORD, scope="openid offline_access")
+        _fast = Watch(rp.browser)
+        authorized = rp.authorize(scope="openid offline_access")
+        assert _fast(authorized)
+        exchange = rp.exchange(rp.code_from(authorized))
+        assert exchange.status_code == 200 and _fast(exchange)
+        refreshed = rp.refresh(exchange.get_json()["refresh_token"])
+        assert refreshed.status_code == 200 and _fast(refreshed)
+    finally:
+        audit_log.removeHandler(handler)
+        audit_log.setLevel(level)
+    fast = seen[-3:]
+    assert [event for event, _, _ in fast] == ["code.issued", "token.issued", "token.issued"]
+    # Each line came after its row was committed (the sign-in issued one code before).
+    assert [stored for _, stored, _ in fast] == [2, 1, 2]
+    if lock_path is not None:
+        assert all(free for _, _, free in fast)

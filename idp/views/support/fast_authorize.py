@@ -125,7 +125,7 @@ def authorize_endpoint(path: FastPath, call: Call) -> Answer:
                 ttl=settings.tokens.code_ttl,
             ),
         )
-        audit.record_in(
+        announce = audit.insert_in(
             connection,
             "code.issued",
             patron_id=patron.id,
@@ -142,6 +142,7 @@ def authorize_endpoint(path: FastPath, call: Call) -> Answer:
             )
             touch_session(connection, login.id, seen, last_seen)
         connection.commit()
+    announce()
     answer = [("code", code)]
     if params.get("state"):
         answer.append(("state", params["state"]))

@@ -105,7 +105,7 @@ def _issued(
     grant: str,
 ) -> Answer:
     """Record the issue with the token it records, commit both, and answer with it."""
-    audit.record_in(
+    announce = audit.insert_in(
         connection,
         "token.issued",
         patron_id=patron.id,
@@ -115,6 +115,9 @@ def _issued(
         grant=grant,
     )
     connection.commit()
+    # Back to the pool before the log line: on SQLite that lets the next writer in.
+    connection.close()
+    announce()
     return Answer(token, "token.issue_token", client.client_id)
 
 
