@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
@@ -78,6 +79,38 @@ class CounterStore(Protocol):
         """A live counter (``Counter()`` when none)."""
 
 
+@cache
+def _reserve_statement(dialect: str) -> Any:
+    """The reservation's upsert for ``dialect``, built once (a multi-row ``values()``
+    construct is compiled anew on every call; rows given at execution are not).
+
+    A counter has expired when its ``expires_at`` is not after the reservation's time,
+    which every row carries as ``reserved_at`` (``excluded`` is the row being inserted).
+    """
+    stmt = upsert_insert(dialect)(ThrottleCounter)
+    excluded = stmt.excluded
+    expired = ThrottleCounter.expires_at <= excluded.reserved_at
+    return stmt.on_conflict_do_update(
+        index_elements=[ThrottleCounter.key],
+        set_={
+            # An expired counter starts again; a live one counts on (atomically).
+            "count": case((expired, 1), else_=ThrottleCounter.count + 1),
+            "settled": case((expired, 0), else_=ThrottleCounter.settled),
+            "last_at": case((expired, excluded.last_at), else_=ThrottleCounter.last_at),
+            "reserved_at": excluded.reserved_at,
+            # SET sees the old row: the reservation before this one is returned.
+            "previous_reserved_at": case((expired, None), else_=ThrottleCounter.reserved_at),
+            "expires_at": excluded.expires_at,
+        },
+    ).returning(
+        ThrottleCounter.key,
+        ThrottleCounter.count,
+        ThrottleCounter.settled,
+        ThrottleCounter.last_at,
+        ThrottleCounter.previous_reserved_at,
+    )
+
+
 class DatabaseStore:
     """Counters in ``throttle_counters``: one statement per step, on its own connection."""
 
@@ -101,35 +134,10 @@ class DatabaseStore:
         ]
         # Own short transaction, not the caller's session (see the module docstring).
         with db.engine.begin() as conn:
-            insert = upsert_insert(conn.dialect.name)
-            stmt = insert(ThrottleCounter).values(rows)
-            expired = ThrottleCounter.expires_at <= now
-            upsert = stmt.on_conflict_do_update(
-                index_elements=[ThrottleCounter.key],
-                set_={
-                    # An expired counter starts again; a live one counts on (atomically).
-                    "count": case((expired, 1), else_=ThrottleCounter.count + 1),
-                    "settled": case((expired, 0), else_=ThrottleCounter.settled),
-                    "last_at": case(
-                        (expired, stmt.excluded.last_at), else_=ThrottleCounter.last_at
-                    ),
-                    "reserved_at": stmt.excluded.reserved_at,
-                    # SET sees the old row: the reservation before this one is returned.
-                    "previous_reserved_at": case(
-                        (expired, None), else_=ThrottleCounter.reserved_at
-                    ),
-                    "expires_at": stmt.excluded.expires_at,
-                },
-            ).returning(
-                ThrottleCounter.key,
-                ThrottleCounter.count,
-                ThrottleCounter.settled,
-                ThrottleCounter.last_at,
-                ThrottleCounter.previous_reserved_at,
-            )
+            # One INSERT of every row (SQLAlchemy's "insertmanyvalues"), in key order.
             found = {
                 str(row[0]): Counter(int(row[1]), int(row[2]), row[3], row[4])
-                for row in conn.execute(upsert)
+                for row in conn.execute(_reserve_statement(conn.dialect.name), rows)
             }
             if secrets.randbelow(200) == 0:
                 # Now and then, drop long-expired counters so the table stays small.
@@ -157,7 +165,9 @@ class DatabaseStore:
             return
         ordered = sorted(set(keys))
         with db.engine.begin() as conn:
-            self._lock_in_order(conn, ordered)
+            if conn.dialect.name != "sqlite":
+                # SQLite has one writer at a time for the whole file: no row locks.
+                self._lock_in_order(conn, ordered)
             conn.execute(
                 update(ThrottleCounter)
                 .where(ThrottleCounter.key.in_(ordered), *conditions)
