@@ -131,3 +131,35 @@ def test_redis_is_tried_again_after_the_retry_period(
     authenticate(patron.card_number, WRONG)
     assert store.name == "redis"
     assert _counters_in_database() == 1
+
+
+def test_database_store_counts_on_and_restarts_an_expired_counter(app: Flask) -> None:
+    """One upsert per reservation: a live counter counts on and returns the reservation
+    before; one whose time has passed starts again at one, its failures forgotten."""
+    import datetime as dt
+
+    from idp.services.signin.counters import DatabaseStore
+
+    store = DatabaseStore()
+    start = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+    keys = [("b:test", 60), ("a:test", 3600)]
+    with app.app_context():
+        first = store.reserve(keys, start)
+        assert {k: (c.count, c.settled, c.previous) for k, c in first.items()} == {
+            "a:test": (1, 0, None),
+            "b:test": (1, 0, None),
+        }
+        store.settle(["a:test", "b:test"], start)
+        later = start + dt.timedelta(seconds=30)
+        second = store.reserve(keys, later)
+        assert second["a:test"].count == 2 and second["a:test"].settled == 1
+        assert second["b:test"].count == 2 and second["b:test"].previous == start
+        # Each reservation extends its counter's life: a minute after the last one, b
+        # has expired, a (an hour) has not.
+        third_at = later + dt.timedelta(seconds=61)
+        third = store.reserve(keys, third_at)
+        assert (third["b:test"].count, third["b:test"].settled) == (1, 0)
+        assert third["b:test"].previous is None
+        assert third["b:test"].last == third_at
+        assert (third["a:test"].count, third["a:test"].settled) == (3, 1)
+        assert third["a:test"].previous == later
