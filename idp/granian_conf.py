@@ -48,10 +48,11 @@ def serve_settings(environ: MutableMapping[str, str]) -> Settings:
 def with_huge_pages(environ: MutableMapping[str, str]) -> None:
     """Add :data:`HUGE_PAGES` to ``GLIBC_TUNABLES`` unless it already names that tunable.
 
-    Every sign-in maps one Argon2 block (19 MiB by default; see
+    Every sign-in maps one Argon2 block (9 MiB by default; see
     :func:`idp.services.passwords.return_big_blocks_to_the_system`). In 4 KiB pages the
-    kernel faults in and zeroes 4,864 of them each time: ~12 ms of system time on top of a
-    ~25 ms hash. In 2 MiB pages it is ten faults (~1 ms). Where the kernel's transparent
+    kernel faults in and zeroes 2,300 of them each time: ~3 ms of system time on top of a
+    ~15 ms hash (~12 ms for OWASP's 19 MiB row). Mostly in 2 MiB pages it is ~770 faults
+    (~1.2 ms). Where the kernel's transparent
     huge pages are off, or glibc is older or absent, the setting changes nothing. Read
     by glibc when a process starts, hence set here, before the server starts.
     """
