@@ -17,7 +17,7 @@ from idp.services.mail import create_mailer
 from tests.support.mailserver import SMTP_PASSWORD
 from tests.support.mailserver import MailServer
 from tests.support.network import client_context as trusting
-from tests.support.network import free_port
+from tests.support.network import reserved_port
 from tests.support.network import server_context
 
 
@@ -82,8 +82,8 @@ def test_wrong_smtp_password_is_a_mail_error_without_the_password(auth_server: M
 
 
 def test_server_down_is_a_mail_error_without_the_password() -> None:
-    url = f"smtp://user:{SMTP_PASSWORD}@127.0.0.1:{free_port()}"
-    with pytest.raises(MailError) as caught:
+    with reserved_port() as port, pytest.raises(MailError) as caught:  # nobody listens there
+        url = f"smtp://user:{SMTP_PASSWORD}@127.0.0.1:{port}"
         SmtpMailer.from_url(url).send(_message())  # type: ignore[arg-type]
     assert "127.0.0.1" in str(caught.value)
     assert SMTP_PASSWORD not in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+if os.environ.get("IDP_TEST_DATABASE_URL"):
+    # CI runs the PostgreSQL pass beside the SQLite one: each keeps its own screenshots.
+    ARTIFACTS /= "postgresql"
 #: The closed network here refuses Chromium's own background connections; keep it quiet.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,8 +49,9 @@ def chromium() -> Iterator[Browser]:
 
 
 def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot under tests/artifacts/ (git-ignored)."""
-    ARTIFACTS.mkdir(exist_ok=True)
+    """Save a full-page screenshot under tests/artifacts/ (git-ignored; a PostgreSQL run's
+    under tests/artifacts/postgresql/)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
     page.screenshot(path=str(path), full_page=True)
     return path

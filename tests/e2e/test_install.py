@@ -15,12 +15,11 @@ import subprocess
 import sys
 import time
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
-
-from tests.support.network import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +49,9 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def test_a_wheel_installed_without_make_serves_japanese_pages(tmp_path: Path) -> None:
+def test_a_wheel_installed_without_make_serves_japanese_pages(
+    tmp_path: Path, reserve_port: Callable[[], int]
+) -> None:
     source = _tracked_copy(tmp_path / "src")
     dist = tmp_path / "dist"
     env = _environment()
@@ -78,7 +79,7 @@ def test_a_wheel_installed_without_make_serves_japanese_pages(tmp_path: Path) ->
     assert init.returncode == 0, init.stderr
     assert (site / "instance" / "idp.sqlite3").is_file()
 
-    port = free_port()
+    port = reserve_port()
     server = subprocess.Popen(  # noqa: S603 - our own command line
         [idp, "run", "--host", "127.0.0.1", "--port", str(port)],
         cwd=site,

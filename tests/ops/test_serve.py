@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import pytest
 import requests
 
 from tests.conftest import SECRET
-from tests.support.network import free_port
 from tests.support.processes import healthy
 from tests.support.processes import idp_serve
 from tests.support.processes import serve_env
@@ -39,9 +39,12 @@ def _workers(master: int) -> set[int]:
 
 @pytest.fixture(params=["granian", "gunicorn"])
 def node(
-    request: pytest.FixtureRequest, tmp_path: Path, keys_dir: Path
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    keys_dir: Path,
+    reserve_port: Callable[[], int],
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
+    port = reserve_port()
     env = serve_env(
         port,
         tmp_path,
@@ -101,7 +104,9 @@ def test_serve_gives_its_workers_huge_pages_for_argon2_blocks(
         assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ
 
 
-def test_serve_purges_expired_data_by_itself(tmp_path: Path, keys_dir: Path) -> None:
+def test_serve_purges_expired_data_by_itself(
+    tmp_path: Path, keys_dir: Path, reserve_port: Callable[[], int]
+) -> None:
     import datetime as dt
 
     from flask_migrate import upgrade
@@ -113,7 +118,7 @@ def test_serve_purges_expired_data_by_itself(tmp_path: Path, keys_dir: Path) -> 
     from idp.models.lease import MaintenanceLease
     from idp.models.throttle import ThrottleCounter
 
-    port = free_port()
+    port = reserve_port()
     env = serve_env(port, tmp_path, keys_dir, SECRET, IDP_WORKERS="2", IDP_PURGE_INTERVAL="1")
     app = create_app({k: v for k, v in env.items() if k.startswith("IDP_")} | {"TESTING": True})
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)

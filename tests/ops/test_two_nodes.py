@@ -34,7 +34,7 @@ from tests.conftest import SECRET
 from tests.ops.http_rp import TIMEOUT
 from tests.ops.http_rp import HttpRelyingParty
 from tests.support.factories import DEFAULT_PASSWORD
-from tests.support.network import free_port
+from tests.support.network import ReservedPort
 
 PG_ADMIN_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL")
@@ -110,7 +110,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     database_url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    ports = free_port(), free_port()
+    # Held until the nodes are gone, so that nothing else takes them meanwhile.
+    reservations = ReservedPort(), ReservedPort()
+    ports = [reservation.port for reservation in reservations]
     nodes = [f"http://127.0.0.1:{port}" for port in ports]
     prefix = f"idp-test:{uuid.uuid4().hex}:"
     env = {
@@ -163,6 +165,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for reservation in reservations:
+            reservation.close()
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(f"{prefix}*"))
         if keys:

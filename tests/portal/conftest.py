@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,6 @@ from portal import create_app as create_portal
 from tests.support.factories import make_patron
 from tests.support.live import LiveServer
 from tests.support.live import running
-from tests.support.network import free_port
 
 PORTAL_SECRET = "example-portal-test-secret-0123456789abcdef"
 PORTAL_COOKIE_KEY = "example-portal-cookie-key-0123456789abcdef"
@@ -64,8 +64,10 @@ def patron(live_server: LiveServer) -> Any:
 
 
 @pytest.fixture
-def portal_server(live_server: LiveServer) -> Iterator[PortalServer]:
-    port = free_port()
+def portal_server(
+    live_server: LiveServer, reserve_port: Callable[[], int]
+) -> Iterator[PortalServer]:
+    port = reserve_port()
     url = f"http://127.0.0.1:{port}"
     register_portal(url)
     app = create_portal(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -26,7 +27,6 @@ from tests.portal.conftest import form_token
 from tests.support.factories import make_patron
 from tests.support.live import LiveServer
 from tests.support.live import running
-from tests.support.network import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -36,8 +36,8 @@ SECRET = "d-library-test-secret-0123456789abcdefghij"
 
 
 @pytest.fixture
-def elibrary(live_server: LiveServer) -> Iterator[str]:
-    port = free_port()
+def elibrary(live_server: LiveServer, reserve_port: Callable[[], int]) -> Iterator[str]:
+    port = reserve_port()
     url = f"http://127.0.0.1:{port}"
     text = CLIENT_FILE.read_text(encoding="utf-8").replace("http://127.0.0.1:5002", url)
     sync_clients(

@@ -294,24 +294,27 @@ def test_logout_does_not_wait_for_a_slow_client(
     app: Flask, rp: RelyingParty, patron: Patron, mocked: responses.RequestsMock
 ) -> None:
     release = threading.Event()
+    answered: list[bool] = []
 
     def slow(request: Any) -> tuple[int, dict[str, str], str]:
-        release.wait(10)
+        # The client answers once the test lets it, after the logout's response; a logout
+        # that waited for it would get the answer only when this gives up (False) instead.
+        answered.append(release.wait(10))
         return 200, {}, ""
 
     mocked.add_callback(responses.POST, PORTAL_BCL, callback=slow)
     tokens = rp.exchange(rp.sign_in(patron.card_number, DEFAULT_PASSWORD)).get_json()
-    started = time.monotonic()
     response = _rp_logout(rp, tokens["id_token"])
-    elapsed = time.monotonic() - started
-    # The patron is signed out and redirected while the client still has not answered.
+    # The patron is signed out and redirected while the client still has not answered
+    # (an order of events, not a duration: a busy machine makes neither side wrong).
     assert response.status_code == 302
-    assert elapsed < 1.0
+    assert answered == []
     with pytest.raises(TimeoutError):
         notifier().drain(timeout=0.05)
     release.set()
     [result] = notifier().drain()
     assert result.ok
+    assert answered == [True]
 
 
 def test_a_client_that_never_answers_times_out(

@@ -30,7 +30,6 @@ from tests.conftest import SECRET
 from tests.conftest import TEST_REDIS_URL
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.factories import make_patron
-from tests.support.network import free_port
 from tests.support.oidc import csrf_token
 from tests.support.processes import healthy
 from tests.support.processes import idp_serve
@@ -135,10 +134,15 @@ def test_after_a_burst_the_patron_signs_in_once_the_delay_is_over(
 
 @pytest.fixture
 def served(
-    store: str, app_config: dict[str, Any], tmp_path: Path, keys_dir: Path, app: Flask
+    store: str,
+    app_config: dict[str, Any],
+    tmp_path: Path,
+    keys_dir: Path,
+    app: Flask,
+    reserve_port: Callable[[], int],
 ) -> Iterator[str]:
     """``idp serve`` on the test's database (and Redis), 4 workers with 8 threads each."""
-    port = free_port()
+    port = reserve_port()
     env = serve_env(
         port,
         tmp_path,

@@ -14,7 +14,7 @@ from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import make_server
 
 from idp import create_app
-from tests.support.network import free_port
+from tests.support.network import reserved_port
 
 
 @dataclass
@@ -27,7 +27,10 @@ class LiveServer:
 
 @contextmanager
 def running(app: Flask, port: int) -> Iterator[None]:
-    """Serve ``app`` with werkzeug (threaded) on 127.0.0.1:``port`` until the block ends."""
+    """Serve ``app`` with werkzeug (threaded) on 127.0.0.1:``port`` until the block ends.
+
+    ``port`` is one the caller holds (:func:`tests.support.network.reserved_port`).
+    """
     server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -54,14 +57,14 @@ def serve(
     """
     from tests.conftest import empty_database
 
-    port = free_port()
-    url = f"http://{host}:{port}"
-    app = create_app({**app_config, "IDP_ISSUER": url})
-    if clock is not None:
-        app.extensions["idp"].clock = clock
-    try:
-        with running(app, port), app.app_context():
-            yield LiveServer(url, app)
-    finally:
-        with app.app_context():
-            empty_database()
+    with reserved_port() as port:
+        url = f"http://{host}:{port}"
+        app = create_app({**app_config, "IDP_ISSUER": url})
+        if clock is not None:
+            app.extensions["idp"].clock = clock
+        try:
+            with running(app, port), app.app_context():
+                yield LiveServer(url, app)
+        finally:
+            with app.app_context():
+                empty_database()

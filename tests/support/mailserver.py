@@ -14,7 +14,7 @@ from aiosmtpd.smtp import AuthResult
 from aiosmtpd.smtp import LoginPassword
 from aiosmtpd.smtp import Session
 
-from tests.support.network import free_port
+from tests.support.network import ReservedPort
 
 SMTP_USER = "idp-mailer"
 SMTP_PASSWORD = "smtp-pass-0123456789"
@@ -41,7 +41,9 @@ class MailServer:
 
     def __init__(self, *, auth: bool = False, **tls: Any) -> None:
         self.messages: list[EmailMessage] = []
-        self.port = free_port()
+        # Held until stop(): aiosmtpd binds it (with SO_REUSEADDR) once started.
+        self._reservation = ReservedPort()
+        self.port = self._reservation.port
         options: dict[str, Any] = {"hostname": "127.0.0.1", "port": self.port, **tls}
         if auth:
             options.update(authenticator=self._authenticate, auth_require_tls=False)
@@ -69,7 +71,11 @@ class MailServer:
         return f"{scheme}://{credentials}127.0.0.1:{self.port}"
 
     def start(self) -> MailServer:
-        self.controller.start()
+        try:
+            self.controller.start()
+        except BaseException:
+            self._reservation.close()
+            raise
         self.running = True
         return self
 
@@ -78,6 +84,7 @@ class MailServer:
         if getattr(self, "running", False):
             self.controller.stop()
             self.running = False
+        self._reservation.close()
 
     def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
         """The messages, once at least ``count`` arrived (background senders)."""

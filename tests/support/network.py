@@ -15,12 +15,37 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class ReservedPort:
+    """A loopback TCP port held for the caller until :meth:`close`.
+
+    Choosing a free port and binding it later leaves a gap in which anything else on the
+    machine may take the port: a server of another test run going side by side (CI runs
+    two), or an outgoing connection's local port. So the port stays bound here, with
+    ``SO_REUSEADDR`` and never listening: the kernel hands it to no other ``bind()`` to
+    port 0 and to no outgoing connection, while the caller's own server, which sets
+    ``SO_REUSEADDR`` too (werkzeug, gunicorn, granian, asyncio), binds it and listens. With
+    no server, connections to it are refused.
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> int:
+        return self.port
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def reserved_port() -> ReservedPort:
+    """``with reserved_port() as port:`` a loopback port no one else gets until the block ends."""
+    return ReservedPort()
 
 
 def self_signed(folder: Path, prefix: str = "") -> tuple[Path, Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import itertools
 import logging
 import socket
 import ssl
@@ -418,14 +419,28 @@ def test_idle_connections_are_closed(
 def test_a_trickle_without_a_complete_message_counts_as_idle(
     make_server: Callable[..., Sip2Server], connect: Callable[[Sip2Server], RawClient]
 ) -> None:
-    client = connect(make_server(idle_timeout=0.5))
+    idle = 0.5
+    server = make_server(idle_timeout=idle)
     started = time.monotonic()
-    for byte in b"9300CN":
-        client.sock.sendall(bytes([byte]))
-        time.sleep(0.075)
-    assert client.is_closed()
-    # Closed half a second after connecting, not half a second after the last byte.
-    assert time.monotonic() - started < 0.85
+    client = connect(server)
+    client.sock.settimeout(idle / 10)
+    # A byte of a login every 50 ms (the read's timeout), never a whole message, for up to
+    # ten idle timeouts: a server that took bytes for activity would keep the connection
+    # that long, however slow the machine; this one hangs up once the first timeout is over.
+    for byte in itertools.islice(itertools.cycle(b"9300CN"), 200):
+        try:
+            client.sock.sendall(bytes([byte]))
+            if client.sock.recv(4096) == b"":
+                break  # hung up
+        except TimeoutError:
+            if time.monotonic() - started > 10 * idle:
+                pytest.fail("a trickle of bytes kept an idle connection open")
+        except (ConnectionResetError, BrokenPipeError):
+            break  # a byte arrived after the hang-up
+    else:
+        pytest.fail("a trickle of bytes kept an idle connection open")
+    # Counted from the connection, not renewed by the bytes; and not before it was due.
+    assert time.monotonic() - started >= idle
 
 
 def test_directory_failure_closes_the_connection_and_logs_no_password(

@@ -146,7 +146,7 @@ def test_validate_rejects_an_unknown_scheme() -> None:
         validate_card_number("0300000001", check_digit="MOD7")  # type: ignore[arg-type]
 
 
-@settings(derandomize=True, database=None, max_examples=200)
+@settings(derandomize=True, database=None, max_examples=200, deadline=None)
 @given(body=bodies, position=st.integers(min_value=0), delta=st.integers(1, 9))
 def test_luhn_catches_every_single_digit_error(body: str, position: int, delta: int) -> None:
     number = body + compute_check_digit(body, "M10W21")
@@ -156,7 +156,7 @@ def test_luhn_catches_every_single_digit_error(body: str, position: int, delta: 
     assert not validate_card_number(wrong, pattern=r"\d+", check_digit="M10W21")
 
 
-@settings(derandomize=True, database=None, max_examples=200)
+@settings(derandomize=True, database=None, max_examples=200, deadline=None)
 @given(body=bodies, position=st.integers(min_value=0), delta=st.integers(1, 9))
 def test_m11_catches_every_single_digit_error(body: str, position: int, delta: int) -> None:
     try:
