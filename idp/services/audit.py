@@ -55,27 +55,11 @@ def record(
     return row
 
 
-def record_in(
-    connection: Connection,
-    event: str,
-    *,
-    patron_id: int | None = None,
-    client_id: str | None = None,
-    ip: str | None = None,
-    user_agent: str | None = None,
-    **detail: Any,
-) -> None:
+def record_in(connection: Connection, event: str, **fields: Any) -> None:
     """Like :func:`record`, as one Core INSERT on ``connection`` (in its transaction):
-    for the token paths, which write their rows without the ORM unit of work."""
-    insert_in(
-        connection,
-        event,
-        patron_id=patron_id,
-        client_id=client_id,
-        ip=ip,
-        user_agent=user_agent,
-        **detail,
-    )()
+    for the token paths, which write their rows without the ORM unit of work. The
+    fields are those of :func:`insert_in`."""
+    insert_in(connection, event, **fields)()
 
 
 def insert_in(

@@ -68,8 +68,9 @@ class AccountSettings:
         "IDP_ARGON2_TIME_COST",
         DEFAULT_ARGON2_TIME_COST,
         "Argon2id time cost",
-        "Iterations; with the memory, at least one of OWASP's minimum pairs (47104 KiB, 1; "
-        "19456, 2; 12288, 3; 9216, 4; 7168, 5), or a public issuer refuses to start. "
+        "Iterations; with the memory, at least one of OWASP's minimum pairs ("
+        + "; ".join(f"{m} KiB, {t}" for m, t in OWASP_ARGON2ID)
+        + "), or a public issuer refuses to start. "
         "Hashes are upgraded at the next login when changed.",
         minimum=1,
         maximum=100,
