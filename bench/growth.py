@@ -42,11 +42,11 @@ FROM generate_series(%(start)s, %(stop)s - 1) AS i
 #: Live token pairs of random patrons for the benchmark client.
 _TOKENS = """
 INSERT INTO tokens (client_id, patron_id, scope, access_token_hash, refresh_token_hash,
-    family_id, sid, issued_at, access_expires_at, refresh_expires_at)
+    family_id, sid, issued_at, access_expires_at, refresh_expires_at, kept_until)
 SELECT 'mylibrary', 1 + (i %% %(patrons)s), 'openid profile offline_access',
     md5('a' || i::text) || md5('A' || i::text), md5('r' || i::text) || md5('R' || i::text),
     'growth-' || (i / 4)::text, NULL, now(), now() + interval '1 hour',
-    now() + interval '14 days'
+    now() + interval '14 days', now() + interval '14 days'
 FROM generate_series(%(start)s, %(stop)s - 1) AS i
 """
 _COUNT = "SELECT (SELECT count(*) FROM patrons), (SELECT count(*) FROM tokens)"
@@ -135,7 +135,11 @@ def _plans(conn: Any) -> dict[str, list[str]]:
             "SELECT * FROM tokens WHERE refresh_token_hash = md5('r5')||md5('R5')"
         ),
         "successor of a rotated token (refresh retry grace)": (
-            "SELECT * FROM tokens WHERE parent_id = 5 AND rotated_at IS NULL"
+            "SELECT * FROM tokens WHERE family_id = 'growth-1' AND parent_id = 5 "
+            "AND rotated_at IS NULL"
+        ),
+        "tokens past their keep (purge)": (
+            "SELECT id FROM tokens WHERE kept_until <= now() LIMIT 1000"
         ),
         "family revocation (reuse detection)": (
             "SELECT id FROM tokens WHERE family_id = 'growth-5' AND revoked_at IS NULL"

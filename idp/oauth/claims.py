@@ -19,6 +19,7 @@ from idp.direct_sql import Direct
 from idp.extensions import db
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.token import Token
+from idp.models.token import kept_until
 from idp.oauth.hot import INSERT_TOKEN
 from idp.oauth.hot import TokenView
 from idp.oauth.tokens import revoke_family
@@ -54,6 +55,8 @@ _MARK_RETRY = (
 _END_SUCCESSOR = (
     update(_tokens)
     .where(
+        # The family's index finds the few rows; parent_id picks the successor.
+        _tokens.c.family_id == bindparam("family"),
         _tokens.c.parent_id == bindparam("token_id"),
         _tokens.c.rotated_at.is_(None),
         _tokens.c.revoked_at.is_(None),
@@ -76,21 +79,23 @@ def claim_refresh(connection: Connection, token_id: int, now: dt.datetime) -> bo
     return _DIRECT_CLAIM_REFRESH.rowcount(connection, {"token_id": token_id, "now": now}) == 1
 
 
-def claim_retry(connection: Connection, token_id: int, now: dt.datetime) -> bool:
+def claim_retry(connection: Connection, token: TokenView, now: dt.datetime) -> bool:
     """Accept a rotated refresh token once more: mark the retry, and revoke the pair it
     was exchanged for — only if that pair's refresh token was never used. False (and
     nothing to keep) if either step finds the state changed. Must run before the new
     pair is stored, so that only the earlier successor can match."""
-    params = {"token_id": token_id, "now": now}
+    params = {"token_id": token.id, "now": now}
     if connection.execute(_MARK_RETRY, params).rowcount != 1:
         return False
-    return bool(connection.execute(_END_SUCCESSOR, params).rowcount == 1)
+    successor = {**params, "family": token.family_id}
+    return bool(connection.execute(_END_SUCCESSOR, successor).rowcount == 1)
 
 
 def claim_for_refresh(connection: Connection, token: TokenView, now: dt.datetime) -> bool:
     """The claim of a refresh redemption: a rotation, or the one retry in the grace."""
-    claim = claim_retry if token.rotated_at is not None else claim_refresh
-    return claim(connection, token.id, now)
+    if token.rotated_at is not None:
+        return claim_retry(connection, token, now)
+    return claim_refresh(connection, token.id, now)
 
 
 def store_token(
@@ -106,6 +111,8 @@ def store_token(
     """INSERT a new token pair, as hashes (one Core statement, in the open transaction)."""
     family_id, sid, parent_id = family
     refresh = token.get("refresh_token")
+    access_expires_at = now + dt.timedelta(seconds=int(token["expires_in"]))
+    refresh_expires_at = now + dt.timedelta(seconds=refresh_ttl) if refresh else None
     _DIRECT_INSERT_TOKEN.rowcount(
         connection,
         {
@@ -118,8 +125,9 @@ def store_token(
             "sid": sid,
             "parent_id": parent_id,
             "issued_at": now,
-            "access_expires_at": now + dt.timedelta(seconds=int(token["expires_in"])),
-            "refresh_expires_at": now + dt.timedelta(seconds=refresh_ttl) if refresh else None,
+            "access_expires_at": access_expires_at,
+            "refresh_expires_at": refresh_expires_at,
+            "kept_until": kept_until(access_expires_at, refresh_expires_at),
             "rotated_at": None,
             "revoked_at": None,
             "reused_at": None,

@@ -71,11 +71,9 @@ def _device(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
 
 
 def _tokens(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
-    # A rotated or revoked refresh token is kept until it would have expired: presenting
-    # it again must still be recognised as reuse (RFC 9700 §4.14.2).
-    return (Token.access_expires_at <= now) & or_(
-        Token.refresh_expires_at.is_(None), Token.refresh_expires_at <= now
-    )
+    # The later expiry (:func:`idp.models.token.kept_until`): a rotated or revoked
+    # refresh token stays recognisable as reuse until it would have expired.
+    return Token.kept_until <= now
 
 
 def _card_codes(now: dt.datetime, settings: Settings) -> ColumnElement[bool]:

@@ -26,6 +26,7 @@ from idp import create_app
 from idp.extensions import db
 from idp.models.client import Client
 from idp.models.patron import Patron
+from idp.models.token import Token
 from idp.services.container import container
 from tests.conftest import SECRET
 
@@ -132,27 +133,7 @@ def test_upgrade_from_the_first_revision_keeps_the_rows(bare_app: Flask) -> None
                 for i in range(1, 4)
             ],
         )
-        from idp.models.client import hash_client_secret
-
-        conn.execute(
-            insert(clients).values(
-                client_id="mylibrary",
-                name="MyLibrary",
-                client_secret_hash=hash_client_secret(CLIENT_SECRET),
-                redirect_uris=["https://my.library.example/callback"],
-                post_logout_redirect_uris=["https://my.library.example/"],
-                scopes=["openid", "profile", "library_card"],
-                grant_types=["authorization_code", "refresh_token"],
-                token_endpoint_auth_method="client_secret_basic",
-                temporary_password_policy="change",
-                subject_type="public",
-                sector_identifier="",
-                is_first_party=True,
-                backchannel_logout_uri=None,
-                is_enabled=True,
-                updated_at=now,
-            )
-        )
+        conn.execute(insert(clients).values(**_client_row(now)))
 
     upgrade(revision="heads")
 
@@ -172,6 +153,71 @@ def test_upgrade_from_the_first_revision_keeps_the_rows(bare_app: Flask) -> None
     assert client.check_client_secret(CLIENT_SECRET)
     assert not client.check_client_secret("wrong")
     # And the upgraded database is exactly what the models describe.
+    assert _diff() == []
+
+
+def _client_row(now: dt.datetime) -> dict[str, Any]:
+    """A client as the first revision's ``clients`` holds it."""
+    from idp.models.client import hash_client_secret
+
+    return {
+        "client_id": "mylibrary",
+        "name": "MyLibrary",
+        "client_secret_hash": hash_client_secret(CLIENT_SECRET),
+        "redirect_uris": ["https://my.library.example/callback"],
+        "post_logout_redirect_uris": ["https://my.library.example/"],
+        "scopes": ["openid", "profile", "library_card"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "temporary_password_policy": "change",
+        "subject_type": "public",
+        "sector_identifier": "",
+        "is_first_party": True,
+        "backchannel_logout_uri": None,
+        "is_enabled": True,
+        "updated_at": now,
+    }
+
+
+def test_upgrade_keeps_each_token_until_its_later_expiry(bare_app: Flask) -> None:
+    upgrade(revision="0005_device")
+    now = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
+    with db.engine.begin() as conn:
+        old = MetaData()
+        clients = Table("clients", old, autoload_with=conn)
+        tokens = Table("tokens", old, autoload_with=conn)
+        conn.execute(insert(clients).values(**_client_row(now)))
+        rows = [
+            ("with-refresh", now + dt.timedelta(hours=1), now + dt.timedelta(days=30)),
+            ("access-only", now + dt.timedelta(hours=1), None),
+            ("short-refresh", now + dt.timedelta(hours=2), now + dt.timedelta(hours=1)),
+        ]
+        conn.execute(
+            insert(tokens),
+            [
+                {
+                    "client_id": "mylibrary",
+                    "patron_id": None,
+                    "scope": "openid",
+                    "access_token_hash": name.ljust(64, "a"),
+                    "refresh_token_hash": name.ljust(64, "r") if refresh else None,
+                    "family_id": name,
+                    "issued_at": now,
+                    "access_expires_at": access,
+                    "refresh_expires_at": refresh,
+                }
+                for name, access, refresh in rows
+            ],
+        )
+
+    upgrade(revision="heads")
+
+    kept = {row[0]: row[1] for row in db.session.execute(select(Token.family_id, Token.kept_until))}
+    assert kept == {
+        "with-refresh": now + dt.timedelta(days=30),
+        "access-only": now + dt.timedelta(hours=1),
+        "short-refresh": now + dt.timedelta(hours=2),
+    }
     assert _diff() == []
 
 

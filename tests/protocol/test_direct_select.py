@@ -93,6 +93,7 @@ def _token_values(now: dt.datetime, digest: str) -> dict[str, Any]:
         "issued_at": now,
         "access_expires_at": now + dt.timedelta(hours=1),
         "refresh_expires_at": None,
+        "kept_until": now + dt.timedelta(hours=1),
         "rotated_at": None,
         "revoked_at": None,
         "reused_at": None,
