@@ -233,3 +233,58 @@ def test_the_fast_path_logs_an_issue_once_it_is_committed_and_the_write_lock_is_
     assert [stored for _, stored, _ in fast] == [2, 1, 2]
     if lock_path is not None:
         assert all(free for _, _, free in fast)
+
+
+def test_a_thread_keeps_its_read_connection_and_sees_every_change_at_once(
+    rp: Any, patron: Any, token_path: str
+) -> None:
+    """Userinfo and introspection read on the thread's own connection, kept between its
+    reads (no pool checkout per request). It holds no transaction: a revocation made
+    on another connection is seen by the very next request. A connection that went
+    bad is not kept: the next request takes a fresh one."""
+    if token_path != "fast_path":
+        pytest.skip("the fast path's own reads")
+    from sqlalchemy import event
+    from sqlalchemy import update
+
+    rp.sign_in(patron.card_number, DEFAULT_PASSWORD, scope="openid offline_access")
+    tokens = rp.exchange(rp.code_from(rp.authorize(scope="openid offline_access"))).get_json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    _fast = Watch(rp.browser)
+    assert rp.browser.get("/userinfo", headers=bearer).status_code == 200
+    checkouts: list[object] = []
+
+    def count(*args: object) -> None:
+        checkouts.append(args)
+
+    engine = db.engine
+    event.listen(engine, "checkout", count)
+    try:
+        for _ in range(3):
+            answer = rp.browser.get("/userinfo", headers=bearer)
+            assert answer.status_code == 200 and _fast(answer)
+            answer = rp.browser.post(
+                "/introspect", data={"token": tokens["access_token"]}, headers=_basic()
+            )
+            assert answer.get_json()["active"] is True and _fast(answer)
+        assert checkouts == []
+
+        with engine.begin() as other:
+            other.execute(update(Token).values(revoked_at=Token.issued_at))
+        assert rp.browser.get("/userinfo", headers=bearer).status_code == 401
+        introspected = rp.browser.post(
+            "/introspect", data={"token": tokens["access_token"]}, headers=_basic()
+        )
+        assert introspected.get_json() == {"active": False}
+
+        path = fast_path_of(rp.browser.application)
+        assert path is not None
+        kept = path._kept.connection
+        kept.invalidate()
+        with engine.begin() as other:
+            other.execute(update(Token).values(revoked_at=None))
+        answer = rp.browser.get("/userinfo", headers=bearer)
+        assert answer.status_code == 200 and _fast(answer)
+        assert path._kept.connection is not kept and not path._kept.connection.invalidated
+    finally:
+        event.remove(engine, "checkout", count)

@@ -19,7 +19,9 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
@@ -27,6 +29,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Connection
 from sqlalchemy import Engine
+from sqlalchemy import event
 from werkzeug.http import parse_cookie
 
 from idp.extensions import db
@@ -65,21 +68,44 @@ ROUTES: dict[tuple[str, str], Handler] = {
 
 
 class _Reader:
-    """A pooled connection in autocommit for one read (one round trip)."""
+    """A connection in autocommit for one read (one round trip): the thread's own,
+    kept between its reads.
 
-    __slots__ = ("connection", "engine")
+    A read leaves no transaction behind (SQLite's driver begins one only for a write;
+    PostgreSQL's reads are in autocommit), so the connection is kept checked out for
+    the thread's next read instead of going through the pool each time. One that
+    fell back to SQLAlchemy's execution (and may have begun a transaction), was
+    invalidated (the database went away) or saw an error is closed, and the next
+    read takes a fresh one from the pool.
+    """
 
-    def __init__(self, engine: Engine) -> None:
+    __slots__ = ("connection", "engine", "kept", "opened")
+
+    def __init__(
+        self, engine: Engine, kept: threading.local, opened: weakref.WeakSet[Connection]
+    ) -> None:
         self.engine = engine
+        self.kept = kept
+        self.opened = opened
         self.connection: Connection | None = None
 
     def __enter__(self) -> Connection:
-        self.connection = self.engine.connect()
-        return self.connection
+        connection: Connection | None = getattr(self.kept, "connection", None)
+        self.kept.connection = None
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self.engine.connect()
+            self.opened.add(connection)
+        self.connection = connection
+        return connection
 
-    def __exit__(self, *exc: object) -> None:
-        if self.connection is not None:
-            self.connection.close()
+    def __exit__(self, error: type[BaseException] | None, *rest: object) -> None:
+        connection = self.connection
+        if connection is None:
+            return
+        if error is None and not connection.invalidated and not connection.in_transaction():
+            self.kept.connection = connection
+        else:
+            connection.close()
 
 
 class FastPath:
@@ -92,6 +118,9 @@ class FastPath:
         self.trust_proxy = app_settings(app).site.trust_proxy
         self.issuer_is_https = app_settings(app).site.issuer.startswith("https://")
         self._reader: Engine | None = None
+        #: Each thread's read connection between its reads (see :class:`_Reader`).
+        self._kept = threading.local()
+        self._opened: weakref.WeakSet[Connection] = weakref.WeakSet()
         #: Requests answered here (approximate under threads; tests read it).
         self.answered = 0
 
@@ -113,8 +142,19 @@ class FastPath:
 
     def read(self) -> _Reader:
         if self._reader is None:
-            self._reader = reader(db.engine)
-        return _Reader(self._reader)
+            engine = db.engine
+            self._reader = reader(engine)
+            event.listen(engine, "engine_disposed", self._close_kept)
+        return _Reader(self._reader, self._kept, self._opened)
+
+    def _close_kept(self, engine: Engine) -> None:
+        """The engine's pool was replaced (a fork, a shutdown, a test's end): close the
+        read connections the threads keep. Closed outright, not checked in: the pool
+        they came from is no longer the engine's, and would keep them open."""
+        for connection in list(self._opened):
+            if not connection.closed:
+                connection.invalidate()
+                connection.close()
 
     def write(self) -> Connection:
         """A pooled connection for a handler's one transaction, without the ORM session
