@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import random
 import re
-import secrets
 import sys
 import time
 from typing import Any
@@ -50,6 +50,16 @@ _ENVIRON_START = "idp.request_started"
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "idp_request_id", default=None
 )
+
+
+def request_id_for(incoming: str) -> str:
+    """A request's id: the incoming ``X-Request-ID`` when it looks like one, else a new
+    one (128 random bits in hex). It names a request in the logs and is sent back to
+    the caller: unique, not secret, so it is drawn without a system call (the
+    generator is seeded anew in every forked worker)."""
+    if SANE_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return f"{random.getrandbits(128):032x}"
 
 
 def request_id() -> str | None:
@@ -90,13 +100,19 @@ class JsonFormatter(logging.Formatter):
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
+#: The last second :func:`_utc_time` formatted, with its text (one tuple: replaced whole).
+_LAST_SECOND: list[tuple[int, str]] = [(-1, "")]
+
+
 def _utc_time(created: float) -> str:
-    """``created`` as ISO 8601 in UTC to the millisecond (``…T12:00:00.123+00:00``)."""
+    """``created`` as ISO 8601 in UTC to the millisecond (``…T12:00:00.123+00:00``).
+    The date and time of day are formatted once a second, not once a line."""
     seconds = int(created)
-    return (
-        f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}"
-        f".{int((created - seconds) * 1000):03d}+00:00"
-    )
+    last = _LAST_SECOND[0]
+    if last[0] != seconds:
+        last = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        _LAST_SECOND[0] = last
+    return f"{last[1]}.{int((created - seconds) * 1000):03d}+00:00"
 
 
 class TextFormatter(logging.Formatter):
@@ -169,10 +185,7 @@ def _start_request() -> None:
     if _ENVIRON_ID in request.environ:
         return
     request.environ[_ENVIRON_START] = time.perf_counter()
-    incoming = request.headers.get("X-Request-ID", "")
-    request.environ[_ENVIRON_ID] = (
-        incoming if SANE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
-    )
+    request.environ[_ENVIRON_ID] = request_id_for(request.headers.get("X-Request-ID", ""))
 
 
 def _finish_request(response: Response) -> Response:

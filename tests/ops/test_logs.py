@@ -62,6 +62,36 @@ def test_every_response_gets_a_fresh_id(client: FlaskClient) -> None:
     assert "X-Request-ID" in client.get("/no-such-page").headers
 
 
+def test_forked_workers_make_different_ids() -> None:
+    """Ids are drawn without a system call; each forked worker draws its own."""
+    import multiprocessing
+
+    from idp.logs import request_id_for
+
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2) as pool:
+        ids = pool.map(request_id_for, [""] * 4, chunksize=1)
+    ids.append(request_id_for(""))
+    assert len(set(ids)) == len(ids)
+    assert all(len(value) == 32 and int(value, 16) >= 0 for value in ids)
+
+
+def test_the_time_of_a_line_follows_the_clock_across_seconds() -> None:
+    import datetime as dt
+
+    from idp.logs import _utc_time
+
+    start = dt.datetime(2026, 12, 5, 23, 59, 58, tzinfo=dt.UTC).timestamp()
+    for offset, expected in [
+        (0.0, "2026-12-05T23:59:58.000+00:00"),
+        (0.25, "2026-12-05T23:59:58.250+00:00"),
+        (1.5, "2026-12-05T23:59:59.500+00:00"),
+        (2.0015, "2026-12-06T00:00:00.001+00:00"),
+        (0.75, "2026-12-05T23:59:58.750+00:00"),  # a thread's record made a second before
+    ]:
+        assert _utc_time(start + offset) == expected
+
+
 def test_the_access_line_has_no_query_string_and_names_the_client(
     client: FlaskClient, portal: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import logging
-import secrets
 import threading
 import time
 import weakref
@@ -33,9 +32,9 @@ from sqlalchemy import event
 from werkzeug.http import parse_cookie
 
 from idp.extensions import db
-from idp.logs import SANE_REQUEST_ID
 from idp.logs import access_log
 from idp.logs import current_request_id
+from idp.logs import request_id_for
 from idp.metrics import current_metrics
 from idp.oauth.hot import reader
 from idp.settings import Settings
@@ -184,8 +183,7 @@ class FastPath:
             raw = environ["wsgi.input"].read(length) if length else b""
             # The application reads the same bytes if it answers after all.
             environ["wsgi.input"] = io.BytesIO(raw)
-        incoming = str(environ.get("HTTP_X_REQUEST_ID", ""))
-        rid = incoming if SANE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
+        rid = request_id_for(str(environ.get("HTTP_X_REQUEST_ID", "")))
         marker = current_request_id.set(rid)
         try:
             with self.app.app_context():
