@@ -239,9 +239,10 @@ def test_a_thread_keeps_its_read_connection_and_sees_every_change_at_once(
     rp: Any, patron: Any, token_path: str
 ) -> None:
     """Userinfo and introspection read on the thread's own connection, kept between its
-    reads (no pool checkout per request). It holds no transaction: a revocation made
-    on another connection is seen by the very next request. A connection that went
-    bad is not kept: the next request takes a fresh one."""
+    reads (no pool checkout per request) until another request gives it back. It holds
+    no transaction: a revocation made on another connection is seen by the very next
+    request. A connection that went bad is not kept: the next request takes a fresh
+    one."""
     if token_path != "fast_path":
         pytest.skip("the fast path's own reads")
     from sqlalchemy import event
@@ -286,5 +287,10 @@ def test_a_thread_keeps_its_read_connection_and_sees_every_change_at_once(
         answer = rp.browser.get("/userinfo", headers=bearer)
         assert answer.status_code == 200 and _fast(answer)
         assert path._kept.connection is not kept and not path._kept.connection.invalidated
+
+        # Any other request gives it back to the pool before its own work.
+        refreshed = rp.refresh(tokens["refresh_token"])
+        assert refreshed.status_code == 200 and _fast(refreshed)
+        assert path._kept.connection is None
     finally:
         event.remove(engine, "checkout", count)

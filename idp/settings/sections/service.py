@@ -153,9 +153,8 @@ class DatabaseSettings:
         "IDP_DB_POOL_SIZE",
         5,
         "Pool size",
-        "Connections per worker process kept open. Keep pool size + overflow at least "
-        "3 × IDP_THREADS (each thread keeps a connection for the token paths' reads, and "
-        "a password check holds a second one for its counters).",
+        "Connections per worker process kept open. Keep pool size + overflow above "
+        "IDP_THREADS (a password check holds a second connection for its counters).",
         minimum=1,
         maximum=1000,
     )

@@ -64,6 +64,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/userinfo"): userinfo_endpoint,
     ("POST", "/introspect"): introspection_endpoint,
 }
+#: The handlers that only read, on the connection their thread keeps (:class:`_Reader`).
+READS = {userinfo_endpoint, introspection_endpoint}
 
 
 class _Reader:
@@ -72,7 +74,8 @@ class _Reader:
 
     A read leaves no transaction behind (SQLite's driver begins one only for a write;
     PostgreSQL's reads are in autocommit), so the connection is kept checked out for
-    the thread's next read instead of going through the pool each time. One that
+    the thread's next read instead of going through the pool each time; any other
+    request gives it back first (:meth:`FastPath._give_back`). One that
     fell back to SQLAlchemy's execution (and may have begun a transaction), was
     invalidated (the database went away) or saw an error is closed, and the next
     read takes a fresh one from the pool.
@@ -146,6 +149,15 @@ class FastPath:
             event.listen(engine, "engine_disposed", self._close_kept)
         return _Reader(self._reader, self._kept, self._opened)
 
+    def _give_back(self) -> None:
+        """Return the thread's kept read connection to the pool before any other work:
+        a thread holds no more connections than without it (a write, a sign-in and its
+        counters take theirs from the pool, as before)."""
+        connection: Connection | None = getattr(self._kept, "connection", None)
+        if connection is not None:
+            self._kept.connection = None
+            connection.close()
+
     def _close_kept(self, engine: Engine) -> None:
         """The engine's pool was replaced (a fork, a shutdown, a test's end): close the
         read connections the threads keep. Closed outright, not checked in: the pool
@@ -164,6 +176,8 @@ class FastPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         handler = ROUTES.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
+        if handler not in READS:
+            self._give_back()
         if (
             handler is None
             or not self.enabled
