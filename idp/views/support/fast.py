@@ -81,22 +81,16 @@ class _Reader:
     read takes a fresh one from the pool.
     """
 
-    __slots__ = ("connection", "engine", "kept", "opened")
+    __slots__ = ("connection", "path")
 
-    def __init__(
-        self, engine: Engine, kept: threading.local, opened: weakref.WeakSet[Connection]
-    ) -> None:
-        self.engine = engine
-        self.kept = kept
-        self.opened = opened
+    def __init__(self, path: FastPath) -> None:
+        self.path = path
         self.connection: Connection | None = None
 
     def __enter__(self) -> Connection:
-        connection: Connection | None = getattr(self.kept, "connection", None)
-        self.kept.connection = None
+        connection = self.path._take_kept()
         if connection is None or connection.closed or connection.invalidated:
-            connection = self.engine.connect()
-            self.opened.add(connection)
+            connection = self.path._connect_reader()
         self.connection = connection
         return connection
 
@@ -105,7 +99,7 @@ class _Reader:
         if connection is None:
             return
         if error is None and not connection.invalidated and not connection.in_transaction():
-            self.kept.connection = connection
+            self.path._kept.connection = connection
         else:
             connection.close()
 
@@ -143,19 +137,30 @@ class FastPath:
         return token
 
     def read(self) -> _Reader:
+        return _Reader(self)
+
+    def _connect_reader(self) -> Connection:
+        """A fresh read connection, remembered so that :meth:`_close_kept` can close it."""
         if self._reader is None:
             engine = db.engine
             self._reader = reader(engine)
             event.listen(engine, "engine_disposed", self._close_kept)
-        return _Reader(self._reader, self._kept, self._opened)
+        connection = self._reader.connect()
+        self._opened.add(connection)
+        return connection
+
+    def _take_kept(self) -> Connection | None:
+        """The thread's kept read connection (None: none), no longer kept."""
+        connection: Connection | None = getattr(self._kept, "connection", None)
+        self._kept.connection = None
+        return connection
 
     def _give_back(self) -> None:
         """Return the thread's kept read connection to the pool before any other work:
         a thread holds no more connections than without it (a write, a sign-in and its
         counters take theirs from the pool, as before)."""
-        connection: Connection | None = getattr(self._kept, "connection", None)
+        connection = self._take_kept()
         if connection is not None:
-            self._kept.connection = None
             connection.close()
 
     def _close_kept(self, engine: Engine) -> None:
