@@ -13,6 +13,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
 from sqlalchemy import Connection
+from sqlalchemy import Insert
 from sqlalchemy import bindparam
 from sqlalchemy import exists
 from sqlalchemy import insert
@@ -22,7 +23,10 @@ from idp.direct_sql import Direct
 from idp.models.authorization_code import AuthorizationCode
 from idp.models.client import Client
 from idp.models.consent import Consent
+from idp.oauth.session_reads import TOUCH_SESSION
+from idp.oauth.session_reads import touch_session
 from idp.oauth.tokens import token_hash
+from idp.services import audit
 
 _codes = AuthorizationCode.__table__
 _consents = Consent.__table__
@@ -37,6 +41,23 @@ _CONSENTED_SCOPE = select(_consents.c.scope).where(
     _consents.c.client_id == bindparam("client_id"),
 )
 INSERT_CODE = insert(_codes)
+#: The columns of :func:`code_values`' rows.
+CODE_COLUMNS = (
+    "code_hash",
+    "client_id",
+    "patron_id",
+    "redirect_uri",
+    "scope",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "auth_time",
+    "sid",
+    "amr",
+    "created_at",
+    "expires_at",
+    "used_at",
+)
 #: The authorize fast path's statements on the driver's cursor (:mod:`idp.direct_sql`).
 _DIRECT_NONCE_SEEN = Direct(_NONCE_SEEN)
 _DIRECT_CONSENTED_SCOPE = Direct(_CONSENTED_SCOPE)
@@ -75,6 +96,49 @@ def consent_covers(connection: Connection, patron_id: int, client: Client, scope
 def store_code(connection: Connection, values: dict[str, Any]) -> None:
     """INSERT a new code's row (:func:`code_values`) in the connection's transaction."""
     _DIRECT_INSERT_CODE.rowcount(connection, values)
+
+
+def issue_code(
+    connection: Connection,
+    values: dict[str, Any],
+    audit_row: dict[str, Any],
+    touch: dict[str, Any] | None,
+) -> None:
+    """Store a new code (:func:`code_values`), its audit row
+    (:func:`idp.services.audit.row_for`) and, when due, the session's touch (the
+    ``session_id``, ``clients`` and ``last_seen_at`` of
+    :func:`idp.oauth.session_reads.touch_session`): on PostgreSQL one statement
+    (data-modifying ``WITH``: one round trip, all or nothing, also in autocommit), on
+    SQLite the statements in ``connection``'s transaction."""
+    if connection.dialect.name == "postgresql":
+        parameters = {f"c_{name}": value for name, value in values.items()}
+        parameters.update(audit.bound(audit_row))
+        if touch is None:
+            _ISSUE_CODE.rowcount(connection, parameters)
+        else:
+            _ISSUE_CODE_AND_TOUCH.rowcount(connection, {**parameters, **touch})
+        return
+    store_code(connection, values)
+    audit.insert_row(connection, audit_row)
+    if touch is not None:
+        touch_session(connection, **touch)
+
+
+def _issue(touch: bool) -> Insert:
+    code = (
+        insert(_codes)
+        .values({name: bindparam(f"c_{name}", type_=_codes.c[name].type) for name in CODE_COLUMNS})
+        .returning(_codes.c.id)
+        .cte("code")
+    )
+    statement = audit.insert_after(code)
+    if touch:
+        statement = statement.add_cte(TOUCH_SESSION.cte("touched"))
+    return statement
+
+
+_ISSUE_CODE = Direct(_issue(touch=False))
+_ISSUE_CODE_AND_TOUCH = Direct(_issue(touch=True))
 
 
 def code_values(

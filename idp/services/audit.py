@@ -6,9 +6,14 @@ import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+from typing import NamedTuple
 
+from sqlalchemy import CTE
 from sqlalchemy import Connection
+from sqlalchemy import Insert
+from sqlalchemy import bindparam
 from sqlalchemy import insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.direct_sql import Direct
@@ -76,9 +81,58 @@ def insert_in(
     the returned function once it has committed. On SQLite the transaction holds the
     database's write lock until then, and a log line written inside it (formatting and
     a write to the log stream) would hold every other writer back with it."""
+    row = row_for(
+        event, patron_id=patron_id, client_id=client_id, ip=ip, user_agent=user_agent, **detail
+    )
+    insert_row(connection, row.values)
+    return row.announce
+
+
+class Row(NamedTuple):
+    """An audit row's columns, and its announcement (the log line and the metric), to
+    be made once the transaction that writes the row has committed."""
+
+    values: dict[str, Any]
+    announce: Callable[[], None]
+
+
+def row_for(
+    event: str,
+    *,
+    patron_id: int | None = None,
+    client_id: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    **detail: Any,
+) -> Row:
+    """The audit row of ``event``, for a writer that inserts it itself (the token
+    paths: :func:`idp.oauth.claims.redeem`); the fields are those of :func:`record`."""
     values = _values(event, patron_id, client_id, ip, user_agent, detail)
+    return Row(values, partial(_announce, event, patron_id, client_id, ip, values["detail"]))
+
+
+def insert_row(connection: Connection, values: dict[str, Any]) -> None:
+    """INSERT the audit row ``values`` (of :func:`row_for`) in ``connection``'s transaction."""
     _DIRECT_INSERT.rowcount(connection, values)
-    return partial(_announce, event, patron_id, client_id, ip, values["detail"])
+
+
+#: The columns of an audit row the token paths write (:func:`_values`' keys).
+COLUMNS = ("created_at", "event", "patron_id", "client_id", "ip", "user_agent", "detail")
+
+
+def insert_after(source: CTE) -> Insert:
+    """The INSERT of one audit row (its columns bound as ``a_<column>``:
+    :func:`bound`) for each row ``source`` returns: the write and the audit row that
+    records it in one statement (PostgreSQL's data-modifying ``WITH``), so that the row
+    is written exactly when the write is."""
+    table = AuditEvent.__table__
+    binds = (bindparam(f"a_{name}", type_=table.c[name].type) for name in COLUMNS)
+    return insert(table).from_select(COLUMNS, select(*binds).select_from(source))
+
+
+def bound(values: dict[str, Any]) -> dict[str, Any]:
+    """An audit row of :func:`row_for` as the parameters of :func:`insert_after`."""
+    return {f"a_{name}": values[name] for name in COLUMNS}
 
 
 _INSERT = insert(AuditEvent.__table__)

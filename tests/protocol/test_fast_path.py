@@ -147,20 +147,51 @@ def test_a_claim_lost_on_the_fast_path_keeps_nothing_and_hands_the_request_on(
     rp: Any, patron: Any, token_path: str, monkeypatch: Any
 ) -> None:
     """Another redemption winning between the fast path's read and its claim: the fast
-    path's token pair is rolled back with its connection, and the application answers
-    (here the code was not really used, so Authlib redeems it: one pair in all)."""
+    path's redemption writes nothing — no token pair, no audit row (on PostgreSQL all
+    three are one statement) — and the application answers. Here the other redemption
+    is undone before the application looks, so Authlib redeems the code: one pair in
+    all."""
     if token_path != "fast_path":
         pytest.skip("the fast path's own claim")
+    from sqlalchemy import func
+    from sqlalchemy import update
+
+    from idp.models.audit import AuditEvent
+    from idp.models.authorization_code import AuthorizationCode
+    from idp.oauth import claims as claim_rules
+    from idp.services.container import container
     from idp.views.support import fast_tokens
 
-    claims: list[Any] = []
-    monkeypatch.setattr(fast_tokens, "claim_code", lambda *args: claims.append(args) or False)
+    lost: list[tuple[bool, int, int]] = []
+
+    def used(when: Any) -> None:
+        with db.engine.begin() as other:
+            other.execute(update(AuthorizationCode).values(used_at=when))
+
+    def redeem_after_another(connection: Any, code_id: int, *args: Any) -> bool:
+        used(container().now())
+        won = claim_rules.redeem_code(connection, code_id, *args)
+        pairs = connection.scalar(select(func.count()).select_from(Token))
+        issued = connection.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.event == "token.issued")
+        )
+        lost.append((won, pairs, issued))
+        return won
+
+    def undone_then_ended(*args: Any) -> None:
+        # After the fast path's rollback: on SQLite its claim held the write lock.
+        used(None)
+        end_family(*args)
+
+    end_family = fast_tokens.end_family_after_lost_claim
+    monkeypatch.setattr(fast_tokens, "redeem_code", redeem_after_another)
+    monkeypatch.setattr(fast_tokens, "end_family_after_lost_claim", undone_then_ended)
     rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
     code = rp.code_from(rp.authorize())
     _fast = Watch(rp.browser)
     exchange = rp.exchange(code)
     assert exchange.status_code == 200 and _fast(exchange) is False
-    assert len(claims) == 1
+    assert lost == [(False, 0, 0)]
     rows = db.session.scalars(select(Token)).all()
     assert len(rows) == 1 and rows[0].revoked_at is None
     access = exchange.get_json()["access_token"]

@@ -141,13 +141,18 @@ class FastPath:
 
     def _connect_reader(self) -> Connection:
         """A fresh read connection, remembered so that :meth:`_close_kept` can close it."""
+        connection = self._single_statements().connect()
+        self._opened.add(connection)
+        return connection
+
+    def _single_statements(self) -> Engine:
+        """The engine whose connections run each statement as its own transaction on
+        PostgreSQL (autocommit: :func:`idp.oauth.hot.reader`)."""
         if self._reader is None:
             engine = db.engine
             self._reader = reader(engine)
             event.listen(engine, "engine_disposed", self._close_kept)
-        connection = self._reader.connect()
-        self._opened.add(connection)
-        return connection
+        return self._reader
 
     def _take_kept(self) -> Connection | None:
         """The thread's kept read connection (None: none), no longer kept."""
@@ -172,12 +177,17 @@ class FastPath:
                 connection.invalidate()
                 connection.close()
 
-    def write(self) -> Connection:
-        """A pooled connection for a handler's one transaction, without the ORM session
-        (its unit of work, identity map and teardown cost more than the statements):
-        the handler commits it once it has its answer; whatever it leaves uncommitted is
-        rolled back when the connection goes back to the pool (``with`` closes it)."""
-        return db.engine.connect()
+    def single_statements(self) -> Connection:
+        """A pooled connection for a handler's reads and its one write, without the ORM
+        session (its unit of work, identity map and teardown cost more than the
+        statements). On PostgreSQL it is in autocommit: each read is one round trip and
+        the write is one statement that does everything the request records
+        (:func:`idp.oauth.claims.redeem_code`, :func:`idp.oauth.authorization.issue_code`),
+        all or nothing, with no BEGIN or COMMIT around it. On SQLite the driver begins a
+        transaction at the first write, which the handler commits once it has its
+        answer; whatever it leaves uncommitted is rolled back when the connection goes
+        back to the pool (``with`` closes it)."""
+        return self._single_statements().connect()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         handler = ROUTES.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))

@@ -10,13 +10,12 @@ from authlib.oauth2.rfc7636.challenge import CODE_CHALLENGE_PATTERN
 
 from idp.oauth.authorization import code_values
 from idp.oauth.authorization import consent_covers
+from idp.oauth.authorization import issue_code
 from idp.oauth.authorization import new_code
 from idp.oauth.authorization import nonce_seen
 from idp.oauth.authorization import passkey_missing
-from idp.oauth.authorization import store_code
 from idp.oauth.hot import client_registry
 from idp.oauth.session_reads import load_session_for
-from idp.oauth.session_reads import touch_session
 from idp.oauth.tokens import token_hash
 from idp.services import audit
 from idp.views.passkeys import AMR_KEY
@@ -78,7 +77,7 @@ def authorize_endpoint(path: FastPath, call: Call) -> Answer:
     token = path.session_token(call.environ)
     if not token:
         raise Fallthrough
-    with path.write() as connection:
+    with path.single_statements() as connection:
         login = load_session_for(connection, token_hash(token), client_id)
         settings = path.settings
         if (
@@ -112,27 +111,24 @@ def authorize_endpoint(path: FastPath, call: Call) -> Answer:
         ):
             raise Fallthrough
         code = new_code()
-        store_code(
-            connection,
-            code_values(
-                code,
-                client_id=client_id,
-                patron_id=patron.id,
-                data=params,
-                scope=allowed,
-                login=(login.sid, login.auth_time, amr),
-                now=call.now,
-                ttl=settings.tokens.code_ttl,
-            ),
+        values = code_values(
+            code,
+            client_id=client_id,
+            patron_id=patron.id,
+            data=params,
+            scope=allowed,
+            login=(login.sid, login.auth_time, amr),
+            now=call.now,
+            ttl=settings.tokens.code_ttl,
         )
-        announce = audit.insert_in(
-            connection,
+        recorded = audit.row_for(
             "code.issued",
             patron_id=patron.id,
             client_id=client_id,
             ip=call.remote_addr,
             user_agent=call.user_agent,
         )
+        touch = None
         seen = list(login.clients or [])
         if client_id not in seen or is_due_a_touch(login.last_seen_at, call.now):
             if client_id not in seen:
@@ -140,9 +136,10 @@ def authorize_endpoint(path: FastPath, call: Call) -> Answer:
             last_seen = (
                 call.now if is_due_a_touch(login.last_seen_at, call.now) else login.last_seen_at
             )
-            touch_session(connection, login.id, seen, last_seen)
+            touch = {"session_id": login.id, "clients": seen, "last_seen_at": last_seen}
+        issue_code(connection, values, recorded.values, touch)
         connection.commit()
-    announce()
+    recorded.announce()
     answer = [("code", code)]
     if params.get("state"):
         answer.append(("state", params["state"]))

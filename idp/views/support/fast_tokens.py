@@ -11,10 +11,10 @@ from authlib.oidc.core.grants.util import is_openid_scope
 from sqlalchemy import Connection
 
 from idp.models.client import Client
-from idp.oauth.claims import claim_code
-from idp.oauth.claims import claim_for_refresh
 from idp.oauth.claims import end_family_after_lost_claim
-from idp.oauth.claims import store_token
+from idp.oauth.claims import redeem_code
+from idp.oauth.claims import redeem_refresh
+from idp.oauth.claims import token_row
 from idp.oauth.endpoints import introspection_payload
 from idp.oauth.grants import code_is_redeemable
 from idp.oauth.grants import pkce_matches
@@ -97,16 +97,18 @@ def _issue(
 
 
 def _issued(
-    connection: Connection,
-    call: Call,
-    client: Client,
-    patron: PatronView,
-    token: dict[str, Any],
-    grant: str,
+    connection: Connection, recorded: audit.Row, token: dict[str, Any], client: Client
 ) -> Answer:
-    """Record the issue with the token it records, commit both, and answer with it."""
-    announce = audit.insert_in(
-        connection,
+    """Commit the redemption, give the connection back and answer with the new token."""
+    connection.commit()
+    # Back to the pool before the log line: on SQLite that lets the next writer in.
+    connection.close()
+    recorded.announce()
+    return Answer(token, "token.issue_token", client.client_id)
+
+
+def _recorded(call: Call, client: Client, patron: PatronView, grant: str) -> audit.Row:
+    return audit.row_for(
         "token.issued",
         patron_id=patron.id,
         client_id=client.client_id,
@@ -114,11 +116,6 @@ def _issued(
         user_agent=call.user_agent,
         grant=grant,
     )
-    connection.commit()
-    # Back to the pool before the log line: on SQLite that lets the next writer in.
-    connection.close()
-    announce()
-    return Answer(token, "token.issue_token", client.client_id)
 
 
 def token_endpoint(path: FastPath, call: Call) -> Answer:
@@ -149,7 +146,7 @@ def _code_exchange(path: FastPath, call: Call) -> Answer:
     value = form.get("code")
     if not value or len(value) > 512:
         raise Fallthrough
-    with path.write() as connection:
+    with path.single_statements() as connection:
         code = load_code(connection, token_hash(value))
         if code is None:
             raise Fallthrough
@@ -166,8 +163,7 @@ def _code_exchange(path: FastPath, call: Call) -> Answer:
         if is_openid_scope(token.get("scope")):
             # Signed before the first write: SQLite holds its write lock from there on.
             token["id_token"] = id_token_for(code, client, patron, token["access_token"])
-        store_token(
-            connection,
+        row = token_row(
             token,
             client_id=client.client_id,
             patron_id=patron.id,
@@ -175,15 +171,16 @@ def _code_exchange(path: FastPath, call: Call) -> Answer:
             now=call.now,
             refresh_ttl=path.settings.tokens.refresh_token_ttl,
         )
-        if not claim_code(connection, code.id, call.now):
-            # Redeemed meanwhile: undo, and give the connection (and SQLite's write
-            # lock) back; revoke what the code issued; the slow path then answers (and
-            # records) the second redemption.
+        recorded = _recorded(call, client, patron, "authorization_code")
+        if not redeem_code(connection, code.id, call.now, row, recorded.values):
+            # Redeemed meanwhile: nothing was written; give the connection (and
+            # SQLite's write lock) back; revoke what the code issued; the slow path
+            # then answers (and records) the second redemption.
             connection.rollback()
             connection.close()
             end_family_after_lost_claim(f"code-{code.id}", None)
             raise Fallthrough
-        return _issued(connection, call, client, patron, token, "authorization_code")
+        return _issued(connection, recorded, token, client)
 
 
 def _refresh(path: FastPath, call: Call) -> Answer:
@@ -193,7 +190,7 @@ def _refresh(path: FastPath, call: Call) -> Answer:
     value = form.get("refresh_token")
     if not value or len(value) > 512:
         raise Fallthrough
-    with path.write() as connection:
+    with path.single_statements() as connection:
         old = load_refresh_token(connection, token_hash(value))
         if old is None or old.rotated_at is not None:
             raise Fallthrough  # unknown, or a retry or reuse: Authlib
@@ -206,10 +203,7 @@ def _refresh(path: FastPath, call: Call) -> Answer:
         patron = _patron(old.patron, call)
         # Made before the claim: SQLite holds its write lock from the claim on.
         token = _issue(call, "refresh_token", client, patron, old.scope)
-        if not claim_for_refresh(connection, old, call.now):
-            raise Fallthrough  # rotated meanwhile (rolled back on close): Authlib sees the reuse
-        store_token(
-            connection,
+        row = token_row(
             token,
             client_id=client.client_id,
             patron_id=patron.id,
@@ -217,7 +211,10 @@ def _refresh(path: FastPath, call: Call) -> Answer:
             now=call.now,
             refresh_ttl=path.settings.tokens.refresh_token_ttl,
         )
-        return _issued(connection, call, client, patron, token, "refresh_token")
+        recorded = _recorded(call, client, patron, "refresh_token")
+        if not redeem_refresh(connection, old.id, call.now, row, recorded.values):
+            raise Fallthrough  # rotated meanwhile (nothing written): Authlib sees the reuse
+        return _issued(connection, recorded, token, client)
 
 
 def userinfo_endpoint(path: FastPath, call: Call) -> Answer:
