@@ -181,8 +181,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="IDP_WORKERS (default: one per core).",
+        default=None,
+        help=(
+            "IDP_WORKERS (default: SQLite one per core — its writers take turns at one"
+            " lock; PostgreSQL idp serve's own 2 x cores + 1 — a worker waits on round trips)."
+        ),
     )
     parser.add_argument(
         "--threads",
@@ -229,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     worker_peaks: list[float] = []
     try:
         register_bench_client(instance)
+        if args.workers is None:
+            cores = os.cpu_count() or 1
+            args.workers = cores if args.backend == "sqlite" else 2 * cores + 1
         server = start_serve(instance, args.server, args.workers, args.threads)
         command = [
             str(harness / "run.sh"),
