@@ -64,7 +64,7 @@ TOUCH_SESSION = (
     .values(clients=bindparam("clients"), last_seen_at=bindparam("last_seen_at"))
 )
 _SESSION_READ = Direct(_SESSION_FOR_CLIENT)
-_DIRECTTOUCH_SESSION = Direct(TOUCH_SESSION)
+_DIRECT_TOUCH_SESSION = Direct(TOUCH_SESSION)
 
 
 def load_session_for(connection: Connection, digest: str, client_id: str) -> SessionView | None:
@@ -87,7 +87,7 @@ def touch_session(
     connection: Connection, session_id: int, clients: list[str], last_seen_at: dt.datetime
 ) -> None:
     """Write a session's client list and last-seen time (in the open transaction)."""
-    _DIRECTTOUCH_SESSION.rowcount(
+    _DIRECT_TOUCH_SESSION.rowcount(
         connection,
         {"session_id": session_id, "clients": clients, "last_seen_at": last_seen_at},
     )

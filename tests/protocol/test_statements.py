@@ -155,3 +155,32 @@ def test_authorize_validates_the_request_once(rp: Any, patron: Any, token_path: 
         # its audit row (PostgreSQL: one statement)
         writes = ["WITH"] if db.engine.dialect.name == "postgresql" else ["INSERT", "INSERT"]
         assert [t.split(None, 1)[0] for t in texts] == ["SELECT", "SELECT", *writes]
+
+
+def test_the_single_statement_writes_bind_every_column_their_rows_carry(rp: Any) -> None:
+    """PostgreSQL's one-statement writes bind the columns by list; SQLite's INSERTs take
+    the rows' own keys. The lists and the row builders must name the same columns."""
+    import datetime as dt
+
+    from idp.oauth import authorization
+    from idp.oauth import claims
+    from idp.services import audit
+
+    now = dt.datetime.now(dt.UTC)
+    token = {"access_token": "a", "refresh_token": "r", "expires_in": 60, "scope": "openid"}
+    row = claims.token_row(
+        token, client_id="portal", patron_id=1, family=("f", None, None), now=now, refresh_ttl=60
+    )
+    assert tuple(row) == claims.TOKEN_COLUMNS
+    code = authorization.code_values(
+        "c",
+        client_id="portal",
+        patron_id=1,
+        data={},
+        scope="openid",
+        login=(None, None, None),
+        now=now,
+        ttl=60,
+    )
+    assert tuple(code) == authorization.CODE_COLUMNS
+    assert tuple(audit.row_for("token.issued", grant="x").values) == audit.COLUMNS
