@@ -6,8 +6,9 @@ that finds it taken waits in SQLite's busy handler, which sleeps 1, 2, 5, 10 …
 several processes (token requests), most of the time goes to sleeping while the lock
 is already free again. Here every connection takes an exclusive ``flock`` on
 ``<database>.write-lock`` just before its first write statement and lets go when the
-connection goes back to the pool (after its commit or rollback) or when SQLite says
-the statement ended the transaction: a waiting writer is woken by the kernel the
+connection goes back to the pool (after its commit or rollback), when the fast path
+says it has committed (:func:`release`) or when SQLite says the statement ended the
+transaction: a waiting writer is woken by the kernel the
 moment the previous one is done. Reads never take it.
 
 A thread that already holds the lock through another connection does not wait for
@@ -21,6 +22,7 @@ import os
 import threading
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import event
 
@@ -35,6 +37,15 @@ def _release(info: dict[str, Any]) -> None:
         fcntl.flock(info[_FD], fcntl.LOCK_UN)
         info[_HELD] = False
         _holding.count = max(0, getattr(_holding, "count", 0) - 1)
+
+
+def release(connection: Connection) -> None:
+    """Let go of the write lock ``connection`` holds, once its transaction has been
+    committed or rolled back: for a connection kept checked out after its write
+    (:class:`idp.views.support.fast._Kept`). Nothing to do elsewhere: every other
+    connection lets go when it goes back to the pool. A no-op on a connection that holds
+    none (PostgreSQL, SQLite reads)."""
+    _release(connection.info)
 
 
 def install(
@@ -72,18 +83,23 @@ def install(
         if _FD in record.info:
             os.close(record.info.pop(_FD))
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    # retval: called as it is, without SQLAlchemy's wrapper (it runs before every statement).
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _before(
+        conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any
+    ) -> tuple[str, Any]:
         info = conn.info
-        if info.get(_HELD) or _FD not in info:
-            return
-        if not statement.lstrip()[:7].upper().startswith(_WRITES):
-            return
-        if getattr(_holding, "count", 0):
-            return  # this thread holds it through another connection
-        fcntl.flock(info[_FD], fcntl.LOCK_EX)
-        info[_HELD] = True
-        _holding.count = getattr(_holding, "count", 0) + 1
+        if (
+            not info.get(_HELD)
+            and _FD in info
+            and statement.lstrip()[:7].upper().startswith(_WRITES)
+            # Not when this thread holds it through another connection.
+            and not getattr(_holding, "count", 0)
+        ):
+            fcntl.flock(info[_FD], fcntl.LOCK_EX)
+            info[_HELD] = True
+            _holding.count = getattr(_holding, "count", 0) + 1
+        return statement, parameters
 
     @event.listens_for(engine, "after_cursor_execute")
     def _after(conn: Any, cursor: Any, *args: Any) -> None:

@@ -203,20 +203,18 @@ def test_the_fast_path_logs_an_issue_once_it_is_committed_and_the_write_lock_is_
     rp: Any, patron: Any, token_path: str
 ) -> None:
     """The audit line of a code or a token pair issued on the fast path is written after
-    the commit, with the connection back in the pool: on SQLite, the next writer is not
-    held back by this request's logging."""
+    the commit, with SQLite's write lock let go: the next writer is not held back by
+    this request's logging."""
     if token_path != "fast_path":
         pytest.skip("the fast path's own ordering (the view logs inside its unit of work)")
-    import fcntl
     import logging
-    import os
 
     from sqlalchemy import func
 
     from idp.models.audit import AuditEvent
 
     engine = db.engine
-    lock_path = engine.url.database + ".write-lock" if engine.dialect.name == "sqlite" else None
+    sqlite = engine.dialect.name == "sqlite"
     seen: list[tuple[str, int, bool | None]] = []
 
     class Check(logging.Handler):
@@ -228,18 +226,7 @@ def test_the_fast_path_logs_an_issue_once_it_is_committed_and_the_write_lock_is_
                 stored = other.scalar(
                     select(func.count()).select_from(AuditEvent).where(AuditEvent.event == event)
                 )
-            free = None
-            if lock_path is not None:
-                fd = os.open(lock_path, os.O_RDWR)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                    free = True
-                except BlockingIOError:
-                    free = False
-                finally:
-                    os.close(fd)
-            seen.append((event, int(stored or 0), free))
+            seen.append((event, int(stored or 0), _write_lock_is_free(engine) if sqlite else None))
 
     handler = Check()
     audit_log = logging.getLogger("idp.audit")
@@ -262,18 +249,36 @@ def test_the_fast_path_logs_an_issue_once_it_is_committed_and_the_write_lock_is_
     assert [event for event, _, _ in fast] == ["code.issued", "token.issued", "token.issued"]
     # Each line came after its row was committed (the sign-in issued one code before).
     assert [stored for _, stored, _ in fast] == [2, 1, 2]
-    if lock_path is not None:
+    if sqlite:
         assert all(free for _, _, free in fast)
 
 
-def test_a_thread_keeps_its_read_connection_and_sees_every_change_at_once(
+def _write_lock_is_free(engine: Any) -> bool:
+    """Whether another process could take SQLite's write lock now
+    (:mod:`idp.sqlite_writes`)."""
+    import fcntl
+    import os
+
+    fd = os.open(engine.url.database + ".write-lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_thread_keeps_its_connection_and_sees_every_change_at_once(
     rp: Any, patron: Any, token_path: str
 ) -> None:
-    """Userinfo and introspection read on the thread's own connection, kept between its
-    reads (no pool checkout per request) until another request gives it back. It holds
-    no transaction: a revocation made on another connection is seen by the very next
-    request. A connection that went bad is not kept: the next request takes a fresh
-    one."""
+    """The fast path's requests run on the thread's own connection, kept between them
+    (no pool checkout per request) until a request the application answers gives it
+    back. It holds no transaction, nor SQLite's write lock, between requests: a
+    revocation made on another connection is seen by the very next request, and a
+    write is committed and the lock let go before the answer. A connection that went
+    bad is not kept: the next request takes a fresh one."""
     if token_path != "fast_path":
         pytest.skip("the fast path's own reads")
     from sqlalchemy import event
@@ -317,11 +322,20 @@ def test_a_thread_keeps_its_read_connection_and_sees_every_change_at_once(
             other.execute(update(Token).values(revoked_at=None))
         answer = rp.browser.get("/userinfo", headers=bearer)
         assert answer.status_code == 200 and _fast(answer)
-        assert path._kept.connection is not kept and not path._kept.connection.invalidated
+        fresh = path._kept.connection
+        assert fresh is not kept and not fresh.invalidated
 
-        # Any other request gives it back to the pool before its own work.
+        # A refresh writes on it too, and leaves it with nothing held.
+        before = len(checkouts)
         refreshed = rp.refresh(tokens["refresh_token"])
         assert refreshed.status_code == 200 and _fast(refreshed)
+        assert path._kept.connection is fresh and not fresh.in_transaction()
+        assert len(checkouts) == before
+        if engine.dialect.name == "sqlite":
+            assert _write_lock_is_free(engine)
+
+        # A request the application answers gives it back to the pool first.
+        assert rp.browser.get("/healthz").status_code == 200
         assert path._kept.connection is None
     finally:
         event.remove(engine, "checkout", count)

@@ -39,6 +39,7 @@ from idp.metrics import current_metrics
 from idp.oauth.hot import reader
 from idp.settings import Settings
 from idp.settings import app_settings
+from idp.sqlite_writes import release as release_write_lock
 from idp.views.support.fast_answers import Answer
 from idp.views.support.fast_answers import Call
 from idp.views.support.fast_answers import Fallthrough
@@ -64,21 +65,23 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/userinfo"): userinfo_endpoint,
     ("POST", "/introspect"): introspection_endpoint,
 }
-#: The handlers that only read, on the connection their thread keeps (:class:`_Reader`).
-READS = {userinfo_endpoint, introspection_endpoint}
 
 
-class _Reader:
-    """A connection in autocommit for one read (one round trip): the thread's own,
-    kept between its reads.
+class _Kept:
+    """The connection a handler runs its statements on: the thread's own, kept between
+    its requests.
 
-    A read leaves no transaction behind (SQLite's driver begins one only for a write;
-    PostgreSQL's reads are in autocommit), so the connection is kept checked out for
-    the thread's next read instead of going through the pool each time; any other
-    request gives it back first (:meth:`FastPath._give_back`). One that
-    fell back to SQLAlchemy's execution (and may have begun a transaction), was
-    invalidated (the database went away) or saw an error is closed, and the next
-    read takes a fresh one from the pool.
+    A handler leaves no transaction behind when it succeeds: a read begins none (SQLite's
+    driver begins one only for a write; PostgreSQL's reads are in autocommit) and a
+    write is committed, and SQLite's write lock let go (:func:`idp.sqlite_writes.release`),
+    before the answer. So the connection stays checked out for the thread's next request
+    instead of going through the pool each time, and the thread's SQLite page cache
+    stays its own. It goes back to the pool before the application answers a request
+    (:meth:`FastPath._give_back`), so a thread holds no more connections than without
+    it. One that fell back to SQLAlchemy's execution with a transaction left open, was
+    closed or invalidated (the database went away), or saw an error (a hand-over
+    included) is closed — uncommitted work is rolled back — and the next request takes a
+    fresh one from the pool.
     """
 
     __slots__ = ("connection", "path")
@@ -90,15 +93,16 @@ class _Reader:
     def __enter__(self) -> Connection:
         connection = self.path._take_kept()
         if connection is None or connection.closed or connection.invalidated:
-            connection = self.path._connect_reader()
+            connection = self.path._connect()
         self.connection = connection
         return connection
 
     def __exit__(self, error: type[BaseException] | None, *rest: object) -> None:
         connection = self.connection
-        if connection is None:
+        if connection is None or connection.closed:
             return
         if error is None and not connection.invalidated and not connection.in_transaction():
+            release_write_lock(connection)
             self.path._kept.connection = connection
         else:
             connection.close()
@@ -114,7 +118,7 @@ class FastPath:
         self.trust_proxy = app_settings(app).site.trust_proxy
         self.issuer_is_https = app_settings(app).site.issuer.startswith("https://")
         self._reader: Engine | None = None
-        #: Each thread's read connection between its reads (see :class:`_Reader`).
+        #: Each thread's connection between its requests (see :class:`_Kept`).
         self._kept = threading.local()
         self._opened: weakref.WeakSet[Connection] = weakref.WeakSet()
         #: Requests answered here (approximate under threads; tests read it).
@@ -136,11 +140,13 @@ class FastPath:
             return None  # none, or an anonymous (signed) one
         return token
 
-    def read(self) -> _Reader:
-        return _Reader(self)
+    def read(self) -> _Kept:
+        """The connection for a handler that only reads (one SELECT, in autocommit)."""
+        return _Kept(self)
 
-    def _connect_reader(self) -> Connection:
-        """A fresh read connection, remembered so that :meth:`_close_kept` can close it."""
+    def _connect(self) -> Connection:
+        """A fresh connection from the pool, remembered so that :meth:`_close_kept` can
+        close it."""
         connection = self._single_statements().connect()
         self._opened.add(connection)
         return connection
@@ -155,50 +161,48 @@ class FastPath:
         return self._reader
 
     def _take_kept(self) -> Connection | None:
-        """The thread's kept read connection (None: none), no longer kept."""
+        """The thread's kept connection (None: none), no longer kept."""
         connection: Connection | None = getattr(self._kept, "connection", None)
         self._kept.connection = None
         return connection
 
     def _give_back(self) -> None:
-        """Return the thread's kept read connection to the pool before any other work:
-        a thread holds no more connections than without it (a write, a sign-in and its
-        counters take theirs from the pool, as before)."""
+        """Return the thread's kept connection to the pool before the application
+        answers: a thread holds no more connections than without it (the request's
+        session, a sign-in and its counters take theirs from the pool, as before)."""
         connection = self._take_kept()
         if connection is not None:
             connection.close()
 
     def _close_kept(self, engine: Engine) -> None:
         """The engine's pool was replaced (a fork, a shutdown, a test's end): close the
-        read connections the threads keep. Closed outright, not checked in: the pool
+        connections the threads keep. Closed outright, not checked in: the pool
         they came from is no longer the engine's, and would keep them open."""
         for connection in list(self._opened):
             if not connection.closed:
                 connection.invalidate()
                 connection.close()
 
-    def single_statements(self) -> Connection:
-        """A pooled connection for a handler's reads and its one write, without the ORM
+    def single_statements(self) -> _Kept:
+        """The connection for a handler's reads and its one write, without the ORM
         session (its unit of work, identity map and teardown cost more than the
         statements). On PostgreSQL it is in autocommit: each read is one round trip and
         the write is one statement that does everything the request records
         (:func:`idp.oauth.claims.redeem_code`, :func:`idp.oauth.authorization.issue_code`),
         all or nothing, with no BEGIN or COMMIT around it. On SQLite the driver begins a
         transaction at the first write, which the handler commits once it has its
-        answer; whatever it leaves uncommitted is rolled back when the connection goes
-        back to the pool (``with`` closes it)."""
-        return self._single_statements().connect()
+        answer; whatever it leaves uncommitted is rolled back when ``with`` ends (the
+        connection is closed, see :class:`_Kept`)."""
+        return _Kept(self)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         handler = ROUTES.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
-        if handler not in READS:
-            self._give_back()
         if (
             handler is None
             or not self.enabled
             or (environ.get("QUERY_STRING") and handler is not authorize_endpoint)
         ):
-            return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+            return self._application(environ, start_response)
         started = time.perf_counter()
         raw = b""
         if environ["REQUEST_METHOD"] == "POST":
@@ -206,9 +210,9 @@ class FastPath:
             try:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+                return self._application(environ, start_response)
             if length > MAX_BODY or (length and ctype != "application/x-www-form-urlencoded"):
-                return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+                return self._application(environ, start_response)
             raw = environ["wsgi.input"].read(length) if length else b""
             # The application reads the same bytes if it answers after all.
             environ["wsgi.input"] = io.BytesIO(raw)
@@ -224,7 +228,7 @@ class FastPath:
         if answer is None:
             # The application answers in its own context, with its own request id and
             # access line.
-            return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+            return self._application(environ, start_response)
         self.answered += 1
         headers = [
             *answer.headers,
@@ -238,6 +242,11 @@ class FastPath:
             headers.append(("Strict-Transport-Security", HSTS))
         start_response(answer.status, headers)
         return [answer.body]
+
+    def _application(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """The application's answer, the thread's kept connection back in the pool."""
+        self._give_back()
+        return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
 
     def _answer(self, handler: Handler, environ: dict[str, Any], raw: bytes) -> Answer | None:
         """The handler's answer, or None to hand the request on. Nothing is committed

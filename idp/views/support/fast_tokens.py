@@ -33,6 +33,7 @@ from idp.oauth.tokens import generate_bearer_token
 from idp.oauth.tokens import token_hash
 from idp.services import audit
 from idp.services.claims import claims_for
+from idp.sqlite_writes import release as release_write_lock
 from idp.views.support.fast_answers import Answer
 from idp.views.support.fast_answers import Call
 from idp.views.support.fast_answers import Fallthrough
@@ -99,10 +100,10 @@ def _issue(
 def _issued(
     connection: Connection, recorded: audit.Row, token: dict[str, Any], client: Client
 ) -> Answer:
-    """Commit the redemption, give the connection back and answer with the new token."""
+    """Commit the redemption and answer with the new token."""
     connection.commit()
-    # Back to the pool before the log line: on SQLite that lets the next writer in.
-    connection.close()
+    # Before the log line: on SQLite that lets the next writer in.
+    release_write_lock(connection)
     recorded.announce()
     return Answer(token, "token.issue_token", client.client_id)
 
