@@ -120,6 +120,18 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        #: The last second formatted, with its text (one tuple: replaced whole).
+        self._last_second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """``logging``'s own local time with milliseconds, its date and time of day
+        formatted once a second, not once a line."""
+        seconds = int(record.created)
+        last = self._last_second
+        if last[0] != seconds:
+            last = (seconds, time.strftime(self.default_time_format, self.converter(seconds)))
+            self._last_second = last
+        return self.default_msec_format % (last[1], record.msecs)  # type: ignore[operator]
 
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "request_id"):

@@ -96,13 +96,16 @@ def _end_request(_error: BaseException | None) -> None:
 
 def _note_write(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-) -> None:
+) -> tuple[str, Any]:
     # Runs before every statement: nothing to do outside a request (the fast path) or
     # once the request is known to have written.
-    if not has_request_context() or g.get("_idp_db_wrote"):
-        return
-    if not statement.lstrip()[:9].upper().startswith(_READ_ONLY):
+    if (
+        has_request_context()
+        and not g.get("_idp_db_wrote")
+        and not statement.lstrip()[:9].upper().startswith(_READ_ONLY)
+    ):
         g._idp_db_wrote = True
+    return statement, parameters
 
 
 def run_view(app: Flask, view: Callable[[], Any]) -> Response:
@@ -220,4 +223,5 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_without_session)
     app.teardown_appcontext(_end_request)
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", _note_write)
+        # retval: called as it is, without SQLAlchemy's wrapper.
+        event.listen(db.engine, "before_cursor_execute", _note_write, retval=True)
