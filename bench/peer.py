@@ -12,7 +12,9 @@ this provider round by round, on the same machine. This script prepares our side
    client as the harness expects (confidential, ``client_secret_basic``, code + refresh,
    first party so there is no consent screen, redirect URI ``http://127.0.0.1:9/cb``);
 2. the production server started the way the README documents (``idp serve``), with
-   only the per-address sign-in ceilings raised (every login comes from 127.0.0.1);
+   only the per-address sign-in ceilings raised (every login comes from 127.0.0.1), and
+   the harness's keep-alive connections spread over the workers as the README says to
+   for a proxy that keeps connections open (``IDP_WORKER_CONNECTIONS``);
 3. the peer's Argon2id cost set to ours (``IDP_ARGON2_*``), so ``login_flow`` compares
    servers, not hash parameters.
 
@@ -86,13 +88,16 @@ def register_bench_client(instance: Instance) -> None:
     instance.idp("clients", "sync", str(folder))
 
 
-def start_serve(instance: Instance, server: str, workers: int, threads: int) -> Server:
+def start_serve(
+    instance: Instance, server: str, workers: int, threads: int, connections: int = 0
+) -> Server:
     """``idp serve`` as the README's "Production" section runs it."""
     env = {
         **instance.env,
         "IDP_BIND": f"127.0.0.1:{instance.port}",
         "IDP_WORKERS": str(workers),
         "IDP_THREADS": str(threads),
+        "IDP_WORKER_CONNECTIONS": str(connections),
     }
     if server != "default":
         env["IDP_SERVER"] = server
@@ -193,6 +198,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="IDP_THREADS (default 1, idp serve's own: a worker's threads share one GIL).",
     )
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        default=None,
+        help=(
+            "IDP_WORKER_CONNECTIONS (default: the README's rule for a proxy that keeps N"
+            " connections open, ceil(N / workers) + 2, N being the harness's concurrency:"
+            " its connections are spread over the workers; 0: granian's own limit)."
+        ),
+    )
     parser.add_argument("--patrons", type=int, default=1000)
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
@@ -204,6 +219,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="After --: options for the harness (--duration, --rounds, --scenarios, ...).",
     )
     return parser.parse_args(argv)
+
+
+def _concurrency(harness_args: list[str]) -> int:
+    """The most connections the harness opens at once: its ``--concurrency`` or
+    ``--login-concurrency`` (16 each unless given)."""
+    found = [16]
+    for option in ("--concurrency", "--login-concurrency"):
+        for index, arg in enumerate(harness_args):
+            if arg == option and index + 1 < len(harness_args):
+                found.append(int(harness_args[index + 1]))
+            elif arg.startswith(option + "="):
+                found.append(int(arg.split("=", 1)[1]))
+    return max(found)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -235,7 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers is None:
             cores = os.cpu_count() or 1
             args.workers = cores if args.backend == "sqlite" else 2 * cores + 1
-        server = start_serve(instance, args.server, args.workers, args.threads)
+        if args.worker_connections is None:
+            args.worker_connections = -(-_concurrency(extra) // args.workers) + 2
+        server = start_serve(
+            instance, args.server, args.workers, args.threads, args.worker_connections
+        )
         command = [
             str(harness / "run.sh"),
             "--target",
@@ -278,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             "server": args.server,
             "workers": args.workers,
             "threads": args.threads,
+            "worker_connections": args.worker_connections,
             "harness_args": extra,
             "worker_peak_rss_mb": worker_peaks,
             **summarise(report),

@@ -99,6 +99,7 @@ def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ())
         "--workers-kill-timeout",
         str(settings.server.graceful_timeout),
         "--respawn-failed-workers",
+        *_connections_per_worker(settings.server),
         "--no-ws",
         "--no-access-log",
         "--log-level",
@@ -108,6 +109,13 @@ def granian_args(environ: MutableMapping[str, str], extra: tuple[str, ...] = ())
         *extra,
         "idp.granian_conf:served_app",
     ]
+
+
+def _connections_per_worker(server: ServerSettings) -> list[str]:
+    """``--backpressure`` (granian's name for it) when ``IDP_WORKER_CONNECTIONS`` is set."""
+    if not server.worker_connections:
+        return []
+    return ["--backpressure", str(server.worker_connections)]
 
 
 def served_app() -> Flask:

@@ -152,3 +152,64 @@ def test_serve_purges_expired_data_by_itself(
                 process.pid
             )
             db.engine.dispose()
+
+
+def _owner(port: int, client_port: int, workers: set[int]) -> int | None:
+    """The worker holding the server side of the loopback connection from
+    ``client_port`` to ``port`` (from /proc/net/tcp and the workers' descriptors)."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1].split(":"), fields[2].split(":")
+        if int(local[1], 16) == port and int(remote[1], 16) == client_port:
+            inode = fields[9]
+    if inode is None:
+        return None
+    for pid in workers:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+def test_serve_spreads_connections_over_workers_when_each_may_hold_a_few(
+    tmp_path: Path, keys_dir: Path, reserve_port: Callable[[], int]
+) -> None:
+    """``IDP_WORKER_CONNECTIONS``: a worker serves at most that many connections at
+    once, so a burst of keep-alive connections (a proxy's pool, the benchmark's
+    clients) is spread over the workers instead of all going to whichever accepted
+    first; each connection is answered."""
+    import http.client
+
+    port = reserve_port()
+    env = serve_env(port, tmp_path, keys_dir, SECRET, IDP_WORKERS="2", IDP_WORKER_CONNECTIONS="2")
+    with idp_serve(env, tmp_path / "serve.log") as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: healthy(url) and len(_workers(process.pid)) == 2)
+        wait_until(lambda: not _busy_connections(port))  # the health checks' are closed
+        workers = _workers(process.pid)
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(4)]
+        try:
+            for connection in connections:
+                connection.request("GET", "/healthz")
+                answer = connection.getresponse()
+                assert answer.status == 200
+                answer.read()
+            owners = [_owner(port, c.sock.getsockname()[1], workers) for c in connections]
+        finally:
+            for connection in connections:
+                connection.close()
+    assert None not in owners
+    assert sorted(owners.count(pid) for pid in workers) == [2, 2]
+
+
+def _busy_connections(port: int) -> bool:
+    """Whether any established connection to ``port`` is still open."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            return True
+    return False

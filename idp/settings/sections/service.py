@@ -270,6 +270,19 @@ class ServerSettings:
         minimum=1,
         maximum=256,
     )
+    worker_connections: int = setting(
+        "IDP_WORKER_CONNECTIONS",
+        0,
+        "Connections per worker",
+        "granian: most connections a worker serves at once (0: granian's own limit, 1024 / "
+        "workers). Workers share one listening socket, and one worker can accept every "
+        "connection of a burst while the others idle: behind a proxy that keeps N "
+        "connections open, ⌈N / workers⌉ + 2 spreads them over the workers. A connection "
+        "over every worker's limit waits in the listen backlog until one closes (an idle "
+        "one after 30 s): keep 0 when browsers connect directly.",
+        minimum=0,
+        maximum=65536,
+    )
     graceful_timeout: int = setting(
         "IDP_GRACEFUL_TIMEOUT",
         30,
