@@ -109,25 +109,9 @@ def claim_for_refresh(connection: Connection, token: TokenView, now: dt.datetime
     return claim_refresh(connection, token.id, now)
 
 
-def store_token(
-    connection: Connection,
-    token: dict[str, Any],
-    *,
-    client_id: str,
-    patron_id: int | None,
-    family: tuple[str, str | None, int | None],
-    now: dt.datetime,
-    refresh_ttl: int,
-) -> None:
-    """INSERT a new token pair, as hashes (one Core statement, in the open transaction)."""
-    row = token_row(
-        token,
-        client_id=client_id,
-        patron_id=patron_id,
-        family=family,
-        now=now,
-        refresh_ttl=refresh_ttl,
-    )
+def store_token(connection: Connection, row: dict[str, Any]) -> None:
+    """INSERT a new token pair's row (:func:`token_row`), as hashes (one Core statement,
+    in the open transaction)."""
     _DIRECT_INSERT_TOKEN.rowcount(connection, row)
 
 

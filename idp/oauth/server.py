@@ -22,6 +22,7 @@ from flask import Flask
 from idp.extensions import db
 from idp.models.client import Client
 from idp.oauth.claims import store_token
+from idp.oauth.claims import token_row
 from idp.oauth.device import DeviceAuthorizationEndpoint
 from idp.oauth.device import DeviceCodeGrant
 from idp.oauth.endpoints import BearerTokenValidator
@@ -57,8 +58,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
     """Store a new token pair as hashes; the request commits it after the grant's claim."""
     from idp.services.container import container
 
-    store_token(
-        db.session.connection(),
+    row = token_row(
         token,
         client_id=request.client.client_id,
         patron_id=request.user.id if request.user is not None else None,
@@ -66,6 +66,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         now=container().now(),
         refresh_ttl=container().settings.tokens.refresh_token_ttl,
     )
+    store_token(db.session.connection(), row)
 
 
 def _is_readable_basic(header: str | None) -> bool:

@@ -140,10 +140,6 @@ class FastPath:
             return None  # none, or an anonymous (signed) one
         return token
 
-    def read(self) -> _Kept:
-        """The connection for a handler that only reads (one SELECT, in autocommit)."""
-        return _Kept(self)
-
     def _connect(self) -> Connection:
         """A fresh connection from the pool, remembered so that :meth:`_close_kept` can
         close it."""
@@ -184,7 +180,7 @@ class FastPath:
                 connection.close()
 
     def single_statements(self) -> _Kept:
-        """The connection for a handler's reads and its one write, without the ORM
+        """The connection for a handler's reads and its one write, if any, without the ORM
         session (its unit of work, identity map and teardown cost more than the
         statements). On PostgreSQL it is in autocommit: each read is one round trip and
         the write is one statement that does everything the request records

@@ -225,7 +225,7 @@ def userinfo_endpoint(path: FastPath, call: Call) -> Answer:
     value = value.strip()
     if scheme.lower() != "bearer" or not value or len(value) > 512 or call.form:
         raise Fallthrough
-    with path.read() as connection:
+    with path.single_statements() as connection:
         view = load_access_token(connection, token_hash(value))
     if view is None or not attach_client(view):
         raise Fallthrough
@@ -244,7 +244,7 @@ def introspection_endpoint(path: FastPath, call: Call) -> Answer:
     hint = form.get("token_type_hint")
     if not value or len(value) > 512 or hint not in (None, "access_token", "refresh_token"):
         raise Fallthrough
-    with path.read() as connection:
+    with path.single_statements() as connection:
         found = find_presented_token(connection, value, hint)
     if found is None:
         raise Fallthrough
