@@ -154,6 +154,15 @@ def app(app_config: dict[str, Any], clock: Clock) -> Iterator[Flask]:
         for key in list(g):
             g.pop(key)
 
+    @app.teardown_request
+    def _fresh_objects(_error: BaseException | None) -> None:
+        # For the same reason the requests share one ORM session: what a request loaded
+        # would stay in it as loaded, and a later request or command would read that
+        # instead of the row (the fast path writes a session's client list with Core
+        # statements). In production every request's session is new; expired, the
+        # objects are read again when next used.
+        db.session.expire_all()
+
     with app.app_context():
         yield app
         empty_database()

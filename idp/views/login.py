@@ -99,7 +99,7 @@ def login() -> Any:
             session.pop(AMR_KEY, None)  # signed in with the password
             if params is not None and rid:
                 pending.forget(rid)
-                pending.mark("login", params)
+                pending.mark_login(params)
                 return redirect(pending.authorize_url(params))
             return redirect(_safe_next(request.args.get("next")))
         status = _STATUS.get(result.outcome, 403)

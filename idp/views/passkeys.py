@@ -158,7 +158,7 @@ def login() -> Any:
         session[AMR_KEY] = result.amr
         if params is not None and rid:
             pending.forget(rid)
-            pending.mark("login", params)
+            pending.mark_login(params)
             return redirect(pending.authorize_url(params))
         target = request.args.get("next") or ""
         if not target.startswith("/") or target.startswith(("//", "/\\")):

@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import event
 
 from idp.extensions import db
+from idp.views.support.fast import fast_path_of
 from tests.conftest import ISSUER
 from tests.conftest import PORTAL_SECRET
 from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.oidc import csrf_token
 from tests.support.oidc import query_of
 
 
@@ -155,6 +157,37 @@ def test_authorize_validates_the_request_once(rp: Any, patron: Any, token_path: 
         # its audit row (PostgreSQL: one statement)
         writes = ["WITH"] if db.engine.dialect.name == "postgresql" else ["INSERT", "INSERT"]
         assert [t.split(None, 1)[0] for t in texts] == ["SELECT", "SELECT", *writes]
+
+
+def test_a_sign_in_writes_the_session_only_where_it_changes(
+    rp: Any, patron: Any, token_path: str
+) -> None:
+    """The login page writes nothing (its CSRF token was made with the session, when the
+    request was stored); after the password, the request's replay is answered like any
+    signed-in one — by the fast path when it is on — since a request that asks for no
+    fresh sign-in leaves no mark in the session to drop."""
+    path = fast_path_of(rp.browser.application)
+    assert path is not None
+    started = rp.authorize(scope="openid offline_access")
+    with counted() as statements:
+        page = rp.browser.get(started.headers["Location"])
+    assert page.status_code == 200
+    assert statements and set(statements) == {"SELECT"}, statements
+    rid = query_of(started)["rid"]
+    posted = rp.browser.post(
+        "/login",
+        data={
+            "card_number": patron.card_number,
+            "password": DEFAULT_PASSWORD,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "rid": rid,
+        },
+    )
+    assert posted.headers["Location"].startswith("/authorize?")
+    answered = path.answered
+    code = rp.code_from(rp.browser.get(posted.headers["Location"]))
+    assert path.answered == answered + (token_path == "fast_path")
+    assert "id_token" in rp.exchange(code).get_json()
 
 
 def test_the_single_statement_writes_bind_every_column_their_rows_carry(rp: Any) -> None:

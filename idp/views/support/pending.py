@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from flask import request
 from flask import session
 from flask import url_for
+from flask_wtf.csrf import generate_csrf
 
 #: How many requests one browser may have waiting at once; the oldest is dropped.
 MAX_PENDING = 5
@@ -29,7 +30,12 @@ def request_digest(params: dict[str, str]) -> str:
 
 
 def remember(params: dict[str, str]) -> str:
-    """Store an authorization request and return its id."""
+    """Store an authorization request and return its id.
+
+    The page it leads to (login, consent) has a form: its CSRF token is made now, in
+    the same session write, so that showing the page writes nothing.
+    """
+    generate_csrf()
     pending: dict[str, Any] = dict(session.get("pending", {}))
     while len(pending) >= MAX_PENDING:
         pending.pop(next(iter(pending)))
@@ -65,6 +71,21 @@ def authorize_url(params: dict[str, str]) -> str:
 def mark(kind: str, params: dict[str, str]) -> None:
     """Note that ``kind`` (login, consent, deny) just happened for this request."""
     session[f"done_{kind}"] = request_digest(params)
+
+
+def mark_login(params: dict[str, str]) -> None:
+    """Note a sign-in for the request it was made for, when the request will ask: a
+    SAML request always does, an OpenID request only with ``prompt=login`` or
+    ``max_age`` (a fresh sign-in). Any other request finds the patron signed in either
+    way; without a mark to drop, its replay writes nothing to the session beyond the
+    code and the fast path answers it (:mod:`idp.views.support.fast_authorize`)."""
+    asks = (
+        params.get("protocol") == "saml"
+        or "login" in params.get("prompt", "").split()
+        or "max_age" in params
+    )
+    if asks:
+        mark("login", params)
 
 
 def take_mark(kind: str, params: dict[str, str]) -> bool:
