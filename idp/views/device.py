@@ -19,7 +19,6 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import StringField
 
@@ -36,6 +35,7 @@ from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.forms import DecisionForm
 from idp.views.support.forms import required_field
+from idp.views.support.page_form import PageForm
 
 bp = Blueprint("device", __name__)
 
@@ -48,7 +48,7 @@ _USER_CODE = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck
 
 # Declared like the other forms' required fields (views/support/forms.required_field);
 # only the words and the input attributes are this page's own.
-class UserCodeForm(FlaskForm):  # type: ignore[misc]
+class UserCodeForm(PageForm):
     """The user code shown on the device."""
 
     user_code = required_field(

@@ -24,7 +24,6 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms import StringField
 from wtforms.validators import InputRequired
@@ -47,6 +46,7 @@ from idp.views.support import pending
 from idp.views.support.caller import caller_facts
 from idp.views.support.current import current_patron
 from idp.views.support.errors import error_page
+from idp.views.support.page_form import PageForm
 
 bp = Blueprint("passkeys", __name__)
 
@@ -61,14 +61,14 @@ PASSKEY_FAILED = _l(
 NEEDS_PASSWORD = _l("To add a passkey, log in again with your password first.")
 
 
-class PasskeySignInForm(FlaskForm):  # type: ignore[misc]
+class PasskeySignInForm(PageForm):
     """The answer of ``navigator.credentials.get()``."""
 
     credential = HiddenField()
     rid = HiddenField()
 
 
-class AddPasskeyForm(FlaskForm):  # type: ignore[misc]
+class AddPasskeyForm(PageForm):
     """A name for the new passkey, and the answer of ``navigator.credentials.create()``."""
 
     name = StringField(
@@ -78,7 +78,7 @@ class AddPasskeyForm(FlaskForm):  # type: ignore[misc]
     credential = HiddenField()
 
 
-class RemovePasskeyForm(FlaskForm):  # type: ignore[misc]
+class RemovePasskeyForm(PageForm):
     """Remove one passkey (CSRF only)."""
 
 

@@ -43,6 +43,24 @@ def test_login_page_in_english_from_accept_language(client: FlaskClient) -> None
     assert "Library card number" in html
 
 
+def test_wtforms_own_messages_in_the_page_language_from_a_catalogue_read_once(
+    client: FlaskClient,
+) -> None:
+    """A built-in validator's message (too long a card number) comes in the page's
+    language, from WTForms' catalogue read once per language, not for every form."""
+    from idp.views.support.page_form import wtforms_catalogue
+
+    wtforms_catalogue.cache_clear()
+    answers = [
+        _post_login(client, "1" * 65, "x", **{"Accept-Language": lang})
+        for lang in ("ja", "en", "ja", "en")
+    ]
+    texts = [answer.get_data(as_text=True) for answer in answers]
+    assert all("フィールドは 64 文字を超えることはできません。" in text for text in texts[::2])
+    assert all("Field cannot be longer than 64 characters." in text for text in texts[1::2])
+    assert wtforms_catalogue.cache_info().misses == 2
+
+
 def test_language_switch_is_remembered(client: FlaskClient) -> None:
     client.get("/login?lang=en")
     assert '<html lang="en">' in client.get("/login").get_data(as_text=True)

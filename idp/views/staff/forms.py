@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import HiddenField
 from wtforms import PasswordField
@@ -20,6 +19,7 @@ from wtforms.validators import Optional
 from idp.models.patron import PatronStatus
 from idp.services.staff.roles import Role
 from idp.views.support.forms import required_field
+from idp.views.support.page_form import PageForm
 
 _REASON = _l("Reason (recorded in the audit log)")
 #: The attributes of the console's inputs (what a browser may fill in, and how).
@@ -47,7 +47,7 @@ def _required_reason() -> Any:
 
 # The forms below are declarations of one shape (required_field: kind, label, message
 # when empty, bound, input attributes); they differ in their words, not in logic.
-class SignInForm(FlaskForm):  # type: ignore[misc]
+class SignInForm(PageForm):
     username = required_field(
         StringField, _l("Username"), _l("Enter your username."), 64, _USERNAME
     )
@@ -56,7 +56,7 @@ class SignInForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class TotpForm(FlaskForm):  # type: ignore[misc]
+class TotpForm(PageForm):
     code = required_field(
         StringField,
         _l("6-digit code from the authenticator app"),
@@ -66,19 +66,19 @@ class TotpForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class RecoveryForm(FlaskForm):  # type: ignore[misc]
+class RecoveryForm(PageForm):
     recovery_code = required_field(
         StringField, _l("Recovery code"), _l("Enter a recovery code."), 64, _RECOVERY_CODE
     )
 
 
-class PasskeyForm(FlaskForm):  # type: ignore[misc]
+class PasskeyForm(PageForm):
     """The browser's WebAuthn answer, put in ``credential`` by staff-passkey.js."""
 
     credential = HiddenField(validators=[InputRequired(), Length(max=16 * 1024)])
 
 
-class PasswordForm(FlaskForm):  # type: ignore[misc]
+class PasswordForm(PageForm):
     password = required_field(
         PasswordField,
         _l("New password (at least 12 characters)"),
@@ -91,11 +91,11 @@ class PasswordForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class FindForm(FlaskForm):  # type: ignore[misc]
+class FindForm(PageForm):
     card_number = _card_number()
 
 
-class SearchForm(FlaskForm):  # type: ignore[misc]
+class SearchForm(PageForm):
     query = StringField(
         _l("Name or e-mail address"),
         validators=[
@@ -106,7 +106,7 @@ class SearchForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class OnceForm(FlaskForm):  # type: ignore[misc]
+class OnceForm(PageForm):
     """A form whose result is shown once: ``nonce`` is used up by the first submission."""
 
     nonce = HiddenField()
@@ -129,14 +129,14 @@ class ResetForm(OnceForm):
     reason = _required_reason()
 
 
-class RenewForm(FlaskForm):  # type: ignore[misc]
+class RenewForm(PageForm):
     expires_on = DateField(
         _l("New expiry date"), validators=[InputRequired(_l("Enter the expiry date."))]
     )
     reason = _required_reason()
 
 
-class StatusForm(FlaskForm):  # type: ignore[misc]
+class StatusForm(PageForm):
     status = SelectField(
         _l("New status"),
         choices=[
@@ -149,11 +149,11 @@ class StatusForm(FlaskForm):  # type: ignore[misc]
     reason = _required_reason()
 
 
-class ReasonForm(FlaskForm):  # type: ignore[misc]
+class ReasonForm(PageForm):
     reason = _required_reason()
 
 
-class ScanForm(FlaskForm):  # type: ignore[misc]
+class ScanForm(PageForm):
     code = required_field(
         StringField,
         _l("Scan the barcode or type the digits"),
@@ -163,7 +163,7 @@ class ScanForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class StaffAddForm(FlaskForm):  # type: ignore[misc]
+class StaffAddForm(PageForm):
     username = required_field(
         StringField, _l("Username"), _l("Enter a username."), 64, _NEW_USERNAME
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import EmailField
 from wtforms import HiddenField
@@ -12,6 +11,7 @@ from wtforms.validators import Length
 
 from idp.views.support.forms import patron_card_number
 from idp.views.support.forms import required_field
+from idp.views.support.page_form import PageForm
 
 #: No ``maxlength``: a browser would cut a longer password silently and the patron would
 #: be locked out with its first 20 characters; the server's rules say "too long" instead.
@@ -21,7 +21,7 @@ _CURRENT = {"autocomplete": "current-password", "maxlength": False}
 _EMAIL = {"autocomplete": "email"}
 
 
-class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
+class PasswordChangeForm(PageForm):
     """SPEC §4: fields ``current_password``, ``new_password``, ``new_password_confirm``."""
 
     current_password = required_field(
@@ -39,14 +39,14 @@ class PasswordChangeForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class NewPasswordForm(FlaskForm):  # type: ignore[misc]
+class NewPasswordForm(PageForm):
     """The new password chosen through a re-issue link."""
 
     new_password = PasswordChangeForm.new_password
     new_password_confirm = PasswordChangeForm.new_password_confirm
 
 
-class ReissueForm(FlaskForm):  # type: ignore[misc]
+class ReissueForm(PageForm):
     """Card number and registered e-mail address."""
 
     card_number = patron_card_number()
@@ -59,7 +59,7 @@ class ReissueForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class AccountForm(FlaskForm):  # type: ignore[misc]
+class AccountForm(PageForm):
     """E-mail addresses and notification choices (the seed's 利用者情報変更)."""
 
     email = EmailField(_l("E-mail 1"), validators=[Length(max=254)], render_kw=_EMAIL)
@@ -75,7 +75,7 @@ class AccountForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class CancelForm(FlaskForm):  # type: ignore[misc]
+class CancelForm(PageForm):
     """Give up a pending sign-in request and go back to the service."""
 
     rid = HiddenField()

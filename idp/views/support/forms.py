@@ -6,12 +6,13 @@ from typing import Any
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
+
+from idp.views.support.page_form import PageForm
 
 _CARD_NUMBER = {"autocomplete": "username", "inputmode": "numeric"}
 #: No maxlength: the browser would cut a pasted password silently.
@@ -46,7 +47,7 @@ def patron_card_number() -> Any:
     )
 
 
-class LoginForm(FlaskForm):  # type: ignore[misc]
+class LoginForm(PageForm):
     """Card number and password (SPEC §4: field names are part of the interface)."""
 
     card_number = patron_card_number()
@@ -56,7 +57,7 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     rid = HiddenField()
 
 
-class DecisionForm(FlaskForm):  # type: ignore[misc]
+class DecisionForm(PageForm):
     """A yes/no decision about a pending request (consent, logout)."""
 
     rid = HiddenField()
