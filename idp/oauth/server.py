@@ -42,16 +42,25 @@ from idp.oauth.tokens import generate_bearer_token
 from idp.settings import Settings
 
 
-def query_client(client_id: str) -> Client | None:
-    """The enabled client with this id, or None (the registration from the process's
-    registry, checked against the version in the database)."""
+def registered_client(client_id: str, *, enabled_only: bool = False) -> Client | None:
+    """The client registered with this id (with ``enabled_only``: if enabled), or None:
+    the registration from the process's registry, checked against the version in the
+    database (every change of a registration raises it). A shared instance: read it,
+    never change it."""
     if not isinstance(client_id, str) or len(client_id) > 64:
         return None
     state = client_state(db.session.connection(), client_id)
-    if state is None or not state[0]:
+    if state is None or (enabled_only and not state[0]):
         return None
     client = client_registry().get(client_id, state[1])
-    return client if client is not None and client.is_enabled else None
+    if client is None or (enabled_only and not client.is_enabled):
+        return None
+    return client
+
+
+def query_client(client_id: str) -> Client | None:
+    """The enabled client with this id, or None (Authlib's lookup)."""
+    return registered_client(client_id, enabled_only=True)
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:

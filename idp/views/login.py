@@ -11,10 +11,9 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
-from idp.extensions import db
 from idp.models.client import Client
+from idp.oauth.server import registered_client
 from idp.services.container import container
 from idp.services.signin import SignInOutcome
 from idp.services.signin import Source
@@ -51,10 +50,7 @@ def _client_for(params: dict[str, str] | None) -> Client | None:
         return login_client(params)
     if not params or "client_id" not in params:
         return None
-    client: Client | None = db.session.scalar(
-        select(Client).where(Client.client_id == params["client_id"])
-    )
-    return client
+    return registered_client(params["client_id"])
 
 
 def _safe_next(target: str | None) -> str:

@@ -163,16 +163,27 @@ def test_a_sign_in_writes_the_session_only_where_it_changes(
     rp: Any, patron: Any, token_path: str
 ) -> None:
     """The login page writes nothing (its CSRF token was made with the session, when the
-    request was stored); after the password, the request's replay is answered like any
-    signed-in one — by the fast path when it is on — since a request that asks for no
-    fresh sign-in leaves no mark in the session to drop."""
+    request was stored) and reads its client's state, not the whole registration (the
+    process's registry has it); after the password, the request's replay is answered
+    like any signed-in one — by the fast path when it is on — since a request that asks
+    for no fresh sign-in leaves no mark in the session to drop."""
     path = fast_path_of(rp.browser.application)
     assert path is not None
     started = rp.authorize(scope="openid offline_access")
-    with counted() as statements:
+    texts: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        texts.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
         page = rp.browser.get(started.headers["Location"])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
     assert page.status_code == 200
-    assert statements and set(statements) == {"SELECT"}, statements
+    assert len(texts) == 2 and all(text.startswith("SELECT") for text in texts), texts
+    assert "FROM login_sessions" in texts[0]
+    assert texts[1].startswith("SELECT clients.is_enabled, clients.version FROM clients"), texts
     rid = query_of(started)["rid"]
     posted = rp.browser.post(
         "/login",
