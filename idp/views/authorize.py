@@ -122,7 +122,7 @@ def _refuse_unsupported(params: dict[str, str], redirect_uri: str) -> None:
 
 
 def _needs_fresh_login(params: dict[str, str], prompts: set[str], just_logged_in: bool) -> bool:
-    if just_logged_in:
+    if just_logged_in or not pending.asks_fresh_login(params):
         return False
     if "login" in prompts:
         return True

@@ -61,6 +61,21 @@ def _redemption(token_path: str) -> list[str]:
 
 
 @contextmanager
+def statement_texts() -> Iterator[list[str]]:
+    """The statements sent, whole, on one line each."""
+    texts: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        texts.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield texts
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+@contextmanager
 def in_autocommit() -> Iterator[list[bool]]:
     """Whether each statement ran in autocommit (PostgreSQL: no BEGIN and no COMMIT
     round trips around it)."""
@@ -134,16 +149,8 @@ def test_authorize_validates_the_request_once(rp: Any, patron: Any, token_path: 
     """With a live session: the client is read once, the nonce checked once."""
     rp.sign_in(patron.card_number, DEFAULT_PASSWORD)
     rp.code_from(rp.authorize())  # the session has seen the client: no UPDATE of it
-    texts: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        texts.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statement_texts() as texts:
         response = rp.authorize()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert query_of(response)["iss"] == ISSUER  # RFC 9207 on the success too
     rp.code_from(response)
     client_reads = [t for t in texts if t.startswith("SELECT") and "JOIN clients" in t]
@@ -170,16 +177,8 @@ def test_a_sign_in_writes_the_session_only_where_it_changes(
     path = fast_path_of(rp.browser.application)
     assert path is not None
     started = rp.authorize(scope="openid offline_access")
-    texts: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        texts.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statement_texts() as texts:
         page = rp.browser.get(started.headers["Location"])
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert page.status_code == 200
     assert len(texts) == 2 and all(text.startswith("SELECT") for text in texts), texts
     assert "FROM login_sessions" in texts[0]

@@ -73,18 +73,19 @@ def mark(kind: str, params: dict[str, str]) -> None:
     session[f"done_{kind}"] = request_digest(params)
 
 
+def asks_fresh_login(params: dict[str, str]) -> bool:
+    """The OpenID request may want a sign-in newer than the session's: ``prompt=login``,
+    or a ``max_age`` (OIDC Core §3.1.2.1). Only such a request reads the login mark."""
+    return "login" in params.get("prompt", "").split() or "max_age" in params
+
+
 def mark_login(params: dict[str, str]) -> None:
     """Note a sign-in for the request it was made for, when the request will ask: a
-    SAML request always does, an OpenID request only with ``prompt=login`` or
-    ``max_age`` (a fresh sign-in). Any other request finds the patron signed in either
-    way; without a mark to drop, its replay writes nothing to the session beyond the
-    code and the fast path answers it (:mod:`idp.views.support.fast_authorize`)."""
-    asks = (
-        params.get("protocol") == "saml"
-        or "login" in params.get("prompt", "").split()
-        or "max_age" in params
-    )
-    if asks:
+    SAML request always does, an OpenID request when :func:`asks_fresh_login`. Any
+    other request finds the patron signed in either way; without a mark to drop, its
+    replay writes nothing to the session beyond the code and the fast path answers it
+    (:mod:`idp.views.support.fast_authorize`)."""
+    if params.get("protocol") == "saml" or asks_fresh_login(params):
         mark("login", params)
 
 
