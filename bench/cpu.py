@@ -9,8 +9,12 @@ benchmark's, one after the other in this process, and prints the process CPU tim
 batches of 100 requests, for a machine shared with other jobs), the wall time per
 request and the statements sent to the database per request. No server, no load
 generator: the figure is the application's own cost, far less sensitive to what else
-the machine is doing than a rate. The table is also written to
-``bench/results/cpu-<backend>.json``.
+the machine is doing than a rate. The "app only" column is the quiet figure once more
+with the application called straight, on an environ made by hand
+(:class:`bench.profile.WsgiCaller`), without the test client's own tens of
+microseconds: set beside ``bench/peer.py``'s server CPU per request, it splits that
+into the application's part and what the server and the machine add around it. The
+table is also written to ``bench/results/cpu-<backend>.json``.
 """
 
 from __future__ import annotations
@@ -42,13 +46,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = 100
 
 
-def measure(app: Any, scenario: str, count: int) -> dict[str, Any]:
-    """CPU ms, wall ms and statements per request of ``scenario``."""
+def measure(app: Any, scenario: str, count: int, *, direct: bool = False) -> dict[str, Any]:
+    """CPU ms, wall ms and statements per request of ``scenario`` (``direct``: the
+    application called without the test client, :class:`bench.profile.WsgiCaller`)."""
     from sqlalchemy import event
 
     from idp.extensions import db
 
-    work = build_work(app, scenario, count + 20)
+    work = build_work(app, scenario, count + 20, direct=direct)
     for _ in range(20):  # warm: first compilations, the client registry, caches
         work()
     statements = [0]
@@ -106,15 +111,21 @@ def main(argv: list[str] | None = None) -> int:
 
         app = create_app()
         print(
-            f"{'scenario':<15}{'CPU ms/req':>12}{'quiet':>8}{'wall ms/req':>13}{'statements':>12}"
+            f"{'scenario':<15}{'CPU ms/req':>12}{'quiet':>8}{'app only':>10}"
+            f"{'wall ms/req':>13}{'statements':>12}"
         )
         for scenario in args.scenarios.split(","):
             row = measure(app, scenario, args.count)
+            if scenario != "login":  # a login follows a browser: the test client only
+                own = measure(app, scenario, args.count, direct=True)
+                row["app_cpu_ms_per_request_quiet"] = own["cpu_ms_per_request_quiet"]
             rows.append(row)
+            app_only = row.get("app_cpu_ms_per_request_quiet")
             print(
                 f"{scenario:<15}{row['cpu_ms_per_request']:>12.3f}"
                 f"{row['cpu_ms_per_request_quiet']:>8.3f}"
-                f"{row['wall_ms_per_request']:>13.3f}{row['statements_per_request']:>12.2f}"
+                + (f"{app_only:>10.3f}" if app_only is not None else f"{'-':>10}")
+                + f"{row['wall_ms_per_request']:>13.3f}{row['statements_per_request']:>12.2f}"
             )
     finally:
         destroy_instance(instance)

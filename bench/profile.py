@@ -2,18 +2,23 @@
 
     .venv/bin/python -m bench.profile code_exchange [--backend postgres] [--count 500]
 
-Runs the scenario's requests through the WSGI app (Flask test client) on a fresh instance
-made like the benchmark's, and prints pyinstrument's call tree.
+Runs the scenario's requests through the WSGI app (Flask test client; ``--direct``: the
+app called straight, :class:`WsgiCaller`) on a fresh instance made like the benchmark's,
+and prints pyinstrument's call tree.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
+from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 from bench.run import CLIENT_ID
@@ -48,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--html", default=None, help="Also write pyinstrument's HTML here.")
+    parser.add_argument(
+        "--direct", action="store_true", help="Call the app straight, not through the test client."
+    )
     args = parser.parse_args(argv)
 
     from pyinstrument import Profiler
@@ -64,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         from idp import create_app
 
         app = create_app()
-        work = build_work(app, args.scenario, args.count)
+        work = build_work(app, args.scenario, args.count, direct=args.direct)
         work()
         profiler = Profiler(interval=0.0005)
         profiler.start()
@@ -80,12 +88,79 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def build_work(app: Any, scenario: str, count: int) -> Callable[[], Any]:
-    """One request of ``scenario`` per call, against ``app`` (in-process, its test
-    client); what the scenario needs (a signed-in browser, codes, tokens) is made first."""
+class WsgiCaller:
+    """Calls the WSGI application with an environ made by hand (a few microseconds; the
+    test client spends tens of microseconds on each request itself), so that the time
+    measured around a call is the application's own."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.status = ""
+        self.headers: dict[str, str] = {}
+
+    def _start_response(self, status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+        self.status = status
+        self.headers = dict(headers)
+
+    def __call__(
+        self,
+        method: str,
+        target: str,
+        *,
+        form: dict[str, str] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """The answer's body; its status and headers are left in ``status``, ``headers``."""
+        path, _, query = target.partition("?")
+        body = b""
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "localhost",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        if form is not None:
+            body = urlencode(form).encode()
+            environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+        elif json_body is not None:
+            body = json.dumps(json_body).encode()
+            environ["CONTENT_TYPE"] = "application/json"
+        if body:
+            environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        for name, value in (headers or {}).items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        answer = self.app(environ, self._start_response)
+        try:
+            return b"".join(answer)
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+
+
+def build_work(app: Any, scenario: str, count: int, *, direct: bool = False) -> Callable[[], Any]:
+    """One request of ``scenario`` per call, against ``app`` (in-process); what the
+    scenario needs (a signed-in browser, codes, tokens) is made first. The timed request
+    goes through Flask's test client, or, with ``direct``, through :class:`WsgiCaller`
+    (the login scenario always uses the test client: it follows a browser's cookies)."""
     auth = {"Authorization": "Basic " + _basic()}
     browser = app.test_client()
     _login(browser, card_number(0))
+    api = app.test_client()
+    call = WsgiCaller(app)
 
     def code() -> str:
         response = browser.get(with_nonce(authorize_path()))
@@ -102,44 +177,64 @@ def build_work(app: Any, scenario: str, count: int) -> Callable[[], Any]:
         assert response.status_code == 200, response.data
         return dict(response.json or {})
 
-    api = app.test_client()
+    def post(path: str, data: dict[str, str], headers: dict[str, str]) -> Any:
+        if direct:
+            return json.loads(call("POST", path, form=data, headers=headers))
+        return api.post(path, data=data, headers=headers).json
+
     work: Callable[[], Any]
     if scenario == "discovery":
-        work = lambda: api.get("/.well-known/openid-configuration")  # noqa: E731
+        path = "/.well-known/openid-configuration"
+        work = (lambda: call("GET", path)) if direct else (lambda: api.get(path))
     elif scenario == "jwks":
-        work = lambda: api.get("/jwks.json")  # noqa: E731
+        work = (lambda: call("GET", "/jwks.json")) if direct else (lambda: api.get("/jwks.json"))
     elif scenario == "authorize":
-        work = code
+        if direct:
+            from idp.settings import app_settings
+
+            with app.app_context():
+                name = app_settings(app).sessions.cookie
+            session = browser.get_cookie(name)
+            assert session is not None, "no session cookie after the login"
+            cookie = {"Cookie": f"{name}={session.value}"}
+            work = lambda: call("GET", with_nonce(authorize_path()), headers=cookie)  # noqa: E731
+        else:
+            work = code
     elif scenario == "code_exchange":
         codes = [code() for _ in range(count + 1)]
         it = iter(codes)
-        work = lambda: api.post(  # noqa: E731
-            "/token",
-            data={
+
+        def exchange() -> Any:
+            data = {
                 "grant_type": "authorization_code",
                 "code": next(it),
                 "redirect_uri": REDIRECT_URI,
                 "code_verifier": VERIFIER,
-            },
-            headers=auth,
-        )
+            }
+            if direct:
+                return call("POST", "/token", form=data, headers=auth)
+            return api.post("/token", data=data, headers=auth)
+
+        work = exchange
     elif scenario == "refresh":
         state = {"rt": tokens()["refresh_token"]}
 
         def work() -> None:
-            response = api.post(
-                "/token",
-                data={"grant_type": "refresh_token", "refresh_token": state["rt"]},
-                headers=auth,
-            )
-            state["rt"] = (response.json or {})["refresh_token"]
+            data = {"grant_type": "refresh_token", "refresh_token": state["rt"]}
+            state["rt"] = (post("/token", data, auth) or {})["refresh_token"]
 
     elif scenario == "userinfo":
         bearer = {"Authorization": "Bearer " + tokens()["access_token"]}
-        work = lambda: api.get("/userinfo", headers=bearer)  # noqa: E731
+        if direct:
+            work = lambda: call("GET", "/userinfo", headers=bearer)  # noqa: E731
+        else:
+            work = lambda: api.get("/userinfo", headers=bearer)  # noqa: E731
     elif scenario == "introspection":
-        token = tokens()["access_token"]
-        work = lambda: api.post("/introspect", data={"token": token}, headers=auth)  # noqa: E731
+        form = {"token": tokens()["access_token"]}
+        if direct:
+            work = lambda: call("POST", "/introspect", form=form, headers=auth)  # noqa: E731
+        else:
+            work = lambda: api.post("/introspect", data=form, headers=auth)  # noqa: E731
     elif scenario == "card_verify":
         import importlib
         import time
@@ -157,12 +252,30 @@ def build_work(app: Any, scenario: str, count: int) -> Callable[[], Any]:
             settings = importlib.import_module("idp.services.cards.service").card_service().codes
         now = time.time()
         values = iter([current_code(settings, card_number(i), now).value for i in range(count + 1)])
-        work = lambda: api.post(  # noqa: E731
-            "/api/card/verify", json={"code": next(values)}, headers=bearer
-        )
+        if direct:
+            work = lambda: call(  # noqa: E731
+                "POST", "/api/card/verify", json_body={"code": next(values)}, headers=bearer
+            )
+        else:
+            work = lambda: api.post(  # noqa: E731
+                "/api/card/verify", json={"code": next(values)}, headers=bearer
+            )
     else:
-        work = lambda: _login(app.test_client(), card_number(1))  # noqa: E731
-    return work
+        return lambda: _login(app.test_client(), card_number(1))
+    if not direct:
+        return work
+    measured = work
+
+    def checked() -> Any:
+        """The call, refused loudly unless it succeeded (the test client's callers check
+        their answers; a refusal must not be timed as if it were the scenario)."""
+        answer = measured()
+        code_given = "code=" in call.headers.get("Location", "")
+        if not (call.status.startswith("200") or (call.status.startswith("302") and code_given)):
+            raise RuntimeError(f"{scenario}: {call.status} {call.headers.get('Location', '')}")
+        return answer
+
+    return checked
 
 
 def _basic() -> str:
