@@ -3,7 +3,7 @@
     PYTHONPATH=$PWD .venv/bin/python -m bench.cpu [--backend postgres] [--count 500]
 
 Runs each scenario's requests through the WSGI application (Flask's test client, which
-costs some tens of microseconds per request itself) on a fresh instance made like the
+costs 0.1-0.2 ms per request itself) on a fresh instance made like the
 benchmark's, one after the other in this process, and prints the process CPU time
 (user + system) per request (the mean, and the "quiet" figure: the 25th percentile of
 batches of 100 requests, for a machine shared with other jobs), the wall time per
@@ -11,10 +11,10 @@ request and the statements sent to the database per request. No server, no load
 generator: the figure is the application's own cost, far less sensitive to what else
 the machine is doing than a rate. The "app only" column is the quiet figure once more
 with the application called straight, on an environ made by hand
-(:class:`bench.profile.WsgiCaller`), without the test client's own tens of
-microseconds: set beside ``bench/peer.py``'s server CPU per request, it splits that
-into the application's part and what the server and the machine add around it. The
-table is also written to ``bench/results/cpu-<backend>.json``.
+(:class:`bench.profile.WsgiCaller`), without the test client's own cost: set beside
+``bench/peer.py``'s server CPU per request, it splits that into the application's part
+and what the server and the machine add around it. The table is also written to
+``bench/results/cpu-<backend>.json``.
 """
 
 from __future__ import annotations
