@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,13 +26,33 @@ class LiveServer:
     app: Flask
 
 
+def answered_whole(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
+    """``app`` with each answer read whole and its iterable closed before the server
+    writes it. werkzeug's development server closes the iterable only after draining
+    the rest of the request, and a connection reset there (a browser dropping a request
+    it no longer needs) skips the close: a static file stayed open until the garbage
+    collector found it, and the tests run with warnings as errors. No answer of the IdP
+    is streamed."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
+
+
 @contextmanager
 def running(app: Flask, port: int) -> Iterator[None]:
     """Serve ``app`` with werkzeug (threaded) on 127.0.0.1:``port`` until the block ends.
 
     ``port`` is one the caller holds (:func:`tests.support.network.reserved_port`).
     """
-    server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
+    server: BaseWSGIServer = make_server("127.0.0.1", port, answered_whole(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
