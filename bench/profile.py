@@ -177,17 +177,25 @@ def build_work(app: Any, scenario: str, count: int, *, direct: bool = False) -> 
         assert response.status_code == 200, response.data
         return dict(response.json or {})
 
-    def post(path: str, data: dict[str, str], headers: dict[str, str]) -> Any:
+    def send(
+        method: str,
+        path: str,
+        *,
+        form: dict[str, str] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """One timed request: the answer's body, through the test client or straight."""
         if direct:
-            return json.loads(call("POST", path, form=data, headers=headers))
-        return api.post(path, data=data, headers=headers).json
+            return call(method, path, form=form, json_body=json_body, headers=headers)
+        answer = api.open(path, method=method, data=form, json=json_body, headers=headers)
+        return bytes(answer.get_data())
 
     work: Callable[[], Any]
     if scenario == "discovery":
-        path = "/.well-known/openid-configuration"
-        work = (lambda: call("GET", path)) if direct else (lambda: api.get(path))
+        work = lambda: send("GET", "/.well-known/openid-configuration")  # noqa: E731
     elif scenario == "jwks":
-        work = (lambda: call("GET", "/jwks.json")) if direct else (lambda: api.get("/jwks.json"))
+        work = lambda: send("GET", "/jwks.json")  # noqa: E731
     elif scenario == "authorize":
         if direct:
             from idp.settings import app_settings
@@ -197,44 +205,37 @@ def build_work(app: Any, scenario: str, count: int, *, direct: bool = False) -> 
             session = browser.get_cookie(name)
             assert session is not None, "no session cookie after the login"
             cookie = {"Cookie": f"{name}={session.value}"}
-            work = lambda: call("GET", with_nonce(authorize_path()), headers=cookie)  # noqa: E731
+            work = lambda: send("GET", with_nonce(authorize_path()), headers=cookie)  # noqa: E731
         else:
-            work = code
+            work = code  # the browser's own cookies
     elif scenario == "code_exchange":
-        codes = [code() for _ in range(count + 1)]
-        it = iter(codes)
-
-        def exchange() -> Any:
-            data = {
+        it = iter([code() for _ in range(count + 1)])
+        work = lambda: send(  # noqa: E731
+            "POST",
+            "/token",
+            form={
                 "grant_type": "authorization_code",
                 "code": next(it),
                 "redirect_uri": REDIRECT_URI,
                 "code_verifier": VERIFIER,
-            }
-            if direct:
-                return call("POST", "/token", form=data, headers=auth)
-            return api.post("/token", data=data, headers=auth)
-
-        work = exchange
+            },
+            headers=auth,
+        )
     elif scenario == "refresh":
         state = {"rt": tokens()["refresh_token"]}
 
         def work() -> None:
-            data = {"grant_type": "refresh_token", "refresh_token": state["rt"]}
-            state["rt"] = (post("/token", data, auth) or {})["refresh_token"]
+            form = {"grant_type": "refresh_token", "refresh_token": state["rt"]}
+            state["rt"] = json.loads(send("POST", "/token", form=form, headers=auth))[
+                "refresh_token"
+            ]
 
     elif scenario == "userinfo":
         bearer = {"Authorization": "Bearer " + tokens()["access_token"]}
-        if direct:
-            work = lambda: call("GET", "/userinfo", headers=bearer)  # noqa: E731
-        else:
-            work = lambda: api.get("/userinfo", headers=bearer)  # noqa: E731
+        work = lambda: send("GET", "/userinfo", headers=bearer)  # noqa: E731
     elif scenario == "introspection":
         form = {"token": tokens()["access_token"]}
-        if direct:
-            work = lambda: call("POST", "/introspect", form=form, headers=auth)  # noqa: E731
-        else:
-            work = lambda: api.post("/introspect", data=form, headers=auth)  # noqa: E731
+        work = lambda: send("POST", "/introspect", form=form, headers=auth)  # noqa: E731
     elif scenario == "card_verify":
         import importlib
         import time
@@ -252,14 +253,9 @@ def build_work(app: Any, scenario: str, count: int, *, direct: bool = False) -> 
             settings = importlib.import_module("idp.services.cards.service").card_service().codes
         now = time.time()
         values = iter([current_code(settings, card_number(i), now).value for i in range(count + 1)])
-        if direct:
-            work = lambda: call(  # noqa: E731
-                "POST", "/api/card/verify", json_body={"code": next(values)}, headers=bearer
-            )
-        else:
-            work = lambda: api.post(  # noqa: E731
-                "/api/card/verify", json={"code": next(values)}, headers=bearer
-            )
+        work = lambda: send(  # noqa: E731
+            "POST", "/api/card/verify", json_body={"code": next(values)}, headers=bearer
+        )
     else:
         return lambda: _login(app.test_client(), card_number(1))
     if not direct:
